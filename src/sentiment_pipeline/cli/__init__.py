@@ -1,0 +1,77 @@
+"""The `sentpipe` command: a thin typer layer over the library.
+
+Each command parses options, loads settings, calls one core function and renders the
+result. Heavy libraries (SQLAlchemy, Alembic, asyncpraw) are imported inside commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sentiment_pipeline import __version__
+from sentiment_pipeline.cli import config as config_cmd
+from sentiment_pipeline.cli import db as db_cmd
+from sentiment_pipeline.cli import ingest as ingest_cmd
+from sentiment_pipeline.cli.boundary import SentpipeGroup
+from sentiment_pipeline.cli.state import get_state
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="sentpipe",
+    cls=SentpipeGroup,
+    help="Collect Reddit posts and comments into TimescaleDB and CSV for research.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(ingest_cmd.ingest_app, name="ingest")
+app.add_typer(ingest_cmd.spool_app, name="spool")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sentpipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="YAML settings and scrape targets (also SENTPIPE_CONFIG).",
+            dir_okay=False,
+        ),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Collect Reddit posts and comments into TimescaleDB and CSV for research."""
+    from sentiment_pipeline.cli.console import setup_logging
+
+    state = get_state(ctx)
+    state.debug = debug
+    state.config = config
+    setup_logging(debug=debug)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

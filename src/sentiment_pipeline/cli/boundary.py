@@ -1,0 +1,53 @@
+"""The one error boundary: library errors become a one-line message and an exit code.
+
+Lives in the click group so that both the installed command and `CliRunner` get it.
+`--debug` (or SENTPIPE_DEBUG=1) re-raises with the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException
+
+from sentiment_pipeline.cli.console import err_console
+from sentiment_pipeline.errors import ExitCode, SentpipeError
+
+__all__ = ["SentpipeGroup"]
+
+
+def _debug(ctx: typer.Context) -> bool:
+    state = ctx.find_root().obj
+    return bool(getattr(state, "debug", False)) or os.environ.get("SENTPIPE_DEBUG") == "1"
+
+
+class SentpipeGroup(TyperGroup):
+    """Typer's group plus the error boundary."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (Exit, Abort, TyperException):
+            raise
+        except SentpipeError as error:
+            if _debug(ctx):
+                raise
+            err_console.print(f"[bold red]Error:[/] {escape(error.one_line())}", markup=True)
+            raise typer.Exit(int(error.exit_code)) from None
+        except KeyboardInterrupt:
+            err_console.print("Interrupted.")
+            raise typer.Exit(130) from None
+        except Exception as error:
+            if _debug(ctx):
+                raise
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            err_console.print(
+                f"[bold red]Internal error:[/] {type(error).__name__}: {escape(first)} "
+                "(a bug: rerun with --debug for the traceback and report it)",
+                markup=True,
+            )
+            raise typer.Exit(int(ExitCode.FAILURES)) from None

@@ -1,0 +1,31 @@
+"""Global options shared by every command, carried on the click context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+
+__all__ = ["AppState", "get_state", "settings_from"]
+
+
+@dataclass
+class AppState:
+    debug: bool = False
+    config: Path | None = None
+
+
+def get_state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj
+
+
+def settings_from(ctx: typer.Context, **overrides: Any) -> Any:
+    """Load settings with this invocation's `--config` and flag overrides."""
+    from sentiment_pipeline.settings import load_settings
+
+    return load_settings(get_state(ctx).config, **overrides)

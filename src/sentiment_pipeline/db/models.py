@@ -1,0 +1,82 @@
+"""The `raw_events` table as a typed SQLAlchemy 2 mapping: the Alembic autogenerate target.
+
+The migration in `migrations/versions/` is the source of truth for DDL; it adds what the
+ORM cannot express (the TimescaleDB hypertable and reuse of its `occurred_at` index).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Text,
+    UniqueConstraint,
+    false,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["TABLE_NAME", "Base", "RawEventORM"]
+
+TABLE_NAME = "raw_events"
+OCCURRED_AT_INDEX = "raw_events_occurred_at_idx"  # the name TimescaleDB gives its own index
+
+NAMING = {
+    "pk": "pk_%(table_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+}
+
+PayloadType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class RawEventORM(Base):
+    """One collected event (a Reddit submission or comment, or any other source's record)."""
+
+    __tablename__ = TABLE_NAME
+
+    id: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    source_id: Mapped[str] = mapped_column(Text, nullable=False)
+    event_type: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(PayloadType, nullable=False)
+    ingested_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    processed: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("id", "occurred_at", name="pk_raw_events"),
+        UniqueConstraint(
+            "source",
+            "source_id",
+            "event_type",
+            "id",
+            "occurred_at",
+            name="uq_raw_events_source_source_id_event_type_id_occurred_at",
+        ),
+        Index("ix_raw_events_source_source_id", "source", "source_id"),
+        Index(OCCURRED_AT_INDEX, text("occurred_at DESC")),
+        Index(
+            "ix_raw_events_processed_occurred_at",
+            "processed",
+            "occurred_at",
+            postgresql_where=text("processed = FALSE"),
+            sqlite_where=text("processed = FALSE"),
+        ),
+    )

@@ -1,0 +1,126 @@
+"""Named presets so faults can be chosen from the CLI or a plain dict.
+
+Grammar of a value (CLI ``--subreddit NAME=VALUE`` or ``{"NAME": VALUE}``):
+comma-separated tokens, each one of
+
+- ``COUNT``          generated posts (integer)
+- ``private`` | ``banned`` | ``quarantined`` | ``unknown``   access faults
+- ``hostile``        hostile-content posts plus page overlap
+- ``empty``          listings return no children
+- ``overlap``        next page repeats the last post of the previous one
+- ``429:N``          N responses of 429 (Retry-After 1), then OK
+- ``500:N`` / ``503:N``  N server errors, then OK
+- ``slow:SECONDS``   delay every response
+- ``seed:N``         generator seed
+- ``comments:N``     mean comments per post
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from .config import Access, FakeRedditConfig, FaultSpec, SubredditSpec
+
+HOSTILE_DEFAULT_POSTS = 150
+# Far above anything a test does, so asyncprawcore never sleeps to pace itself.
+NO_PACING_RATE_LIMIT = 1_000_000_000
+
+
+def parse_value(name: str, value: str | int) -> SubredditSpec:
+    """Build a :class:`SubredditSpec` from a preset value like ``"200,500:2"``."""
+    if isinstance(value, int):
+        return SubredditSpec(name=name, posts=value)
+    spec = SubredditSpec(name=name)
+    faults = FaultSpec()
+    explicit_posts = False
+    for raw in str(value).split(","):
+        token = raw.strip().lower()
+        head, _, arg = token.partition(":")
+        if token.isdigit():
+            spec = dataclasses.replace(spec, posts=int(token))
+            explicit_posts = True
+        elif token in {a.value for a in Access}:
+            faults = dataclasses.replace(faults, access=Access(token))
+        elif token == "hostile":
+            spec = dataclasses.replace(spec, hostile=True)
+            faults = dataclasses.replace(faults, overlap_pages=True)
+            if not explicit_posts:
+                spec = dataclasses.replace(spec, posts=HOSTILE_DEFAULT_POSTS)
+        elif token == "empty":
+            faults = dataclasses.replace(faults, empty_listings=True)
+        elif token == "overlap":
+            faults = dataclasses.replace(faults, overlap_pages=True)
+        elif head == "429":
+            faults = dataclasses.replace(faults, too_many_requests=int(arg or 1))
+        elif head in {"500", "503"}:
+            faults = dataclasses.replace(
+                faults, server_errors=int(arg or 1), server_error_status=int(head)
+            )
+        elif head == "slow":
+            faults = dataclasses.replace(faults, delay_seconds=float(arg or 1.0))
+        elif head == "seed":
+            spec = dataclasses.replace(spec, seed=int(arg))
+        elif head == "comments":
+            spec = dataclasses.replace(spec, comments_per_post=int(arg))
+        else:
+            raise ValueError(f"unknown preset token {raw!r} for subreddit {name!r}")
+    return dataclasses.replace(spec, faults=faults)
+
+
+def parse_arg(arg: str) -> SubredditSpec:
+    """Parse a CLI ``NAME=VALUE`` argument; a bare ``NAME`` means 100 posts."""
+    name, sep, value = arg.partition("=")
+    if not name:
+        raise ValueError(f"missing subreddit name in {arg!r}")
+    if not sep:
+        return preset_spec(name)
+    return parse_value(name, value)
+
+
+def preset_spec(name: str) -> SubredditSpec:
+    """Return the spec for a bare name: ``hostile`` is special, others get 100 posts."""
+    if name.lower() == "hostile":
+        return parse_value(name, "hostile")
+    return SubredditSpec(name=name)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> FakeRedditConfig:
+    """Build a config from ``{"subreddits": {NAME: VALUE}, **other_fields}``."""
+    fields = dict(data)
+    subs = fields.pop("subreddits", {})
+    specs = tuple(parse_value(name, value) for name, value in subs.items())
+    return FakeRedditConfig(subreddits=specs, **fields)
+
+
+def default_subreddits() -> tuple[SubredditSpec, ...]:
+    """The demo / fixture set: generated subs, the hostile one and one per fault."""
+    return (
+        SubredditSpec(name="stocks", posts=300, seed=1),
+        SubredditSpec(name="wallstreet", posts=120, seed=2, comments_per_post=20),
+        SubredditSpec(name="tiny", posts=5, seed=3, comments_per_post=3),
+        parse_value("hostile", "hostile"),
+        parse_value("private_sub", "private"),
+        parse_value("banned_sub", "banned"),
+        parse_value("quarantined_sub", "quarantined"),
+        parse_value("ratelimited_sub", "20,429:1"),
+        parse_value("flaky_sub", "20,503:2"),
+        parse_value("broken_sub", "20,500:5"),
+        parse_value("empty_sub", "20,empty"),
+    )
+
+
+def fixture_config(**overrides: Any) -> FakeRedditConfig:
+    """The pytest/demo config: default subreddits, no pacing, small comment pages.
+
+    A small comment budget and depth make every sizeable tree exercise ``more``
+    objects and "continue this thread" stubs.
+    """
+    base = FakeRedditConfig(
+        subreddits=default_subreddits(),
+        rate_limit=NO_PACING_RATE_LIMIT,
+        comment_budget=20,
+        max_comment_depth=4,
+    )
+    return dataclasses.replace(base, **overrides)

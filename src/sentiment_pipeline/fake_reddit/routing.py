@@ -1,0 +1,59 @@
+"""Path normalisation and the route table.
+
+Reddit accepts ``/path``, ``/path/`` and ``/path.json`` alike, and asyncpraw
+uses all three spellings (``comments/{id}/`` with a slash, ``r/{sub}/new``
+without, ``.../_/{comment_id}`` without), so matching happens on a normalised
+path against a small regex table; the route name goes into the request log.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SUB = r"(?P<sub>[A-Za-z0-9_]+)"
+_ID = r"(?P<id>[a-z0-9]+)"
+_PREFIX = rf"(?:/r/{_SUB})?"
+
+ROUTES: tuple[tuple[frozenset[str], str, re.Pattern[str]], ...] = tuple(
+    (frozenset(methods.split(",")), name, re.compile(pattern + r"\Z"))
+    for methods, name, pattern in (
+        ("POST", "access_token", r"/api/v1/access_token"),
+        ("POST", "revoke_token", r"/api/v1/revoke_token"),
+        ("GET,POST", "morechildren", r"/api/morechildren"),
+        ("GET", "subreddit_search", r"/subreddits/search"),
+        ("GET", "about", rf"/r/{_SUB}/about"),
+        (
+            "GET",
+            "continue_thread",
+            rf"{_PREFIX}/comments/{_ID}/[^/]+/(?P<comment>[a-z0-9]+)",
+        ),
+        ("GET", "comments", rf"{_PREFIX}/comments/{_ID}(?:/[^/]+)?"),
+        ("GET", "listing", rf"/r/{_SUB}(?:/(?P<sort>[a-z]+))?"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A matched route: its log name and the path parameters."""
+
+    name: str
+    params: dict[str, str]
+
+
+def normalize(path: str) -> str:
+    """Strip a trailing slash and a ``.json`` suffix."""
+    if path.endswith(".json"):
+        path = path[: -len(".json")]
+    return path.rstrip("/") or "/"
+
+
+def match(method: str, path: str) -> Match | None:
+    """Return the route for ``method`` and normalised ``path``, if any."""
+    for methods, name, pattern in ROUTES:
+        found = pattern.match(path)
+        if found and method in methods:
+            params = {k: v for k, v in found.groupdict().items() if v is not None}
+            return Match(name, params)
+    return None

@@ -1,0 +1,163 @@
+"""Start/stop the fake on 127.0.0.1: in the current loop or a background thread.
+
+The thread runner exists because CLI tests (typer's CliRunner) and
+``sentpipe demo`` call ``asyncio.run`` themselves, so the server cannot share
+their loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from aiohttp import web
+
+from .config import FakeRedditConfig
+from .requestlog import LogEntry
+from .server import FakeReddit
+
+
+def check_loopback(host: str) -> None:
+    """Refuse anything but a loopback address: this is a test double."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"fake Reddit only listens on loopback, not {host!r}")
+
+
+class RunningFakeReddit:
+    """A started server: its URL, request log and controls."""
+
+    def __init__(self, fake: FakeReddit, host: str, port: int) -> None:
+        self.fake = fake
+        self.host = host
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        self._closer: Callable[[], None] | None = None
+
+    @property
+    def config(self) -> FakeRedditConfig:
+        """The configuration it was started with."""
+        return self.fake.config
+
+    @property
+    def request_log(self) -> list[LogEntry]:
+        """All requests so far (a snapshot copy), oldest first."""
+        return self.fake.log.snapshot()
+
+    def count(
+        self,
+        route: str | None = None,
+        subreddit: str | None = None,
+        status: int | None = None,
+    ) -> int:
+        """Number of logged requests matching the filters."""
+        return self.fake.log.count(route=route, subreddit=subreddit, status=status)
+
+    def clear_log(self) -> None:
+        """Forget logged requests (e.g. after a warm-up)."""
+        self.fake.log.clear()
+
+    def add_posts(self, subreddit: str, count: int, created_utc: float | None = None) -> list[str]:
+        """Publish new posts; see :meth:`FakeReddit.add_posts`."""
+        return self.fake.add_posts(subreddit, count, created_utc)
+
+    def expire_tokens(self) -> int:
+        """Invalidate all tokens; see :meth:`FakeReddit.expire_tokens`."""
+        return self.fake.expire_tokens()
+
+    def reddit_kwargs(self, user_agent: str = "sentpipe-tests/0.1 (fake reddit)") -> dict[str, Any]:
+        """Keyword arguments for ``asyncpraw.Reddit(...)`` pointing at this server."""
+        return {
+            "client_id": self.config.client_id,
+            "client_secret": self.config.client_secret,
+            "user_agent": user_agent,
+            "oauth_url": self.url,
+            "reddit_url": self.url,
+            "check_for_updates": False,
+        }
+
+    def close(self) -> None:
+        """Stop the server (thread runner); idempotent."""
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            closer()
+
+
+async def _start(fake: FakeReddit) -> tuple[web.AppRunner, int]:
+    config = fake.config
+    check_loopback(config.host)
+    runner = web.AppRunner(fake.make_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    await site.start()
+    port = int(runner.addresses[0][1])
+    return runner, port
+
+
+@asynccontextmanager
+async def serve(
+    config: FakeRedditConfig | None = None,
+) -> AsyncIterator[RunningFakeReddit]:
+    """Serve in the running event loop: ``async with serve(cfg) as fake: ...``."""
+    fake = FakeReddit(config)
+    runner, port = await _start(fake)
+    try:
+        yield RunningFakeReddit(fake, fake.config.host, port)
+    finally:
+        await runner.cleanup()
+
+
+def run_fake_reddit(config: FakeRedditConfig | None = None) -> RunningFakeReddit:
+    """Start in a daemon thread with its own loop; call ``.close()`` when done."""
+    fake = FakeReddit(config)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    result: dict[str, Any] = {}
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            result["runner"], result["port"] = loop.run_until_complete(_start(fake))
+        except BaseException as exc:  # surfaced to the caller below
+            result["error"] = exc
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(result["runner"].cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=main, name="fake-reddit", daemon=True)
+    thread.start()
+    ready.wait()
+    if "error" in result:
+        thread.join()
+        raise result["error"]
+    running = RunningFakeReddit(fake, fake.config.host, int(result["port"]))
+
+    def closer() -> None:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+
+    running._closer = closer
+    return running
+
+
+@contextmanager
+def serve_in_thread(
+    config: FakeRedditConfig | None = None,
+) -> Iterator[RunningFakeReddit]:
+    """Serve from a background thread: ``with serve_in_thread(cfg) as fake: ...``."""
+    running = run_fake_reddit(config)
+    try:
+        yield running
+    finally:
+        running.close()

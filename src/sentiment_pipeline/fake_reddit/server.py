@@ -1,0 +1,129 @@
+"""The aiohttp application: auth, rate limits, faults, logging around handlers.
+
+A single catch-all route feeds ``dispatch`` so that path normalisation, the
+``x-ratelimit-*`` headers, ``raw_json`` escaping and the request log apply to
+every answer, including errors and unknown paths.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import hdrs, web
+
+from . import auth, errors, handlers, routing
+from .config import FakeRedditConfig
+from .context import Ctx, World
+from .errors import ApiError
+from .escaping import escape_strings
+from .ratelimit import RateState
+from .requestlog import RequestLog
+
+Handler = Callable[[World, Ctx], Awaitable[Any]]
+
+HANDLERS: dict[str, Handler] = {
+    "access_token": auth.access_token,
+    "revoke_token": auth.revoke_token,
+    "listing": handlers.subreddit_listing,
+    "about": handlers.about,
+    "comments": handlers.submission_comments,
+    "continue_thread": handlers.continue_thread,
+    "morechildren": handlers.morechildren,
+    "subreddit_search": handlers.subreddit_search,
+}
+_TOKEN_ROUTES = {"access_token", "revoke_token"}
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, value = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _json_response(status: int, body: Any, headers: dict[str, str]) -> web.Response:
+    if body is None:
+        return web.Response(status=status, headers=headers)
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return web.Response(status=status, text=text, content_type="application/json", headers=headers)
+
+
+class FakeReddit:
+    """A fake Reddit OAuth API (test double); serve it with the ``runner`` module."""
+
+    def __init__(self, config: FakeRedditConfig | None = None) -> None:
+        self.config = config or FakeRedditConfig()
+        self.world = World.build(self.config)
+        self.log = RequestLog(self.config.log_path)
+
+    def make_app(self) -> web.Application:
+        """Return an aiohttp app serving this fake (log file opens/closes with it)."""
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        app.on_startup.append(self._on_startup)
+        app.on_cleanup.append(self._on_cleanup)
+        return app
+
+    async def _on_startup(self, _app: web.Application) -> None:
+        self.log.open()
+
+    async def _on_cleanup(self, _app: web.Application) -> None:
+        self.log.close()
+
+    def add_posts(self, subreddit: str, count: int, created_utc: float | None = None) -> list[str]:
+        """Publish ``count`` new posts (newer than all others); returns their ids."""
+        return self.world.store.add_posts(subreddit, count, created_utc)
+
+    def expire_tokens(self) -> int:
+        """Invalidate all issued tokens, so the next API call gets 401 invalid_token."""
+        return self.world.tokens.expire_all()
+
+    async def _authorize(self, request: web.Request, ctx: Ctx) -> RateState:
+        token = self.world.tokens.valid(_bearer(request) or "")
+        if token is None:
+            raise errors.invalid_token()
+        ctx.client_id = token.client_id
+        rate = self.world.rates.hit(token.client_id)
+        if rate.exceeded:
+            raise errors.too_many_requests(rate.reset)
+        return rate
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        """Answer one request and log it."""
+        started = time.perf_counter()
+        found = routing.match(request.method, routing.normalize(request.path))
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        ctx = Ctx(request=request, params=found.params if found else {}, form=form)
+        route = found.name if found else "unknown"
+        rate: RateState | None = None
+        headers: dict[str, str] = {}
+        try:
+            if found is None:
+                raise errors.not_found()
+            if route not in _TOKEN_ROUTES:
+                rate = await self._authorize(request, ctx)
+            body = await HANDLERS[route](self.world, ctx)
+            status = 200
+            if request.query.get("raw_json") != "1":
+                body = escape_strings(body)
+        except ApiError as exc:
+            status, body, headers = exc.status, exc.body, dict(exc.headers)
+        if rate is None:
+            rate = self.world.rates.peek(ctx.client_id or "anonymous")
+        headers.update(rate.headers())
+        self.log.record(
+            {
+                "ts": self.config.clock(),
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "status": status,
+                "route": route,
+                "sort": ctx.params.get("sort", "hot") if route == "listing" else None,
+                "subreddit": ctx.subreddit,
+                "client_id": ctx.client_id,
+                "ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+        )
+        return _json_response(status, body, headers)

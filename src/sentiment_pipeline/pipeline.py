@@ -1,0 +1,202 @@
+"""The ingestion core: async source -> validation -> batches -> sinks.
+
+A bounded queue sits between the source and the writer, so fetching overlaps writing and
+memory stays flat. Batches flush at `batch_size` records or `flush_interval` seconds and
+are written in a worker thread, off the event loop. Nothing is lost: invalid records go to
+dead letters, and batches the database cannot take (after retries) go to the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import signal
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from sentiment_pipeline.deadletter import DeadLetterWriter
+from sentiment_pipeline.dto import DEFAULT_MAX_PAYLOAD_BYTES, RawEventDTO, Rejected, validate_record
+from sentiment_pipeline.result import RunResult
+from sentiment_pipeline.sinks.base import Sink
+from sentiment_pipeline.spool import Spool
+from sentiment_pipeline.writer import BatchWriter
+
+__all__ = ["PipelineOptions", "install_stop_signals", "run"]
+
+LOGGER = logging.getLogger(__name__)
+_END = object()
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    batch_size: int = 5000
+    flush_interval: float = 2.0
+    queue_size: int = 10_000
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    retry_seconds: float = 60.0
+    dry_run: bool = False
+    replay_spool: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> PipelineOptions:
+        return cls(
+            batch_size=settings.batch_size,
+            flush_interval=settings.flush_interval,
+            queue_size=settings.queue_size,
+            max_payload_bytes=settings.max_payload_bytes,
+            retry_seconds=settings.db_retry_seconds,
+            **overrides,
+        )
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM: stop fetching and flush. A second signal interrupts for real."""
+    loop = asyncio.get_running_loop()
+
+    def _first(signum: int) -> None:
+        LOGGER.warning("received %s: finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, _first, sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+            return
+
+
+async def run(
+    source: AsyncIterable[Any],
+    sinks: Sequence[Sink],
+    *,
+    options: PipelineOptions | None = None,
+    dead_letters: DeadLetterWriter | None = None,
+    spool: Spool | None = None,
+    stop: asyncio.Event | None = None,
+    on_progress: Callable[[RunResult], None] | None = None,
+    result: RunResult | None = None,
+) -> RunResult:
+    """Run one ingestion; returns counts. Raises only what the source raises, after
+    flushing everything already collected."""
+    options = options or PipelineOptions()
+    result = result or RunResult()
+    result.dry_run = options.dry_run
+    stop = stop or asyncio.Event()
+    started = time.monotonic()
+    writer = BatchWriter([] if options.dry_run else sinks, spool, options.retry_seconds, result)
+    # One dedicated thread: every sink call happens on it, in order, off the event loop.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentpipe-writer")
+    in_thread = functools.partial(asyncio.get_running_loop().run_in_executor, executor)
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=options.queue_size)
+    producer: asyncio.Task[None] | None = None
+    consumer: asyncio.Task[None] | None = None
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        if options.replay_spool and not options.dry_run:
+            await in_thread(writer.replay_spool)
+        producer = asyncio.create_task(_produce(source, queue, options, dead_letters, result))
+        consumer = asyncio.create_task(_consume(queue, writer, options, result, in_thread))
+        if on_progress is not None:
+            writer.on_batch = on_progress
+        await asyncio.wait({producer, consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if not producer.done():
+            if stopper.done():
+                result.stopped_early = True
+                result.stop_reason = result.stop_reason or "interrupted"
+            producer.cancel()  # a stop signal, or the writer failed
+        await asyncio.gather(producer, return_exceptions=True)
+        await consumer
+    finally:
+        stopper.cancel()
+        for task in (producer, consumer):
+            if task is not None and not task.done():
+                task.cancel()
+        await in_thread(writer.close)
+        executor.shutdown(wait=True)
+        result.duration = time.monotonic() - started
+        if dead_letters is not None:
+            dead_letters.close()
+        if on_progress is not None:
+            on_progress(result)
+    error = producer.exception() if not producer.cancelled() else None
+    if error is not None:
+        raise error
+    return result
+
+
+async def _produce(
+    source: AsyncIterable[Any],
+    queue: asyncio.Queue[Any],
+    options: PipelineOptions,
+    dead_letters: DeadLetterWriter | None,
+    result: RunResult,
+) -> None:
+    try:
+        async for record in source:
+            result.fetched += 1
+            if isinstance(record, Rejected):
+                _dead_letter(record, dead_letters, result)
+                continue
+            checked = validate_record(record, options.max_payload_bytes)
+            if isinstance(checked, Rejected):
+                _dead_letter(checked, dead_letters, result)
+                continue
+            event = checked.event
+            result.valid += 1
+            result.sanitized += checked.sanitized
+            counts = result.counts_for(event.source_id)
+            counts.fetched += 1
+            counts.valid += 1
+            await queue.put(event)
+    finally:
+        await queue.put(_END)
+
+
+def _dead_letter(item: Rejected, writer: DeadLetterWriter | None, result: RunResult) -> None:
+    result.invalid += 1
+    source_id = item.record.get("source_id") if isinstance(item.record, dict) else None
+    if isinstance(source_id, str):
+        counts = result.counts_for(source_id)
+        counts.fetched += 1
+        counts.invalid += 1
+    if writer is not None:
+        writer.write(item.record, item.reason)
+    LOGGER.debug("dead-lettered a record: %s", item.reason)
+
+
+async def _consume(
+    queue: asyncio.Queue[Any],
+    writer: BatchWriter,
+    options: PipelineOptions,
+    result: RunResult,
+    in_thread: Callable[..., Awaitable[Any]],
+) -> None:
+    batch: list[RawEventDTO] = []
+    deadline: float | None = None
+    try:
+        while True:
+            try:
+                item = queue.get_nowait()  # the fast path: no task per record
+            except asyncio.QueueEmpty:
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    item = await asyncio.wait_for(queue.get(), timeout)
+                except TimeoutError:
+                    item = None
+            if item is _END:
+                break
+            if item is not None:
+                batch.append(item)
+                if deadline is None:
+                    deadline = time.monotonic() + options.flush_interval
+            if batch and (len(batch) >= options.batch_size or item is None):
+                pending, batch, deadline = batch, [], None
+                await in_thread(writer.write, pending)
+    finally:
+        if batch:  # flush what is in flight, even when cancelled
+            await asyncio.shield(in_thread(writer.write, batch))

@@ -1,0 +1,229 @@
+"""Settings from CLI flags, `SENTPIPE_*` environment variables, `.env` and a YAML file.
+
+Precedence, highest first: CLI flag > environment > `.env` (working directory) >
+YAML (`--config FILE` or `SENTPIPE_CONFIG`) > default. The names are a public contract.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from sentiment_pipeline.dburl import DatabaseURL, default_sqlite_url, parse_database_url
+from sentiment_pipeline.errors import ConfigError
+
+__all__ = ["Settings", "SubredditTarget", "load_settings", "setting_origins"]
+
+ENV_PREFIX = "SENTPIPE_"
+DOTENV_FILE = ".env"
+SortOrder = Literal["new", "hot", "top", "rising", "controversial"]
+TimeFilter = Literal["hour", "day", "week", "month", "year", "all"]
+
+_yaml_file: ContextVar[Path | None] = ContextVar("sentpipe_yaml_file", default=None)
+
+
+def _default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("sentpipe", appauthor=False))
+
+
+class SubredditTarget(BaseModel):
+    """One scrape target from the YAML file's `subreddits:` list."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str
+    sort: SortOrder = "new"
+    time_filter: TimeFilter = "day"
+    limit: int | None = Field(default=None, ge=1)
+    comments: bool = True
+    comment_depth: int | None = Field(default=None, ge=0)
+    more_comments: int = Field(default=32, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _clean_name(cls, value: str) -> str:
+        name = value.strip().removeprefix("r/").removeprefix("/r/")
+        if not name or not all(c.isalnum() or c == "_" for c in name):
+            raise ValueError(f"{value!r} is not a subreddit name (letters, digits, _)")
+        return name
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one sentpipe invocation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=DOTENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    database_url: SecretStr | None = None
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    csv_dir: Path | None = None
+
+    reddit_client_id: str | None = None
+    reddit_client_secret: SecretStr | None = None
+    reddit_user_agent: str | None = None
+    reddit_username: str | None = None
+    reddit_password: SecretStr | None = None
+    reddit_oauth_url: str = "https://oauth.reddit.com"
+    reddit_url: str = "https://www.reddit.com"
+
+    sinks: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["database", "csv"])
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    flush_interval: float = Field(default=2.0, gt=0)
+    queue_size: int = Field(default=10_000, ge=1)
+    max_payload_bytes: int = Field(default=1_048_576, ge=1024)
+    db_retry_seconds: float = Field(default=60.0, ge=0)
+
+    subreddits: list[SubredditTarget] = Field(default_factory=list)
+
+    @field_validator("sinks", mode="before")
+    @classmethod
+    def _split_sinks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("data_dir", "csv_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        yaml_path = _yaml_file.get()
+        if yaml_path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
+        return tuple(sources)
+
+    # Derived values -------------------------------------------------------------------
+
+    @property
+    def database(self) -> DatabaseURL:
+        """The database to use: `SENTPIPE_DATABASE_URL`, or the embedded SQLite default."""
+        if self.database_url is None or not self.database_url.get_secret_value().strip():
+            return parse_database_url(default_sqlite_url(self.data_dir.absolute()))
+        return parse_database_url(self.database_url.get_secret_value())
+
+    @property
+    def csv_path(self) -> Path:
+        return self.csv_dir if self.csv_dir is not None else self.data_dir / "csv"
+
+    @property
+    def dead_letter_dir(self) -> Path:
+        return self.data_dir / "dead-letter"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / "scrape.lock"
+
+
+def _resolve_yaml(config_file: Path | None) -> Path | None:
+    """`--config` wins; then `SENTPIPE_CONFIG` from the environment, then from `.env`."""
+    if config_file is not None:
+        path = config_file
+    elif os.environ.get(f"{ENV_PREFIX}CONFIG"):
+        path = Path(os.environ[f"{ENV_PREFIX}CONFIG"])
+    else:
+        from dotenv import dotenv_values
+
+        value = dotenv_values(DOTENV_FILE).get(f"{ENV_PREFIX}CONFIG") if Path(
+            DOTENV_FILE
+        ).is_file() else None
+        if not value:
+            return None
+        path = Path(value)
+    path = path.expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"config file {str(path)!r} does not exist",
+            "pass an existing YAML file with --config or fix SENTPIPE_CONFIG",
+        )
+    return path
+
+
+@contextmanager
+def _yaml_context(path: Path | None) -> Iterator[None]:
+    token = _yaml_file.set(path)
+    try:
+        yield
+    finally:
+        _yaml_file.reset(token)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "settings"
+    return f"invalid setting {where}: {first['msg']}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings; `overrides` are CLI flags (None means 'not given')."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    yaml_path = _resolve_yaml(config_file)
+    try:
+        with _yaml_context(yaml_path):
+            return Settings(**given)
+    except ValidationError as error:
+        raise ConfigError(
+            _describe(error), "check the SENTPIPE_* variables, .env and the YAML file"
+        ) from error
+    except Exception as error:  # YAML syntax errors and the like
+        if yaml_path is not None and type(error).__module__.startswith("yaml"):
+            raise ConfigError(
+                f"cannot read YAML config {str(yaml_path)!r}: {error}".splitlines()[0],
+                "fix the YAML syntax",
+            ) from error
+        raise
+
+
+def setting_origins(config_file: Path | None = None, **overrides: Any) -> dict[str, str]:
+    """Where each field's effective value came from: cli, env, .env, yaml or default."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    yaml_path = _resolve_yaml(config_file)
+    layers: list[tuple[str, dict[str, Any]]] = [
+        ("cli", InitSettingsSource(Settings, init_kwargs=given)()),
+        ("env", EnvSettingsSource(Settings)()),
+        (".env", DotEnvSettingsSource(Settings, env_file=DOTENV_FILE)()),
+    ]
+    if yaml_path is not None:
+        layers.append((f"yaml ({yaml_path})", YamlConfigSettingsSource(Settings, yaml_path)()))
+    origins: dict[str, str] = {}
+    for name in Settings.model_fields:
+        origins[name] = next(
+            (label for label, values in layers if name in values), "default"
+        )
+    return origins

@@ -1,0 +1,139 @@
+"""CSV sink: `<csv dir>/<source>/<source_id>/<YYYY-MM-DD>.csv` by the event's UTC date.
+
+Guarantees: RFC 4180 (CRLF rows, quoted fields), UTF-8, one header per file, appends across
+runs, no duplicates. Following a database sink it receives exactly the rows the database
+newly inserted; alone, it skips keys already present in that day's file. Each file's rows
+of a batch go out in one write, and a torn last row (from a crash) is cut on reopen.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sentiment_pipeline.dto import RawEventDTO
+from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
+
+if TYPE_CHECKING:
+    from sentiment_pipeline.settings import Settings
+
+__all__ = ["COLUMNS", "CsvSink", "from_settings"]
+
+COLUMNS = (
+    "id",
+    "occurred_at",
+    "source",
+    "source_id",
+    "event_type",
+    "payload",
+    "ingested_at",
+    "processed",
+    "processed_at",
+)
+LOGGER = logging.getLogger(__name__)
+
+
+def csv_timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+class CsvSink:
+    name = "csv"
+    is_database = False
+
+    def __init__(self, directory: Path, dedupe_against_files: bool = True) -> None:
+        self.directory = directory
+        # True when no database leads: then keys already in the file are skipped.
+        self.dedupe_against_files = dedupe_against_files
+        self._seen: dict[Path, set[str]] = {}
+
+    def path_for(self, event: RawEventDTO) -> Path:
+        day = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%d")
+        return self.directory / event.source / event.source_id / f"{day}.csv"
+
+    def write(self, batch: Sequence[RawEventDTO]) -> WriteResult:
+        unique, repeats = dedupe_batch(batch)
+        by_file: dict[Path, list[RawEventDTO]] = defaultdict(list)
+        for event in unique:
+            by_file[self.path_for(event)].append(event)
+        new: list[RawEventDTO] = []
+        ingested = csv_timestamp(datetime.now(UTC))
+        for path, events in by_file.items():
+            fresh = self._filter_seen(path, events) if self.dedupe_against_files else events
+            if fresh:
+                self._append(path, fresh, ingested)
+                new.extend(fresh)
+        return WriteResult(new=new, duplicates=repeats + len(unique) - len(new))
+
+    def _filter_seen(self, path: Path, events: list[RawEventDTO]) -> list[RawEventDTO]:
+        seen = self._seen.get(path)
+        if seen is None:
+            seen = self._read_keys(path)
+            self._seen[path] = seen
+        fresh = []
+        for event in events:
+            key = f"{event.id}\t{csv_timestamp(event.occurred_at)}"
+            if key not in seen:
+                seen.add(key)
+                fresh.append(event)
+        return fresh
+
+    @staticmethod
+    def _read_keys(path: Path) -> set[str]:
+        if not path.exists():
+            return set()
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            return {f"{row[0]}\t{row[1]}" for row in reader if len(row) >= 2}
+
+    def _append(self, path: Path, events: list[RawEventDTO], ingested: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        new_file = _repair_tail(path)
+        if new_file:
+            writer.writerow(COLUMNS)
+        for e in events:
+            writer.writerow(
+                (e.id, csv_timestamp(e.occurred_at), e.source, e.source_id, e.event_type,
+                 e.payload_json, ingested, "false", "")
+            )
+        with path.open("a", newline="", encoding="utf-8") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def close(self) -> None:
+        self._seen.clear()
+
+
+def _repair_tail(path: Path) -> bool:
+    """Return True if the file is new or empty; cut a torn last row left by a crash."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return True
+    if size == 0:
+        return True
+    with path.open("rb+") as handle:
+        handle.seek(max(0, size - 2))
+        if handle.read() .endswith(b"\r\n"):
+            return False
+        handle.seek(0)
+        data = handle.read()
+        cut = data.rfind(b"\r\n")
+        handle.truncate(cut + 2 if cut >= 0 else 0)
+        LOGGER.warning("cut a torn last row from %s (left by an interrupted run)", path)
+        return cut < 0
+
+
+def from_settings(settings: Settings) -> CsvSink:
+    return CsvSink(settings.csv_path)

@@ -1,0 +1,125 @@
+"""SQLite sink: the embedded default. Idempotent on (id, occurred_at), exact counts.
+
+One `BEGIN IMMEDIATE` transaction per batch takes SQLite's write lock first, so the
+probe for existing keys and the insert cannot race another writer; `new` is exact.
+Timestamps are stored as UTC text in SQLAlchemy's format so the ORM reads them back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sentiment_pipeline.dburl import DatabaseURL
+from sentiment_pipeline.dto import RawEventDTO
+from sentiment_pipeline.errors import ConfigError, TransientError
+from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
+
+if TYPE_CHECKING:
+    from sentiment_pipeline.settings import Settings
+
+__all__ = ["SqliteSink", "format_timestamp", "from_settings"]
+
+_PROBE_CHUNK = 400  # keys per probe query (2 parameters each, under SQLite's 999 limit)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC wall time as SQLAlchemy's SQLite DateTime stores it."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class SqliteSink:
+    name = "sqlite"
+    is_database = True
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.path = url.sqlite_path
+        self._connection: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self.path.absolute().parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            table = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='raw_events'"
+            ).fetchone()
+            if table is None:
+                connection.close()
+                raise ConfigError(
+                    f"raw_events does not exist in SQLite database {self.path}",
+                    "run `sentpipe db init` first",
+                )
+            self._connection = connection
+        return self._connection
+
+    def write(self, batch: Sequence[RawEventDTO]) -> WriteResult:
+        unique, repeats = dedupe_batch(batch)
+        if not unique:
+            return WriteResult(new=[], duplicates=repeats)
+        connection = self._connect()
+        rows = [
+            (e.id, format_timestamp(e.occurred_at), e.source, e.source_id, e.event_type,
+             e.payload_json)
+            for e in unique
+        ]
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                existing = self._existing(connection, [(r[0], r[1]) for r in rows])
+                new_rows = []
+                new_events = []
+                for event, row in zip(unique, rows, strict=True):
+                    if (row[0], row[1]) not in existing:
+                        new_rows.append(row)
+                        new_events.append(event)
+                connection.executemany(
+                    "INSERT INTO raw_events (id, occurred_at, source, source_id, event_type,"
+                    " payload) VALUES (?, ?, ?, ?, ?, ?)",
+                    new_rows,
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise TransientError(f"SQLite database {self.path} is busy: {error}") from error
+            raise
+        return WriteResult(new=new_events, duplicates=repeats + len(unique) - len(new_events))
+
+    @staticmethod
+    def _existing(
+        connection: sqlite3.Connection, keys: list[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), _PROBE_CHUNK):
+            chunk = keys[start : start + _PROBE_CHUNK]
+            placeholders = ",".join("(?, ?)" for _ in chunk)
+            params = [value for key in chunk for value in key]
+            query = (
+                "SELECT id, occurred_at FROM raw_events "
+                f"WHERE (id, occurred_at) IN (VALUES {placeholders})"
+            )
+            found.update(connection.execute(query, params).fetchall())
+        return found
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def from_settings(settings: Settings) -> SqliteSink:
+    url = settings.database
+    if url.backend != "sqlite":
+        raise ConfigError(
+            "the sqlite sink needs a sqlite:/// database URL",
+            "unset SENTPIPE_DATABASE_URL for the embedded default, or use --sink timescale",
+        )
+    return SqliteSink(url)

@@ -1,0 +1,1 @@
+"""Sources: async iterables of raw records in DTO shape (or `Rejected` for unparsable input)."""

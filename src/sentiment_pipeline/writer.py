@@ -1,0 +1,154 @@
+"""BatchWriter: writes one batch to the sinks, retrying transient failures, spooling the
+batch when the database stays down. Runs in the pipeline's worker thread.
+
+The first database sink leads: the other sinks (CSV) receive exactly the events it newly
+stored, so they stay a faithful log of the database. Without a database sink, the first
+sink's own de-duplication decides what is new.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from sentiment_pipeline.dto import RawEventDTO, validate_record
+from sentiment_pipeline.errors import SentpipeError, TransientError
+from sentiment_pipeline.result import RunResult
+from sentiment_pipeline.sinks.base import Sink, WriteResult
+from sentiment_pipeline.spool import Spool
+
+__all__ = ["BatchWriter"]
+
+LOGGER = logging.getLogger(__name__)
+_MAX_BACKOFF = 10.0
+
+
+class BatchWriter:
+    def __init__(
+        self,
+        sinks: Sequence[Sink],
+        spool: Spool | None,
+        retry_seconds: float,
+        result: RunResult,
+    ) -> None:
+        self.leaders = [sink for sink in sinks if sink.is_database]
+        self.followers = [sink for sink in sinks if not sink.is_database]
+        if self.leaders:
+            for follower in self.followers:
+                if hasattr(follower, "dedupe_against_files"):
+                    follower.dedupe_against_files = False
+        self.spool = spool
+        self.retry_seconds = retry_seconds
+        self.result = result
+        self.database_down = False
+        self.on_batch: Callable[[RunResult], None] | None = None
+
+    # Writing -----------------------------------------------------------------------
+
+    def write(self, batch: Sequence[RawEventDTO], *, allow_spool: bool = True) -> bool:
+        """Write a batch; False if it had to be spooled (or, without spool, failed)."""
+        self.result.batches += 1
+        if not self.leaders and not self.followers:  # dry run
+            return True
+        if self.leaders:
+            outcome = self._write_leader(batch)
+            if outcome is None:
+                if allow_spool:
+                    self._spool(batch)
+                return False
+            for extra in self.leaders[1:]:
+                self._guarded(extra, batch)
+            followed = outcome.new
+        else:
+            outcome = self._guarded(self.followers[0], batch)
+            if outcome is None:
+                return False
+            followed = []
+        for follower in self.followers if self.leaders else self.followers[1:]:
+            if followed or not self.leaders:
+                self._guarded(follower, followed if self.leaders else batch)
+        self._count(batch, outcome)
+        if self.on_batch is not None:
+            self.on_batch(self.result)
+        return True
+
+    def _write_leader(self, batch: Sequence[RawEventDTO]) -> WriteResult | None:
+        leader = self.leaders[0]
+        budget = 0.0 if self.database_down else self.retry_seconds
+        deadline = time.monotonic() + budget
+        delay = 0.5
+        while True:
+            try:
+                outcome = leader.write(batch)
+                if self.database_down:
+                    LOGGER.info("the database is back")
+                self.database_down = False
+                return outcome
+            except TransientError as error:
+                if time.monotonic() + delay > deadline:
+                    if not self.database_down:
+                        LOGGER.error("giving up on the database for now: %s", error)
+                        self.result.errors.append(f"database unavailable: {error}")
+                    self.database_down = True
+                    return None
+                LOGGER.warning("database write failed (%s); retrying in %.1f s", error, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, _MAX_BACKOFF)
+
+    def _guarded(self, sink: Sink, batch: Sequence[RawEventDTO]) -> WriteResult | None:
+        """Write to a non-leading sink; its failure is reported, not fatal."""
+        try:
+            return sink.write(batch)
+        except (TransientError, OSError) as error:
+            message = f"{sink.name} sink failed: {error}"
+            LOGGER.error(message)
+            self.result.errors.append(message)
+            return None
+
+    def _spool(self, batch: Sequence[RawEventDTO]) -> None:
+        if self.spool is None:
+            self.result.errors.append(f"{len(batch)} records lost: no spool configured")
+            return
+        path = self.spool.write(batch)
+        self.result.spooled += len(batch)
+        LOGGER.warning("spooled %d records to %s", len(batch), path)
+
+    def _count(self, batch: Sequence[RawEventDTO], outcome: WriteResult) -> None:
+        self.result.inserted += outcome.inserted
+        self.result.duplicates += outcome.duplicates
+        new_by_source = Counter(event.source_id for event in outcome.new)
+        all_by_source = Counter(event.source_id for event in batch)
+        for source_id, total in all_by_source.items():
+            counts = self.result.counts_for(source_id)
+            counts.inserted += new_by_source[source_id]
+            counts.duplicates += total - new_by_source[source_id]
+
+    # Spool replay --------------------------------------------------------------------
+
+    def replay_spool(self) -> int:
+        """Write spooled batches first; remove each file only after it is committed."""
+        if self.spool is None or not self.leaders:
+            return 0
+        replayed = 0
+        for path in self.spool.files():
+            events: list[RawEventDTO] = []
+            for record in self.spool.read(path):
+                checked = validate_record(record, max_payload_bytes=1 << 62)
+                if hasattr(checked, "event"):
+                    events.append(checked.event)
+            if events and not self.write(events, allow_spool=False):
+                LOGGER.warning("the database is still unavailable; %s stays spooled", path)
+                break
+            self.spool.remove(path)
+            replayed += len(events)
+        self.result.replayed += replayed
+        return replayed
+
+    def close(self) -> None:
+        for sink in [*self.leaders, *self.followers]:
+            try:
+                sink.close()
+            except (TransientError, SentpipeError, OSError) as error:  # closing a dead link
+                LOGGER.debug("closing %s: %s", sink.name, error)
