@@ -110,6 +110,10 @@ async def run(
                 result.stop_reason = result.stop_reason or "interrupted"
             producer.cancel()  # a stop signal, or the writer failed
         await asyncio.gather(producer, return_exceptions=True)
+        if not consumer.done():  # tell the writer the input has ended
+            end = asyncio.create_task(queue.put(_END))
+            await asyncio.wait({end, consumer}, return_when=asyncio.FIRST_COMPLETED)
+            end.cancel()
         await consumer
     finally:
         stopper.cancel()
@@ -136,25 +140,22 @@ async def _produce(
     dead_letters: DeadLetterWriter | None,
     result: RunResult,
 ) -> None:
-    try:
-        async for record in source:
-            result.fetched += 1
-            if isinstance(record, Rejected):
-                _dead_letter(record, dead_letters, result)
-                continue
-            checked = validate_record(record, options.max_payload_bytes)
-            if isinstance(checked, Rejected):
-                _dead_letter(checked, dead_letters, result)
-                continue
-            event = checked.event
-            result.valid += 1
-            result.sanitized += checked.sanitized
-            counts = result.counts_for(event.source_id)
-            counts.fetched += 1
-            counts.valid += 1
-            await queue.put(event)
-    finally:
-        await queue.put(_END)
+    async for record in source:
+        result.fetched += 1
+        if isinstance(record, Rejected):
+            _dead_letter(record, dead_letters, result)
+            continue
+        checked = validate_record(record, options.max_payload_bytes)
+        if isinstance(checked, Rejected):
+            _dead_letter(checked, dead_letters, result)
+            continue
+        event = checked.event
+        result.valid += 1
+        result.sanitized += checked.sanitized
+        counts = result.counts_for(event.source_id)
+        counts.fetched += 1
+        counts.valid += 1
+        await queue.put(event)
 
 
 def _dead_letter(item: Rejected, writer: DeadLetterWriter | None, result: RunResult) -> None:

@@ -160,9 +160,11 @@ def _resolve_yaml(config_file: Path | None) -> Path | None:
     else:
         from dotenv import dotenv_values
 
-        value = dotenv_values(DOTENV_FILE).get(f"{ENV_PREFIX}CONFIG") if Path(
-            DOTENV_FILE
-        ).is_file() else None
+        value = (
+            dotenv_values(DOTENV_FILE).get(f"{ENV_PREFIX}CONFIG")
+            if Path(DOTENV_FILE).is_file()
+            else None
+        )
         if not value:
             return None
         path = Path(value)
@@ -223,7 +225,5 @@ def setting_origins(config_file: Path | None = None, **overrides: Any) -> dict[s
         layers.append((f"yaml ({yaml_path})", YamlConfigSettingsSource(Settings, yaml_path)()))
     origins: dict[str, str] = {}
     for name in Settings.model_fields:
-        origins[name] = next(
-            (label for label, values in layers if name in values), "default"
-        )
+        origins[name] = next((label for label, values in layers if name in values), "default")
     return origins

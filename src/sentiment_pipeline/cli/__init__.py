@@ -14,7 +14,11 @@ import typer
 from sentiment_pipeline import __version__
 from sentiment_pipeline.cli import config as config_cmd
 from sentiment_pipeline.cli import db as db_cmd
+from sentiment_pipeline.cli import demo as demo_cmd
+from sentiment_pipeline.cli import export as export_cmd
 from sentiment_pipeline.cli import ingest as ingest_cmd
+from sentiment_pipeline.cli import scrape as scrape_cmd
+from sentiment_pipeline.cli import stats as stats_cmd
 from sentiment_pipeline.cli.boundary import SentpipeGroup
 from sentiment_pipeline.cli.state import get_state
 
@@ -29,6 +33,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
+app.add_typer(scrape_cmd.app, name="scrape")
+app.add_typer(export_cmd.app, name="export")
+app.command("stats")(stats_cmd.stats)
+app.command("demo")(demo_cmd.demo)
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(ingest_cmd.ingest_app, name="ingest")

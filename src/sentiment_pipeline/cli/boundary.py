@@ -20,7 +20,7 @@ from sentiment_pipeline.errors import ExitCode, SentpipeError
 __all__ = ["SentpipeGroup"]
 
 
-def _debug(ctx: typer.Context) -> bool:
+def _debug(ctx: Any) -> bool:
     state = ctx.find_root().obj
     return bool(getattr(state, "debug", False)) or os.environ.get("SENTPIPE_DEBUG") == "1"
 
@@ -28,7 +28,7 @@ def _debug(ctx: typer.Context) -> bool:
 class SentpipeGroup(TyperGroup):
     """Typer's group plus the error boundary."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
         try:
             return super().invoke(ctx)
         except (Exit, Abort, TyperException):

@@ -9,13 +9,17 @@ import typer
 from sentiment_pipeline.cli.state import settings_from
 
 ingest_app = typer.Typer(help="Load records that are already in event shape.", no_args_is_help=True)
-spool_app = typer.Typer(help="Inspect and replay batches the database could not take.",
-                        no_args_is_help=True)
+spool_app = typer.Typer(
+    help="Inspect and replay batches the database could not take.", no_args_is_help=True
+)
 
 SinkOption = Annotated[
     list[str] | None,
-    typer.Option("--sink", help="Sink to write to (repeatable): database, timescale, sqlite, "
-                 "csv, memory. Default: SENTPIPE_SINKS or database + csv."),
+    typer.Option(
+        "--sink",
+        help="Sink to write to (repeatable): database, timescale, sqlite, "
+        "csv, memory. Default: SENTPIPE_SINKS or database + csv.",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
@@ -38,15 +42,18 @@ def ndjson(
 
     settings = settings_from(ctx)
     with ProgressReporter("ingesting", enabled=not (quiet or as_json)) as progress:
-        result = ingest(settings, ndjson_records(path), sink_names=sink, dry_run=dry_run,
-                        on_progress=progress)
+        result = ingest(
+            settings, ndjson_records(path), sink_names=sink, dry_run=dry_run, on_progress=progress
+        )
     render_result(result, as_json=as_json, quiet=quiet)
     raise typer.Exit(int(result.exit_code))
 
 
 @spool_app.command("replay")
 def replay(
-    ctx: typer.Context, sink: SinkOption = None, as_json: JsonOption = False,
+    ctx: typer.Context,
+    sink: SinkOption = None,
+    as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Write spooled batches to the database (each run also does this first)."""
@@ -68,10 +75,14 @@ def spool_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     spool = Spool(settings_from(ctx).spool_dir)
     files = spool.files()
-    data = {"directory": str(spool.directory), "files": len(files),
-            "records": spool.pending_records()}
+    data = {
+        "directory": str(spool.directory),
+        "files": len(files),
+        "records": spool.pending_records(),
+    }
     if as_json:
         out_console.print_json(json.dumps(data))
     else:
-        out_console.print(f"{data['records']:,} records in {data['files']} spool files "
-                          f"under {data['directory']}")
+        out_console.print(
+            f"{data['records']:,} records in {data['files']} spool files under {data['directory']}"
+        )

@@ -40,11 +40,23 @@ def render_result(result: Any, as_json: bool = False, quiet: bool = False) -> No
     if not is_terminal():
         log(summary)
         return
-    table = Table("source_id", "fetched", "valid", "invalid", "inserted", "duplicates",
-                  title="sentpipe run")
+    table = Table(
+        "source_id", "fetched", "valid", "invalid", "inserted", "duplicates", title="sentpipe run"
+    )
     for source_id, counts in sorted(result.per_source_id.items()):
-        table.add_row(source_id, *(f"{n:,}" for n in (counts.fetched, counts.valid,
-                      counts.invalid, counts.inserted, counts.duplicates)))
+        table.add_row(
+            source_id,
+            *(
+                f"{n:,}"
+                for n in (
+                    counts.fetched,
+                    counts.valid,
+                    counts.invalid,
+                    counts.inserted,
+                    counts.duplicates,
+                )
+            ),
+        )
     if result.per_source_id:
         out_console.print(table)
     err_console.print(summary)

@@ -38,9 +38,7 @@ def resolve_name(name: str, settings: Settings) -> str:
         return "timescale" if settings.database.backend == "postgresql" else "sqlite"
     key = ALIASES.get(key) or key
     if key not in SINKS:
-        raise ConfigError(
-            f"unknown sink {name!r}", f"choose from: {', '.join(known_sinks())}"
-        )
+        raise ConfigError(f"unknown sink {name!r}", f"choose from: {', '.join(known_sinks())}")
     return key
 
 

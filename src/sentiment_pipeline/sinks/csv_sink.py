@@ -103,8 +103,17 @@ class CsvSink:
             writer.writerow(COLUMNS)
         for e in events:
             writer.writerow(
-                (e.id, csv_timestamp(e.occurred_at), e.source, e.source_id, e.event_type,
-                 e.payload_json, ingested, "false", "")
+                (
+                    e.id,
+                    csv_timestamp(e.occurred_at),
+                    e.source,
+                    e.source_id,
+                    e.event_type,
+                    e.payload_json,
+                    ingested,
+                    "false",
+                    "",
+                )
             )
         with path.open("a", newline="", encoding="utf-8") as handle:
             handle.write(buffer.getvalue())
@@ -125,7 +134,7 @@ def _repair_tail(path: Path) -> bool:
         return True
     with path.open("rb+") as handle:
         handle.seek(max(0, size - 2))
-        if handle.read() .endswith(b"\r\n"):
+        if handle.read().endswith(b"\r\n"):
             return False
         handle.seek(0)
         data = handle.read()

@@ -64,8 +64,14 @@ class SqliteSink:
             return WriteResult(new=[], duplicates=repeats)
         connection = self._connect()
         rows = [
-            (e.id, format_timestamp(e.occurred_at), e.source, e.source_id, e.event_type,
-             e.payload_json)
+            (
+                e.id,
+                format_timestamp(e.occurred_at),
+                e.source,
+                e.source_id,
+                e.event_type,
+                e.payload_json,
+            )
             for e in unique
         ]
         try:

@@ -26,7 +26,9 @@ def _open(path: str) -> IO[str]:
         return sys.stdin
     file = Path(path)
     if not file.is_file():
-        raise ConfigError(f"input file {path!r} does not exist", "give an NDJSON file or - for stdin")
+        raise ConfigError(
+            f"input file {path!r} does not exist", "give an NDJSON file or - for stdin"
+        )
     return file.open(encoding="utf-8", errors="replace")
 
 
@@ -56,8 +58,10 @@ async def ndjson_records(path: str) -> AsyncIterator[Any]:
                 try:
                     yield json.loads(text)
                 except json.JSONDecodeError as error:
-                    yield Rejected({"line": line_number, "text": text[:10_000]},
-                                   f"line {line_number}: not JSON ({error.msg})")
+                    yield Rejected(
+                        {"line": line_number, "text": text[:10_000]},
+                        f"line {line_number}: not JSON ({error.msg})",
+                    )
     finally:
         if handle is not sys.stdin:
             handle.close()
