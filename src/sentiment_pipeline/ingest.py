@@ -34,17 +34,20 @@ async def ingest_async(
     if sinks is None:
         sinks = [] if dry_run else build_sinks(list(sink_names or settings.sinks), settings)
     stop = stop or asyncio.Event()
-    pipeline.install_stop_signals(stop)
-    return await pipeline.run(
-        source,
-        sinks,
-        options=pipeline.PipelineOptions.from_settings(settings, dry_run=dry_run),
-        dead_letters=DeadLetterWriter(settings.dead_letter_dir),
-        spool=Spool(settings.spool_dir),
-        stop=stop,
-        on_progress=on_progress,
-        result=result,
-    )
+    restore_signals = pipeline.install_stop_signals(stop)
+    try:
+        return await pipeline.run(
+            source,
+            sinks,
+            options=pipeline.PipelineOptions.from_settings(settings, dry_run=dry_run),
+            dead_letters=DeadLetterWriter(settings.dead_letter_dir),
+            spool=Spool(settings.spool_dir),
+            stop=stop,
+            on_progress=on_progress,
+            result=result,
+        )
+    finally:
+        restore_signals()
 
 
 def ingest(settings: Settings, source: AsyncIterable[Any], **kwargs: Any) -> RunResult:

@@ -53,21 +53,28 @@ class PipelineOptions:
         )
 
 
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGINT/SIGTERM: stop fetching and flush. A second signal interrupts for real."""
-    loop = asyncio.get_running_loop()
+def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
+    """SIGINT/SIGTERM: stop fetching and flush. A second signal interrupts for real.
 
-    def _first(signum: int) -> None:
-        LOGGER.warning("received %s: finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+    Returns a function that removes the handlers again."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def remove() -> None:
+        for sig in signals:
             loop.remove_signal_handler(sig)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, _first, sig)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
-            return
+    def first(signum: int) -> None:
+        LOGGER.warning("received %s: finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+        remove()
+
+    try:
+        for sig in signals:
+            loop.add_signal_handler(sig, first, sig)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+        return lambda: None
+    return remove
 
 
 async def run(

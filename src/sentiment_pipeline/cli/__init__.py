@@ -29,7 +29,7 @@ app = typer.Typer(
     cls=SentpipeGroup,
     help="Collect Reddit posts and comments into TimescaleDB and CSV for research.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain help: rich help costs ~170 ms per start
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
@@ -41,6 +41,12 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(ingest_cmd.ingest_app, name="ingest")
 app.add_typer(ingest_cmd.spool_app, name="spool")
+
+
+# Plain help for every sub-app too: cron, completion and --help start the process often.
+for _group in app.registered_groups:
+    if _group.typer_instance is not None:
+        _group.typer_instance.rich_markup_mode = None
 
 
 def _version(value: bool) -> None:

@@ -10,7 +10,6 @@ import os
 from typing import Any
 
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
@@ -36,6 +35,8 @@ class SentpipeGroup(TyperGroup):
         except SentpipeError as error:
             if _debug(ctx):
                 raise
+            from rich.markup import escape
+
             err_console.print(f"[bold red]Error:[/] {escape(error.one_line())}", markup=True)
             raise typer.Exit(int(error.exit_code)) from None
         except KeyboardInterrupt:
@@ -44,6 +45,8 @@ class SentpipeGroup(TyperGroup):
         except Exception as error:
             if _debug(ctx):
                 raise
+            from rich.markup import escape
+
             first = str(error).strip().splitlines()[0] if str(error).strip() else ""
             err_console.print(
                 f"[bold red]Internal error:[/] {type(error).__name__}: {escape(first)} "

@@ -5,13 +5,29 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
-
-from rich.console import Console
+from typing import Any
 
 __all__ = ["err_console", "is_terminal", "log", "out_console", "setup_logging"]
 
-out_console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich.console costs ~20 ms, which
+    `--help`, completion and cron should not pay when they print nothing rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out_console: Any = _LazyConsole(highlight=False, soft_wrap=True)
+err_console: Any = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def is_terminal() -> bool:

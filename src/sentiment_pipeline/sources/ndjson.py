@@ -7,8 +7,11 @@ JSON becomes a `Rejected` record (dead-lettered), never a crash.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import select
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Any
@@ -18,7 +21,7 @@ from sentiment_pipeline.errors import ConfigError
 
 __all__ = ["ndjson_records"]
 
-_LINES_PER_READ = 2000
+_LINES_PER_CHUNK = 2000
 
 
 def _open(path: str) -> IO[str]:
@@ -32,24 +35,59 @@ def _open(path: str) -> IO[str]:
     return file.open(encoding="utf-8", errors="replace")
 
 
-def _read_chunk(handle: IO[str]) -> list[str]:
-    lines = []
-    for line in handle:
-        lines.append(line)
-        if len(lines) >= _LINES_PER_READ:
-            break
-    return lines
+def _has_pending_input(handle: IO[str]) -> bool:
+    """True when more input is readable right now (always true for a regular file)."""
+    try:
+        readable, _, _ = select.select([handle], [], [], 0)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return True
+    return bool(readable)
+
+
+def _start_reader(handle: IO[str], loop: asyncio.AbstractEventLoop) -> asyncio.Queue[Any]:
+    """Read lines in a daemon thread and hand them over in chunks.
+
+    A chunk goes out at _LINES_PER_CHUNK lines or as soon as a pipe has nothing more to
+    give, so a slow producer's lines are not held back. The bounded queue gives
+    back-pressure; a daemon thread never keeps the process alive on a stop signal.
+    """
+    chunks: asyncio.Queue[Any] = asyncio.Queue(maxsize=8)
+
+    def put(item: Any) -> None:
+        asyncio.run_coroutine_threadsafe(chunks.put(item), loop).result()
+
+    def work() -> None:
+        try:
+            lines: list[str] = []
+            for line in handle:
+                lines.append(line)
+                if len(lines) >= _LINES_PER_CHUNK or not _has_pending_input(handle):
+                    put(lines)
+                    lines = []
+            if lines:
+                put(lines)
+            put(None)
+        except RuntimeError:  # the event loop is gone: nothing is waiting any more
+            return
+        except BaseException as error:
+            put(error)
+
+    threading.Thread(target=work, name="sentpipe-ndjson-reader", daemon=True).start()
+    return chunks
 
 
 async def ndjson_records(path: str) -> AsyncIterator[Any]:
-    """Yield parsed records; file reads happen in a thread so writing overlaps reading."""
+    """Yield parsed records; reads happen off the event loop so writing overlaps reading."""
     handle = _open(path)
+    chunks = _start_reader(handle, asyncio.get_running_loop())
     line_number = 0
     try:
         while True:
-            lines = await asyncio.to_thread(_read_chunk, handle)
-            if not lines:
+            lines = await chunks.get()
+            if lines is None:
                 return
+            if isinstance(lines, BaseException):
+                raise lines
             for line in lines:
                 line_number += 1
                 text = line.strip()
