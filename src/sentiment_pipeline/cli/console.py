@@ -31,7 +31,7 @@ err_console: Any = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def is_terminal() -> bool:
-    return err_console.is_terminal
+    return bool(err_console.is_terminal)
 
 
 class _UTCFormatter(logging.Formatter):

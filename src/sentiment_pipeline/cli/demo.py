@@ -1,10 +1,53 @@
-"""`sentpipe demo` (being implemented)."""
+"""`sentpipe demo`: run the pipeline offline against the bundled fake Reddit API."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from sentiment_pipeline.cli.state import settings_from
 
-def demo(ctx: typer.Context) -> None:
-    """Run the whole pipeline offline against the bundled fake Reddit API."""
-    raise typer.Exit(2)
+
+def demo(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")] = False,
+) -> None:
+    """Run the whole pipeline offline against the bundled fake Reddit API.
+
+    Scrapes a few generated subreddits through the real asyncpraw code path into the
+    database (embedded SQLite unless SENTPIPE_DATABASE_URL is set) and CSV files.
+    """
+    import json
+
+    from sentiment_pipeline.cli.console import is_terminal, log, out_console
+    from sentiment_pipeline.cli.scrape import ScrapeProgress, render_scrape
+    from sentiment_pipeline.demo import run_demo
+
+    settings = settings_from(ctx)
+    if not as_json:
+        log("Starting the bundled fake Reddit API on 127.0.0.1 (a test double, no network)")
+    with ScrapeProgress(enabled=not as_json):
+        outcome = run_demo(settings)
+    if as_json:
+        data = outcome.run.to_dict()
+        data["totals"] = [
+            {"source_id": s, "event_type": e, "rows": n} for (s, e), n in outcome.totals.items()
+        ]
+        out_console.print_json(json.dumps(data))
+        raise typer.Exit(int(outcome.run.exit_code))
+    render_scrape(outcome.run)
+    lines = [f"  r/{s} {e}s: {n:,}" for (s, e), n in sorted(outcome.totals.items())]
+    total = sum(outcome.totals.values())
+    summary = [
+        f"Stored in {outcome.database}: {total:,} Reddit events",
+        *lines,
+        f"CSV files under {outcome.csv_dir}",
+        "Run `sentpipe demo` again: it is incremental, so it finds nothing new.",
+    ]
+    if is_terminal():
+        out_console.print("\n".join(summary))
+    else:
+        for line in summary:
+            log(line)
+    raise typer.Exit(int(outcome.run.exit_code))

@@ -1,13 +1,222 @@
-"""`sentpipe scrape reddit` (being implemented)."""
+"""`sentpipe scrape reddit`: parse options, call `scrape_reddit`, render the result."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
 import typer
+
+from sentiment_pipeline.cli.state import settings_from
 
 app = typer.Typer(help="Collect posts and comments from a source.", no_args_is_help=True)
 
+Sorts = ("new", "hot", "top", "rising", "controversial")
+TimeFilters = ("hour", "day", "week", "month", "year", "all")
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | None:
+    if value is not None and value not in allowed:
+        raise typer.BadParameter(f"choose from {', '.join(allowed)}", param_hint=option)
+    return value
+
+
+def _since(value: datetime | None) -> datetime | None:
+    """Dates without a zone are UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 @app.command("reddit")
-def reddit(ctx: typer.Context) -> None:
-    """Scrape subreddits into the configured sinks."""
-    raise typer.Exit(2)
+def reddit(
+    ctx: typer.Context,
+    subreddit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--subreddit",
+            "-s",
+            help="Subreddit (repeatable or comma-separated). "
+            "Default: the `subreddits:` list of the YAML config.",
+        ),
+    ] = None,
+    sort: Annotated[
+        str | None, typer.Option(help=f"Listing: {', '.join(Sorts)}. Only `new` is incremental.")
+    ] = None,
+    time_filter: Annotated[
+        str | None,
+        typer.Option("--time-filter", help=f"For top/controversial: {', '.join(TimeFilters)}."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Posts per subreddit at most.")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="Only posts from this UTC date/time on (first runs, backfills)."),
+    ] = None,
+    comments: Annotated[
+        bool | None, typer.Option("--comments/--no-comments", help="Fetch comment trees.")
+    ] = None,
+    more_comments: Annotated[
+        int | None,
+        typer.Option("--more-comments", min=0, help="'More comments' expansions per post."),
+    ] = None,
+    comment_depth: Annotated[
+        int | None,
+        typer.Option(
+            "--comment-depth", min=0, help="Keep comments up to this depth (0 = top level)."
+        ),
+    ] = None,
+    refresh_hours: Annotated[
+        float,
+        typer.Option(
+            "--refresh-hours", min=0, help="Re-fetch comments of posts younger than this."
+        ),
+    ] = 48.0,
+    max_requests: Annotated[
+        int | None,
+        typer.Option("--max-requests", min=1, help="Stop cleanly after this many API requests."),
+    ] = None,
+    max_duration: Annotated[
+        float | None,
+        typer.Option("--max-duration", min=1, help="Stop cleanly after this many seconds."),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for a running scrape instead of exiting with code 4."),
+    ] = False,
+    sink: Annotated[
+        list[str] | None,
+        typer.Option("--sink", help="Sink (repeatable): database, timescale, sqlite, csv, memory."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Fetch and validate; write nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+) -> None:
+    """Scrape subreddits (posts, then comment trees) into the configured sinks.
+
+    Exit codes: 0 done (also when stopped by --max-*), 1 finished with failures,
+    2 usage or configuration error, 3 database or network unreachable, 4 lock held.
+    """
+    from sentiment_pipeline.cli.console import setup_logging
+    from sentiment_pipeline.sources.reddit import (
+        RedditScrapeOptions,
+        TargetOverrides,
+        resolve_targets,
+        scrape_reddit,
+    )
+
+    if quiet:
+        setup_logging(quiet=True)
+    overrides = TargetOverrides(
+        sort=_choice(sort, Sorts, "--sort"),
+        time_filter=_choice(time_filter, TimeFilters, "--time-filter"),
+        limit=limit,
+        comments=comments,
+        more_comments=more_comments,
+        comment_depth=comment_depth,
+    )
+    settings = settings_from(ctx)
+    targets = resolve_targets(settings.subreddits, subreddit or [], overrides)
+    options = RedditScrapeOptions(
+        since=_since(since),
+        refresh_hours=refresh_hours,
+        max_requests=max_requests,
+        max_duration=max_duration,
+        wait_for_lock=wait,
+    )
+    with ScrapeProgress(enabled=not (quiet or as_json)) as progress:
+        result = scrape_reddit(
+            settings, targets, options, sink_names=sink, dry_run=dry_run, on_progress=progress
+        )
+    render_scrape(result, as_json=as_json, quiet=quiet)
+    raise typer.Exit(int(result.exit_code))
+
+
+def render_scrape(result: Any, as_json: bool = False, quiet: bool = False) -> None:
+    """Per-subreddit lines or table, then the common run summary."""
+    from sentiment_pipeline.cli.console import is_terminal, log, out_console
+    from sentiment_pipeline.cli.render import render_result
+
+    if not (as_json or quiet):
+        subs = result.extra.get("subreddits", {})
+        if is_terminal():
+            out_console.print(_table(subs))
+        else:
+            for name, s in subs.items():
+                log(
+                    f"r/{name}: {s.status}, {s.submissions:,} posts, {s.comments:,} comments, "
+                    f"{s.requests:,} requests, {s.rate_limit_wait:.0f} s rate-limit wait"
+                )
+        requests = result.extra.get("requests", {})
+        log(f"{requests.get('total', 0):,} Reddit requests ({requests.get('token', 0)} token)")
+    render_result(result, as_json=as_json, quiet=quiet)
+
+
+def _table(subs: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    table = Table(
+        "subreddit",
+        "status",
+        "posts",
+        "comments",
+        "trees",
+        "requests",
+        "rate-limit wait",
+        title="reddit",
+    )
+    for name, s in subs.items():
+        table.add_row(
+            f"r/{name}",
+            s.status,
+            f"{s.submissions:,}",
+            f"{s.comments:,}",
+            f"{s.comment_trees:,}",
+            f"{s.requests:,}",
+            f"{s.rate_limit_wait:.0f} s",
+        )
+    return table
+
+
+class ScrapeProgress:
+    """A live per-subreddit table on a terminal; periodic log lines otherwise."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        from sentiment_pipeline.cli.render import ProgressReporter
+
+        self.enabled = enabled
+        self._result: Any = None
+        self._live: Any = None
+        self._lines = ProgressReporter("scraping", enabled=enabled)
+
+    def __enter__(self) -> ScrapeProgress:
+        from sentiment_pipeline.cli.console import err_console, is_terminal
+
+        if self.enabled and is_terminal():
+            from rich.live import Live
+
+            self._live = Live(
+                get_renderable=self._render,
+                console=err_console,
+                refresh_per_second=4,
+                transient=True,
+            )
+            self._live.__enter__()
+        return self
+
+    def _render(self) -> Any:
+        from rich.text import Text
+
+        if self._result is None:
+            return Text("connecting to Reddit…")
+        return _table(self._result.extra.get("subreddits", {}))
+
+    def __call__(self, result: Any) -> None:
+        self._result = result
+        if self._live is None:
+            self._lines(result)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)

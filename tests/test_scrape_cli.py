@@ -1,0 +1,155 @@
+"""`sentpipe scrape reddit` from the command line: exit codes, output, lock, sinks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sentiment_pipeline.cli import app
+from sentiment_pipeline.fake_reddit import RunningFakeReddit
+from sentiment_pipeline.lock import run_lock
+from tests.test_scrape import fake_env
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
+]
+runner = CliRunner()
+ANSI = re.compile(r"\x1b\[")
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", re.MULTILINE)
+
+
+def test_scrape_writes_database_and_csv_with_plain_log_lines(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    env = fake_env(fake_reddit, tmp_path)
+    result = runner.invoke(app, ["scrape", "reddit", "-s", "tiny,stocks", "--limit", "20"], env=env)
+    assert result.exit_code == 0, result.output
+    assert not ANSI.search(result.output)
+    assert STAMP.search(result.output)
+    assert "r/tiny: done, 5 posts" in result.output
+    assert "r/stocks: done, 20 posts" in result.output
+    files = list((tmp_path / "csv" / "reddit" / "stocks").glob("*.csv"))
+    assert files
+
+
+def test_json_result_and_exit_code_1_for_a_private_subreddit(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    env = fake_env(fake_reddit, tmp_path)
+    args = ["scrape", "reddit", "-s", "tiny", "-s", "private_sub", "--no-comments", "--json"]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["inserted"] == 5
+    assert data["exit_code"] == 1
+    assert [e.split(":")[0] for e in data["errors"]] == ["r/private_sub"]
+    assert data["extra"]["subreddits"]["tiny"]["submissions"] == 5
+    assert data["extra"]["requests"]["total"] == 3  # token + two listings
+
+
+def test_missing_credentials_exit_2_with_one_line(tmp_path: Path) -> None:
+    env = {
+        "SENTPIPE_DATA_DIR": str(tmp_path),
+        "SENTPIPE_REDDIT_CLIENT_ID": "",
+        "SENTPIPE_REDDIT_CLIENT_SECRET": "",
+    }
+    result = runner.invoke(app, ["scrape", "reddit", "-s", "python"], env=env)
+    assert result.exit_code == 2
+    assert "SENTPIPE_REDDIT_CLIENT_ID" in result.output
+    assert "https://www.reddit.com/prefs/apps" in result.output
+
+
+def test_no_targets_is_a_usage_error(tmp_path: Path) -> None:
+    env = {"SENTPIPE_DATA_DIR": str(tmp_path)}
+    result = runner.invoke(app, ["scrape", "reddit"], env=env)
+    assert result.exit_code == 2
+    assert "--subreddit" in result.output
+
+
+def test_bad_sort_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["scrape", "reddit", "-s", "x", "--sort", "best"],
+        env={"SENTPIPE_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 2
+
+
+def test_second_run_while_one_holds_the_lock_exits_4(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    env = fake_env(fake_reddit, tmp_path)
+    with run_lock(tmp_path / "scrape.lock"):
+        result = runner.invoke(app, ["scrape", "reddit", "-s", "tiny"], env=env)
+    assert result.exit_code == 4
+    assert f"pid {os.getpid()}" in result.output
+    assert fake_reddit.count() == 0  # refused before any request
+
+
+def test_config_file_targets_and_command_line_overrides(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    config = tmp_path / "sentpipe.yaml"
+    config.write_text(
+        "subreddits:\n  - name: stocks\n    limit: 7\n    comments: false\n  - name: tiny\n",
+        encoding="utf-8",
+    )
+    env = fake_env(fake_reddit, tmp_path)
+    result = runner.invoke(
+        app, ["--config", str(config), "scrape", "reddit", "--no-comments", "--json"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    subs = json.loads(result.stdout)["extra"]["subreddits"]
+    assert {n: (s["submissions"], s["comments"]) for n, s in subs.items()} == {
+        "stocks": (7, 0),
+        "tiny": (5, 0),
+    }
+
+
+def test_max_requests_reports_stopped_early_with_exit_0(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    env = fake_env(fake_reddit, tmp_path)
+    result = runner.invoke(
+        app, ["scrape", "reddit", "-s", "stocks", "--max-requests", "5"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "stopped early: reached --max-requests 5" in result.output
+    assert len(fake_reddit.request_log) == 5
+
+
+def test_hostile_data_round_trips_into_timescaledb_and_csv(
+    fake_reddit: RunningFakeReddit, tmp_path: Path, timescale_url: str
+) -> None:
+    import sqlalchemy
+
+    env = fake_env(fake_reddit, tmp_path, database_url=timescale_url)
+    result = runner.invoke(app, ["scrape", "reddit", "-s", "hostile", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    engine = sqlalchemy.create_engine(
+        timescale_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    )
+    with engine.connect() as db:
+        stored = db.execute(
+            sqlalchemy.text("SELECT id, payload FROM raw_events WHERE source_id = 'hostile'")
+        ).all()
+    engine.dispose()
+    assert len(stored) == data["inserted"] > 150
+    titles = {row[1].get("title") for row in stored}
+    assert "NULin the title" in titles
+    csv.field_size_limit(1 << 24)  # the 200 KB body
+    csv_rows = []
+    for path in (tmp_path / "csv" / "reddit" / "hostile").glob("*.csv"):
+        with path.open(encoding="utf-8", newline="") as handle:
+            csv_rows.extend(csv.DictReader(handle))
+    assert sorted(r["id"] for r in csv_rows) == sorted(row[0] for row in stored)
+    by_id = {r["id"]: json.loads(r["payload"]) for r in csv_rows}
+    assert all(by_id[ident] == payload for ident, payload in stored)
