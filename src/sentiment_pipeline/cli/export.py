@@ -1,13 +1,228 @@
-"""`sentpipe export csv` (being implemented)."""
+"""`sentpipe export csv`: parse options, call the export core, report the row count."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from sentiment_pipeline.cli.state import settings_from
 
 app = typer.Typer(help="Export collected events.", no_args_is_help=True)
 
 
+class Layout(StrEnum):
+    single = "single"
+    partitioned = "partitioned"
+
+
+def _filters(
+    source: list[str] | None,
+    source_id: list[str] | None,
+    event_type: list[str] | None,
+    since: str | None,
+    until: str | None,
+    processed: bool | None,
+) -> Any:
+    from sentiment_pipeline.errors import ConfigError
+    from sentiment_pipeline.export_sql import EventFilter
+    from sentiment_pipeline.timeparse import parse_moment
+
+    start = parse_moment(since, "--since") if since else None
+    end = parse_moment(until, "--until") if until else None
+    if start and end and start >= end:
+        raise ConfigError("--since is not before --until", "--until is exclusive: widen it")
+    return EventFilter(
+        sources=tuple(source or ()),
+        source_ids=tuple(source_id or ()),
+        event_types=tuple(event_type or ()),
+        since=start,
+        until=end,
+        processed=processed,
+    )
+
+
 @app.command("csv")
-def csv(ctx: typer.Context) -> None:
-    """Export events as CSV."""
-    raise typer.Exit(2)
+def csv(
+    ctx: typer.Context,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE|-|DIR",
+            help="FILE (.csv, or .csv.gz compressed), - for "
+            "standard output, or a folder with --layout partitioned.",
+        ),
+    ] = None,
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            help="single: one file; partitioned: "
+            "DIR/<source>/<source_id>/<YYYY-MM-DD>.csv like the CSV sink."
+        ),
+    ] = Layout.single,
+    source: Annotated[
+        list[str] | None, typer.Option(metavar="SOURCE", help="Only this source (repeatable).")
+    ] = None,
+    source_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source-id", "--subreddit", metavar="NAME", help="Only this subreddit (repeatable)."
+        ),
+    ] = None,
+    event_type: Annotated[
+        list[str] | None, typer.Option(metavar="TYPE", help="Only this event type (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="From this UTC date/time, inclusive (2024-01-31, 2024-01-31T12:00Z, or 7d ago).",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="Before this UTC date/time, exclusive (a bare date means its midnight).",
+        ),
+    ] = None,
+    processed: Annotated[
+        bool | None,
+        typer.Option(
+            "--processed/--unprocessed", help="Only processed, or only unprocessed, events."
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="At most this many rows.")
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            metavar="COLS",
+            help="Comma-separated columns, e.g. id,occurred_at,text (default: the 13 flat "
+            "columns in docs/export.md; also subreddit, url, processed_at, payload).",
+        ),
+    ] = None,
+    payload: Annotated[
+        bool, typer.Option("--payload", help="Add the raw JSON payload column.")
+    ] = False,
+    excel_safe: Annotated[
+        bool,
+        typer.Option(
+            "--excel-safe",
+            help="Prefix ' to cells starting with = + - @ tab or CR, so a spreadsheet shows "
+            "them instead of running them as formulas (changes the data; off by default).",
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite existing output files.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+) -> None:
+    """Export events as RFC 4180 CSV (UTF-8, header row, CRLF), oldest first."""
+    import sys
+
+    from sentiment_pipeline.cli.console import err_console, is_terminal, out_console
+    from sentiment_pipeline.errors import ConfigError
+    from sentiment_pipeline.export import count_events, export_csv, export_partitioned
+    from sentiment_pipeline.export_sql import parse_columns
+
+    names = parse_columns(columns, payload)
+    where = _filters(source, source_id, event_type, since, until, processed)
+    if out is None or (layout is Layout.partitioned and out == "-"):
+        raise ConfigError(
+            "no output given",
+            "use -o FILE.csv, -o FILE.csv.gz, -o - for standard output, "
+            "or --layout partitioned --out DIR",
+        )
+    url = settings_from(ctx).database
+    to_stdout = out == "-"
+    show_progress = not quiet and is_terminal()
+    with _progress(show_progress) as progress:
+        if show_progress:
+            progress.total(count_events(url, where, limit))
+        common: dict[str, Any] = {
+            "excel_safe": excel_safe,
+            "limit": limit,
+            "force": force,
+            "on_progress": progress.update if show_progress else None,
+        }
+        if layout is Layout.partitioned:
+            result = export_partitioned(url, Path(out), where, names, **common)
+        elif to_stdout:
+            try:
+                result = export_csv(url, sys.stdout.buffer, where, names, **common)
+            except BrokenPipeError:  # `| head`: the reader has all it wanted
+                _silence_stdout()
+                raise typer.Exit(0) from None
+        else:
+            result = export_csv(url, Path(out), where, names, **common)
+    if quiet:
+        return
+    where_to = (
+        "standard output"
+        if to_stdout
+        else f"{len(result.files)} files under {out}"
+        if layout is Layout.partitioned
+        else out
+    )
+    console = err_console if to_stdout else out_console
+    console.print(f"Exported {result.rows:,} rows to {where_to}.", markup=False)
+
+
+def _silence_stdout() -> None:
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+class _Progress:
+    """A rich progress bar on stderr; a no-op when disabled."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                "exporting",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),  # its own: err_console is a lazy proxy
+                transient=True,
+            )
+
+    def total(self, rows: int) -> None:
+        if self._bar is not None:
+            self._task = self._bar.add_task("export", total=rows)
+
+    def update(self, rows: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=rows)
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _progress(enabled: bool) -> _Progress:
+    return _Progress(enabled)

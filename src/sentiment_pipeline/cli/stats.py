@@ -1,10 +1,162 @@
-"""`sentpipe stats` (being implemented)."""
+"""`sentpipe stats`: render the stats core as tables and a per-day bar chart, or JSON."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
 
+from sentiment_pipeline.cli.state import settings_from
 
-def stats(ctx: typer.Context) -> None:
-    """Show what has been collected."""
-    raise typer.Exit(2)
+_BAR_WIDTH = 40
+_TOP_SOURCE_IDS = 25
+
+
+def stats(
+    ctx: typer.Context,
+    source_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source-id", "--subreddit", metavar="NAME", help="Only this subreddit (repeatable)."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="Only events from this UTC date/time on (2024-01-31, 2024-01-31T12:00Z, or 7d).",
+        ),
+    ] = None,
+    days: Annotated[
+        int, typer.Option(min=1, max=3660, metavar="N", help="Days in the per-day chart.")
+    ] = 14,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The figures as JSON (see docs/stats.md for the shape).")
+    ] = False,
+    fail_if_stale: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DURATION",
+            help="Exit 1 when nothing was ingested within this long (30m, 2h, 1d): for cron "
+            "and monitors.",
+        ),
+    ] = None,
+) -> None:
+    """Show what has been collected: counts, freshness, events per day and the backend."""
+    import json
+
+    from sentiment_pipeline.cli.console import err_console, out_console
+    from sentiment_pipeline.stats import collect_stats
+    from sentiment_pipeline.timeparse import format_duration, parse_duration, parse_moment
+
+    max_age = parse_duration(fail_if_stale, "--fail-if-stale") if fail_if_stale else None
+    start = parse_moment(since, "--since") if since else None
+    result = collect_stats(settings_from(ctx).database, tuple(source_id or ()), start, days=days)
+    if as_json:
+        out_console.print_json(json.dumps(result.to_dict(max_age)))
+    else:
+        _render(result)
+    if max_age is not None and result.is_stale(max_age):
+        age = result.last_ingest_age
+        detail = (
+            "nothing was ever ingested"
+            if age is None
+            else (f"the last event was ingested {format_duration(age)} ago")
+        )
+        err_console.print(f"Stale: {detail} (limit {format_duration(max_age)}).", markup=False)
+        raise typer.Exit(1)
+
+
+def _human_bytes(size: int | None) -> str:
+    if size is None:
+        return "size unknown"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def _render(result: Any) -> None:
+    from rich.columns import Columns
+    from rich.table import Table
+
+    from sentiment_pipeline.cli.console import out_console
+    from sentiment_pipeline.stats import iso
+    from sentiment_pipeline.timeparse import format_duration
+
+    backend = result.backend
+    where = backend.description
+    if backend.hypertable:
+        where += f" · hypertable, {backend.chunks} chunk{'' if backend.chunks == 1 else 's'}"
+    where += f" · {_human_bytes(backend.size_bytes)}"
+    scope = []
+    if result.source_ids:
+        scope.append("source_id " + ", ".join(result.source_ids))
+    if result.since:
+        scope.append(f"since {iso(result.since)}")
+    out_console.print(f"[bold]sentpipe stats[/] — {where}")
+    if scope:
+        out_console.print("Filtered to " + "; ".join(scope), markup=False)
+
+    summary = Table(show_header=False, box=None, pad_edge=False)
+    summary.add_row("Events", f"{result.total:,}")
+    summary.add_row("Processed", f"{result.processed:,} (unprocessed {result.unprocessed:,})")
+    summary.add_row("First event", iso(result.first_occurred_at) or "—")
+    newest = result.newest_event_age
+    summary.add_row(
+        "Last event",
+        (iso(result.last_occurred_at) or "—")
+        + (f"  (newest event is {format_duration(newest)} old)" if newest is not None else ""),
+    )
+    ingest = result.last_ingest_age
+    summary.add_row(
+        "Last ingest",
+        (iso(result.last_ingested_at) or "—")
+        + (f"  ({format_duration(ingest)} ago)" if ingest is not None else ""),
+    )
+    out_console.print(summary)
+    if result.total == 0:
+        out_console.print("No events yet: run `sentpipe scrape` or `sentpipe demo`.")
+        return
+
+    groups = _table("source", result.by_source.items())
+    types = _table("event type", result.by_event_type.items())
+    ids = _table(
+        "source/source_id",
+        ((f"{s}/{sid}", n) for s, sid, n in result.by_source_id[:_TOP_SOURCE_IDS]),
+    )
+    hidden = len(result.by_source_id) - _TOP_SOURCE_IDS
+    if hidden > 0:
+        ids.caption = f"and {hidden} more (--json lists all)"
+    out_console.print(Columns([groups, types, ids], padding=(0, 4)))
+    _chart(result.per_day)
+
+
+def _table(label: str, rows: Any) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column(label)
+    table.add_column("events", justify="right")
+    for name, n in rows:
+        table.add_row(name, f"{n:,}")
+    return table
+
+
+def _chart(per_day: list[tuple[Any, int]]) -> None:
+    from rich.markup import escape
+
+    from sentiment_pipeline.cli.console import out_console
+
+    peak = max((n for _, n in per_day), default=0)
+    out_console.print(f"[bold]Events per day[/] (last {len(per_day)} days, UTC)")
+    width = max((len(f"{n:,}") for _, n in per_day), default=1)
+    for day, n in per_day:
+        cells = 0 if peak == 0 else round(n / peak * _BAR_WIDTH * 8)
+        bar = "█" * (cells // 8) + ("" if cells % 8 == 0 else " ▏▎▍▌▋▊▉"[cells % 8])
+        if n and not bar:
+            bar = "▏"
+        out_console.print(f"{day.isoformat()} {n:>{width},} [cyan]{escape(bar)}[/]")

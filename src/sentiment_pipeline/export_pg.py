@@ -1,0 +1,78 @@
+"""PostgreSQL/TimescaleDB side of export and stats: connect, and stream `COPY … TO STDOUT`.
+
+The server does the CSV work: every column is already canonical text (export_sql.py),
+`COPY (SELECT …) TO STDOUT (FORMAT csv)` quotes it, and we only move bytes. The protocol
+sends exactly one CopyData message per row, so turning COPY's LF row ends into RFC 4180
+CRLF is a slice per message (newlines inside quoted fields are left alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from sentiment_pipeline.dburl import DatabaseURL
+from sentiment_pipeline.errors import ConfigError
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["connect_pg", "stream_pg_csv"]
+
+_FLUSH_ROWS = 2048
+_CRLF = b"\r\n"
+
+
+def connect_pg(url: DatabaseURL) -> psycopg.Connection[Any]:
+    """A UTF-8, autocommit connection, or a one-line ConfigError/DatabaseUnreachable."""
+    import psycopg
+
+    from sentiment_pipeline.db.engine import connect_error
+
+    try:
+        connection = psycopg.connect(
+            url.libpq, connect_timeout=5, application_name="sentpipe", autocommit=True
+        )
+    except psycopg.Error as error:
+        raise connect_error(url, error) from None
+    connection.execute("SET client_encoding TO 'UTF8'")
+    exists = connection.execute("SELECT to_regclass('raw_events') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        connection.close()
+        raise ConfigError(
+            f"raw_events does not exist in the database at {url.host_port}",
+            "run `sentpipe db init` first",
+        )
+    return connection
+
+
+def stream_pg_csv(
+    connection: psycopg.Connection[Any],
+    sql: str,
+    params: Sequence[Any],
+    out: BinaryIO,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Copy the query's rows to `out` as CRLF-terminated CSV rows; return the count."""
+    count = 0
+    pending: list[memoryview] = []
+    write = out.write
+    statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+    # psycopg binds COPY parameters client-side (the server cannot).
+    with connection.cursor() as cursor, cursor.copy(statement, params or None) as copy:
+        for data in copy:
+            pending.append(memoryview(data)[:-1])  # drop the LF row end
+            if len(pending) == _FLUSH_ROWS:
+                write(_CRLF.join(pending))
+                write(_CRLF)
+                count += _FLUSH_ROWS
+                pending.clear()
+                if on_progress is not None:
+                    on_progress(count)
+    if pending:
+        write(_CRLF.join(pending))
+        write(_CRLF)
+        count += len(pending)
+    if on_progress is not None:
+        on_progress(count)
+    return count

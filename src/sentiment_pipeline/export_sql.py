@@ -1,0 +1,194 @@
+"""The SQL behind `export csv` and `stats`: columns, filters, and one canonical text form.
+
+Byte-identical CSV from TimescaleDB, PostgreSQL and SQLite needs every value rendered to
+text *in SQL*, the same way on both dialects, so no backend's driver formats anything:
+
+- timestamps: `2024-01-02T03:04:05.123456Z` (UTC, always six fraction digits);
+- booleans: `true` / `false`; NULL (or a key absent from the payload): an empty field;
+- payload fields: strings as is, numbers as PostgreSQL prints a JSON number, objects and
+  arrays (and `--payload`) in PostgreSQL's `jsonb::text` form. PostgreSQL produces that
+  for free; SQLite reproduces it with the `sp_pg_json` function (see export_sqlite.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sentiment_pipeline.errors import ConfigError
+
+__all__ = [
+    "ALL_COLUMNS",
+    "DEFAULT_COLUMNS",
+    "EventFilter",
+    "column_sql",
+    "parse_columns",
+    "where_sql",
+]
+
+Dialect = Literal["postgresql", "sqlite"]
+
+DEFAULT_COLUMNS = (
+    "id",
+    "occurred_at",
+    "source",
+    "source_id",
+    "event_type",
+    "author",
+    "title",
+    "text",
+    "score",
+    "permalink",
+    "parent_id",
+    "ingested_at",
+    "processed",
+)
+_PAYLOAD_FIELDS = ("author", "title", "score", "permalink", "parent_id", "subreddit", "url")
+_PLAIN = ("id", "source", "source_id", "event_type")
+_TIMES = ("occurred_at", "ingested_at", "processed_at")
+ALL_COLUMNS = (*DEFAULT_COLUMNS, "subreddit", "url", "processed_at", "payload")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events: every given condition must hold (values within one option: any)."""
+
+    sources: tuple[str, ...] = ()
+    source_ids: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    processed: bool | None = None
+
+
+def parse_columns(spec: str | None, payload: bool = False) -> tuple[str, ...]:
+    """`--columns id,occurred_at,text` (or the default set), plus `payload` with --payload."""
+    names = (
+        DEFAULT_COLUMNS
+        if spec is None
+        else tuple(part.strip() for part in spec.split(",") if part.strip())
+    )
+    unknown = [name for name in names if name not in ALL_COLUMNS]
+    if unknown or not names:
+        raise ConfigError(
+            f"unknown column(s) {', '.join(unknown)}" if unknown else "--columns is empty",
+            f"choose from {', '.join(ALL_COLUMNS)}",
+        )
+    if len(set(names)) != len(names):
+        raise ConfigError("--columns lists a column twice", "name each column once")
+    if payload and "payload" not in names:
+        names = (*names, "payload")
+    return names
+
+
+def _json_field(dialect: Dialect, key: str) -> str:
+    if dialect == "postgresql":
+        return f"(payload->>'{key}')"
+    path = f"'$.{key}'"
+    return (
+        f"(CASE json_type(payload, {path}) WHEN 'text' THEN json_extract(payload, {path}) "
+        f"WHEN 'integer' THEN payload -> {path} WHEN 'true' THEN 'true' "
+        f"WHEN 'false' THEN 'false' WHEN 'real' THEN sp_pg_json(payload -> {path}) "
+        f"WHEN 'object' THEN sp_pg_json(payload -> {path}) "
+        f"WHEN 'array' THEN sp_pg_json(payload -> {path}) END)"
+    )
+
+
+def _timestamp(dialect: Dialect, column: str) -> str:
+    if dialect == "postgresql":
+        return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+    # SQLite stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' UTC text; pad the fraction to 6 digits.
+    return (
+        f"(substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || '.' || "
+        f"substr(substr({column}, 21) || '000000', 1, 6) || 'Z')"
+    )
+
+
+def _excel_safe(dialect: Dialect, expr: str) -> str:
+    """Prefix `'` to a cell a spreadsheet would evaluate; plain negative numbers stay."""
+    if dialect == "postgresql":
+        starts = ", ".join(f"E'{_pg_escape(c)}'" for c in _FORMULA_STARTS)
+        return (
+            f"(CASE WHEN left({expr}, 1) IN ({starts}) AND {expr} !~ '^-[0-9.]+$' "
+            f"THEN '''' || {expr} ELSE {expr} END)"
+        )
+    starts = ", ".join(f"char({ord(c)})" for c in _FORMULA_STARTS)
+    return (
+        f"(CASE WHEN substr({expr}, 1, 1) IN ({starts}) AND NOT ({expr} GLOB '-[0-9]*' "
+        f"AND {expr} NOT GLOB '-*[^0-9.]*') THEN '''' || {expr} ELSE {expr} END)"
+    )
+
+
+def _pg_escape(char: str) -> str:
+    return {"\t": "\\t", "\r": "\\r"}.get(char, char)
+
+
+def column_sql(dialect: Dialect, name: str, excel_safe: bool = False) -> str:
+    """One output column as a text-valued SQL expression in the canonical form."""
+    expr: str
+    if name in _PLAIN:
+        expr = name
+    elif name in _TIMES:
+        return _timestamp(dialect, name)
+    elif name == "processed":
+        return "(CASE WHEN processed THEN 'true' ELSE 'false' END)"
+    elif name == "text":
+        expr = f"coalesce({_json_field(dialect, 'selftext')}, {_json_field(dialect, 'body')})"
+    elif name == "payload":
+        expr = "payload::text" if dialect == "postgresql" else "sp_pg_json(payload)"
+    elif name in _PAYLOAD_FIELDS:
+        expr = _json_field(dialect, name)
+    else:  # parse_columns guards this
+        raise ValueError(f"unknown column {name!r}")
+    return _excel_safe(dialect, expr) if excel_safe else expr
+
+
+def where_sql(dialect: Dialect, where: EventFilter) -> tuple[str, list[Any]]:
+    """`WHERE …` (or '') and its parameters, in the dialect's placeholder style."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    clauses: list[str] = []
+    params: list[Any] = []
+
+    def any_of(column: str, values: Sequence[str]) -> None:
+        if values:
+            clauses.append(f"{column} IN ({', '.join(mark for _ in values)})")
+            params.extend(values)
+
+    any_of("source", where.sources)
+    any_of("source_id", where.source_ids)
+    any_of("event_type", where.event_types)
+    for bound, op in ((where.since, ">="), (where.until, "<")):
+        if bound is not None:
+            clauses.append(f"occurred_at {op} {mark}")
+            params.append(bound if dialect == "postgresql" else sqlite_time(bound))
+    if where.processed is not None:
+        clauses.append("processed" if where.processed else "NOT processed")
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else "", params)
+
+
+def sqlite_time(moment: datetime) -> str:
+    """A UTC moment in the text form the SQLite sink stores (so comparisons are text)."""
+    from datetime import UTC
+
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def select_sql(
+    dialect: Dialect,
+    columns: Sequence[str],
+    where: EventFilter,
+    excel_safe: bool = False,
+    limit: int | None = None,
+) -> tuple[str, list[Any]]:
+    """The export query: canonical text columns, in (occurred_at, id) order."""
+    exprs = ", ".join(f"{column_sql(dialect, c, excel_safe)} AS {c}" for c in columns)
+    clause, params = where_sql(dialect, where)
+    # Ties on occurred_at are broken bytewise (COLLATE "C" = SQLite's BINARY).
+    order = 'occurred_at, id COLLATE "C"' if dialect == "postgresql" else "occurred_at, id"
+    sql = f"SELECT {exprs} FROM raw_events {clause} ORDER BY {order}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, params

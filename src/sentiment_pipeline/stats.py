@@ -1,0 +1,249 @@
+"""`stats` core: what is in the database, how fresh it is, and where it lives.
+
+Three queries, whatever the table size: one grouped scan gives the counts, first/last
+times and freshness; one bucketed, index-bounded scan gives events per UTC day
+(`time_bucket` on TimescaleDB, `date_trunc` on PostgreSQL, the date prefix on SQLite);
+and a few catalogue lookups describe the backend. The result is a plain dataclass whose
+`to_dict()` is the documented `--json` shape (docs/stats.md).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sentiment_pipeline.dburl import DatabaseURL
+from sentiment_pipeline.export_sql import EventFilter, where_sql
+
+__all__ = ["JSON_SCHEMA_VERSION", "BackendSummary", "Stats", "collect_stats", "iso"]
+
+JSON_SCHEMA_VERSION = 1
+
+
+def iso(moment: datetime | None) -> str | None:
+    """The canonical UTC form also used in CSV exports."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class BackendSummary:
+    kind: str  # "timescaledb", "postgresql" or "sqlite"
+    description: str
+    hypertable: bool = False
+    chunks: int | None = None
+    size_bytes: int | None = None  # table + indexes (hypertable: all chunks); SQLite: file
+
+
+@dataclass
+class Stats:
+    generated_at: datetime
+    backend: BackendSummary
+    source_ids: tuple[str, ...] = ()
+    since: datetime | None = None
+    total: int = 0
+    processed: int = 0
+    by_source: dict[str, int] = field(default_factory=dict)
+    by_source_id: list[tuple[str, str, int]] = field(default_factory=list)
+    by_event_type: dict[str, int] = field(default_factory=dict)
+    first_occurred_at: datetime | None = None
+    last_occurred_at: datetime | None = None
+    last_ingested_at: datetime | None = None
+    per_day: list[tuple[date, int]] = field(default_factory=list)
+
+    @property
+    def unprocessed(self) -> int:
+        return self.total - self.processed
+
+    @property
+    def newest_event_age(self) -> timedelta | None:
+        return None if self.last_occurred_at is None else self.generated_at - self.last_occurred_at
+
+    @property
+    def last_ingest_age(self) -> timedelta | None:
+        return None if self.last_ingested_at is None else self.generated_at - self.last_ingested_at
+
+    def is_stale(self, max_age: timedelta) -> bool:
+        """True when nothing was ingested within `max_age` (or ever): a stopped scraper."""
+        age = self.last_ingest_age
+        return age is None or age > max_age
+
+    def to_dict(self, max_age: timedelta | None = None) -> dict[str, Any]:
+        newest, ingest = self.newest_event_age, self.last_ingest_age
+        return {
+            "schema": JSON_SCHEMA_VERSION,
+            "generated_at": iso(self.generated_at),
+            "filters": {"source_ids": list(self.source_ids), "since": iso(self.since)},
+            "backend": {
+                "kind": self.backend.kind,
+                "description": self.backend.description,
+                "hypertable": self.backend.hypertable,
+                "chunks": self.backend.chunks,
+                "size_bytes": self.backend.size_bytes,
+            },
+            "total": self.total,
+            "processed": self.processed,
+            "unprocessed": self.unprocessed,
+            "by_source": self.by_source,
+            "by_source_id": [
+                {"source": s, "source_id": sid, "events": n} for s, sid, n in self.by_source_id
+            ],
+            "by_event_type": self.by_event_type,
+            "first_occurred_at": iso(self.first_occurred_at),
+            "last_occurred_at": iso(self.last_occurred_at),
+            "last_ingested_at": iso(self.last_ingested_at),
+            "newest_event_age_seconds": None if newest is None else newest.total_seconds(),
+            "last_ingest_age_seconds": None if ingest is None else ingest.total_seconds(),
+            "per_day": [{"date": d.isoformat(), "events": n} for d, n in self.per_day],
+            "stale": None if max_age is None else self.is_stale(max_age),
+        }
+
+
+def _utc(value: Any) -> datetime | None:
+    """A driver value (PostgreSQL: aware datetime; SQLite: UTC text) as an aware datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def _describe_pg(connection: Any) -> BackendSummary:
+    version = str(connection.execute("SHOW server_version").fetchone()[0]).split()[0]
+    row = connection.execute(
+        "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
+    ).fetchone()
+    if row is not None:
+        hyper = connection.execute(
+            "SELECT count(*) FROM timescaledb_information.hypertables "
+            "WHERE hypertable_name = 'raw_events'"
+        ).fetchone()[0]
+        if hyper:
+            chunks, size = connection.execute(
+                "SELECT (SELECT count(*) FROM timescaledb_information.chunks "
+                "WHERE hypertable_name = 'raw_events'), hypertable_size('raw_events')"
+            ).fetchone()
+            return BackendSummary(
+                "timescaledb",
+                f"TimescaleDB {row[0]} on PostgreSQL {version}",
+                hypertable=True,
+                chunks=int(chunks),
+                size_bytes=int(size or 0),
+            )
+    size = connection.execute("SELECT pg_total_relation_size('raw_events')").fetchone()[0]
+    kind, label = ("timescaledb", f"TimescaleDB {row[0]} on ") if row else ("postgresql", "")
+    return BackendSummary(kind, f"{label}PostgreSQL {version}", size_bytes=int(size))
+
+
+def _describe_sqlite(connection: Any, url: DatabaseURL) -> BackendSummary:
+    version = connection.execute("SELECT sqlite_version()").fetchone()[0]
+    path = url.sqlite_path
+    wal = path.with_name(path.name + "-wal")
+    size = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    return BackendSummary("sqlite", f"SQLite {version} ({path})", size_bytes=size)
+
+
+def _per_day_sql(kind: str) -> str:
+    if kind == "timescaledb":
+        return "time_bucket('1 day', occurred_at)"
+    if kind == "postgresql":
+        return "date_trunc('day', occurred_at AT TIME ZONE 'UTC')"
+    return "substr(occurred_at, 1, 10)"
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value).date()
+    return date.fromisoformat(str(value))
+
+
+def collect_stats(
+    url: DatabaseURL,
+    source_ids: tuple[str, ...] = (),
+    since: datetime | None = None,
+    days: int = 14,
+    now: datetime | None = None,
+) -> Stats:
+    """Gather every figure `sentpipe stats` shows; `days` ≥ 1 UTC days end today."""
+    now = now or datetime.now(UTC)
+    dialect = url.backend
+    connection: Any
+    if dialect == "postgresql":
+        from sentiment_pipeline.export_pg import connect_pg
+
+        connection = connect_pg(url)
+    else:
+        from sentiment_pipeline.export_sqlite import connect_sqlite
+
+        connection = connect_sqlite(url)
+    try:
+        backend = (
+            _describe_pg(connection)
+            if dialect == "postgresql"
+            else _describe_sqlite(connection, url)
+        )
+        stats = Stats(now, backend, source_ids, since)
+        where = EventFilter(source_ids=source_ids, since=since)
+        _counts(connection, dialect, where, stats)
+        first_day = now.date() - timedelta(days=days - 1)
+        start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+        _per_day(connection, dialect, backend.kind, where, max(start, since or start), stats)
+        stats.per_day = _fill_days(stats.per_day, first_day, days)
+        return stats
+    finally:
+        connection.close()
+
+
+def _counts(connection: Any, dialect: str, where: EventFilter, stats: Stats) -> None:
+    clause, params = where_sql("postgresql" if dialect == "postgresql" else "sqlite", where)
+    rows = connection.execute(
+        "SELECT source, source_id, event_type, count(*), "
+        "sum(CASE WHEN processed THEN 1 ELSE 0 END), min(occurred_at), max(occurred_at), "
+        f"max(ingested_at) FROM raw_events {clause} GROUP BY source, source_id, event_type",
+        params,
+    ).fetchall()
+    by_source: Counter[str] = Counter()
+    by_source_id: Counter[tuple[str, str]] = Counter()
+    by_type: Counter[str] = Counter()
+    firsts, lasts, ingests = [], [], []
+    for source, source_id, event_type, n, done, first, last, ingested in rows:
+        stats.total += int(n)
+        stats.processed += int(done or 0)
+        by_source[source] += int(n)
+        by_source_id[(source, source_id)] += int(n)
+        by_type[event_type] += int(n)
+        firsts.append(_utc(first))
+        lasts.append(_utc(last))
+        ingests.append(_utc(ingested))
+    stats.by_source = dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0])))
+    stats.by_source_id = [
+        (s, sid, n) for (s, sid), n in sorted(by_source_id.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    stats.by_event_type = dict(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0])))
+    stats.first_occurred_at = min((t for t in firsts if t), default=None)
+    stats.last_occurred_at = max((t for t in lasts if t), default=None)
+    stats.last_ingested_at = max((t for t in ingests if t), default=None)
+
+
+def _per_day(
+    connection: Any, dialect: str, kind: str, where: EventFilter, start: datetime, stats: Stats
+) -> None:
+    bounded = EventFilter(source_ids=where.source_ids, since=start)
+    clause, params = where_sql("postgresql" if dialect == "postgresql" else "sqlite", bounded)
+    bucket = _per_day_sql(
+        kind if stats.backend.hypertable or kind != "timescaledb" else "postgresql"
+    )
+    rows = connection.execute(
+        f"SELECT {bucket} AS day, count(*) FROM raw_events {clause} GROUP BY 1", params
+    ).fetchall()
+    stats.per_day = [(_day(day), int(n)) for day, n in rows]
+
+
+def _fill_days(counts: list[tuple[date, int]], first: date, days: int) -> list[tuple[date, int]]:
+    found = dict(counts)
+    return [
+        (first + timedelta(days=i), found.get(first + timedelta(days=i), 0)) for i in range(days)
+    ]

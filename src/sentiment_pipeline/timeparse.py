@@ -1,0 +1,88 @@
+"""Parse the times users type: `--since 2024-01-02`, `--until 2024-01-02T03:04:05Z`,
+`--since 2h`, `--fail-if-stale 30m`.
+
+Everything is UTC: a bare date is midnight UTC, a timestamp without an offset is read as
+UTC (not local time, so cron jobs on differently configured hosts agree), and a duration
+given where a moment is expected means "that long before now".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+from sentiment_pipeline.errors import ConfigError
+
+__all__ = ["format_duration", "parse_duration", "parse_moment"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$", re.IGNORECASE)
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "w": 604800,
+    "week": 604800,
+    "weeks": 604800,
+}
+
+
+def parse_duration(value: str, option: str = "duration") -> timedelta:
+    """`90s`, `30m`, `2h`, `1d`, `1w`, `1.5h` (also `30 minutes`); must be positive."""
+    match = _DURATION.match(value)
+    seconds = _UNITS.get(match.group(2).lower()) if match else None
+    if match is None or seconds is None:
+        raise ConfigError(
+            f"{option} {value!r} is not a duration",
+            "use a number and a unit: 90s, 30m, 2h, 1d or 1w",
+        )
+    amount = float(match.group(1)) * seconds
+    if amount <= 0:
+        raise ConfigError(f"{option} {value!r} must be longer than zero", "e.g. 30m or 2h")
+    return timedelta(seconds=amount)
+
+
+def parse_moment(value: str, option: str = "time", now: datetime | None = None) -> datetime:
+    """A UTC datetime from a date, an ISO 8601 timestamp, or a duration ago (`2h`)."""
+    text = value.strip()
+    if _DURATION.match(text):
+        return (now or datetime.now(UTC)) - parse_duration(text, option)
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{option} {value!r} is not a date, timestamp or duration",
+            "use 2024-01-31, 2024-01-31T12:00:00Z (UTC) or a duration ago such as 2h or 7d",
+        ) from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def format_duration(delta: timedelta) -> str:
+    """A short human age: `45 s`, `12 min`, `3.5 h`, `2.0 days`."""
+    seconds = delta.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
