@@ -1,0 +1,78 @@
+"""Deterministic Reddit-like raw records for benchmarks (shared by all bench scripts).
+
+Why a generator: benchmarks run 100k+ rows, and building them lazily keeps the harness's
+own memory out of the measurements. Same `(n, seed, start_epoch)` → same records.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["SUBREDDITS", "make_records"]
+
+SUBREDDITS = ("wallstreetbets", "stocks", "investing", "cryptocurrency", "economics")
+_WORDS = (  # noqa: SIM905 (a word list reads better as text)
+    "market stock price bull bear short squeeze earnings call put option hold buy sell "
+    "moon rocket fed rate inflation crash rally dip dividend yield bond etf index fund "
+    "tesla apple nvidia bitcoin ether volume chart trend support resistance breakout "
+    "honestly think really going today tomorrow week news report guidance revenue"
+).split()
+_B36 = string.digits + string.ascii_lowercase
+
+
+def _base36(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _B36[r] + out
+        if n == 0:
+            return out
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(words))
+
+
+def make_records(
+    n: int, seed: int = 1, start_epoch: float = 1_700_000_000.0
+) -> Iterator[dict[str, Any]]:
+    """Yield `n` records in DTO shape: ~1 in 4 a post (`t3_`), the rest comments (`t1_`),
+    1-2 KB JSON payloads, occurred_at rising by 0-3 s (a few days per 200k rows)."""
+    rng = random.Random(seed)
+    moment = start_epoch
+    for i in range(n):
+        moment += rng.random() * 3.0
+        sub = rng.choice(SUBREDDITS)
+        author = f"user_{rng.randrange(50_000)}"
+        post = rng.random() < 0.25
+        fullname = ("t3_" if post else "t1_") + _base36(36**5 + seed * 10_000_000 + i)
+        payload: dict[str, Any] = {
+            "subreddit": sub,
+            "author": author,
+            "score": rng.randrange(-50, 5000),
+            "ups": rng.randrange(0, 5000),
+            "num_comments": rng.randrange(0, 900),
+            "created_utc": moment,
+            "permalink": f"/r/{sub}/comments/{fullname[3:]}/",
+            "edited": False,
+            "stickied": rng.random() < 0.01,
+            "awards": [{"name": "Silver", "count": 1}] if rng.random() < 0.1 else [],
+        }
+        if post:
+            payload["title"] = _text(rng, rng.randrange(6, 16)).capitalize()
+            payload["selftext"] = _text(rng, rng.randrange(120, 260))
+            payload["url"] = f"https://www.reddit.com{payload['permalink']}"
+        else:
+            payload["body"] = _text(rng, rng.randrange(130, 270))
+            payload["parent_id"] = "t3_" + _base36(36**5 + rng.randrange(i + 1))
+        yield {
+            "id": fullname,
+            "occurred_at": moment,
+            "source": "reddit",
+            "source_id": sub,
+            "event_type": "post" if post else "comment",
+            "payload": payload,
+        }
