@@ -13,7 +13,6 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from sentiment_pipeline.cli.console import err_console
 from sentiment_pipeline.errors import ExitCode, SentpipeError
 
 __all__ = ["SentpipeGroup"]
@@ -37,15 +36,21 @@ class SentpipeGroup(TyperGroup):
                 raise
             from rich.markup import escape
 
+            from sentiment_pipeline.cli.console import err_console
+
             err_console.print(f"[bold red]Error:[/] {escape(error.one_line())}", markup=True)
             raise typer.Exit(int(error.exit_code)) from None
         except KeyboardInterrupt:
+            from sentiment_pipeline.cli.console import err_console
+
             err_console.print("Interrupted.")
             raise typer.Exit(130) from None
         except Exception as error:
             if _debug(ctx):
                 raise
             from rich.markup import escape
+
+            from sentiment_pipeline.cli.console import err_console
 
             first = str(error).strip().splitlines()[0] if str(error).strip() else ""
             err_console.print(

@@ -2,36 +2,38 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-__all__ = ["err_console", "is_terminal", "log", "out_console", "setup_logging"]
+if TYPE_CHECKING:
+    from rich.console import Console
 
-
-class _LazyConsole:
-    """A rich Console made on first use: importing rich.console costs ~20 ms, which
-    `--help`, completion and cron should not pay when they print nothing rich."""
-
-    def __init__(self, **options: Any) -> None:
-        self._options = options
-        self._console: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(**self._options)
-        return getattr(self._console, name)
+# `out_console` and `err_console` are made on first use by `__getattr__` below.
+__all__ = ["is_terminal", "log", "setup_logging"]
 
 
-out_console: Any = _LazyConsole(highlight=False, soft_wrap=True)
-err_console: Any = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
+@functools.cache
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def __getattr__(name: str) -> Console:
+    """`out_console` / `err_console`, made on first use: importing rich.console costs
+    ~20 ms, which `--help`, completion and cron should not pay when they print nothing."""
+    if name == "out_console":
+        return _console(False)
+    if name == "err_console":
+        return _console(True)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_terminal() -> bool:
-    return bool(err_console.is_terminal)
+    return _console(True).is_terminal
 
 
 class _UTCFormatter(logging.Formatter):
@@ -53,7 +55,7 @@ def setup_logging(debug: bool = False, quiet: bool = False) -> None:
 def log(message: str) -> None:
     """A notice: styled on a terminal, a timestamped log line otherwise."""
     if is_terminal():
-        err_console.print(message)
+        _console(True).print(message)
     else:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        err_console.print(f"{stamp} {message}", markup=False)
+        _console(True).print(f"{stamp} {message}", markup=False)
