@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SqliteSink", "format_timestamp", "from_settings"]
 
-_PROBE_CHUNK = 400  # keys per probe query (2 parameters each, under SQLite's 999 limit)
+_PROBE_CHUNK = 900  # ids per probe query (under SQLite's old 999-parameter limit)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -103,16 +103,16 @@ class SqliteSink:
     def _existing(
         connection: sqlite3.Connection, keys: list[tuple[str, str]]
     ) -> set[tuple[str, str]]:
+        """Keys already stored. Probes by `id IN (…)`, which walks the primary-key index
+        (a row-value `(id, occurred_at) IN (VALUES …)` makes SQLite scan the table)."""
+        wanted = set(keys)
+        ids = sorted({key[0] for key in keys})
         found: set[tuple[str, str]] = set()
-        for start in range(0, len(keys), _PROBE_CHUNK):
-            chunk = keys[start : start + _PROBE_CHUNK]
-            placeholders = ",".join("(?, ?)" for _ in chunk)
-            params = [value for key in chunk for value in key]
-            query = (
-                "SELECT id, occurred_at FROM raw_events "
-                f"WHERE (id, occurred_at) IN (VALUES {placeholders})"
-            )
-            found.update(connection.execute(query, params).fetchall())
+        for start in range(0, len(ids), _PROBE_CHUNK):
+            chunk = ids[start : start + _PROBE_CHUNK]
+            placeholders = ",".join("?" * len(chunk))
+            query = f"SELECT id, occurred_at FROM raw_events WHERE id IN ({placeholders})"
+            found.update(row for row in connection.execute(query, chunk) if row in wanted)
         return found
 
     def close(self) -> None:
