@@ -71,7 +71,6 @@ class RawEventORM(Base):
             name="uq_raw_events_source_source_id_event_type_id_occurred_at",
         ),
         Index("ix_raw_events_source_source_id", "source", "source_id"),
-        Index(OCCURRED_AT_INDEX, text("occurred_at DESC")),
         Index(
             "ix_raw_events_processed_occurred_at",
             "processed",
@@ -80,3 +79,7 @@ class RawEventORM(Base):
             sqlite_where=text("processed = FALSE"),
         ),
     )
+
+
+# Declared on the column (not as text) so autogenerate compares it on every backend.
+Index(OCCURRED_AT_INDEX, RawEventORM.occurred_at.desc())
