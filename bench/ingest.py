@@ -1,7 +1,7 @@
 """Ingest benchmark: is PostgresSink close to the physical limit of binary COPY?
 
 Run: .venv/bin/python bench/ingest.py --url postgresql://USER:PW@HOST:PORT/postgres
-     [--rows 200000] [--batch 5000] [--repeat 1] [--sqlite]
+     [--rows 200000] [--batch 5000] [--repeat 1] [--sqlite] [--pipeline-rows 1000000]
 
 In one scratch database on the given server (created, then dropped), it times:
   (a) raw binary COPY straight into raw_events (not idempotent: the physical limit),
@@ -10,7 +10,8 @@ all with the same rows, batch size and one transaction per batch, and prints b/a
 against the goals; (d) times the sink's concurrent-writer fallback (temp staging table +
 INSERT … ON CONFLICT DO NOTHING RETURNING) on new rows, the design it improves on.
 DTO validation is done per batch outside the timed region, so only database work is
-measured and memory stays at about one batch.
+measured and memory stays at about one batch. Then (e) the whole pipeline (read, validate,
+batch, write) runs on --pipeline-rows records in a child process: rows/s and peak RSS.
 """
 
 from __future__ import annotations
@@ -218,8 +219,29 @@ def section_sqlite(args: argparse.Namespace) -> None:
     print(f"sqlite: new rows {new:,.0f}/s, all duplicates {dup:,.0f}/s")
 
 
+def section_pipeline(args: argparse.Namespace) -> None:
+    """Peak RSS and rows/s of the whole pipeline (bench/pipeline.py) on the same server."""
+    from pipeline import GOAL_RSS_MB, run_child
+
+    name = f"sentpipe_pipe_{os.getpid()}"
+    with closing(admin(args.url)) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        figures = run_child(scratch_url(args.url, name).sqlalchemy, args.pipeline_rows, False)
+    finally:
+        with closing(admin(args.url)) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    rate = figures["rows"] / figures["seconds"]
+    verdict = "ok" if figures["peak_rss_mb"] < GOAL_RSS_MB else "MISS"
+    print(
+        f"whole pipeline, {figures['rows']:,} records: {rate:,.0f} rows/s end to end, "
+        f"peak RSS {figures['peak_rss_mb']:.0f} MB (goal < {GOAL_RSS_MB} MB: {verdict})"
+    )
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
     "ingest": section_ingest,
+    "pipeline": section_pipeline,
     "sqlite": section_sqlite,
 }
 
@@ -231,8 +253,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=1, help="runs; the median ratio is reported")
     parser.add_argument("--sqlite", action="store_true", help="also time the SQLite sink")
+    parser.add_argument(
+        "--pipeline-rows",
+        type=int,
+        default=1_000_000,
+        help="records for the whole-pipeline RSS run (0 skips it)",
+    )
     args = parser.parse_args(argv)
     wanted = (["ingest"] if args.url else []) + (["sqlite"] if args.sqlite else [])
+    if args.url and args.pipeline_rows:
+        wanted.insert(1, "pipeline")
     if not wanted:
         parser.error("give --url and/or --sqlite")
     for section in wanted:
