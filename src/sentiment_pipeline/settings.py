@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     reddit_oauth_url: str = "https://oauth.reddit.com"
     reddit_url: str = "https://www.reddit.com"
 
+    comment_refresh_hours: float = Field(default=48.0, ge=0)
+
     sinks: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["database", "csv"])
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     flush_interval: float = Field(default=2.0, gt=0)

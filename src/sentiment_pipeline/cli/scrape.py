@@ -66,11 +66,14 @@ def reddit(
         ),
     ] = None,
     refresh_hours: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--refresh-hours", min=0, help="Re-fetch comments of posts younger than this."
+            "--refresh-hours",
+            min=0,
+            help="Re-fetch comments of posts younger than this many hours "
+            "(default: SENTPIPE_COMMENT_REFRESH_HOURS or 48).",
         ),
-    ] = 48.0,
+    ] = None,
     max_requests: Annotated[
         int | None,
         typer.Option("--max-requests", min=1, help="Stop cleanly after this many API requests."),
@@ -120,7 +123,9 @@ def reddit(
     targets = resolve_targets(settings.subreddits, subreddit or [], overrides)
     options = RedditScrapeOptions(
         since=_since(since),
-        refresh_hours=refresh_hours,
+        refresh_hours=(
+            refresh_hours if refresh_hours is not None else settings.comment_refresh_hours
+        ),
         max_requests=max_requests,
         max_duration=max_duration,
         wait_for_lock=wait,
