@@ -146,7 +146,7 @@ def test_registry_resolves_database_and_orders_leaders(
     assert [s.name for s in sinks] == ["sqlite", "csv"]
     with pytest.raises(ConfigError) as raised:
         build_sinks(["nope"], load_settings())
-    assert "choose from: csv, database, memory, sqlite, timescale" in raised.value.one_line()
+    assert "Choose from: csv, database, memory, sqlite, timescale" in raised.value.one_line()
 
 
 # CSV sink --------------------------------------------------------------------------

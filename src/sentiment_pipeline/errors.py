@@ -41,7 +41,9 @@ class SentpipeError(Exception):
     def one_line(self) -> str:
         """The message as printed: reason, then instruction."""
         reason = self.reason.rstrip(".")
-        return f"{reason}. {self.hint}" if self.hint else f"{reason}."
+        if not self.hint:
+            return f"{reason}."
+        return f"{reason}. {self.hint[0].upper()}{self.hint[1:]}"
 
 
 class ConfigError(SentpipeError):
