@@ -140,3 +140,14 @@ def test_generated_cli_reference_is_current() -> None:
         [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_shell_completion_lists_subcommands() -> None:
+    env = {
+        **os.environ,
+        "_SENTPIPE_COMPLETE": "complete_bash",
+        "COMP_WORDS": "sentpipe db ",
+        "COMP_CWORD": "2",
+    }
+    done = subprocess.run([str(SENTPIPE)], capture_output=True, text=True, env=env, check=False)
+    assert done.stdout.split() == ["init", "status"]
