@@ -13,9 +13,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
@@ -85,7 +86,6 @@ class RawEventDTO(BaseModel):
     source_id: str
     event_type: str = Field(min_length=1, max_length=64)
     payload: dict[str, Any]
-    _payload_json: str | None = PrivateAttr(default=None)
 
     @field_validator("occurred_at", mode="before")
     @classmethod
@@ -114,11 +114,10 @@ class RawEventDTO(BaseModel):
         """The primary key: (id, occurred_at)."""
         return (self.id, self.occurred_at)
 
-    @property
+    @cached_property
     def payload_json(self) -> str:
-        if self._payload_json is None:
-            self._payload_json = dump_json(self.payload)
-        return self._payload_json
+        """Compact JSON of the payload, serialised once (validation already did it)."""
+        return dump_json(self.payload)
 
     def to_record(self) -> dict[str, Any]:
         """The DTO as a JSON-ready dict (the NDJSON / spool form)."""
@@ -186,5 +185,5 @@ def validate_record(
         event = RawEventDTO.model_validate({k: data[k] for k in _FIELDS})
     except ValueError as error:
         return Rejected(record, _reason(error))
-    event._payload_json = payload_json
+    event.__dict__["payload_json"] = payload_json  # the cached_property's slot
     return Validated(event, sanitized)
