@@ -15,6 +15,7 @@ __all__ = [
     "LockHeld",
     "SentpipeError",
     "TransientError",
+    "first_line",
 ]
 
 
@@ -70,3 +71,11 @@ class TransientError(Exception):
     Not a `SentpipeError`: the core retries these itself and only turns them into a
     user-facing error once its retry budget is spent.
     """
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, for one-line reports. A SQLAlchemy error's
+    wrapped driver error (`.orig`) is used when present; an empty message gives the type."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__

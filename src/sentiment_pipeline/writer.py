@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from sentiment_pipeline.dto import RawEventDTO, validate_record
+from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
 from sentiment_pipeline.errors import SentpipeError, TransientError
 from sentiment_pipeline.result import RunResult
 from sentiment_pipeline.sinks.base import Sink, WriteResult
@@ -60,15 +60,15 @@ class BatchWriter:
                 return False
             for extra in self.leaders[1:]:
                 self._guarded(extra, batch)
-            followed = outcome.new
+            followers, followed = self.followers, outcome.new
         else:
             outcome = self._guarded(self.followers[0], batch)
             if outcome is None:
                 return False
-            followed = []
-        for follower in self.followers if self.leaders else self.followers[1:]:
-            if followed or not self.leaders:
-                self._guarded(follower, followed if self.leaders else batch)
+            followers, followed = self.followers[1:], batch
+        if followed:
+            for follower in followers:
+                self._guarded(follower, followed)
         self._count(batch, outcome)
         if self.on_batch is not None:
             self.on_batch(self.result)
@@ -136,7 +136,7 @@ class BatchWriter:
             events: list[RawEventDTO] = []
             for record in self.spool.read(path):
                 checked = validate_record(record, max_payload_bytes=1 << 62)
-                if hasattr(checked, "event"):
+                if isinstance(checked, Validated):
                     events.append(checked.event)
             if events and not self.write(events, allow_spool=False):
                 LOGGER.warning("the database is still unavailable; %s stays spooled", path)

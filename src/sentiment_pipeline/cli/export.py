@@ -189,7 +189,6 @@ class _Progress:
         self._bar: Any = None
         self._task: Any = None
         if enabled:
-            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -197,12 +196,14 @@ class _Progress:
                 TimeRemainingColumn,
             )
 
+            from sentiment_pipeline.cli.console import err_console
+
             self._bar = Progress(
                 "exporting",
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),  # its own: err_console is a lazy proxy
+                console=err_console,
                 transient=True,
             )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sentiment_pipeline.dburl import DatabaseURL
-from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable
+from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, first_line
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -56,8 +56,7 @@ def create_engine(url: DatabaseURL, **kwargs: Any) -> Engine:
 
 def connect_error(url: DatabaseURL, error: BaseException) -> Exception:
     """Map a driver error at connect time to ConfigError (bad credentials/db) or unreachable."""
-    message = str(getattr(error, "orig", None) or error).strip().splitlines()
-    first = message[0] if message else type(error).__name__
+    first = first_line(error)
     if url.backend == "sqlite":
         return ConfigError(
             f"cannot open SQLite database {url.sqlite_path}: {first}",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sentiment_pipeline.db.backend import BackendInfo, TableInfo, inspect_backend, inspect_table
 from sentiment_pipeline.dburl import DatabaseURL
-from sentiment_pipeline.errors import ConfigError, SentpipeError
+from sentiment_pipeline.errors import ConfigError, SentpipeError, first_line
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -169,7 +169,7 @@ def _upgrade(config: Config, connection: Connection, url: DatabaseURL) -> None:
         connection.commit()
     except DBAPIError as error:
         connection.rollback()
-        first = str(error.orig or error).strip().splitlines()[0]
+        first = first_line(error)
         if "timescaledb" in first.lower() or "permission denied" in first.lower():
             raise ConfigError(
                 f"cannot set up TimescaleDB at {url.host_port}: {first}",

@@ -31,7 +31,7 @@ from psycopg.pq import Format
 
 from sentiment_pipeline.dburl import DatabaseURL
 from sentiment_pipeline.dto import RawEventDTO
-from sentiment_pipeline.errors import ConfigError, TransientError
+from sentiment_pipeline.errors import ConfigError, TransientError, first_line
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ class PostgresSink:
             self._in_doubt, self._pending = self._pending, None
             self._drop()
             where = f"PostgreSQL at {self.url.host_port}"
-            raise TransientError(f"lost the connection to {where}: {_first(error)}") from error
+            raise TransientError(f"lost the connection to {where}: {first_line(error)}") from error
         except pg_errors.UndefinedTable as error:
             raise ConfigError(
                 f"raw_events does not exist in {self.url.masked}", "run `sentpipe db init`"
@@ -235,8 +235,3 @@ def _dedupe(batch: Sequence[RawEventDTO]) -> tuple[list[RawEventDTO], int]:
     if len({e.id for e in batch}) == len(batch):
         return list(batch), 0
     return dedupe_batch(batch)
-
-
-def _first(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
