@@ -18,7 +18,6 @@ import asyncpraw
 import asyncprawcore
 import pytest
 from asyncpraw.models import Comment, MoreComments
-from asyncprawcore.sessions import FiniteRetryStrategy
 
 import sentiment_pipeline
 from sentiment_pipeline.fake_reddit import (
@@ -39,21 +38,7 @@ from sentiment_pipeline.fake_reddit import (
 from sentiment_pipeline.fake_reddit.__main__ import config_from_args
 from sentiment_pipeline.fake_reddit.runner import check_loopback
 
-# asyncprawcore 4.0 still passes aiohttp.BasicAuth as ``auth=``; aiohttp 3.14
-# deprecates both. Under ``-W error`` every token request would fail.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
-]
-
-
 FakeRedditFactory = Callable[..., RunningFakeReddit]
-
-
-@pytest.fixture
-def no_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """asyncprawcore sleeps 0-4 s between retries; the retries themselves stay real."""
-    monkeypatch.setattr(FiniteRetryStrategy, "_sleep_seconds", lambda self: None)
 
 
 def reddit_for(fake: RunningFakeReddit, **kwargs: Any) -> asyncpraw.Reddit:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asyncprawcore.sessions import FiniteRetryStrategy
 
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.dburl import parse_database_url
@@ -25,10 +24,6 @@ from sentiment_pipeline.sources.reddit import (
     scrape_reddit,
 )
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
-]
 FakeFactory = Callable[..., RunningFakeReddit]
 
 
@@ -79,12 +74,6 @@ def targets(*names: str, **fields: Any) -> list[SubredditTarget]:
 
 def run(settings: Settings, names: list[SubredditTarget], **options: Any) -> RunResult:
     return scrape_reddit(settings, names, RedditScrapeOptions(**options))
-
-
-@pytest.fixture
-def no_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """asyncprawcore sleeps 0-4 s between 5xx retries; the retries themselves stay real."""
-    monkeypatch.setattr(FiniteRetryStrategy, "_sleep_seconds", lambda self: None)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import os
 import re
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from sentiment_pipeline.cli import app
@@ -16,10 +15,6 @@ from sentiment_pipeline.fake_reddit import RunningFakeReddit
 from sentiment_pipeline.lock import run_lock
 from tests.test_scrape import fake_env
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
-]
 runner = CliRunner()
 ANSI = re.compile(r"\x1b\[")
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", re.MULTILINE)
