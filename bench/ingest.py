@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import make_records
 
 from sentiment_pipeline.db.migrate import init_db
-from sentiment_pipeline.dburl import DatabaseURL, parse_database_url
+from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
 from sentiment_pipeline.sinks.postgres import (
     PostgresSink,

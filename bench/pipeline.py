@@ -40,7 +40,7 @@ def write_input(path: Path, rows: int) -> None:
 def child(url: str, source: str, csv: bool, data_dir: str) -> None:
     """Run the pipeline once and print a JSON line with the figures."""
     from sentiment_pipeline.db.migrate import init_db
-    from sentiment_pipeline.ingest import ingest
+    from sentiment_pipeline.pipeline import run_from_settings
     from sentiment_pipeline.settings import load_settings
     from sentiment_pipeline.sources.ndjson import ndjson_records
 
@@ -49,7 +49,7 @@ def child(url: str, source: str, csv: bool, data_dir: str) -> None:
     )
     init_db(settings.database)
     started = time.perf_counter()
-    result = ingest(settings, ndjson_records(source))
+    result = run_from_settings(settings, ndjson_records(source))
     took = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -29,8 +29,8 @@ from typing import Any
 
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.fake_reddit import FakeRedditConfig
+from sentiment_pipeline.scrape import RedditScrapeOptions, scrape_reddit
 from sentiment_pipeline.settings import SubredditTarget, load_settings
-from sentiment_pipeline.sources.reddit import RedditScrapeOptions, scrape_reddit
 
 MORE_BUDGET = 32
 

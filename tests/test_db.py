@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from sentiment_pipeline.cli import app
 from sentiment_pipeline.db.migrate import alembic_config, init_db, migrations_dir
-from sentiment_pipeline.dburl import parse_database_url
+from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.errors import ConfigError
 
 runner = CliRunner()

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from sentiment_pipeline.cli import app
 from sentiment_pipeline.db.migrate import init_db
-from sentiment_pipeline.dburl import DatabaseURL, parse_database_url
+from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.dto import Validated, validate_record
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.export import (
@@ -26,7 +26,7 @@ from sentiment_pipeline.export import (
     export_partitioned,
     parse_columns,
 )
-from sentiment_pipeline.export_sqlite import pg_json_text
+from sentiment_pipeline.export.sqlite import pg_json_text
 from sentiment_pipeline.timeparse import parse_moment
 
 INGESTED = "2024-02-01 00:00:00+00"

@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from sentiment_pipeline.db.migrate import init_db
-from sentiment_pipeline.dburl import parse_database_url
-from sentiment_pipeline.ingest import ingest_async
+from sentiment_pipeline.db.url import parse_database_url
+from sentiment_pipeline.pipeline import run_from_settings_async
+from sentiment_pipeline.pipeline.spool import Spool
 from sentiment_pipeline.settings import load_settings
-from sentiment_pipeline.spool import Spool
 from tests.fixtures.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.timescale
@@ -92,7 +92,7 @@ async def test_terminated_backend_is_retried(
             ).all()
             killed.append(len(done))
 
-    result = await ingest_async(settings, paced(range(200), 50, kill))
+    result = await run_from_settings_async(settings, paced(range(200), 50, kill))
     admin.dispose()
     assert sum(killed) >= 1, "the test did not terminate any sentpipe backend"
     assert result.inserted == 200 and result.spooled == 0, result.errors
@@ -118,7 +118,7 @@ async def test_server_gone_then_back(
             proxy.down()
             cut.set()
 
-    first = await ingest_async(settings, paced(range(300), 50, go_down))
+    first = await run_from_settings_async(settings, paced(range(300), 50, go_down))
     assert cut.is_set()
     assert first.spooled > 0
     assert int(first.exit_code) == 3
@@ -132,7 +132,7 @@ async def test_server_gone_then_back(
         for n in range(250, 320):
             yield raw(n)
 
-    second = await ingest_async(settings, more())
+    second = await run_from_settings_async(settings, more())
     assert second.replayed == first.spooled
     assert spool.files() == []
     assert int(second.exit_code) == 0

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from sentiment_pipeline.deadletter import DeadLetterWriter
 from sentiment_pipeline.dto import Rejected
-from sentiment_pipeline.pipeline import PipelineOptions, run
+from sentiment_pipeline.pipeline.core import PipelineOptions, run
+from sentiment_pipeline.pipeline.deadletter import DeadLetterWriter
+from sentiment_pipeline.pipeline.spool import Spool
 from sentiment_pipeline.sinks.csv_sink import CsvSink
 from sentiment_pipeline.sinks.memory import MemorySink
-from sentiment_pipeline.spool import Spool
 
 
 def raw(n: int, sub: str = "python") -> dict[str, Any]:

@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 
 from sentiment_pipeline.db.migrate import init_db
-from sentiment_pipeline.dburl import parse_database_url
+from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.errors import ConfigError, ExitCode
 from sentiment_pipeline.fake_reddit import RunningFakeReddit, SubredditSpec
-from sentiment_pipeline.result import RunResult
-from sentiment_pipeline.settings import Settings, SubredditTarget, load_settings
-from sentiment_pipeline.sources import reddit_client
-from sentiment_pipeline.sources.reddit import (
+from sentiment_pipeline.pipeline.result import RunResult
+from sentiment_pipeline.scrape import (
     RedditScrapeOptions,
     TargetOverrides,
     resolve_targets,
     scrape_reddit,
 )
+from sentiment_pipeline.settings import Settings, SubredditTarget, load_settings
+from sentiment_pipeline.sources.reddit import client as reddit_client
 
 FakeFactory = Callable[..., RunningFakeReddit]
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from sentiment_pipeline.dto import Rejected, validate_record
-from sentiment_pipeline.sources.reddit_payload import (
+from sentiment_pipeline.sources.reddit.payload import (
     comment_record,
     jsonable,
     reddit_payload,

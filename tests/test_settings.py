@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sentiment_pipeline.cli import app
-from sentiment_pipeline.dburl import mask_url, parse_database_url
+from sentiment_pipeline.db.url import mask_url, parse_database_url
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.settings import load_settings, setting_origins
 

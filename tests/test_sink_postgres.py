@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from sentiment_pipeline.db.migrate import init_db
-from sentiment_pipeline.dburl import DatabaseURL, parse_database_url
+from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
 from sentiment_pipeline.errors import ConfigError, TransientError
 from sentiment_pipeline.sinks.base import WriteResult

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from sentiment_pipeline.db.migrate import init_db
-from sentiment_pipeline.dburl import parse_database_url
+from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.settings import load_settings

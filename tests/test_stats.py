@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sentiment_pipeline.cli import app
-from sentiment_pipeline.dburl import parse_database_url
+from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.stats import collect_stats
 from tests.test_export import HOSTILE, load, record
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sentiment_pipeline.result import RunResult
+from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings, SubredditTarget
 
 __all__ = ["DEMO_SUBREDDITS", "DemoResult", "run_demo"]
@@ -39,7 +39,7 @@ def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoRes
         default_subreddits,
         serve_in_thread,
     )
-    from sentiment_pipeline.sources.reddit import RedditScrapeOptions, scrape_reddit
+    from sentiment_pipeline.scrape import RedditScrapeOptions, scrape_reddit
 
     specs = tuple(
         dataclasses.replace(spec, created_utc_base=DEMO_NEWEST_POST)

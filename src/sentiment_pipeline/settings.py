@@ -25,7 +25,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from sentiment_pipeline.dburl import DatabaseURL, default_sqlite_url, parse_database_url
+from sentiment_pipeline.db.url import DatabaseURL, default_sqlite_url, parse_database_url
 from sentiment_pipeline.errors import ConfigError
 
 __all__ = ["Settings", "SubredditTarget", "load_settings", "setting_origins"]

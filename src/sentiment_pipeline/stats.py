@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sentiment_pipeline.dburl import DatabaseURL
-from sentiment_pipeline.export_sql import EventFilter, where_sql
+from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.export.columns import EventFilter, where_sql
 
 __all__ = ["JSON_SCHEMA_VERSION", "BackendSummary", "Stats", "collect_stats", "iso"]
 
@@ -172,11 +172,11 @@ def collect_stats(
     dialect = url.backend
     connection: Any
     if dialect == "postgresql":
-        from sentiment_pipeline.export_pg import connect_pg
+        from sentiment_pipeline.export.postgres import connect_pg
 
         connection = connect_pg(url)
     else:
-        from sentiment_pipeline.export_sqlite import connect_sqlite
+        from sentiment_pipeline.export.sqlite import connect_sqlite
 
         connection = connect_sqlite(url)
     try:

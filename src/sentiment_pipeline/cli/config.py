@@ -15,7 +15,7 @@ app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=T
 def _display(name: str, value: Any) -> Any:
     from pydantic import SecretStr
 
-    from sentiment_pipeline.dburl import mask_url
+    from sentiment_pipeline.db.url import mask_url
 
     if isinstance(value, SecretStr):
         if name == "database_url":

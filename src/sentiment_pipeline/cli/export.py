@@ -27,7 +27,7 @@ def _filters(
     processed: bool | None,
 ) -> Any:
     from sentiment_pipeline.errors import ConfigError
-    from sentiment_pipeline.export_sql import EventFilter
+    from sentiment_pipeline.export.columns import EventFilter
     from sentiment_pipeline.timeparse import parse_moment
 
     start = parse_moment(since, "--since") if since else None
@@ -129,7 +129,7 @@ def csv(
     from sentiment_pipeline.cli.console import err_console, is_terminal, out_console
     from sentiment_pipeline.errors import ConfigError
     from sentiment_pipeline.export import count_events, export_csv, export_partitioned
-    from sentiment_pipeline.export_sql import parse_columns
+    from sentiment_pipeline.export.columns import parse_columns
 
     names = parse_columns(columns, payload)
     where = _filters(source, source_id, event_type, since, until, processed)

@@ -37,12 +37,12 @@ def ndjson(
     """Ingest one JSON object per line ({id, occurred_at, source, source_id, event_type,
     payload}) through validation, dead letters and the configured sinks."""
     from sentiment_pipeline.cli.render import ProgressReporter, render_result
-    from sentiment_pipeline.ingest import ingest
+    from sentiment_pipeline.pipeline import run_from_settings
     from sentiment_pipeline.sources.ndjson import ndjson_records
 
     settings = settings_from(ctx)
     with ProgressReporter("ingesting", enabled=not (quiet or as_json)) as progress:
-        result = ingest(
+        result = run_from_settings(
             settings, ndjson_records(path), sink_names=sink, dry_run=dry_run, on_progress=progress
         )
     render_result(result, as_json=as_json, quiet=quiet)
@@ -58,7 +58,7 @@ def replay(
 ) -> None:
     """Write spooled batches to the database (each run also does this first)."""
     from sentiment_pipeline.cli.render import render_result
-    from sentiment_pipeline.ingest import replay_spool
+    from sentiment_pipeline.pipeline import replay_spool
 
     result = replay_spool(settings_from(ctx), sink_names=sink)
     render_result(result, as_json=as_json, quiet=quiet)
@@ -71,7 +71,7 @@ def spool_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     import json
 
     from sentiment_pipeline.cli.console import out_console
-    from sentiment_pipeline.spool import Spool
+    from sentiment_pipeline.pipeline.spool import Spool
 
     spool = Spool(settings_from(ctx).spool_dir)
     files = spool.files()

@@ -102,7 +102,7 @@ def reddit(
     2 usage or configuration error, 3 database or network unreachable, 4 lock held.
     """
     from sentiment_pipeline.cli.console import setup_logging
-    from sentiment_pipeline.sources.reddit import (
+    from sentiment_pipeline.scrape import (
         RedditScrapeOptions,
         TargetOverrides,
         resolve_targets,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sentiment_pipeline.db.backend import BackendInfo, TableInfo, inspect_backend, inspect_table
-from sentiment_pipeline.dburl import DatabaseURL
+from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError, SentpipeError, first_line
 
 if TYPE_CHECKING:

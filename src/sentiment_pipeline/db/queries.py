@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sentiment_pipeline.dburl import DatabaseURL
+from sentiment_pipeline.db.url import DatabaseURL
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection

@@ -29,7 +29,7 @@ from psycopg import errors as pg_errors
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
-from sentiment_pipeline.dburl import DatabaseURL
+from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import RawEventDTO
 from sentiment_pipeline.errors import ConfigError, TransientError, first_line
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch

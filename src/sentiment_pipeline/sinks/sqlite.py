@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sentiment_pipeline.dburl import DatabaseURL
+from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import RawEventDTO
 from sentiment_pipeline.errors import ConfigError, TransientError
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch

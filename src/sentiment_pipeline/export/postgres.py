@@ -1,6 +1,6 @@
 """PostgreSQL/TimescaleDB side of export and stats: connect, and stream `COPY … TO STDOUT`.
 
-The server does the CSV work: every column is already canonical text (export_sql.py),
+The server does the CSV work: every column is already canonical text (export/columns.py),
 `COPY (SELECT …) TO STDOUT (FORMAT csv)` quotes it, and we only move bytes. The protocol
 sends exactly one CopyData message per row, so turning COPY's LF row ends into RFC 4180
 CRLF is a slice per message (newlines inside quoted fields are left alone).
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sentiment_pipeline.dburl import DatabaseURL
+from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 
 from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
 from sentiment_pipeline.errors import SentpipeError, TransientError
-from sentiment_pipeline.result import RunResult
+from sentiment_pipeline.pipeline.result import RunResult
+from sentiment_pipeline.pipeline.spool import Spool
 from sentiment_pipeline.sinks.base import Sink, WriteResult
-from sentiment_pipeline.spool import Spool
 
 __all__ = ["BatchWriter"]
 

@@ -18,12 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sentiment_pipeline.deadletter import DeadLetterWriter
 from sentiment_pipeline.dto import DEFAULT_MAX_PAYLOAD_BYTES, RawEventDTO, Rejected, validate_record
-from sentiment_pipeline.result import RunResult
+from sentiment_pipeline.pipeline.deadletter import DeadLetterWriter
+from sentiment_pipeline.pipeline.result import RunResult
+from sentiment_pipeline.pipeline.spool import Spool
+from sentiment_pipeline.pipeline.writer import BatchWriter
 from sentiment_pipeline.sinks.base import Sink
-from sentiment_pipeline.spool import Spool
-from sentiment_pipeline.writer import BatchWriter
 
 __all__ = ["PipelineOptions", "install_stop_signals", "run"]
 

@@ -17,8 +17,8 @@ from typing import Any
 from sentiment_pipeline.db.queries import Marks
 from sentiment_pipeline.dto import Rejected
 from sentiment_pipeline.settings import SubredditTarget
-from sentiment_pipeline.sources.reddit_client import RequestMeter, with_backoff
-from sentiment_pipeline.sources.reddit_payload import comment_record, submission_record
+from sentiment_pipeline.sources.reddit.client import RequestMeter, with_backoff
+from sentiment_pipeline.sources.reddit.payload import comment_record, submission_record
 
 __all__ = ["SubredditStats", "SubredditWorker"]
 

@@ -1,14 +1,14 @@
-"""`sentpipe scrape reddit` as a library: Reddit posts and comments into the pipeline.
+"""The Reddit source: submissions and comments of many subreddits from one asyncpraw client.
 
-`reddit_records` is the source (an async iterator of event records, one task per
-subreddit on one shared client); `scrape_reddit` is the whole run: targets, lock,
-high-water marks from the database, the source, `ingest_async`, the `RunResult`.
+`reddit_records` is an async iterator of event records (or `Rejected`), one task per
+subreddit on one shared client (client.py: the requests meter and backoff; worker.py: one
+subreddit's listings and comment trees; payload.py: Reddit JSON -> record). A leaf: it
+imports nothing of the pipeline, the sinks or the CLI.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -18,29 +18,23 @@ from typing import Any
 from sentiment_pipeline.db.queries import Marks
 from sentiment_pipeline.dto import Rejected
 from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable
-from sentiment_pipeline.result import RunResult
+from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings, SubredditTarget
-from sentiment_pipeline.sources.reddit_client import (
+from sentiment_pipeline.sources.reddit.client import (
     BudgetExhausted,
     RequestMeter,
     current_subreddit,
     describe_error,
     make_reddit,
 )
-from sentiment_pipeline.sources.reddit_worker import (
+from sentiment_pipeline.sources.reddit.worker import (
     SubredditStats,
     SubredditWorker,
     WorkerConfig,
     refresh_since,
 )
 
-__all__ = [
-    "RedditScrapeOptions",
-    "TargetOverrides",
-    "reddit_records",
-    "resolve_targets",
-    "scrape_reddit",
-]
+__all__ = ["RedditScrapeOptions", "reddit_records"]
 
 _DONE = object()
 _QUEUE_SIZE = 2000
@@ -57,51 +51,6 @@ class RedditScrapeOptions:
     overlap_seconds: float = 300.0
     listing_cap: int = 1000
     wait_for_lock: bool = False
-
-
-@dataclass(frozen=True)
-class TargetOverrides:
-    """Command-line options that override every target's YAML settings for one run."""
-
-    sort: str | None = None
-    time_filter: str | None = None
-    limit: int | None = None
-    comments: bool | None = None
-    more_comments: int | None = None
-    comment_depth: int | None = None
-
-
-def resolve_targets(
-    configured: Sequence[SubredditTarget], names: Sequence[str], overrides: TargetOverrides
-) -> list[SubredditTarget]:
-    """Named subreddits (repeatable or comma-separated) or the YAML list, plus overrides."""
-    wanted = [part.strip() for name in names for part in name.split(",") if part.strip()]
-    by_name = {target.name.lower(): target for target in configured}
-    try:
-        if wanted:
-            targets = [
-                by_name.get(SubredditTarget(name=n).name.lower()) or SubredditTarget(name=n)
-                for n in wanted
-            ]
-        else:
-            targets = list(configured)
-        changes = {k: v for k, v in dataclasses.asdict(overrides).items() if v is not None}
-        targets = [SubredditTarget.model_validate({**t.model_dump(), **changes}) for t in targets]
-    except ValueError as error:
-        first = str(error).splitlines()
-        raise ConfigError(
-            f"invalid scrape target: {first[-1].strip() if first else error}",
-            "check --subreddit and the options given with it",
-        ) from error
-    if not targets:
-        raise ConfigError(
-            "no subreddits to scrape",
-            "pass --subreddit NAME or list them under `subreddits:` in the YAML config",
-        )
-    unique: dict[str, SubredditTarget] = {}
-    for target in targets:
-        unique.setdefault(target.name.lower(), target)
-    return list(unique.values())
 
 
 async def reddit_records(
@@ -208,64 +157,3 @@ def _report(
         raise DatabaseUnreachable(
             f"cannot reach Reddit ({first})", "check the network and SENTPIPE_REDDIT_*_URL"
         )
-
-
-def _uses_database(settings: Settings, sink_names: Sequence[str] | None) -> bool:
-    from sentiment_pipeline.sinks import resolve_name
-
-    names = list(sink_names or settings.sinks)
-    return any(resolve_name(n, settings) in ("timescale", "sqlite") for n in names)
-
-
-async def scrape_reddit_async(
-    settings: Settings,
-    targets: Sequence[SubredditTarget],
-    options: RedditScrapeOptions,
-    *,
-    sink_names: Sequence[str] | None = None,
-    dry_run: bool = False,
-    on_progress: Callable[[RunResult], None] | None = None,
-) -> RunResult:
-    """One scrape: lock, marks, fetch, write. Raises `LockHeld`, `ConfigError`, …"""
-    from sentiment_pipeline.db.queries import read_marks
-    from sentiment_pipeline.ingest import ingest_async
-    from sentiment_pipeline.lock import run_lock
-    from sentiment_pipeline.sources.reddit_client import check_credentials
-    from sentiment_pipeline.sources.reddit_payload import SOURCE
-
-    check_credentials(settings)
-    result = RunResult()
-    with run_lock(settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape"):
-        marks = Marks()
-        if _uses_database(settings, sink_names):
-            marks = await asyncio.to_thread(read_marks, settings.database, SOURCE)
-            # Stored submissions we may meet again: young ones (comment refresh), the
-            # overlap below each mark, and a --since backfill. Known ones keep their trees.
-            floors = [refresh_since(options.refresh_hours)]
-            floors += [
-                m - timedelta(seconds=options.overlap_seconds)
-                for (_, kind), m in marks.latest.items()
-                if kind == "submission"
-            ]
-            floors += [options.since] if options.since is not None else []
-            marks = await asyncio.to_thread(read_marks, settings.database, SOURCE, min(floors))
-        source = reddit_records(settings, targets, options, result, marks, on_progress)
-        await ingest_async(
-            settings,
-            source,
-            sink_names=sink_names,
-            dry_run=dry_run,
-            on_progress=on_progress,
-            result=result,
-        )
-    return result
-
-
-def scrape_reddit(
-    settings: Settings,
-    targets: Sequence[SubredditTarget],
-    options: RedditScrapeOptions,
-    **kwargs: Any,
-) -> RunResult:
-    """Synchronous `scrape_reddit_async` (one event loop per run)."""
-    return asyncio.run(scrape_reddit_async(settings, targets, options, **kwargs))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, BinaryIO
 
-from sentiment_pipeline.dburl import DatabaseURL
+from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError
 
 __all__ = ["connect_sqlite", "pg_csv_rows", "pg_json_text", "stream_sqlite_csv"]

@@ -7,7 +7,7 @@ text *in SQL*, the same way on both dialects, so no backend's driver formats any
 - booleans: `true` / `false`; NULL (or a key absent from the payload): an empty field;
 - payload fields: strings as is, numbers as PostgreSQL prints a JSON number, objects and
   arrays (and `--payload`) in PostgreSQL's `jsonb::text` form. PostgreSQL produces that
-  for free; SQLite reproduces it with the `sp_pg_json` function (see export_sqlite.py).
+  for free; SQLite reproduces it with the `sp_pg_json` function (see export/sqlite.py).
 """
 
 from __future__ import annotations

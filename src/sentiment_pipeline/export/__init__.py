@@ -1,7 +1,7 @@
 """`export csv` core: stream events from any backend into one CSV file (optionally gzip),
 standard output, or the partitioned `<dir>/<source>/<source_id>/<YYYY-MM-DD>.csv` tree.
 
-Why this shape: the database renders every value (export_sql.py) and, on PostgreSQL,
+Why this shape: the database renders every value (export/columns.py) and, on PostgreSQL,
 quotes the CSV too, so Python only moves bytes and memory stays flat whatever the row
 count. Files are written to a temporary name and renamed when complete, so an interrupted
 export never leaves a truncated file that looks finished.
@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sentiment_pipeline.dburl import DatabaseURL
+from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.export_sql import (
+from sentiment_pipeline.export.columns import (
     DEFAULT_COLUMNS,
     EventFilter,
     parse_columns,
@@ -60,11 +60,11 @@ class _Source:
         self.dialect = url.backend
         self._connection: Any
         if url.backend == "postgresql":
-            from sentiment_pipeline.export_pg import connect_pg
+            from sentiment_pipeline.export.postgres import connect_pg
 
             self._connection = connect_pg(url)
         else:
-            from sentiment_pipeline.export_sqlite import connect_sqlite
+            from sentiment_pipeline.export.sqlite import connect_sqlite
 
             self._connection = connect_sqlite(url)
 
@@ -80,10 +80,10 @@ class _Source:
         sql, params = select_sql(self.dialect, columns, where, excel_safe, limit)
         out.write(header(columns))
         if self.dialect == "postgresql":
-            from sentiment_pipeline.export_pg import stream_pg_csv
+            from sentiment_pipeline.export.postgres import stream_pg_csv
 
             return stream_pg_csv(self._connection, sql, params, out, on_progress)
-        from sentiment_pipeline.export_sqlite import stream_sqlite_csv
+        from sentiment_pipeline.export.sqlite import stream_sqlite_csv
 
         return stream_sqlite_csv(self._connection, sql, params, len(columns), out, on_progress)
 

@@ -1,6 +1,8 @@
-"""Run the pipeline from settings: build the sinks, dead letters and spool, handle signals.
+"""The ingestion stage: source records -> validation -> batches -> sinks.
 
-This is what the CLI commands call; it knows nothing of typer or rich.
+`run` is the core (core.py: a bounded queue, batches, a writer thread); `run_from_settings`
+is what commands call: it builds the sinks, the dead-letter writer and the spool from
+`Settings` and installs the stop signals. Nothing here knows typer or rich.
 """
 
 from __future__ import annotations
@@ -9,18 +11,26 @@ import asyncio
 from collections.abc import AsyncIterable, Callable, Sequence
 from typing import Any
 
-from sentiment_pipeline import pipeline
-from sentiment_pipeline.deadletter import DeadLetterWriter
-from sentiment_pipeline.result import RunResult
+from sentiment_pipeline.pipeline import core
+from sentiment_pipeline.pipeline.core import PipelineOptions, run
+from sentiment_pipeline.pipeline.deadletter import DeadLetterWriter
+from sentiment_pipeline.pipeline.result import RunResult
+from sentiment_pipeline.pipeline.spool import Spool
 from sentiment_pipeline.settings import Settings
 from sentiment_pipeline.sinks import build_sinks
 from sentiment_pipeline.sinks.base import Sink
-from sentiment_pipeline.spool import Spool
 
-__all__ = ["ingest", "ingest_async", "replay_spool"]
+__all__ = [
+    "PipelineOptions",
+    "RunResult",
+    "replay_spool",
+    "run",
+    "run_from_settings",
+    "run_from_settings_async",
+]
 
 
-async def ingest_async(
+async def run_from_settings_async(
     settings: Settings,
     source: AsyncIterable[Any],
     *,
@@ -34,12 +44,12 @@ async def ingest_async(
     if sinks is None:
         sinks = [] if dry_run else build_sinks(list(sink_names or settings.sinks), settings)
     stop = stop or asyncio.Event()
-    restore_signals = pipeline.install_stop_signals(stop)
+    restore_signals = core.install_stop_signals(stop)
     try:
-        return await pipeline.run(
+        return await run(
             source,
             sinks,
-            options=pipeline.PipelineOptions.from_settings(settings, dry_run=dry_run),
+            options=PipelineOptions.from_settings(settings, dry_run=dry_run),
             dead_letters=DeadLetterWriter(settings.dead_letter_dir),
             spool=Spool(settings.spool_dir),
             stop=stop,
@@ -50,9 +60,9 @@ async def ingest_async(
         restore_signals()
 
 
-def ingest(settings: Settings, source: AsyncIterable[Any], **kwargs: Any) -> RunResult:
+def run_from_settings(settings: Settings, source: AsyncIterable[Any], **kwargs: Any) -> RunResult:
     """Synchronous wrapper for commands: one event loop per run."""
-    return asyncio.run(ingest_async(settings, source, **kwargs))
+    return asyncio.run(run_from_settings_async(settings, source, **kwargs))
 
 
 async def _nothing() -> Any:
@@ -62,4 +72,4 @@ async def _nothing() -> Any:
 
 def replay_spool(settings: Settings, sink_names: Sequence[str] | None = None) -> RunResult:
     """Write the spool (and nothing else) to the sinks."""
-    return ingest(settings, _nothing(), sink_names=sink_names)
+    return run_from_settings(settings, _nothing(), sink_names=sink_names)
