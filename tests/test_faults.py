@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,30 +19,15 @@ from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.pipeline import run_from_settings_async
 from sentiment_pipeline.pipeline.spool import Spool
 from sentiment_pipeline.settings import load_settings
+from tests.fixtures.events import raw_event, stored_rows
 from tests.fixtures.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.timescale
 
 
-def raw(n: int) -> dict[str, Any]:
-    return {
-        "id": f"t1_{n:x}",
-        "occurred_at": 1700000000 + n * 7.25,
-        "source": "reddit",
-        "source_id": "python",
-        "event_type": "comment",
-        "payload": {"body": f"comment {n} 👍", "score": n},
-    }
-
-
-def rows(url: str) -> list[tuple[str, int]]:
-    engine = sa.create_engine(parse_database_url(url).sqlalchemy)
-    with engine.connect() as connection:
-        found = connection.execute(
-            sa.text("SELECT id, count(*) FROM raw_events GROUP BY id ORDER BY id")
-        ).all()
-    engine.dispose()
-    return [(row[0], row[1]) for row in found]
+def id_counts(url: str) -> list[tuple[str, int]]:
+    """(id, how many rows) for every id stored, sorted by id."""
+    return sorted(Counter(row.id for row in stored_rows(url)).items())
 
 
 def settings_for(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Any:
@@ -60,7 +46,7 @@ async def paced(numbers: range, every: int, hook: Any) -> AsyncIterator[dict[str
         if n and n % every == 0:
             await asyncio.sleep(0.1)  # let the writer catch up
             await asyncio.to_thread(hook, n)
-        yield raw(n)
+        yield raw_event(n)
 
 
 def csv_ids(tmp_path: Path) -> list[str]:
@@ -96,10 +82,8 @@ async def test_terminated_backend_is_retried(
     admin.dispose()
     assert sum(killed) >= 1, "the test did not terminate any sentpipe backend"
     assert result.inserted == 200 and result.spooled == 0, result.errors
-    assert rows(timescale_url) == [
-        (raw(n)["id"], 1) for n in sorted(range(200), key=lambda n: raw(n)["id"])
-    ]
-    assert sorted(csv_ids(tmp_path)) == sorted(raw(n)["id"] for n in range(200))
+    assert id_counts(timescale_url) == sorted((raw_event(n)["id"], 1) for n in range(200))
+    assert sorted(csv_ids(tmp_path)) == sorted(raw_event(n)["id"] for n in range(200))
 
 
 async def test_server_gone_then_back(
@@ -130,13 +114,13 @@ async def test_server_gone_then_back(
 
     async def more() -> AsyncIterator[dict[str, Any]]:
         for n in range(250, 320):
-            yield raw(n)
+            yield raw_event(n)
 
     second = await run_from_settings_async(settings, more())
     assert second.replayed == first.spooled
     assert spool.files() == []
     assert int(second.exit_code) == 0
-    stored = rows(timescale_url)
+    stored = id_counts(timescale_url)
     assert len(stored) == 320 and all(count == 1 for _, count in stored)
     ids = csv_ids(tmp_path)
     assert len(ids) == 320 and len(set(ids)) == 320  # the CSV log matches the database

@@ -11,45 +11,41 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from sentiment_pipeline.cli import app
+from tests.fixtures.cli import invoke
+from tests.fixtures.events import ndjson_line
 
-runner = CliRunner()
 SENTPIPE = Path(sys.executable).with_name("sentpipe")
 
 
-def line(n: int, **changes: Any) -> str:
-    record = {
-        "id": f"t3_{n:x}",
-        "occurred_at": 1700000000 + n * 100.5,
-        "source": "reddit",
-        "source_id": "python",
-        "event_type": "submission",
-        "payload": {"title": f"post {n}", "selftext": 'a,"b"\nc =SUM(A1) 😀'},
-    }
-    record.update(changes)
-    return json.dumps(record)
+SELFTEXT = 'a,"b"\nc =SUM(A1) 😀'  # a CSV-hostile field
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)
+def env(tmp_path: Path) -> dict[str, str]:
     values = {"SENTPIPE_DATA_DIR": str(tmp_path / "data"), "SENTPIPE_DATABASE_URL": ""}
-    assert runner.invoke(app, ["db", "init"], env=values).exit_code == 0
+    assert invoke("db", "init", env=values).exit_code == 0
     return values
 
 
 def test_ingest_counts_json_and_dead_letters(tmp_path: Path, env: dict[str, str]) -> None:
     source = tmp_path / "in.ndjson"
     source.write_text(
-        "\n".join([line(1), line(2), "{broken", line(3, occurred_at="2020-01-01"), line(1)]) + "\n",
+        "\n".join(
+            [
+                ndjson_line(1),
+                ndjson_line(2),
+                "{broken",
+                ndjson_line(3, occurred_at="2020-01-01"),
+                ndjson_line(1),
+            ]
+        )
+        + "\n",
         encoding="utf-8",
     )
-    result = runner.invoke(app, ["ingest", "ndjson", str(source), "--json"], env=env)
+    result = invoke("ingest", "ndjson", str(source), "--json", env=env)
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert {k: data[k] for k in ("fetched", "valid", "invalid", "inserted", "duplicates")} == {
@@ -65,19 +61,15 @@ def test_ingest_counts_json_and_dead_letters(tmp_path: Path, env: dict[str, str]
     reasons = [json.loads(x)["error"] for x in dead[0].read_text().splitlines()]
     assert reasons[0].startswith("line 3: not JSON")
     assert "timezone" in reasons[1]
-    again = runner.invoke(app, ["ingest", "ndjson", str(source), "--json"], env=env)
+    again = invoke("ingest", "ndjson", str(source), "--json", env=env)
     assert json.loads(again.output)["duplicates"] == 3
 
 
 def test_ingest_stdin_and_csv_only(tmp_path: Path, env: dict[str, str]) -> None:
-    text = "\n".join(line(n) for n in range(10)) + "\n"
-    result = runner.invoke(
-        app, ["ingest", "ndjson", "-", "--sink", "csv", "--json"], input=text, env=env
-    )
+    text = "\n".join(ndjson_line(n, payload={"selftext": SELFTEXT}) for n in range(10)) + "\n"
+    result = invoke("ingest", "ndjson", "-", "--sink", "csv", "--json", input=text, env=env)
     assert json.loads(result.output)["inserted"] == 10
-    again = runner.invoke(
-        app, ["ingest", "ndjson", "-", "--sink", "csv", "--json"], input=text, env=env
-    )
+    again = invoke("ingest", "ndjson", "-", "--sink", "csv", "--json", input=text, env=env)
     assert json.loads(again.output)["duplicates"] == 10  # CSV alone skips known keys
     files = list((tmp_path / "data" / "csv" / "reddit" / "python").glob("*.csv"))
     total = 0
@@ -85,20 +77,20 @@ def test_ingest_stdin_and_csv_only(tmp_path: Path, env: dict[str, str]) -> None:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
         total += len(rows)
-        assert json.loads(rows[0]["payload"])["selftext"] == 'a,"b"\nc =SUM(A1) 😀'
+        assert json.loads(rows[0]["payload"])["selftext"] == SELFTEXT
     assert total == 10
 
 
 def test_missing_file_is_a_usage_error(env: dict[str, str]) -> None:
-    result = runner.invoke(app, ["ingest", "ndjson", "nope.ndjson"], env=env)
+    result = invoke("ingest", "ndjson", "nope.ndjson", env=env)
     assert result.exit_code == 2
     assert "does not exist" in result.output
 
 
 def test_spool_status_and_replay_when_empty(env: dict[str, str]) -> None:
-    status = runner.invoke(app, ["spool", "status", "--json"], env=env)
+    status = invoke("spool", "status", "--json", env=env)
     assert json.loads(status.output)["records"] == 0
-    replay = runner.invoke(app, ["spool", "replay", "--json"], env=env)
+    replay = invoke("spool", "replay", "--json", env=env)
     assert replay.exit_code == 0 and json.loads(replay.output)["replayed"] == 0
 
 
@@ -114,7 +106,7 @@ def test_sigterm_flushes_and_exits_cleanly(tmp_path: Path, env: dict[str, str]) 
     )
     assert process.stdin is not None
     for n in range(25):
-        process.stdin.write(line(n) + "\n")
+        process.stdin.write(ndjson_line(n) + "\n")
     process.stdin.flush()
     time.sleep(1.5)  # let it read the lines; the batch is not flushed yet (30 s interval)
     process.send_signal(signal.SIGTERM)

@@ -17,17 +17,7 @@ from sentiment_pipeline.pipeline.deadletter import DeadLetterWriter
 from sentiment_pipeline.pipeline.spool import Spool
 from sentiment_pipeline.sinks.csv_sink import CsvSink
 from sentiment_pipeline.sinks.memory import MemorySink
-
-
-def raw(n: int, sub: str = "python") -> dict[str, Any]:
-    return {
-        "id": f"t3_{n:x}",
-        "occurred_at": 1700000000 + n,
-        "source": "reddit",
-        "source_id": sub,
-        "event_type": "submission",
-        "payload": {"n": n, "t": "x\x00"},
-    }
+from tests.fixtures.events import raw_event
 
 
 async def records(items: list[Any], delay: float = 0.0) -> AsyncIterator[Any]:
@@ -42,7 +32,9 @@ OPTIONS = PipelineOptions(batch_size=10, flush_interval=0.05, queue_size=5, retr
 
 async def test_counts_and_batches(tmp_path: Path) -> None:
     sink = MemorySink()
-    items = [raw(n, "python" if n % 2 else "rust") for n in range(25)] + [raw(3)]
+    nul = {"t": "x\x00"}  # every record needs sanitising
+    items = [raw_event(n, source_id="python" if n % 2 else "rust", payload=nul) for n in range(25)]
+    items.append(raw_event(3, payload=nul))
     result = await run(records(items), [sink], options=OPTIONS)
     assert (result.fetched, result.valid, result.inserted, result.duplicates) == (26, 26, 25, 1)
     assert result.sanitized == 26
@@ -59,10 +51,10 @@ async def test_flushes_by_time_while_the_source_is_slow() -> None:
     seen: list[int] = []
 
     async def slow() -> AsyncIterator[Any]:
-        yield raw(1)
+        yield raw_event(1)
         await asyncio.sleep(0.3)  # longer than flush_interval: the first record is written
         seen.append(len(sink.rows))
-        yield raw(2)
+        yield raw_event(2)
 
     await run(slow(), [sink], options=OPTIONS)
     assert seen == [1]
@@ -71,8 +63,8 @@ async def test_flushes_by_time_while_the_source_is_slow() -> None:
 async def test_invalid_records_are_dead_lettered(tmp_path: Path) -> None:
     sink = MemorySink()
     dead = DeadLetterWriter(tmp_path / "dead-letter")
-    bad = {**raw(2), "occurred_at": "yesterday"}
-    items = [raw(1), bad, Rejected({"line": 3}, "line 3: not JSON"), raw(4)]
+    bad = raw_event(2, occurred_at="yesterday")
+    items = [raw_event(1), bad, Rejected({"line": 3}, "line 3: not JSON"), raw_event(4)]
     result = await run(records(items), [sink], options=OPTIONS, dead_letters=dead)
     assert (result.valid, result.invalid, result.inserted) == (2, 2, 2)
     (path,) = (tmp_path / "dead-letter").glob("*.ndjson")
@@ -83,7 +75,7 @@ async def test_invalid_records_are_dead_lettered(tmp_path: Path) -> None:
 
 async def test_transient_failure_is_retried() -> None:
     sink = MemorySink(fail_times=2)
-    result = await run(records([raw(1)]), [sink], options=PipelineOptions(retry_seconds=10))
+    result = await run(records([raw_event(1)]), [sink], options=PipelineOptions(retry_seconds=10))
     assert result.inserted == 1 and result.spooled == 0 and not result.errors
 
 
@@ -92,7 +84,7 @@ async def test_database_down_spools_then_replays(tmp_path: Path) -> None:
     down = MemorySink(fail_always=True)
     csv_sink = CsvSink(tmp_path / "csv")
     result = await run(
-        records([raw(n) for n in range(25)]), [down, csv_sink], options=OPTIONS, spool=spool
+        records([raw_event(n) for n in range(25)]), [down, csv_sink], options=OPTIONS, spool=spool
     )
     assert result.spooled == 25
     assert int(result.exit_code) == 3
@@ -102,7 +94,10 @@ async def test_database_down_spools_then_replays(tmp_path: Path) -> None:
     back = MemorySink()
     csv_sink = CsvSink(tmp_path / "csv")
     again = await run(
-        records([raw(n) for n in range(20, 30)]), [back, csv_sink], options=OPTIONS, spool=spool
+        records([raw_event(n) for n in range(20, 30)]),
+        [back, csv_sink],
+        options=OPTIONS,
+        spool=spool,
     )
     assert again.replayed == 25
     assert len(back.rows) == 30
@@ -118,9 +113,9 @@ async def test_database_down_spools_then_replays(tmp_path: Path) -> None:
 async def test_csv_gets_exactly_the_rows_the_database_inserted(tmp_path: Path) -> None:
     database = MemorySink()
     csv_sink = CsvSink(tmp_path)
-    await run(records([raw(1), raw(2)]), [database, csv_sink], options=OPTIONS)
+    await run(records([raw_event(1), raw_event(2)]), [database, csv_sink], options=OPTIONS)
     csv_sink = CsvSink(tmp_path)
-    result = await run(records([raw(2), raw(3)]), [database, csv_sink], options=OPTIONS)
+    result = await run(records([raw_event(2), raw_event(3)]), [database, csv_sink], options=OPTIONS)
     assert result.inserted == 1
     assert csv_sink.dedupe_against_files is False
     content = "".join(p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.csv"))
@@ -137,7 +132,7 @@ async def test_stop_flushes_what_is_in_flight() -> None:
             n += 1
             if n == 7:
                 stop.set()
-            yield raw(n)
+            yield raw_event(n)
             await asyncio.sleep(0.001)
 
     result = await run(endless(), [sink], options=OPTIONS, stop=stop)
@@ -149,7 +144,7 @@ async def test_source_error_propagates_after_flushing() -> None:
     sink = MemorySink()
 
     async def broken() -> AsyncIterator[Any]:
-        yield raw(1)
+        yield raw_event(1)
         raise RuntimeError("source broke")
 
     with pytest.raises(RuntimeError, match="source broke"):
@@ -164,11 +159,11 @@ async def test_sink_error_does_not_hang_the_producer() -> None:
 
     with pytest.raises(ValueError, match="bad sink"):
         await asyncio.wait_for(
-            run(records([raw(n) for n in range(100)]), [Broken()], options=OPTIONS), 10
+            run(records([raw_event(n) for n in range(100)]), [Broken()], options=OPTIONS), 10
         )
 
 
 async def test_dry_run_writes_nothing() -> None:
     sink = MemorySink()
-    result = await run(records([raw(1)]), [sink], options=PipelineOptions(dry_run=True))
+    result = await run(records([raw_event(1)]), [sink], options=PipelineOptions(dry_run=True))
     assert result.valid == 1 and result.inserted == 0 and not sink.rows
