@@ -8,23 +8,23 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from sentiment_pipeline import __version__
 from sentiment_pipeline.cli import app
+from tests.fixtures.cli import invoke
+from tests.fixtures.isolation import ROOT
 
-runner = CliRunner()
 SENTPIPE = Path(sys.executable).with_name("sentpipe")
 
 
 def test_version() -> None:
-    result = runner.invoke(app, ["--version"])
+    result = invoke("--version")
     assert result.exit_code == 0
     assert result.output.strip() == f"sentpipe {__version__}"
 
 
 def test_help_lists_commands() -> None:
-    result = runner.invoke(app, ["--help"])
+    result = invoke("--help")
     assert result.exit_code == 0
     for command in ("db", "scrape", "export", "stats", "ingest", "spool", "config", "demo"):
         assert command in result.output
@@ -43,11 +43,11 @@ def test_every_command_has_help_and_is_documented() -> None:
     import typer.main
 
     root = typer.main.get_command(app)
-    docs = (Path(__file__).parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    docs = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     paths = _commands(root)
     assert ("db", "init") in paths
     for path in paths:
-        result = runner.invoke(app, [*path, "--help"])
+        result = invoke(*path, "--help")
         assert result.exit_code == 0, path
         assert "Usage" in result.output
         assert f"sentpipe {' '.join(path)}" in docs, (
@@ -89,8 +89,7 @@ def test_user_error_is_one_line_without_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SENTPIPE_DATABASE_URL", "mysql://u:secret@h/db")
-    monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["db", "status"])
+    result = invoke("db", "status")
     assert result.exit_code == 2
     assert "unsupported database URL scheme 'mysql'" in result.output
     assert "Traceback" not in result.output
@@ -100,8 +99,7 @@ def test_user_error_is_one_line_without_traceback(
 
 def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENTPIPE_DATABASE_URL", "mysql://u:p@h/db")
-    monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["--debug", "db", "status"])
+    result = invoke("--debug", "db", "status", traceback_ok=True)
     assert result.exit_code != 0
     from sentiment_pipeline.errors import ConfigError
 
@@ -110,11 +108,9 @@ def test_debug_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_unknown_sink_lists_known_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENTPIPE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("SENTPIPE_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
     source = tmp_path / "in.ndjson"
     source.write_text("")
-    result = runner.invoke(app, ["ingest", "ndjson", str(source), "--sink", "kafka"])
+    result = invoke("ingest", "ndjson", str(source), "--sink", "kafka")
     assert result.exit_code == 2
     assert "unknown sink 'kafka'" in result.output
     assert "csv" in result.output and "sqlite" in result.output and "timescale" in result.output
@@ -135,7 +131,7 @@ def test_help_does_not_import_heavy_libraries() -> None:
 
 
 def test_generated_cli_reference_is_current() -> None:
-    script = Path(__file__).parents[1] / "scripts" / "cli-reference"
+    script = ROOT / "scripts" / "cli-reference"
     done = subprocess.run(
         [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
     )

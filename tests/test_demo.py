@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from sentiment_pipeline.cli import app
+from tests.fixtures.cli import invoke
 
 
 def test_demo_on_a_fresh_machine_then_incremental(tmp_path: Path) -> None:
-    runner = CliRunner()
     env = {"SENTPIPE_DATA_DIR": str(tmp_path / "data"), "SENTPIPE_DATABASE_URL": ""}
-    first = runner.invoke(app, ["demo", "--json"], env=env)
+    first = invoke("demo", "--json", env=env)
     assert first.exit_code == 0, first.output
     data = json.loads(first.stdout)
     totals = {(t["source_id"], t["event_type"]): t["rows"] for t in data["totals"]}
@@ -23,7 +20,7 @@ def test_demo_on_a_fresh_machine_then_incremental(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "sentpipe.db").is_file()
     assert list((tmp_path / "data" / "csv" / "reddit").iterdir())
 
-    second = runner.invoke(app, ["demo", "--json"], env=env)
+    second = invoke("demo", "--json", env=env)
     assert second.exit_code == 0, second.output
     again = json.loads(second.stdout)
     assert again["inserted"] == 0
@@ -31,9 +28,7 @@ def test_demo_on_a_fresh_machine_then_incremental(tmp_path: Path) -> None:
 
 
 def test_demo_prints_a_summary(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app, ["demo"], env={"SENTPIPE_DATA_DIR": str(tmp_path), "SENTPIPE_DATABASE_URL": ""}
-    )
+    result = invoke("demo", env={"SENTPIPE_DATA_DIR": str(tmp_path), "SENTPIPE_DATABASE_URL": ""})
     assert result.exit_code == 0, result.output
     assert "Reddit events" in result.output
     assert "r/tiny submissions: 5" in result.output

@@ -8,14 +8,11 @@ import os
 import re
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from sentiment_pipeline.cli import app
 from sentiment_pipeline.fake_reddit import RunningFakeReddit
 from sentiment_pipeline.lock import run_lock
+from tests.fixtures.cli import invoke
 from tests.test_scrape import fake_env
 
-runner = CliRunner()
 ANSI = re.compile(r"\x1b\[")
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", re.MULTILINE)
 
@@ -24,7 +21,7 @@ def test_scrape_writes_database_and_csv_with_plain_log_lines(
     fake_reddit: RunningFakeReddit, tmp_path: Path
 ) -> None:
     env = fake_env(fake_reddit, tmp_path)
-    result = runner.invoke(app, ["scrape", "reddit", "-s", "tiny,stocks", "--limit", "20"], env=env)
+    result = invoke("scrape", "reddit", "-s", "tiny,stocks", "--limit", "20", env=env)
     assert result.exit_code == 0, result.output
     assert not ANSI.search(result.output)
     assert STAMP.search(result.output)
@@ -39,7 +36,7 @@ def test_json_result_and_exit_code_1_for_a_private_subreddit(
 ) -> None:
     env = fake_env(fake_reddit, tmp_path)
     args = ["scrape", "reddit", "-s", "tiny", "-s", "private_sub", "--no-comments", "--json"]
-    result = runner.invoke(app, args, env=env)
+    result = invoke(*args, env=env)
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["inserted"] == 5
@@ -55,7 +52,7 @@ def test_missing_credentials_exit_2_with_one_line(tmp_path: Path) -> None:
         "SENTPIPE_REDDIT_CLIENT_ID": "",
         "SENTPIPE_REDDIT_CLIENT_SECRET": "",
     }
-    result = runner.invoke(app, ["scrape", "reddit", "-s", "python"], env=env)
+    result = invoke("scrape", "reddit", "-s", "python", env=env)
     assert result.exit_code == 2
     assert "SENTPIPE_REDDIT_CLIENT_ID" in result.output
     assert "https://www.reddit.com/prefs/apps" in result.output
@@ -63,15 +60,19 @@ def test_missing_credentials_exit_2_with_one_line(tmp_path: Path) -> None:
 
 def test_no_targets_is_a_usage_error(tmp_path: Path) -> None:
     env = {"SENTPIPE_DATA_DIR": str(tmp_path)}
-    result = runner.invoke(app, ["scrape", "reddit"], env=env)
+    result = invoke("scrape", "reddit", env=env)
     assert result.exit_code == 2
     assert "--subreddit" in result.output
 
 
 def test_bad_sort_is_a_usage_error(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        ["scrape", "reddit", "-s", "x", "--sort", "best"],
+    result = invoke(
+        "scrape",
+        "reddit",
+        "-s",
+        "x",
+        "--sort",
+        "best",
         env={"SENTPIPE_DATA_DIR": str(tmp_path)},
     )
     assert result.exit_code == 2
@@ -82,7 +83,7 @@ def test_second_run_while_one_holds_the_lock_exits_4(
 ) -> None:
     env = fake_env(fake_reddit, tmp_path)
     with run_lock(tmp_path / "scrape.lock"):
-        result = runner.invoke(app, ["scrape", "reddit", "-s", "tiny"], env=env)
+        result = invoke("scrape", "reddit", "-s", "tiny", env=env)
     assert result.exit_code == 4
     assert f"pid {os.getpid()}" in result.output
     assert fake_reddit.count() == 0  # refused before any request
@@ -97,9 +98,7 @@ def test_config_file_targets_and_command_line_overrides(
         encoding="utf-8",
     )
     env = fake_env(fake_reddit, tmp_path)
-    result = runner.invoke(
-        app, ["--config", str(config), "scrape", "reddit", "--no-comments", "--json"], env=env
-    )
+    result = invoke("--config", str(config), "scrape", "reddit", "--no-comments", "--json", env=env)
     assert result.exit_code == 0, result.output
     subs = json.loads(result.stdout)["extra"]["subreddits"]
     assert {n: (s["submissions"], s["comments"]) for n, s in subs.items()} == {
@@ -112,9 +111,7 @@ def test_max_requests_reports_stopped_early_with_exit_0(
     fake_reddit: RunningFakeReddit, tmp_path: Path
 ) -> None:
     env = fake_env(fake_reddit, tmp_path)
-    result = runner.invoke(
-        app, ["scrape", "reddit", "-s", "stocks", "--max-requests", "5"], env=env
-    )
+    result = invoke("scrape", "reddit", "-s", "stocks", "--max-requests", "5", env=env)
     assert result.exit_code == 0, result.output
     assert "stopped early: reached --max-requests 5" in result.output
     assert len(fake_reddit.request_log) == 5
@@ -126,7 +123,7 @@ def test_hostile_data_round_trips_into_timescaledb_and_csv(
     import sqlalchemy
 
     env = fake_env(fake_reddit, tmp_path, database_url=timescale_url)
-    result = runner.invoke(app, ["scrape", "reddit", "-s", "hostile", "--json"], env=env)
+    result = invoke("scrape", "reddit", "-s", "hostile", "--json", env=env)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     engine = sqlalchemy.create_engine(

@@ -6,25 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from sentiment_pipeline.cli import app
 from sentiment_pipeline.db.url import mask_url, parse_database_url
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.settings import load_settings, setting_origins
-
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("SENTPIPE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+from tests.fixtures.cli import invoke
+from tests.fixtures.isolation import ROOT
 
 
 def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,7 +46,7 @@ def test_config_from_env_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_missing_config_file_is_a_usage_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["--config", str(tmp_path / "nope.yml"), "config", "show"])
+    result = invoke("--config", str(tmp_path / "nope.yml"), "config", "show")
     assert result.exit_code == 2
     assert "does not exist" in result.output
 
@@ -115,12 +102,12 @@ def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENTPIPE_REDDIT_CLIENT_SECRET", "very-secret-value")
     monkeypatch.setenv("SENTPIPE_REDDIT_PASSWORD", "pw-123456")
     for args in (["config", "show"], ["config", "show", "--json"]):
-        result = runner.invoke(app, args)
+        result = invoke(*args)
         assert result.exit_code == 0, result.output
         assert "hunter2" not in result.output
         assert "very-secret-value" not in result.output
         assert "pw-123456" not in result.output
-    data = json.loads(runner.invoke(app, ["config", "show", "--json"]).output)
+    data = json.loads(invoke("config", "show", "--json").output)
     assert data["database_url"] == {"value": "postgresql://me:***@db:5432/x", "source": "env"}
     assert data["reddit_client_secret"]["value"] == "********"
     assert data["batch_size"] == {"value": 5000, "source": "default"}
@@ -129,7 +116,7 @@ def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_env_example_documents_every_setting() -> None:
     from sentiment_pipeline.settings import Settings
 
-    example = (Path(__file__).parents[1] / ".env.example").read_text(encoding="utf-8")
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
     for name in Settings.model_fields:
         if name == "subreddits":
             continue

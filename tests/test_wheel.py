@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
+from tests.fixtures.isolation import ROOT
 
 
 @pytest.fixture(scope="module")
