@@ -47,8 +47,9 @@ def reddit(
     since: Annotated[
         str | None,
         typer.Option(
-            help="Only posts from this time on (first runs, backfills): a UTC date or "
-            "timestamp (2024-01-31, 2024-01-31T12:00:00) or a duration ago (2h, 7d).",
+            metavar="WHEN",
+            help="Only posts from this UTC date/time on, for first runs and backfills "
+            "(2024-01-31, 2024-01-31T12:00Z, or 7d ago).",
         ),
     ] = None,
     comments: Annotated[
