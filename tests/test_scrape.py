@@ -95,7 +95,7 @@ def test_listing_pages_are_the_minimum(fake_reddit: RunningFakeReddit, tmp_path:
     assert result.inserted == 300
     assert fake_reddit.count(route="listing", subreddit="stocks") == 3  # ceil(300 / 100)
     assert fake_reddit.count(route="access_token") == 1
-    assert result.extra["requests"]["total"] == 4
+    assert result.report.requests.total == 4
     stored = rows(settings)
     assert {r[1] for r in stored} == {"stocks"}
     assert all(r[0].startswith("t3_") and r[2] == "submission" for r in stored)
@@ -203,7 +203,7 @@ def test_429_waits_for_retry_after_then_succeeds(
     assert result.errors == []
     assert result.inserted == 20
     assert fake_reddit.count(route="listing", subreddit="ratelimited_sub", status=429) == 1
-    assert result.extra["subreddits"]["ratelimited_sub"].rate_limit_wait == 1.0
+    assert result.report.subreddits["ratelimited_sub"].rate_limit_wait == 1.0
 
 
 def test_persistent_429_gives_up_on_that_subreddit(

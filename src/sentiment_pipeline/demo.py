@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sentiment_pipeline.pipeline.result import RunResult
+from sentiment_pipeline.scrape import ScrapeResult
 from sentiment_pipeline.settings import Settings, SubredditTarget
 
 __all__ = ["DEMO_SUBREDDITS", "DemoResult", "run_demo"]
@@ -21,7 +21,10 @@ DEMO_NEWEST_POST = 1_735_689_600.0
 
 @dataclass
 class DemoResult:
-    run: RunResult
+    """A demo run: the scrape's result, where it was stored (masked database URL, CSV
+    folder), and the stored events per (subreddit, event type) afterwards."""
+
+    run: ScrapeResult
     database: str
     csv_dir: str
     totals: dict[tuple[str, str], int] = field(default_factory=dict)

@@ -1,33 +1,54 @@
 """`sentpipe scrape reddit` as a library: Reddit posts and comments into the pipeline.
 
-The scrape job sits above its source: it resolves the targets, takes the run lock, reads
-the high-water marks from the database, and feeds `sources.reddit.reddit_records` into the
-pipeline (`run_from_settings_async`), returning the `RunResult`.
+The scrape job sits above its source: it resolves the targets, takes the run lock, builds
+the sinks, reads the high-water marks when a database sink leads, and feeds
+`sources.reddit.reddit_records` into the pipeline (`run_from_settings_async`). The
+source's `ScrapeReport` rides on the returned `ScrapeResult`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sentiment_pipeline.db.queries import Marks
+from sentiment_pipeline.dto import Rejected
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings, SubredditTarget
-from sentiment_pipeline.sources.reddit import RedditScrapeOptions, reddit_records
+from sentiment_pipeline.sources.reddit import RedditScrapeOptions, ScrapeReport, reddit_records
 from sentiment_pipeline.sources.reddit.worker import refresh_since
 
 __all__ = [
     "RedditScrapeOptions",
+    "ScrapeReport",
+    "ScrapeResult",
     "TargetOverrides",
     "resolve_targets",
     "scrape_reddit",
     "scrape_reddit_async",
 ]
+
+
+@dataclass
+class ScrapeResult(RunResult):
+    """The pipeline's `RunResult` of a scrape plus the source's `ScrapeReport`.
+
+    The report's failures are in `errors` (`r/<name>: <reason>`), its warnings in
+    `warnings` and its early stop in `stopped_early`/`stop_reason`; `to_dict()` puts
+    `report.to_dict()` under `extra` (`extra.subreddits`, `extra.requests`).
+    """
+
+    report: ScrapeReport = field(default_factory=ScrapeReport)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """`{"subreddits": {name: counters}, "requests": {total, token, max_requests}}`."""
+        return self.report.to_dict()
 
 
 @dataclass(frozen=True)
@@ -45,7 +66,13 @@ class TargetOverrides:
 def resolve_targets(
     configured: Sequence[SubredditTarget], names: Sequence[str], overrides: TargetOverrides
 ) -> list[SubredditTarget]:
-    """Named subreddits (repeatable or comma-separated) or the YAML list, plus overrides."""
+    """The subreddits to scrape, each once (case-insensitive), in the order given.
+
+    `names` (repeatable, each may be comma-separated) pick targets, taking a configured
+    target's settings when the name is in `configured` (the YAML list); without names,
+    every configured target. `overrides` then replace fields of every target.
+    Raises `ConfigError` for an invalid name or value, and when no target remains.
+    """
     wanted = [part.strip() for name in names for part in name.split(",") if part.strip()]
     by_name = {target.name.lower(): target for target in configured}
     try:
@@ -75,11 +102,32 @@ def resolve_targets(
     return list(unique.values())
 
 
-def _uses_database(settings: Settings, sink_names: Sequence[str] | None) -> bool:
-    from sentiment_pipeline.sinks import resolve_name
+def _recent_floor(options: RedditScrapeOptions) -> Callable[[Marks], datetime]:
+    """Stored submissions we may meet again: young ones (comment refresh), the overlap
+    below each submission mark, and a --since backfill. Known ones keep their trees."""
+    overlap = timedelta(seconds=options.overlap_seconds)
 
-    names = list(sink_names or settings.sinks)
-    return any(resolve_name(n, settings) in ("timescale", "sqlite") for n in names)
+    def floor(marks: Marks) -> datetime:
+        floors = [refresh_since(options.refresh_hours)]
+        floors += [m - overlap for (_, kind), m in marks.latest.items() if kind == "submission"]
+        floors += [options.since] if options.since is not None else []
+        return min(floors)
+
+    return floor
+
+
+async def _reported(
+    records: AsyncIterator[dict[str, Any] | Rejected], result: ScrapeResult
+) -> AsyncIterator[dict[str, Any] | Rejected]:
+    """Pass the source's records on; when it ends, merge its report into the result."""
+    async for record in records:
+        yield record
+    report = result.report
+    result.warnings.extend(report.warnings)
+    result.errors.extend(report.errors)
+    if report.stopped_early:
+        result.stopped_early = True
+        result.stop_reason = result.stop_reason or report.stop_reason
 
 
 async def scrape_reddit_async(
@@ -89,40 +137,51 @@ async def scrape_reddit_async(
     *,
     sink_names: Sequence[str] | None = None,
     dry_run: bool = False,
-    on_progress: Callable[[RunResult], None] | None = None,
-) -> RunResult:
-    """One scrape: lock, marks, fetch, write. Raises `LockHeld`, `ConfigError`, …"""
+    on_progress: Callable[[ScrapeResult], None] | None = None,
+) -> ScrapeResult:
+    """One scrape of `targets` (see `resolve_targets`) into the sinks.
+
+    Takes the run lock, builds the sinks named by `sink_names` (default: the settings'),
+    reads the high-water marks in one call when a database sink leads (an incremental
+    run), and runs the Reddit source through the pipeline. `dry_run` fetches and
+    validates but writes nothing. `on_progress(result)` is called after each batch and
+    each finished subreddit, with the live result (its `report` included).
+
+    Per-subreddit failures end up in `result.errors` (exit code 1), not raised. Raises
+    `ConfigError` (credentials missing or rejected, unknown sink), `LockHeld` (another
+    scrape runs), `DatabaseUnreachable` (database down while reading marks, or Reddit
+    unreachable for every subreddit).
+    """
     from sentiment_pipeline.db.queries import read_marks
     from sentiment_pipeline.lock import run_lock
     from sentiment_pipeline.pipeline import run_from_settings_async
+    from sentiment_pipeline.sinks import build_sinks
     from sentiment_pipeline.sources.reddit.client import check_credentials
     from sentiment_pipeline.sources.reddit.payload import SOURCE
 
     check_credentials(settings)
-    result = RunResult()
+    result = ScrapeResult()
     with run_lock(settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape"):
-        marks = Marks()
-        if _uses_database(settings, sink_names):
-            marks = await asyncio.to_thread(read_marks, settings.database, SOURCE)
-            # Stored submissions we may meet again: young ones (comment refresh), the
-            # overlap below each mark, and a --since backfill. Known ones keep their trees.
-            floors = [refresh_since(options.refresh_hours)]
-            floors += [
-                m - timedelta(seconds=options.overlap_seconds)
-                for (_, kind), m in marks.latest.items()
-                if kind == "submission"
-            ]
-            floors += [options.since] if options.since is not None else []
-            marks = await asyncio.to_thread(read_marks, settings.database, SOURCE, min(floors))
-        source = reddit_records(settings, targets, options, result, marks, on_progress)
-        await run_from_settings_async(
-            settings,
-            source,
-            sink_names=sink_names,
-            dry_run=dry_run,
-            on_progress=on_progress,
-            result=result,
-        )
+        sinks = build_sinks(list(sink_names or settings.sinks), settings)
+        try:
+            marks = Marks()
+            if any(sink.is_database for sink in sinks):
+                floor = _recent_floor(options)
+                marks = await asyncio.to_thread(read_marks, settings.database, SOURCE, floor)
+            progress = None if on_progress is None else (lambda _: on_progress(result))
+            source = reddit_records(settings, targets, options, result.report, marks, progress)
+            await run_from_settings_async(
+                settings,
+                _reported(source, result),
+                sinks=sinks,
+                dry_run=dry_run,
+                on_progress=progress,
+                result=result,
+            )
+        finally:
+            if dry_run:  # the pipeline closes the sinks it wrote to; a dry run writes none
+                for sink in sinks:
+                    sink.close()
     return result
 
 
@@ -131,6 +190,7 @@ def scrape_reddit(
     targets: Sequence[SubredditTarget],
     options: RedditScrapeOptions,
     **kwargs: Any,
-) -> RunResult:
-    """Synchronous `scrape_reddit_async` (one event loop per run)."""
+) -> ScrapeResult:
+    """Synchronous `scrape_reddit_async` (one event loop per run); same arguments,
+    result and errors."""
     return asyncio.run(scrape_reddit_async(settings, targets, options, **kwargs))

@@ -15,6 +15,8 @@ from sentiment_pipeline.errors import ConfigError
 
 __all__ = ["format_duration", "parse_duration", "parse_moment"]
 
+# What `--since` accepted as a typer datetime; strptime also takes unpadded fields there.
+_DATETIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$", re.IGNORECASE)
 _UNITS = {
     "s": 1,
@@ -57,23 +59,40 @@ def parse_duration(value: str, option: str = "duration") -> timedelta:
 
 
 def parse_moment(value: str, option: str = "time", now: datetime | None = None) -> datetime:
-    """A UTC datetime from a date, an ISO 8601 timestamp, or a duration ago (`2h`)."""
+    """An aware UTC datetime from a date, an ISO 8601 timestamp, or a duration ago (`2h`).
+
+    Also takes `%Y-%m-%d`, `%Y-%m-%dT%H:%M:%S` and `%Y-%m-%d %H:%M:%S` with unpadded
+    fields (`2024-1-2 3:04:05`). No offset means UTC. Raises `ConfigError` naming
+    `option` for anything else.
+    """
     text = value.strip()
     if _DURATION.match(text):
         return (now or datetime.now(UTC)) - parse_duration(text, option)
+    moment: datetime | None
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
+        moment = _strptime(text)
+    if moment is None:
         raise ConfigError(
             f"{option} {value!r} is not a date, timestamp or duration",
             "use 2024-01-31, 2024-01-31T12:00:00Z (UTC) or a duration ago such as 2h or 7d",
-        ) from None
+        )
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def _strptime(text: str) -> datetime | None:
+    for pattern in _DATETIME_FORMATS:
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    return None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sentiment_pipeline.cli.state import settings_from
+
+if TYPE_CHECKING:
+    from sentiment_pipeline.scrape import ScrapeResult
+    from sentiment_pipeline.sources.reddit.report import SubredditStats
 
 app = typer.Typer(help="Collect posts and comments from a source.", no_args_is_help=True)
 
@@ -19,13 +22,6 @@ def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | N
     if value is not None and value not in allowed:
         raise typer.BadParameter(f"choose from {', '.join(allowed)}", param_hint=option)
     return value
-
-
-def _since(value: datetime | None) -> datetime | None:
-    """Dates without a zone are UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @app.command("reddit")
@@ -49,8 +45,12 @@ def reddit(
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Posts per subreddit at most.")] = None,
     since: Annotated[
-        datetime | None,
-        typer.Option(help="Only posts from this UTC date/time on (first runs, backfills)."),
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="Only posts from this UTC date/time on, for first runs and backfills "
+            "(2024-01-31, 2024-01-31T12:00Z, or 7d ago).",
+        ),
     ] = None,
     comments: Annotated[
         bool | None, typer.Option("--comments/--no-comments", help="Fetch comment trees.")
@@ -108,6 +108,7 @@ def reddit(
         resolve_targets,
         scrape_reddit,
     )
+    from sentiment_pipeline.timeparse import parse_moment
 
     if quiet:
         setup_logging(quiet=True)
@@ -122,7 +123,7 @@ def reddit(
     settings = settings_from(ctx)
     targets = resolve_targets(settings.subreddits, subreddit or [], overrides)
     options = RedditScrapeOptions(
-        since=_since(since),
+        since=parse_moment(since, "--since") if since is not None else None,
         refresh_hours=(
             refresh_hours if refresh_hours is not None else settings.comment_refresh_hours
         ),
@@ -138,13 +139,13 @@ def reddit(
     raise typer.Exit(int(result.exit_code))
 
 
-def render_scrape(result: Any, as_json: bool = False, quiet: bool = False) -> None:
+def render_scrape(result: ScrapeResult, as_json: bool = False, quiet: bool = False) -> None:
     """Per-subreddit lines or table, then the common run summary."""
     from sentiment_pipeline.cli.console import is_terminal, log, out_console
     from sentiment_pipeline.cli.render import render_result
 
     if not (as_json or quiet):
-        subs = result.extra.get("subreddits", {})
+        subs = result.report.subreddits
         if is_terminal():
             out_console.print(_table(subs))
         else:
@@ -153,12 +154,12 @@ def render_scrape(result: Any, as_json: bool = False, quiet: bool = False) -> No
                     f"r/{name}: {s.status}, {s.submissions:,} posts, {s.comments:,} comments, "
                     f"{s.requests:,} requests, {s.rate_limit_wait:.0f} s rate-limit wait"
                 )
-        requests = result.extra.get("requests", {})
-        log(f"{requests.get('total', 0):,} Reddit requests ({requests.get('token', 0)} token)")
+        requests = result.report.requests
+        log(f"{requests.total:,} Reddit requests ({requests.token} token)")
     render_result(result, as_json=as_json, quiet=quiet)
 
 
-def _table(subs: dict[str, Any]) -> Any:
+def _table(subs: dict[str, SubredditStats]) -> Any:
     from rich.table import Table
 
     table = Table(
@@ -191,7 +192,7 @@ class ScrapeProgress:
         from sentiment_pipeline.cli.render import ProgressReporter
 
         self.enabled = enabled
-        self._result: Any = None
+        self._result: ScrapeResult | None = None
         self._live: Any = None
         self._lines = ProgressReporter("scraping", enabled=enabled)
 
@@ -215,9 +216,9 @@ class ScrapeProgress:
 
         if self._result is None:
             return Text("connecting to Reddit…")
-        return _table(self._result.extra.get("subreddits", {}))
+        return _table(self._result.report.subreddits)
 
-    def __call__(self, result: Any) -> None:
+    def __call__(self, result: ScrapeResult) -> None:
         self._result = result
         if self._live is None:
             self._lines(result)

@@ -7,6 +7,7 @@ drift from what was stored. Plain SQL through SQLAlchemy Core, for PostgreSQL an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -62,12 +63,24 @@ def _connect(url: DatabaseURL) -> tuple[Any, Connection]:
         raise connect_error(url, error) from error
 
 
-def read_marks(url: DatabaseURL, source: str, recent_since: datetime | None = None) -> Marks:
-    """Marks for `source`; an empty `Marks` when the table does not exist yet."""
+def read_marks(
+    url: DatabaseURL,
+    source: str,
+    recent_since: Callable[[Marks], datetime | None] | None = None,
+) -> Marks:
+    """Marks for `source`, read on one connection; empty when nothing is stored yet.
+
+    `marks.latest` is always read. `recent_since(marks)` is then called with it and
+    returns the moment from which stored submissions (with their stored comment counts)
+    go into `marks.recent`; None skips that query. Raises `ConfigError` or
+    `DatabaseUnreachable` when the database cannot be opened.
+    """
     from sqlalchemy import text
 
-    engine, connection = _connect(url)
     marks = Marks()
+    if url.backend == "sqlite" and not url.sqlite_path.exists():
+        return marks  # nothing stored yet; do not create the file just to read it
+    engine, connection = _connect(url)
     try:
         if not _has_table(connection):
             return marks
@@ -80,9 +93,10 @@ def read_marks(url: DatabaseURL, source: str, recent_since: datetime | None = No
         )
         for source_id, event_type, latest in rows:
             marks.latest[(source_id, event_type)] = _as_utc(latest)
-        if recent_since is None:
+        floor = recent_since(marks) if recent_since is not None else None
+        if floor is None:
             return marks
-        since = _param(url, recent_since)
+        since = _param(url, floor)
         rows = connection.execute(
             text(
                 "SELECT source_id, id FROM raw_events WHERE source = :source "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from sentiment_pipeline.errors import ExitCode
@@ -12,6 +12,8 @@ __all__ = ["RunResult", "SourceCounts"]
 
 @dataclass
 class SourceCounts:
+    """Record counts of one `source_id` (e.g. one subreddit) in a run."""
+
     fetched: int = 0
     valid: int = 0
     invalid: int = 0
@@ -21,6 +23,17 @@ class SourceCounts:
 
 @dataclass
 class RunResult:
+    """What one pipeline run did.
+
+    Counts are records: `fetched` from the source, `valid`/`invalid` (dead-lettered),
+    `sanitized` (text cleaned on validation), `inserted` (new in the leading sink),
+    `duplicates`, `spooled` (waiting for the database), `replayed` (from the spool);
+    `batches` written; `per_source_id` the same per source id; `duration` in seconds.
+    `errors`/`warnings` are one-line messages; `stopped_early`/`stop_reason` tell a
+    bounded or interrupted run. A job that runs the pipeline may subclass this to add
+    its own report (see `extra`).
+    """
+
     fetched: int = 0
     valid: int = 0
     invalid: int = 0
@@ -37,7 +50,6 @@ class RunResult:
     stopped_early: bool = False
     stop_reason: str | None = None
     dry_run: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def counts_for(self, source_id: str) -> SourceCounts:
         counts = self.per_source_id.get(source_id)
@@ -54,8 +66,18 @@ class RunResult:
             return ExitCode.FAILURES
         return ExitCode.OK
 
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Figures of the job that ran the pipeline, as plain values (`{}` here; the scrape
+        job's result gives its per-subreddit report)."""
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
+        """Plain values for `--json`: every field above (`duration` rounded to ms), then
+        `extra` and `exit_code`."""
         data = asdict(self)
-        data["duration"] = round(self.duration, 3)
-        data["exit_code"] = int(self.exit_code)
-        return data
+        plain = {f.name: data[f.name] for f in fields(RunResult)}
+        plain["duration"] = round(self.duration, 3)
+        plain["extra"] = self.extra
+        plain["exit_code"] = int(self.exit_code)
+        return plain

@@ -1,9 +1,10 @@
 """BatchWriter: writes one batch to the sinks, retrying transient failures, spooling the
 batch when the database stays down. Runs in the pipeline's worker thread.
 
-The first database sink leads: the other sinks (CSV) receive exactly the events it newly
-stored, so they stay a faithful log of the database. Without a database sink, the first
-sink's own de-duplication decides what is new.
+The first database sink leads: the other sinks receive exactly the events it newly stored,
+so they stay a faithful log of the database (`sinks.base.leaders_and_followers` decides who
+leads and who follows). Without a database sink, the first sink's own de-duplication
+decides what is new.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
 from sentiment_pipeline.errors import SentpipeError, TransientError
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.pipeline.spool import Spool
-from sentiment_pipeline.sinks.base import Sink, WriteResult
+from sentiment_pipeline.sinks.base import Sink, WriteResult, leaders_and_followers
 
 __all__ = ["BatchWriter"]
 
@@ -33,12 +34,7 @@ class BatchWriter:
         retry_seconds: float,
         result: RunResult,
     ) -> None:
-        self.leaders = [sink for sink in sinks if sink.is_database]
-        self.followers = [sink for sink in sinks if not sink.is_database]
-        if self.leaders:
-            for follower in self.followers:
-                if hasattr(follower, "dedupe_against_files"):
-                    follower.dedupe_against_files = False
+        self.leaders, self.followers = leaders_and_followers(sinks)
         self.spool = spool
         self.retry_seconds = retry_seconds
         self.result = result

@@ -11,7 +11,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.sinks.base import Sink, WriteResult
+from sentiment_pipeline.sinks.base import Sink, WriteResult, leaders_and_followers
 
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
@@ -49,7 +49,10 @@ def create_sink(name: str, settings: Settings) -> Sink:
 
 
 def build_sinks(names: list[str], settings: Settings) -> list[Sink]:
-    """Instantiate sinks once each, database sinks first (they lead, the others follow)."""
+    """Instantiate the named sinks once each (aliases resolved), database sinks first:
+    they lead, and the others that can follow them (`FollowsLeader`) are set to follow
+    here. Connections open lazily, on the first write. Raises `ConfigError` for an
+    unknown name, no name, or a sink the settings cannot serve."""
     resolved: list[str] = []
     for name in names:
         key = resolve_name(name, settings)
@@ -57,5 +60,5 @@ def build_sinks(names: list[str], settings: Settings) -> list[Sink]:
             resolved.append(key)
     if not resolved:
         raise ConfigError("no sink selected", f"choose from: {', '.join(known_sinks())}")
-    sinks = [create_sink(key, settings) for key in resolved]
-    return sorted(sinks, key=lambda sink: not sink.is_database)
+    leaders, followers = leaders_and_followers([create_sink(key, settings) for key in resolved])
+    return [*leaders, *followers]

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from sentiment_pipeline.dto import RawEventDTO
 
-__all__ = ["Sink", "WriteResult", "dedupe_batch"]
+__all__ = ["FollowsLeader", "Sink", "WriteResult", "dedupe_batch", "leaders_and_followers"]
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,39 @@ class Sink(Protocol):
     name: str
     is_database: bool
 
-    def write(self, batch: Sequence[RawEventDTO]) -> WriteResult: ...
+    def write(self, batch: Sequence[RawEventDTO]) -> WriteResult:
+        """Store `batch` (validated events, any order, repeats allowed); return which were
+        new. Raises `TransientError` for failures worth retrying, `ConfigError` for a
+        sink that cannot work as configured (e.g. the table is missing)."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release connections and files; the sink may be closed more than once."""
+        ...
+
+
+@runtime_checkable
+class FollowsLeader(Protocol):
+    """A non-database sink that can follow a leading database sink: after
+    `follow_leader()` it receives exactly the events the leader newly stored, so it
+    drops its own de-duplication (the CSV sink: no look-up of keys in its files)."""
+
+    def follow_leader(self) -> None: ...
+
+
+def leaders_and_followers(sinks: Sequence[Sink]) -> tuple[list[Sink], list[Sink]]:
+    """Split sinks into leaders (`is_database`, in order) and followers (the rest).
+
+    When a leader exists, every follower that declares `FollowsLeader` is told to
+    follow it; this is the one place that decides it, for every sink alike.
+    """
+    leaders = [sink for sink in sinks if sink.is_database]
+    followers = [sink for sink in sinks if not sink.is_database]
+    if leaders:
+        for follower in followers:
+            if isinstance(follower, FollowsLeader):
+                follower.follow_leader()
+    return leaders, followers
 
 
 def dedupe_batch(batch: Sequence[RawEventDTO]) -> tuple[list[RawEventDTO], int]:

@@ -54,6 +54,10 @@ class CsvSink:
         self.dedupe_against_files = dedupe_against_files
         self._seen: dict[Path, set[str]] = {}
 
+    def follow_leader(self) -> None:
+        """A database sink leads: it sends only rows it newly stored, so skip file look-ups."""
+        self.dedupe_against_files = False
+
     def path_for(self, event: RawEventDTO) -> Path:
         day = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%d")
         return self.directory / event.source / event.source_id / f"{day}.csv"

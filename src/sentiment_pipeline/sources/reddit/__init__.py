@@ -2,8 +2,9 @@
 
 `reddit_records` is an async iterator of event records (or `Rejected`), one task per
 subreddit on one shared client (client.py: the requests meter and backoff; worker.py: one
-subreddit's listings and comment trees; payload.py: Reddit JSON -> record). A leaf: it
-imports nothing of the pipeline, the sinks or the CLI.
+subreddit's listings and comment trees; payload.py: Reddit JSON -> record), and fills a
+`ScrapeReport` (report.py) as it goes. A leaf: it imports nothing of the pipeline, the
+sinks, the scrape job or the CLI.
 """
 
 from __future__ import annotations
@@ -18,23 +19,18 @@ from typing import Any
 from sentiment_pipeline.db.queries import Marks
 from sentiment_pipeline.dto import Rejected
 from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable
-from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings, SubredditTarget
 from sentiment_pipeline.sources.reddit.client import (
     BudgetExhausted,
     RequestMeter,
-    current_subreddit,
+    count_requests_into,
     describe_error,
     make_reddit,
 )
-from sentiment_pipeline.sources.reddit.worker import (
-    SubredditStats,
-    SubredditWorker,
-    WorkerConfig,
-    refresh_since,
-)
+from sentiment_pipeline.sources.reddit.report import RequestTotals, ScrapeReport, SubredditStats
+from sentiment_pipeline.sources.reddit.worker import SubredditWorker, WorkerConfig, refresh_since
 
-__all__ = ["RedditScrapeOptions", "reddit_records"]
+__all__ = ["RedditScrapeOptions", "ScrapeReport", "SubredditStats", "reddit_records"]
 
 _DONE = object()
 _QUEUE_SIZE = 2000
@@ -42,7 +38,15 @@ _QUEUE_SIZE = 2000
 
 @dataclass(frozen=True)
 class RedditScrapeOptions:
-    """Run-wide options (per-subreddit ones live on `SubredditTarget`)."""
+    """Run-wide options (per-subreddit ones live on `SubredditTarget`).
+
+    `since`: only posts from this aware UTC moment on (a `new` listing pages back to it).
+    `refresh_hours`: re-fetch comments of stored posts younger than this many hours.
+    `max_requests` / `max_duration` (seconds): stop cleanly at these bounds.
+    `overlap_seconds`: page this far below the stored high-water mark.
+    `listing_cap`: Reddit's listing limit (items), to warn about gaps.
+    `wait_for_lock`: wait for a running scrape instead of failing with `LockHeld`.
+    """
 
     since: datetime | None = None
     refresh_hours: float = 48.0
@@ -57,16 +61,30 @@ async def reddit_records(
     settings: Settings,
     targets: Sequence[SubredditTarget],
     options: RedditScrapeOptions,
-    result: RunResult,
+    report: ScrapeReport,
     marks: Marks | None = None,
-    on_progress: Callable[[RunResult], None] | None = None,
+    on_progress: Callable[[ScrapeReport], None] | None = None,
 ) -> AsyncIterator[dict[str, Any] | Rejected]:
-    """Yield submission and comment records of every target, concurrently fetched."""
+    """Yield submission and comment records (or `Rejected`) of every target.
+
+    Targets are fetched concurrently, one task per subreddit on one client. `report` is
+    filled while records flow (`report.subreddits` keyed by the lower-cased name, in
+    target order) and is complete when the iterator ends. `marks` (what is stored
+    already) make `new` listings incremental and skip known comment trees.
+    `on_progress(report)` is called each time a subreddit finishes.
+
+    A subreddit that fails is skipped and recorded in `report.failures`; stopping at
+    `--max-requests`/`--max-duration` sets `report.stopped_early`. Raises `ConfigError`
+    when Reddit rejects the credentials, and `DatabaseUnreachable` when no subreddit
+    could reach Reddit at all (network).
+    """
     deadline = time.monotonic() + options.max_duration if options.max_duration else None
-    meter = RequestMeter(max_requests=options.max_requests, deadline=deadline)
-    stats = {t.name.lower(): SubredditStats() for t in targets}
-    result.extra["subreddits"] = stats
-    _update(result, meter)
+    report.requests = RequestTotals(max_requests=options.max_requests)
+    meter = RequestMeter(totals=report.requests, deadline=deadline)
+    stats = report.subreddits
+    stats.clear()
+    for target in targets:
+        stats[target.name.lower()] = SubredditStats()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=_QUEUE_SIZE)
     config = WorkerConfig(
         since=options.since,
@@ -79,17 +97,16 @@ async def reddit_records(
     worker = SubredditWorker(reddit, meter, marks or Marks(), config, queue.put, asyncio.Lock())
 
     async def one(target: SubredditTarget) -> None:
-        name = target.name.lower()
-        current_subreddit.set(name)
+        counters = stats[target.name.lower()]
+        count_requests_into(counters)  # this task and the comment-tree tasks it starts
         try:
-            await worker.run(target, stats[name])
-            stats[name].status = "done"
+            await worker.run(target, counters)
+            counters.status = "done"
         except BudgetExhausted as stop:
-            stats[name].status = "stopped"
-            result.stopped_early = True
-            result.stop_reason = result.stop_reason or str(stop)
+            counters.status = "stopped"
+            report.stop(str(stop))
         except Exception as error:  # reported per subreddit
-            stats[name].status = "failed"
+            counters.status = "failed"
             failures[target.name] = error
         finally:
             await queue.put(_DONE)
@@ -102,14 +119,12 @@ async def reddit_records(
             try:
                 item = await asyncio.wait_for(queue.get(), timeout)
             except TimeoutError:  # a request hangs past --max-duration: stop here
-                result.stopped_early = True
-                result.stop_reason = result.stop_reason or "reached --max-duration"
+                report.stop("reached --max-duration")
                 break
             if item is _DONE:
                 running -= 1
                 if on_progress is not None:
-                    _update(result, meter)
-                    on_progress(result)
+                    on_progress(report)
                 continue
             yield item
     finally:
@@ -117,40 +132,22 @@ async def reddit_records(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await reddit.close()
-        _update(result, meter)
-    _report(result, targets, failures, stats)
+    _report_failures(report, targets, failures)
 
 
-def _update(result: RunResult, meter: RequestMeter) -> None:
-    """Copy the meter into the result (plain values, so `--json` can print them)."""
-    result.extra["requests"] = {
-        "total": meter.total,
-        "token": meter.tokens,
-        "max_requests": meter.max_requests,
-    }
-    for name, stats in result.extra.get("subreddits", {}).items():
-        stats.requests = meter.per_subreddit[name]
-        stats.rate_limit_wait = meter.rate_limit_wait[name]
-
-
-def _report(
-    result: RunResult,
-    targets: Sequence[SubredditTarget],
-    failures: dict[str, BaseException],
-    stats: dict[str, SubredditStats],
+def _report_failures(
+    report: ScrapeReport, targets: Sequence[SubredditTarget], failures: dict[str, BaseException]
 ) -> None:
-    """Turn per-subreddit failures into errors; raise for problems no subreddit survives."""
+    """Record per-subreddit failures; raise for problems no subreddit survives."""
     from asyncprawcore.exceptions import RequestException
 
-    for counters in stats.values():
-        result.warnings.extend(counters.warnings)
     for name, error in failures.items():
         reason, credentials = describe_error(error)
         if credentials:
             raise ConfigError(
                 reason, "check SENTPIPE_REDDIT_CLIENT_ID / _SECRET (and _USERNAME / _PASSWORD)"
             ) from error
-        result.errors.append(f"r/{name}: {reason}")
+        report.failures[name] = reason
     network = all(isinstance(e, RequestException) for e in failures.values())
     if failures and len(failures) == len(targets) and network:
         first = next(iter(failures.values()))

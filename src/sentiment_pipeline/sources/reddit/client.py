@@ -3,6 +3,10 @@
 One client (one rate budget) serves every subreddit of a run. The meter sits in the
 requestor, so it sees every HTTP request asyncpraw makes, token requests included, and
 can stop a run at `--max-requests` / `--max-duration` before the next request goes out.
+It adds each request to the counters of the task that made it: a subreddit's task calls
+`count_requests_into(stats)` once (its comment-tree tasks inherit it), and "more comments"
+expansions run inside `expanding_more()`. Context variables are per task, so trees in
+flight at the same time never count each other's requests.
 """
 
 from __future__ import annotations
@@ -10,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sentiment_pipeline import __version__
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.sources.reddit.report import RequestTotals, SubredditStats
 
 if TYPE_CHECKING:
     import asyncpraw
@@ -29,8 +33,9 @@ __all__ = [
     "BudgetExhausted",
     "RequestMeter",
     "check_credentials",
-    "current_subreddit",
+    "count_requests_into",
     "describe_error",
+    "expanding_more",
     "make_reddit",
     "user_agent",
     "with_backoff",
@@ -40,7 +45,8 @@ T = TypeVar("T")
 APPS_URL = "https://www.reddit.com/prefs/apps"
 MAX_429_RETRIES = 3
 DEFAULT_RETRY_AFTER = 5.0
-current_subreddit: ContextVar[str] = ContextVar("sentpipe_subreddit", default="-")
+_counting: ContextVar[SubredditStats | None] = ContextVar("sentpipe_counting", default=None)
+_expanding: ContextVar[bool] = ContextVar("sentpipe_expanding", default=False)
 _sleep = asyncio.sleep  # tests swap this to record waits instead of sleeping
 
 
@@ -48,30 +54,59 @@ class BudgetExhausted(Exception):
     """The run reached the user's `--max-requests` or `--max-duration` bound."""
 
 
+def count_requests_into(stats: SubredditStats) -> None:
+    """Count the requests of the calling task, and of the tasks it starts later, into
+    `stats` (`requests`, `more_expansions`, `rate_limit_wait`)."""
+    _counting.set(stats)
+
+
+@contextmanager
+def expanding_more() -> Iterator[None]:
+    """Requests made inside also count as "more comments" expansions (this task only)."""
+    token = _expanding.set(True)
+    try:
+        yield
+    finally:
+        _expanding.reset(token)
+
+
 @dataclass
 class RequestMeter:
-    """Counts requests (per subreddit, via a context variable) and enforces the bounds."""
+    """Counts requests and enforces the bounds.
 
-    max_requests: int | None = None
-    deadline: float | None = None  # time.monotonic() value
-    total: int = 0
-    tokens: int = 0
-    per_subreddit: Counter[str] = field(default_factory=Counter)
-    rate_limit_wait: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    `totals` holds the run-wide counts (shared with the run's `ScrapeReport`);
+    `deadline` is a `time.monotonic()` value (None: no `--max-duration`).
+    """
+
+    totals: RequestTotals = field(default_factory=RequestTotals)
+    deadline: float | None = None
 
     def check(self) -> None:
-        if self.max_requests is not None and self.total >= self.max_requests:
-            raise BudgetExhausted(f"reached --max-requests {self.max_requests}")
+        """Raise `BudgetExhausted` when the next request would pass a bound."""
+        limit = self.totals.max_requests
+        if limit is not None and self.totals.total >= limit:
+            raise BudgetExhausted(f"reached --max-requests {limit}")
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise BudgetExhausted("reached --max-duration")
 
     def before(self, url: str) -> None:
+        """Called for every HTTP request, before it goes out; may raise `BudgetExhausted`."""
         self.check()
-        self.total += 1
+        self.totals.total += 1
         if "access_token" in url:
-            self.tokens += 1
-        else:
-            self.per_subreddit[current_subreddit.get()] += 1
+            self.totals.token += 1
+            return
+        stats = _counting.get()
+        if stats is not None:
+            stats.requests += 1
+            if _expanding.get():
+                stats.more_expansions += 1
+
+    def waited(self, seconds: float) -> None:
+        """Add a rate-limit wait (seconds) to the calling task's subreddit."""
+        stats = _counting.get()
+        if stats is not None:
+            stats.rate_limit_wait += seconds
 
 
 def user_agent(settings: Settings) -> str:
@@ -152,7 +187,7 @@ async def with_backoff(call: Callable[[], Awaitable[T]], meter: RequestMeter) ->
             wait = max(0.0, wait) * attempt
             if meter.deadline is not None and time.monotonic() + wait >= meter.deadline:
                 raise BudgetExhausted("reached --max-duration while rate limited") from error
-            meter.rate_limit_wait[current_subreddit.get()] += wait
+            meter.waited(wait)
             await _sleep(wait)
 
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sentiment_pipeline.db.queries import Marks
 from sentiment_pipeline.dto import Rejected
 from sentiment_pipeline.settings import SubredditTarget
-from sentiment_pipeline.sources.reddit.client import RequestMeter, with_backoff
+from sentiment_pipeline.sources.reddit.client import RequestMeter, expanding_more, with_backoff
 from sentiment_pipeline.sources.reddit.payload import comment_record, submission_record
+from sentiment_pipeline.sources.reddit.report import SubredditStats
 
-__all__ = ["SubredditStats", "SubredditWorker"]
+__all__ = ["SubredditWorker", "WorkerConfig", "refresh_since"]
 
 LOGGER = logging.getLogger(__name__)
 TREES_IN_FLIGHT = 4
@@ -28,21 +29,11 @@ Emit = Callable[[dict[str, Any] | Rejected], Awaitable[None]]
 
 
 @dataclass
-class SubredditStats:
-    """Live counters for one subreddit (progress display and `RunResult.extra`)."""
-
-    status: str = "waiting"
-    submissions: int = 0
-    comments: int = 0
-    comment_trees: int = 0
-    more_expansions: int = 0
-    requests: int = 0
-    rate_limit_wait: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
 class WorkerConfig:
+    """Run-wide settings of every subreddit's worker: `since` (a `--since` floor),
+    `overlap` (paged back below a stored mark), `refresh_since` (stored posts newer than
+    this get their comments re-fetched) and `listing_cap` (Reddit's listing limit)."""
+
     since: datetime | None
     overlap: timedelta
     refresh_since: datetime
@@ -177,19 +168,20 @@ class SubredditWorker:
             return
         stats.comment_trees += 1
         if target.more_comments > 0:
-            before = self.meter.per_subreddit[source_id]
+            # Counted per task (expanding_more), not as a difference of the subreddit's
+            # total: the other trees in flight make requests meanwhile.
             async with self.more_lock:  # Reddit answers 429 to concurrent morechildren
                 try:
-                    await with_backoff(
-                        lambda: submission.comments.replace_more(limit=target.more_comments),
-                        self.meter,
-                    )
+                    with expanding_more():
+                        await with_backoff(
+                            lambda: submission.comments.replace_more(limit=target.more_comments),
+                            self.meter,
+                        )
                 except DuplicateReplaceException:
                     stats.warnings.append(
                         f"r/{target.name}: duplicate comments while expanding {fullname}; "
                         "kept what was loaded"
                     )
-            stats.more_expansions += self.meter.per_subreddit[source_id] - before
         for comment in submission.comments.list():
             if type(comment).__name__ == "MoreComments":
                 continue
@@ -204,4 +196,5 @@ class SubredditWorker:
 
 
 def refresh_since(hours: float) -> datetime:
+    """The moment `hours` before now (UTC): stored posts newer than it are refreshed."""
     return datetime.now(UTC) - timedelta(hours=hours)

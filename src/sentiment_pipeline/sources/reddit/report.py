@@ -1,0 +1,87 @@
+"""What one Reddit scrape did: per-subreddit counters, request totals, failures.
+
+The source fills a `ScrapeReport` while it runs (the progress display reads it live) and
+the scrape job merges it into the run's result. Every count is exact: the request meter
+(client.py) adds each HTTP request to the counters of the subreddit whose task made it,
+through a context variable, never by subtracting totals that other tasks also move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["RequestTotals", "ScrapeReport", "SubredditStats"]
+
+
+@dataclass
+class SubredditStats:
+    """Live counters for one subreddit.
+
+    `status` moves waiting -> listing -> comments -> done (or `stopped` at a
+    `--max-*` bound, `failed` when the subreddit could not be scraped). `requests` counts
+    every HTTP request made for this subreddit (listing pages, comment trees, "more
+    comments" expansions and their retries; token requests are counted run-wide only);
+    `more_expansions` is the part of `requests` spent expanding "more comments" and
+    "continue this thread" stubs. `rate_limit_wait` is in seconds (429 backoff).
+    """
+
+    status: str = "waiting"
+    submissions: int = 0
+    comments: int = 0
+    comment_trees: int = 0
+    more_expansions: int = 0
+    requests: int = 0
+    rate_limit_wait: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RequestTotals:
+    """Run-wide request counts: `total` includes the `token` (OAuth) requests;
+    `max_requests` is the `--max-requests` bound (None: unbounded)."""
+
+    total: int = 0
+    token: int = 0
+    max_requests: int | None = None
+
+
+@dataclass
+class ScrapeReport:
+    """The per-run report of the Reddit source.
+
+    `subreddits` maps the lower-cased subreddit name to its counters, in target order.
+    `failures` maps a target name (as given) to a one-line reason for the subreddits
+    that could not be scraped. `stopped_early`/`stop_reason` tell that the run hit
+    `--max-requests` or `--max-duration`.
+    """
+
+    subreddits: dict[str, SubredditStats] = field(default_factory=dict)
+    requests: RequestTotals = field(default_factory=RequestTotals)
+    failures: dict[str, str] = field(default_factory=dict)
+    stopped_early: bool = False
+    stop_reason: str | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every subreddit's warnings, in target order."""
+        return [warning for stats in self.subreddits.values() for warning in stats.warnings]
+
+    @property
+    def errors(self) -> list[str]:
+        """One line per failed subreddit: `r/<name>: <reason>`."""
+        return [f"r/{name}: {reason}" for name, reason in self.failures.items()]
+
+    def stop(self, reason: str) -> None:
+        """Record that the run stopped early; the first reason wins."""
+        self.stopped_early = True
+        self.stop_reason = self.stop_reason or reason
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for `--json` (the result's `extra`): `{"subreddits": {name:
+        {status, submissions, comments, comment_trees, more_expansions, requests,
+        rate_limit_wait, warnings}}, "requests": {total, token, max_requests}}`."""
+        return {
+            "subreddits": {name: asdict(stats) for name, stats in self.subreddits.items()},
+            "requests": asdict(self.requests),
+        }
