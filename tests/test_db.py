@@ -164,7 +164,8 @@ def test_plain_postgres_fallback(postgres_url: str) -> None:
     assert "plain PostgreSQL table" in result.output
     data = json.loads(_cli(postgres_url, "db", "status", "--json").output)
     assert data["backend"] == "postgresql"
-    assert data["version"].startswith("PostgreSQL 15 (no TimescaleDB)")
+    assert data["version"] == f"PostgreSQL {data['server_version']} (no TimescaleDB)"
+    assert data["server_version"].startswith("15.")
     assert data["hypertable"] is False
 
 
