@@ -416,3 +416,14 @@ def test_wrong_password_reads_the_same_for_every_command(postgres_url: str) -> N
         result = _cli(bad, *args)
         assert result.exit_code == 2, (args, result.output)
         assert "refused the login" in result.stderr
+
+
+def test_sqlite_sink_on_an_unopenable_file_is_a_config_error(tmp_path: Path) -> None:
+    from sentiment_pipeline.sinks.sqlite import SqliteSink
+
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()  # a path sqlite3 cannot open as a database
+    sink = SqliteSink(parse_database_url(f"sqlite:///{folder}"))
+    with pytest.raises(ConfigError, match=f"cannot open SQLite database {folder}"):
+        sink._connect()  # what the first write does
+    sink.close()
