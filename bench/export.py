@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _data import make_records
 
+from sentiment_pipeline.db.filters import EventFilter
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
-from sentiment_pipeline.export.columns import DEFAULT_COLUMNS, EventFilter, select_sql
+from sentiment_pipeline.export.columns import DEFAULT_COLUMNS, select_sql
 from sentiment_pipeline.sinks.postgres import copy_rows, register_jsonb_text
 from sentiment_pipeline.stats import collect_stats
 

@@ -164,7 +164,8 @@ def test_plain_postgres_fallback(postgres_url: str) -> None:
     assert "plain PostgreSQL table" in result.output
     data = json.loads(_cli(postgres_url, "db", "status", "--json").output)
     assert data["backend"] == "postgresql"
-    assert data["version"].startswith("PostgreSQL 15 (no TimescaleDB)")
+    assert data["version"] == f"PostgreSQL {data['server_version']} (no TimescaleDB)"
+    assert data["server_version"].startswith("15.")
     assert data["hypertable"] is False
 
 
@@ -234,3 +235,195 @@ def test_orm_matches_the_migrated_schema(any_db_url: str) -> None:
         ]
     engine.dispose()
     assert diff == []
+
+
+# --- one server description, one error mapper ------------------------------------------
+
+
+def _json(url: str, *args: str) -> dict[str, object]:
+    result = _cli(url, *args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+def test_stats_and_status_describe_the_same_server(
+    any_db_url: str, request: pytest.FixtureRequest
+) -> None:
+    assert _cli(any_db_url, "db", "init", "--chunk-interval", "1 day").exit_code == 0
+    status = _json(any_db_url, "db", "status", "--json")
+    backend = _json(any_db_url, "stats", "--json")["backend"]
+    assert isinstance(backend, dict)
+    assert backend["description"] == status["version"]
+    assert backend["kind"] == status["backend"]
+    for key in ("hypertable", "chunk_interval", "chunks", "timescaledb_license"):
+        assert backend[key] == status[key], key
+    assert backend["server_version"] == status["server_version"]
+    assert backend["timescaledb_version"] == status["timescaledb_version"]
+    server = request.node.callspec.params["any_db_url"]
+    if server == "timescale":
+        assert status["chunk_interval"] == "1 day" and status["hypertable"] is True
+        licence = status["timescaledb_license"]
+        assert licence in {"apache", "timescale"}
+        assert f"({licence.capitalize()} licence)" in str(status["version"])
+    else:
+        assert status["chunk_interval"] is None and status["hypertable"] is False
+    # the human outputs use the same words for the server and the table layout
+    human_status = _cli(any_db_url, "db", "status").stdout
+    human_stats = _cli(any_db_url, "stats").stdout
+    layout = (
+        "hypertable, chunk interval 1 day, 0 chunks" if server == "timescale" else "plain table"
+    )
+    for text in (human_status, human_stats):
+        assert str(status["version"]) in " ".join(text.split())
+        assert layout in text
+
+
+def test_status_before_init_creates_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "none.db"
+    data = _json(f"sqlite:///{path}", "db", "status", "--json")
+    assert data["table_exists"] is False and data["revision"] is None
+    assert not path.exists()
+
+
+def _fresh_sqlite_without_table(tmp_path: Path) -> str:
+    import sqlite3
+
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()  # a database file, no raw_events
+    assert path.is_file()
+    return f"sqlite:///{path}"
+
+
+@pytest.mark.parametrize("server", ["timescale", "postgres", "sqlite"])
+def test_missing_table_reads_the_same_everywhere(
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from sentiment_pipeline.dto import Validated, validate_record
+    from sentiment_pipeline.settings import load_settings
+    from sentiment_pipeline.sinks import create_sink
+
+    if server == "sqlite":
+        url = _fresh_sqlite_without_table(tmp_path)
+    else:
+        url = str(request.getfixturevalue(f"{server}_url"))  # a fresh, empty database
+    parsed = parse_database_url(url)
+    where = (
+        f"SQLite database {parsed.sqlite_path}"
+        if server == "sqlite"
+        else f"the database at {parsed.host_port}"
+    )
+    expected = f"raw_events does not exist in {where}. Run `sentpipe db init` first"
+    for args in (("stats",), ("export", "csv", "-o", "-")):
+        result = _cli(url, *args)
+        assert result.exit_code == 2, result.output
+        assert expected in " ".join(result.stderr.split())
+    record = validate_record(
+        {
+            "id": "t1_a",
+            "occurred_at": "2024-01-01T00:00:00Z",
+            "source": "reddit",
+            "source_id": "python",
+            "event_type": "comment",
+            "payload": {},
+        }
+    )
+    assert isinstance(record, Validated)
+    env = {"SENTPIPE_DATABASE_URL": url, "SENTPIPE_DATA_DIR": str(tmp_path)}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        sink = create_sink("database", load_settings())
+    try:
+        with pytest.raises(ConfigError) as raised:
+            sink.write([record.event])
+        assert raised.value.one_line() == expected
+    finally:
+        sink.close()
+
+
+def test_read_side_never_creates_a_sqlite_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/none.db"
+    for args in (("stats",), ("export", "csv", "-o", "-")):
+        result = _cli(url, *args)
+        assert result.exit_code == 2
+        assert "no SQLite database at" in result.stderr
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_sqlite_busy_is_transient_for_sinks_and_exit_3_for_commands(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sentiment_pipeline.db.errors import map_sqlite_error
+    from sentiment_pipeline.errors import DatabaseUnreachable, ExitCode, TransientError
+
+    url = parse_database_url(f"sqlite:///{tmp_path}/busy.db")
+    init_db(url)
+    holder = sqlite3.connect(url.sqlite_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # take the write lock
+    other = sqlite3.connect(url.sqlite_path, timeout=0, isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as caught:
+            other.execute("BEGIN IMMEDIATE")
+    finally:
+        other.close()
+        holder.execute("ROLLBACK")
+        holder.close()
+    retried = map_sqlite_error(url, caught.value, retry=True)
+    assert isinstance(retried, TransientError)
+    assert str(retried) == f"SQLite database {url.sqlite_path} is busy: database is locked"
+    final = map_sqlite_error(url, caught.value)
+    assert isinstance(final, DatabaseUnreachable) and final.exit_code == ExitCode.UNREACHABLE
+    assert map_sqlite_error(url, sqlite3.OperationalError("near x: syntax error")).args == (
+        "near x: syntax error",
+    )
+
+
+@pytest.mark.timescale
+def test_lost_connection_on_the_read_side_is_exit_3(timescale_url: str) -> None:
+    import psycopg
+
+    from sentiment_pipeline.db.connect import open_reader
+    from sentiment_pipeline.errors import DatabaseUnreachable
+
+    url = parse_database_url(timescale_url)
+    init_db(url)
+    with open_reader(url) as reader:
+        [(pid,)] = reader.rows("SELECT pg_backend_pid()")
+        with psycopg.connect(url.libpq, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(DatabaseUnreachable, match="lost the connection to PostgreSQL at"):
+            reader.rows("SELECT 1")
+
+
+def test_unreachable_and_refused_read_the_same_for_every_command() -> None:
+    port = _free_port()
+    url = f"postgresql://u:topsecret@127.0.0.1:{port}/db"
+    outputs = []
+    for args in (("db", "status"), ("stats",), ("export", "csv", "-o", "-")):
+        result = _cli(url, *args)
+        assert result.exit_code == 3, (args, result.output)
+        assert "topsecret" not in result.output
+        outputs.append(" ".join(result.stderr.split()))
+    assert all(f"cannot connect to PostgreSQL at 127.0.0.1:{port}" in out for out in outputs)
+
+
+@pytest.mark.postgres
+def test_wrong_password_reads_the_same_for_every_command(postgres_url: str) -> None:
+    bad = postgres_url.replace("sentpipe:sentpipe@", "sentpipe:wrong@")
+    for args in (("db", "status"), ("stats",), ("export", "csv", "-o", "-")):
+        result = _cli(bad, *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "refused the login" in result.stderr
+
+
+def test_sqlite_sink_on_an_unopenable_file_is_a_config_error(tmp_path: Path) -> None:
+    from sentiment_pipeline.sinks.sqlite import SqliteSink
+
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()  # a path sqlite3 cannot open as a database
+    sink = SqliteSink(parse_database_url(f"sqlite:///{folder}"))
+    with pytest.raises(ConfigError, match=f"cannot open SQLite database {folder}"):
+        sink._connect()  # what the first write does
+    sink.close()

@@ -267,7 +267,9 @@ def test_missing_table_is_a_config_error(request: pytest.FixtureRequest, server:
     try:
         with pytest.raises(ConfigError, match="raw_events does not exist") as caught:
             sink.write([event(1)])
-        assert caught.value.hint == "run `sentpipe db init`"
+        assert caught.value.hint == "run `sentpipe db init` first"
+        host_port = sink.url.host_port
+        assert caught.value.reason == f"raw_events does not exist in the database at {host_port}"
     finally:
         sink.close()
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sentiment_pipeline.db.backend import ServerInfo, describe
+from sentiment_pipeline.db.connect import Reader, open_reader
+from sentiment_pipeline.db.filters import EventFilter, where_sql
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.export.columns import EventFilter, where_sql
 
-__all__ = ["JSON_SCHEMA_VERSION", "BackendSummary", "Stats", "collect_stats", "iso"]
+__all__ = ["JSON_SCHEMA_VERSION", "Stats", "collect_stats", "iso"]
 
 JSON_SCHEMA_VERSION = 1
 
@@ -29,19 +31,14 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@dataclass(frozen=True)
-class BackendSummary:
-    kind: str  # "timescaledb", "postgresql" or "sqlite"
-    description: str
-    hypertable: bool = False
-    chunks: int | None = None
-    size_bytes: int | None = None  # table + indexes (hypertable: all chunks); SQLite: file
-
-
 @dataclass
 class Stats:
+    """Every figure of `sentpipe stats`. Counts are exact; times are aware UTC datetimes
+    (None when there are no events); `per_day` is (UTC date, events), oldest first;
+    `backend` is the same server description `db status` prints."""
+
     generated_at: datetime
-    backend: BackendSummary
+    backend: ServerInfo
     source_ids: tuple[str, ...] = ()
     since: datetime | None = None
     total: int = 0
@@ -72,18 +69,14 @@ class Stats:
         return age is None or age > max_age
 
     def to_dict(self, max_age: timedelta | None = None) -> dict[str, Any]:
+        """The documented `--json` shape (docs/stats.md, schema 1); `stale` is the
+        verdict for `max_age`, or None without one."""
         newest, ingest = self.newest_event_age, self.last_ingest_age
         return {
             "schema": JSON_SCHEMA_VERSION,
             "generated_at": iso(self.generated_at),
             "filters": {"source_ids": list(self.source_ids), "since": iso(self.since)},
-            "backend": {
-                "kind": self.backend.kind,
-                "description": self.backend.description,
-                "hypertable": self.backend.hypertable,
-                "chunks": self.backend.chunks,
-                "size_bytes": self.backend.size_bytes,
-            },
+            "backend": self.backend.to_dict(),
             "total": self.total,
             "processed": self.processed,
             "unprocessed": self.unprocessed,
@@ -111,41 +104,6 @@ def _utc(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
-def _describe_pg(connection: Any) -> BackendSummary:
-    version = str(connection.execute("SHOW server_version").fetchone()[0]).split()[0]
-    row = connection.execute(
-        "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"
-    ).fetchone()
-    if row is not None:
-        hyper = connection.execute(
-            "SELECT count(*) FROM timescaledb_information.hypertables "
-            "WHERE hypertable_name = 'raw_events'"
-        ).fetchone()[0]
-        if hyper:
-            chunks, size = connection.execute(
-                "SELECT (SELECT count(*) FROM timescaledb_information.chunks "
-                "WHERE hypertable_name = 'raw_events'), hypertable_size('raw_events')"
-            ).fetchone()
-            return BackendSummary(
-                "timescaledb",
-                f"TimescaleDB {row[0]} on PostgreSQL {version}",
-                hypertable=True,
-                chunks=int(chunks),
-                size_bytes=int(size or 0),
-            )
-    size = connection.execute("SELECT pg_total_relation_size('raw_events')").fetchone()[0]
-    kind, label = ("timescaledb", f"TimescaleDB {row[0]} on ") if row else ("postgresql", "")
-    return BackendSummary(kind, f"{label}PostgreSQL {version}", size_bytes=int(size))
-
-
-def _describe_sqlite(connection: Any, url: DatabaseURL) -> BackendSummary:
-    version = connection.execute("SELECT sqlite_version()").fetchone()[0]
-    path = url.sqlite_path
-    wal = path.with_name(path.name + "-wal")
-    size = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
-    return BackendSummary("sqlite", f"SQLite {version} ({path})", size_bytes=size)
-
-
 def _per_day_sql(kind: str) -> str:
     if kind == "timescaledb":
         return "time_bucket('1 day', occurred_at)"
@@ -167,44 +125,33 @@ def collect_stats(
     days: int = 14,
     now: datetime | None = None,
 ) -> Stats:
-    """Gather every figure `sentpipe stats` shows; `days` ≥ 1 UTC days end today."""
+    """Gather every figure `sentpipe stats` shows, for events of `source_ids` (all when
+    empty) from `since` on; the chart covers `days` ≥ 1 UTC days ending on `now`'s date
+    (default: the current time).
+
+    Raises `ConfigError` (no SQLite file, which is never created; no `raw_events`;
+    login refused) or `DatabaseUnreachable` (server down or connection lost)."""
     now = now or datetime.now(UTC)
-    dialect = url.backend
-    connection: Any
-    if dialect == "postgresql":
-        from sentiment_pipeline.export.postgres import connect_pg
-
-        connection = connect_pg(url)
-    else:
-        from sentiment_pipeline.export.sqlite import connect_sqlite
-
-        connection = connect_sqlite(url)
-    try:
-        backend = (
-            _describe_pg(connection)
-            if dialect == "postgresql"
-            else _describe_sqlite(connection, url)
-        )
+    with open_reader(url) as reader:
+        backend = describe(reader.rows, url, count_rows=False)
         stats = Stats(now, backend, source_ids, since)
         where = EventFilter(source_ids=source_ids, since=since)
-        _counts(connection, dialect, where, stats)
+        _counts(reader, where, stats)
         first_day = now.date() - timedelta(days=days - 1)
         start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
-        _per_day(connection, dialect, backend.kind, where, max(start, since or start), stats)
+        _per_day(reader, where, max(start, since or start), stats)
         stats.per_day = _fill_days(stats.per_day, first_day, days)
         return stats
-    finally:
-        connection.close()
 
 
-def _counts(connection: Any, dialect: str, where: EventFilter, stats: Stats) -> None:
-    clause, params = where_sql("postgresql" if dialect == "postgresql" else "sqlite", where)
-    rows = connection.execute(
+def _counts(reader: Reader, where: EventFilter, stats: Stats) -> None:
+    clause, params = where_sql(reader.dialect, where)
+    rows = reader.rows(
         "SELECT source, source_id, event_type, count(*), "
         "sum(CASE WHEN processed THEN 1 ELSE 0 END), min(occurred_at), max(occurred_at), "
         f"max(ingested_at) FROM raw_events {clause} GROUP BY source, source_id, event_type",
         params,
-    ).fetchall()
+    )
     by_source: Counter[str] = Counter()
     by_source_id: Counter[tuple[str, str]] = Counter()
     by_type: Counter[str] = Counter()
@@ -228,17 +175,16 @@ def _counts(connection: Any, dialect: str, where: EventFilter, stats: Stats) -> 
     stats.last_ingested_at = max((t for t in ingests if t), default=None)
 
 
-def _per_day(
-    connection: Any, dialect: str, kind: str, where: EventFilter, start: datetime, stats: Stats
-) -> None:
+def _per_day(reader: Reader, where: EventFilter, start: datetime, stats: Stats) -> None:
     bounded = EventFilter(source_ids=where.source_ids, since=start)
-    clause, params = where_sql("postgresql" if dialect == "postgresql" else "sqlite", bounded)
+    clause, params = where_sql(reader.dialect, bounded)
+    kind = stats.backend.kind
     bucket = _per_day_sql(
         kind if stats.backend.hypertable or kind != "timescaledb" else "postgresql"
     )
-    rows = connection.execute(
+    rows = reader.rows(
         f"SELECT {bucket} AS day, count(*) FROM raw_events {clause} GROUP BY 1", params
-    ).fetchall()
+    )
     stats.per_day = [(_day(day), int(n)) for day, n in rows]
 
 

@@ -35,13 +35,13 @@ def init(
     result = init_db(url, chunk_interval=chunk_interval, require_timescale=require_timescale)
     for notice in result.notices:
         log(f"Notice: {notice}")
-    where = f"{result.backend.description} at {url.masked}"
+    where = f"{result.server.description} at {url.masked}"
     if result.changed:
         log(f"Migrated {where} from {result.before or 'empty'} to {result.head}.")
     else:
         log(f"Schema is current ({result.head}) on {where}; nothing to do.")
     if result.table.hypertable:
-        log(f"raw_events is a hypertable (chunk interval {result.table.chunk_interval}).")
+        log(f"raw_events: {result.table.layout}.")
 
 
 @app.command("status")
@@ -56,40 +56,34 @@ def status(
     from sentiment_pipeline.db.migrate import db_status
 
     result = db_status(settings_from(ctx).database)
+    server = result.server
     data = {
         "url": result.url,
-        "backend": result.backend.kind,
-        "version": result.backend.description,
-        "timescaledb_license": result.backend.timescale_license,
+        "backend": server.kind,
+        "version": server.description,
+        "timescaledb_license": server.backend.timescale_license,
         "revision": result.current,
         "head": result.head,
         "up_to_date": result.current == result.head,
-        "table_exists": result.table.exists,
-        "hypertable": result.table.hypertable,
-        "chunk_interval": result.table.chunk_interval,
-        "chunks": result.table.chunks,
-        "approx_rows": result.table.approx_rows,
+        "table_exists": server.table.exists,
+        "hypertable": server.hypertable,
+        "chunk_interval": server.table.chunk_interval,
+        "chunks": server.chunks,
+        "approx_rows": server.table.approx_rows,
+        "server_version": server.backend.server_version,
+        "timescaledb_version": server.backend.timescale_version,
+        "size_bytes": server.size_bytes,
     }
     if as_json:
         out_console.print_json(json.dumps(data))
         return
     table = Table(show_header=False, title="sentpipe database")
     table.add_row("URL", result.url)
-    table.add_row("Backend", result.backend.description)
-    if result.backend.timescale_license:
-        table.add_row("TimescaleDB licence", result.backend.timescale_license)
+    table.add_row("Backend", server.description)
     revision = result.current or "none (run `sentpipe db init`)"
     marker = "up to date" if result.current == result.head else f"head is {result.head}"
     table.add_row("Revision", f"{revision} ({marker})")
-    if not result.table.exists:
-        table.add_row("raw_events", "missing (run `sentpipe db init`)")
-    else:
-        layout = (
-            f"hypertable, chunk interval {result.table.chunk_interval}, "
-            f"{result.table.chunks} chunks"
-            if result.table.hypertable
-            else "plain table"
-        )
-        table.add_row("raw_events", layout)
-        table.add_row("Rows (approx.)", f"{result.table.approx_rows:,}")
+    table.add_row("raw_events", server.table.layout)
+    if server.table.exists:
+        table.add_row("Rows (approx.)", f"{server.table.approx_rows:,}")
     out_console.print(table)

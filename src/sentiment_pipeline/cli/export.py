@@ -26,8 +26,8 @@ def _filters(
     until: str | None,
     processed: bool | None,
 ) -> Any:
+    from sentiment_pipeline.db.filters import EventFilter
     from sentiment_pipeline.errors import ConfigError
-    from sentiment_pipeline.export.columns import EventFilter
     from sentiment_pipeline.timeparse import parse_moment
 
     start = parse_moment(since, "--since") if since else None

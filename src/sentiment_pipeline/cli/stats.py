@@ -86,11 +86,8 @@ def _render(result: Any) -> None:
     from sentiment_pipeline.stats import iso
     from sentiment_pipeline.timeparse import format_duration
 
-    backend = result.backend
-    where = backend.description
-    if backend.hypertable:
-        where += f" · hypertable, {backend.chunks} chunk{'' if backend.chunks == 1 else 's'}"
-    where += f" · {_human_bytes(backend.size_bytes)}"
+    server = result.backend
+    where = f"{server.description} · {server.table.layout} · {_human_bytes(server.size_bytes)}"
     scope = []
     if result.source_ids:
         scope.append("source_id " + ", ".join(result.source_ids))

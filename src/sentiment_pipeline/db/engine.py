@@ -1,26 +1,25 @@
-"""Create SQLAlchemy engines and turn connection failures into actionable errors."""
+"""SQLAlchemy engines, configured in one place (migrations and the scraper's marks).
+
+Open one through `db.connect.open_engine`, which also maps connect failures.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, first_line
+from sentiment_pipeline.errors import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["DOCKER_HINT", "connect_error", "create_engine", "ensure_sqlite_dir"]
-
-DOCKER_HINT = (
-    "is the server running? Start one with `docker compose -f compose.timescale.yml up -d`, "
-    "or check SENTPIPE_DATABASE_URL"
-)
-
-_CONFIG_PROBLEMS = ("password authentication failed", "does not exist", "no password supplied")
+__all__ = ["create_engine", "ensure_sqlite_dir"]
 
 
 def ensure_sqlite_dir(url: DatabaseURL) -> None:
+    """Create the folder of a SQLite URL's file (no-op for PostgreSQL).
+
+    Raises `ConfigError` when the folder cannot be created."""
     if url.backend == "sqlite":
         try:
             url.sqlite_path.absolute().parent.mkdir(parents=True, exist_ok=True)
@@ -32,7 +31,9 @@ def ensure_sqlite_dir(url: DatabaseURL) -> None:
 
 
 def create_engine(url: DatabaseURL, **kwargs: Any) -> Engine:
-    """An engine with sensible defaults: short connect timeout, SQLite WAL and busy wait."""
+    """An engine with sensible defaults: PostgreSQL gets a 5 s connect timeout and
+    pre-ping; SQLite gets WAL, a 30 s busy wait and its folder created. `kwargs` go to
+    `sqlalchemy.create_engine`. Connecting is lazy: nothing is opened here."""
     import sqlalchemy
 
     ensure_sqlite_dir(url)
@@ -52,20 +53,3 @@ def create_engine(url: DatabaseURL, **kwargs: Any) -> Engine:
         cursor.close()
 
     return engine
-
-
-def connect_error(url: DatabaseURL, error: BaseException) -> Exception:
-    """Map a driver error at connect time to ConfigError (bad credentials/db) or unreachable."""
-    first = first_line(error)
-    if url.backend == "sqlite":
-        return ConfigError(
-            f"cannot open SQLite database {url.sqlite_path}: {first}",
-            "check SENTPIPE_DATABASE_URL / SENTPIPE_DATA_DIR and file permissions",
-        )
-    where = f"PostgreSQL at {url.host_port}"
-    if any(problem in first for problem in _CONFIG_PROBLEMS):
-        return ConfigError(
-            f"{where} refused the login: {first}",
-            "check the user, password and database name in SENTPIPE_DATABASE_URL",
-        )
-    return DatabaseUnreachable(f"cannot connect to {where} ({first})", DOCKER_HINT)

@@ -11,14 +11,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sentiment_pipeline.db.backend import BackendInfo, TableInfo, inspect_backend, inspect_table
+from sentiment_pipeline.db.backend import (
+    BackendInfo,
+    ServerInfo,
+    TableInfo,
+    describe,
+    inspect_backend,
+    inspect_table,
+    missing_sqlite_server,
+    sqlalchemy_rows,
+)
+from sentiment_pipeline.db.connect import open_engine
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.errors import ConfigError, SentpipeError, first_line
+from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, SentpipeError, first_line
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import Connection
-    from sqlalchemy.engine import Engine
 
 __all__ = ["InitResult", "StatusResult", "db_status", "init_db", "migrations_dir"]
 
@@ -27,6 +36,9 @@ _INTERVAL = re.compile(r"^\s*\d+\s*(second|minute|hour|day|week|month)s?\s*$", r
 
 @dataclass
 class InitResult:
+    """What `init_db` did: the revision `before` (None: empty database) and `head`,
+    the server and table afterwards, and notices worth printing."""
+
     backend: BackendInfo
     table: TableInfo
     before: str | None
@@ -37,14 +49,25 @@ class InitResult:
     def changed(self) -> bool:
         return self.before != self.head
 
+    @property
+    def server(self) -> ServerInfo:
+        return ServerInfo(self.backend, self.table)
+
 
 @dataclass
 class StatusResult:
+    """`db status`: the masked URL, the server description and the schema revision
+    (`current` is None before `db init`)."""
+
     url: str
     backend: BackendInfo
     table: TableInfo
     current: str | None
     head: str
+
+    @property
+    def server(self) -> ServerInfo:
+        return ServerInfo(self.backend, self.table)
 
 
 def migrations_dir() -> Path:
@@ -91,31 +114,24 @@ def validate_interval(value: str) -> str:
     return value.strip()
 
 
-def _connect(url: DatabaseURL) -> tuple[Engine, Connection]:
-    from sqlalchemy.exc import DBAPIError
-
-    from sentiment_pipeline.db.engine import connect_error, create_engine
-
-    engine = create_engine(url)
-    try:
-        return engine, engine.connect()
-    except DBAPIError as error:
-        raise connect_error(url, error) from None
-
-
 def init_db(
     url: DatabaseURL, chunk_interval: str | None = None, require_timescale: bool = False
 ) -> InitResult:
-    """Migrate to head. A database already at head is left alone (apart from a new
-    chunk interval, which TimescaleDB applies to chunks created from now on)."""
+    """Migrate the database at `url` to head. A database already at head is left alone
+    (apart from a new `chunk_interval` such as '1 day', which TimescaleDB applies to
+    chunks created from now on).
+
+    Raises `ConfigError` (bad interval, login refused, TimescaleDB required but missing
+    or not installable), `DatabaseUnreachable`, or `SentpipeError` (migration failed)."""
     if chunk_interval is not None:
         chunk_interval = validate_interval(chunk_interval)
     config = alembic_config()
     head = head_revision(config)
-    engine, connection = _connect(url)
+    engine, connection = open_engine(url)
+    rows = sqlalchemy_rows(connection)
     notices: list[str] = []
     try:
-        backend = inspect_backend(connection)
+        backend = inspect_backend(rows, url)
         connection.rollback()
         if url.backend == "postgresql" and not backend.timescale_available:
             if require_timescale:
@@ -136,8 +152,8 @@ def init_db(
         config.attributes["use_timescale"] = backend.timescale_available
         if before != head:
             _upgrade(config, connection, url)
-        backend = inspect_backend(connection)
-        table = inspect_table(connection, backend)
+        backend = inspect_backend(rows, url)
+        table = inspect_table(rows, url, backend)
         if before == head and chunk_interval is not None and table.hypertable:
             from sqlalchemy import text
 
@@ -146,7 +162,7 @@ def init_db(
                 {"i": chunk_interval},
             )
             connection.commit()
-            table = inspect_table(connection, backend)
+            table = inspect_table(rows, url, backend)
             notices.append(f"chunk interval set to {chunk_interval} for new chunks")
         if backend.timescale_license == "apache":
             notices.append(
@@ -164,6 +180,8 @@ def _upgrade(config: Config, connection: Connection, url: DatabaseURL) -> None:
     from alembic import command as alembic_command
     from sqlalchemy.exc import DBAPIError
 
+    from sentiment_pipeline.db.errors import map_db_error
+
     try:
         alembic_command.upgrade(config, "head")
         connection.commit()
@@ -176,18 +194,26 @@ def _upgrade(config: Config, connection: Connection, url: DatabaseURL) -> None:
                 "the extension needs shared_preload_libraries=timescaledb and a role "
                 "allowed to CREATE EXTENSION",
             ) from None
+        mapped = map_db_error(url, error)
+        if isinstance(mapped, DatabaseUnreachable):  # lost the server mid-migration
+            raise mapped from error
         raise SentpipeError(f"migration failed: {first}", "rerun with --debug") from error
 
 
 def db_status(url: DatabaseURL) -> StatusResult:
+    """The server, `raw_events` and the schema revision, read-only. A SQLite file that
+    does not exist is reported as such and not created. Raises `ConfigError` (login
+    refused, unreadable file) or `DatabaseUnreachable`."""
     config = alembic_config()
     head = head_revision(config)
-    engine, connection = _connect(url)
+    if url.backend == "sqlite" and not url.sqlite_path.exists():
+        server = missing_sqlite_server()
+        return StatusResult(url.masked, server.backend, server.table, None, head)
+    engine, connection = open_engine(url)
     try:
-        backend = inspect_backend(connection)
-        table = inspect_table(connection, backend)
+        server = describe(sqlalchemy_rows(connection), url)
         current = current_revision(connection)
-        return StatusResult(url.masked, backend, table, current, head)
+        return StatusResult(url.masked, server.backend, server.table, current, head)
     finally:
         connection.rollback()
         connection.close()

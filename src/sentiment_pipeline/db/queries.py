@@ -53,14 +53,9 @@ def _has_table(connection: Connection) -> bool:
 
 
 def _connect(url: DatabaseURL) -> tuple[Any, Connection]:
-    from sentiment_pipeline.db.engine import connect_error, create_engine
+    from sentiment_pipeline.db.connect import open_engine
 
-    engine = create_engine(url)
-    try:
-        return engine, engine.connect()
-    except Exception as error:
-        engine.dispose()
-        raise connect_error(url, error) from error
+    return open_engine(url)
 
 
 def read_marks(

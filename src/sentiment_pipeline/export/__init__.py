@@ -17,17 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
+from sentiment_pipeline.db.connect import open_reader
+from sentiment_pipeline.db.errors import map_db_error
+from sentiment_pipeline.db.filters import Dialect, EventFilter, where_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.export.columns import (
-    DEFAULT_COLUMNS,
-    EventFilter,
-    parse_columns,
-    select_sql,
-    where_sql,
-)
+from sentiment_pipeline.export.columns import DEFAULT_COLUMNS, parse_columns, select_sql
 
 __all__ = [
     "DEFAULT_COLUMNS",
@@ -45,28 +42,27 @@ GZIP_LEVEL = 1  # ~6x faster than level 6 for ~1/3 more bytes: export speed wins
 
 @dataclass
 class ExportResult:
+    """Rows written, and the files written (in order) when the target was a path."""
+
     rows: int
     files: list[Path] = field(default_factory=list)  # empty when written to a stream
 
 
 def header(columns: tuple[str, ...]) -> bytes:
+    """The CSV header row: column names, comma-separated, CRLF-terminated, UTF-8."""
     return (",".join(columns) + "\r\n").encode("utf-8")
 
 
 class _Source:
-    """One open database: the same three operations on PostgreSQL and SQLite."""
+    """One open database (`db.connect.Reader`): stream, count and group on either backend."""
 
     def __init__(self, url: DatabaseURL) -> None:
-        self.dialect = url.backend
-        self._connection: Any
-        if url.backend == "postgresql":
-            from sentiment_pipeline.export.postgres import connect_pg
+        self.dialect: Dialect = url.backend
+        self._reader = open_reader(url)
+        if url.backend == "sqlite":
+            from sentiment_pipeline.export.sqlite import register_pg_json
 
-            self._connection = connect_pg(url)
-        else:
-            from sentiment_pipeline.export.sqlite import connect_sqlite
-
-            self._connection = connect_sqlite(url)
+            register_pg_json(self._reader.connection)
 
     def stream(
         self,
@@ -79,20 +75,24 @@ class _Source:
     ) -> int:
         sql, params = select_sql(self.dialect, columns, where, excel_safe, limit)
         out.write(header(columns))
-        if self.dialect == "postgresql":
-            from sentiment_pipeline.export.postgres import stream_pg_csv
+        connection = self._reader.connection
+        try:
+            if self.dialect == "postgresql":
+                from sentiment_pipeline.export.postgres import stream_pg_csv
 
-            return stream_pg_csv(self._connection, sql, params, out, on_progress)
-        from sentiment_pipeline.export.sqlite import stream_sqlite_csv
+                return stream_pg_csv(connection, sql, params, out, on_progress)
+            from sentiment_pipeline.export.sqlite import stream_sqlite_csv
 
-        return stream_sqlite_csv(self._connection, sql, params, len(columns), out, on_progress)
-
-    def fetch(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        return list(self._connection.execute(sql, params).fetchall())
+            return stream_sqlite_csv(connection, sql, params, len(columns), out, on_progress)
+        except Exception as error:
+            mapped = map_db_error(self._reader.url, error)
+            if mapped is error:
+                raise
+            raise mapped from error
 
     def count(self, where: EventFilter) -> int:
         clause, params = where_sql(self.dialect, where)
-        return int(self.fetch(f"SELECT count(*) FROM raw_events {clause}", params)[0][0])
+        return int(self._reader.rows(f"SELECT count(*) FROM raw_events {clause}", params)[0][0])
 
     def groups(self, where: EventFilter) -> list[tuple[str, str, str, int]]:
         """(source, source_id, UTC day, rows) in file order."""
@@ -106,10 +106,10 @@ class _Source:
             f"SELECT source, source_id, {day} AS day, count(*) FROM raw_events {clause} "
             "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
-        return [(str(a), str(b), str(c), int(n)) for a, b, c, n in self.fetch(sql, params)]
+        return [(str(a), str(b), str(c), int(n)) for a, b, c, n in self._reader.rows(sql, params)]
 
     def close(self) -> None:
-        self._connection.close()
+        self._reader.close()
 
 
 @contextmanager
@@ -157,7 +157,10 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
 
 
 def count_events(url: DatabaseURL, where: EventFilter, limit: int | None = None) -> int:
-    """How many rows an export with these filters writes (for a progress bar's total)."""
+    """How many rows an export with these filters writes (for a progress bar's total).
+
+    Raises `ConfigError` (no database file, no `raw_events`, login refused) or
+    `DatabaseUnreachable`, like `export_csv`."""
     with _open_source(url) as source:
         total = source.count(where)
     return min(total, limit) if limit is not None else total
@@ -174,7 +177,19 @@ def export_csv(
     force: bool = False,
     on_progress: Progress | None = None,
 ) -> ExportResult:
-    """Export matching events in (occurred_at, id) order to a file path or a binary stream."""
+    """Export the events matching `where` (default: all) as CSV, in (occurred_at, id) order.
+
+    `target` is a path (written atomically: a `.partial` file renamed when complete; a
+    `.gz` name is gzip-compressed) or a binary stream (flushed, not closed). The CSV is
+    UTF-8, RFC 4180 (CRLF rows, a header row of `columns`), every value in the canonical
+    text form of export/columns.py, so the bytes are the same on every backend.
+    `excel_safe` prefixes `'` to cells a spreadsheet would evaluate; `limit` caps the
+    rows; `on_progress(rows written so far)` is called as rows go out.
+
+    Returns an `ExportResult` (rows, and `[target]` for a path). Raises `ConfigError`
+    (the path exists and not `force`; no SQLite file; no `raw_events`; login refused) or
+    `DatabaseUnreachable` (server down, or the connection lost mid-export: the partial
+    file is removed)."""
     where = where or EventFilter()
     if isinstance(target, Path):
         _refuse_existing([target], force)
@@ -219,8 +234,13 @@ def export_partitioned(
     force: bool = False,
     on_progress: Progress | None = None,
 ) -> ExportResult:
-    """One file per (source, source_id, UTC day), like the CSV sink; each file in
-    (occurred_at, id) order. `limit` counts rows across all files, in file order."""
+    """Export to `<directory>/<source>/<source_id>/<YYYY-MM-DD>.csv`, one file per
+    (source, source_id, UTC day) like the CSV sink; each file as `export_csv` writes it,
+    in (occurred_at, id) order. `limit` counts rows across all files, in file order;
+    `on_progress` gets the running total over all files.
+
+    Returns the rows and the files written, in order. Raises what `export_csv` raises;
+    `ConfigError` names the first existing file when not `force` (nothing is written)."""
     where = where or EventFilter()
     result = ExportResult(0)
     with _open_source(url) as source:

@@ -1,4 +1,4 @@
-"""The SQL behind `export csv` and `stats`: columns, filters, and one canonical text form.
+"""The SQL behind `export csv`: its columns in one canonical text form, and the query.
 
 Byte-identical CSV from TimescaleDB, PostgreSQL and SQLite needs every value rendered to
 text *in SQL*, the same way on both dialects, so no backend's driver formats anything:
@@ -13,22 +13,18 @@ text *in SQL*, the same way on both dialects, so no backend's driver formats any
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
+from sentiment_pipeline.db.filters import Dialect, EventFilter, where_sql
 from sentiment_pipeline.errors import ConfigError
 
 __all__ = [
     "ALL_COLUMNS",
     "DEFAULT_COLUMNS",
-    "EventFilter",
     "column_sql",
     "parse_columns",
-    "where_sql",
+    "select_sql",
 ]
-
-Dialect = Literal["postgresql", "sqlite"]
 
 DEFAULT_COLUMNS = (
     "id",
@@ -50,18 +46,6 @@ _PLAIN = ("id", "source", "source_id", "event_type")
 _TIMES = ("occurred_at", "ingested_at", "processed_at")
 ALL_COLUMNS = (*DEFAULT_COLUMNS, "subreddit", "url", "processed_at", "payload")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """Which events: every given condition must hold (values within one option: any)."""
-
-    sources: tuple[str, ...] = ()
-    source_ids: tuple[str, ...] = ()
-    event_types: tuple[str, ...] = ()
-    since: datetime | None = None  # inclusive
-    until: datetime | None = None  # exclusive
-    processed: bool | None = None
 
 
 def parse_columns(spec: str | None, payload: bool = False) -> tuple[str, ...]:
@@ -144,36 +128,6 @@ def column_sql(dialect: Dialect, name: str, excel_safe: bool = False) -> str:
     else:  # parse_columns guards this
         raise ValueError(f"unknown column {name!r}")
     return _excel_safe(dialect, expr) if excel_safe else expr
-
-
-def where_sql(dialect: Dialect, where: EventFilter) -> tuple[str, list[Any]]:
-    """`WHERE …` (or '') and its parameters, in the dialect's placeholder style."""
-    mark = "%s" if dialect == "postgresql" else "?"
-    clauses: list[str] = []
-    params: list[Any] = []
-
-    def any_of(column: str, values: Sequence[str]) -> None:
-        if values:
-            clauses.append(f"{column} IN ({', '.join(mark for _ in values)})")
-            params.extend(values)
-
-    any_of("source", where.sources)
-    any_of("source_id", where.source_ids)
-    any_of("event_type", where.event_types)
-    for bound, op in ((where.since, ">="), (where.until, "<")):
-        if bound is not None:
-            clauses.append(f"occurred_at {op} {mark}")
-            params.append(bound if dialect == "postgresql" else sqlite_time(bound))
-    if where.processed is not None:
-        clauses.append("processed" if where.processed else "NOT processed")
-    return (f"WHERE {' AND '.join(clauses)}" if clauses else "", params)
-
-
-def sqlite_time(moment: datetime) -> str:
-    """A UTC moment in the text form the SQLite sink stores (so comparisons are text)."""
-    from datetime import UTC
-
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def select_sql(

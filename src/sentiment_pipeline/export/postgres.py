@@ -1,4 +1,4 @@
-"""PostgreSQL/TimescaleDB side of export and stats: connect, and stream `COPY … TO STDOUT`.
+"""PostgreSQL/TimescaleDB side of export: stream `COPY … TO STDOUT` (db/connect.py connects).
 
 The server does the CSV work: every column is already canonical text (export/columns.py),
 `COPY (SELECT …) TO STDOUT (FORMAT csv)` quotes it, and we only move bytes. The protocol
@@ -11,39 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.errors import ConfigError
-
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["connect_pg", "stream_pg_csv"]
+__all__ = ["stream_pg_csv"]
 
 _FLUSH_ROWS = 2048
 _CRLF = b"\r\n"
-
-
-def connect_pg(url: DatabaseURL) -> psycopg.Connection[Any]:
-    """A UTF-8, autocommit connection, or a one-line ConfigError/DatabaseUnreachable."""
-    import psycopg
-
-    from sentiment_pipeline.db.engine import connect_error
-
-    try:
-        connection = psycopg.connect(
-            url.libpq, connect_timeout=5, application_name="sentpipe", autocommit=True
-        )
-    except psycopg.Error as error:
-        raise connect_error(url, error) from None
-    connection.execute("SET client_encoding TO 'UTF8'")
-    exists = connection.execute("SELECT to_regclass('raw_events') IS NOT NULL").fetchone()
-    if not exists or not exists[0]:
-        connection.close()
-        raise ConfigError(
-            f"raw_events does not exist in the database at {url.host_port}",
-            "run `sentpipe db init` first",
-        )
-    return connection
 
 
 def stream_pg_csv(
@@ -53,7 +27,10 @@ def stream_pg_csv(
     out: BinaryIO,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Copy the query's rows to `out` as CRLF-terminated CSV rows; return the count."""
+    """Copy the query's rows to `out` as CRLF-terminated CSV rows; return the count.
+
+    `sql` is a SELECT with `%s` placeholders for `params`; `on_progress(rows so far)` is
+    called every 2,048 rows and at the end. psycopg errors propagate (the caller maps)."""
     count = 0
     pending: list[memoryview] = []
     write = out.write

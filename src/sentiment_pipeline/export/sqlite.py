@@ -1,4 +1,4 @@
-"""SQLite side of export and stats: open the file, render JSON like PostgreSQL, stream CSV.
+"""SQLite side of export: render JSON like PostgreSQL, stream CSV (db/connect.py opens).
 
 SQLite keeps the payload as the text it was given; PostgreSQL's jsonb prints it re-ordered
 and spaced. `pg_json_text` (registered as the SQL function `sp_pg_json`) reproduces the
@@ -15,10 +15,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, BinaryIO
 
-from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.errors import ConfigError
-
-__all__ = ["connect_sqlite", "pg_csv_rows", "pg_json_text", "stream_sqlite_csv"]
+__all__ = ["pg_csv_rows", "pg_json_text", "register_pg_json", "stream_sqlite_csv"]
 
 CHUNK_ROWS = 5000
 _needs_quotes = re.compile('[",\r\n]').search
@@ -59,28 +56,9 @@ def pg_json_text(text: str | None) -> str | None:
     return _render(json.loads(text, parse_float=Decimal))
 
 
-def connect_sqlite(url: DatabaseURL) -> sqlite3.Connection:
-    """Open an existing database (never create an empty one) with `sp_pg_json` registered."""
-    path = url.sqlite_path
-    if not path.is_file():
-        raise ConfigError(
-            f"no SQLite database at {path}",
-            "run `sentpipe db init` (or a scrape) first, or set SENTPIPE_DATABASE_URL",
-        )
-    try:
-        connection = sqlite3.connect(path, timeout=30)
-        found = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'raw_events'"
-        ).fetchone()
-    except sqlite3.DatabaseError as error:
-        raise ConfigError(
-            f"cannot read SQLite database {path}: {error}", "check the file and its permissions"
-        ) from None
-    if found is None:
-        connection.close()
-        raise ConfigError(f"raw_events does not exist in {path}", "run `sentpipe db init` first")
+def register_pg_json(connection: sqlite3.Connection) -> None:
+    """Register `pg_json_text` as the deterministic SQL function `sp_pg_json(text)`."""
     connection.create_function("sp_pg_json", 1, pg_json_text, deterministic=True)
-    return connection
 
 
 def _field(value: str | None) -> str:
@@ -110,7 +88,8 @@ def stream_sqlite_csv(
     out: BinaryIO,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write the query's rows (already canonical text) as CSV rows; return the count."""
+    """Write the query's rows (already canonical text, `width` columns) as CSV rows to
+    `out`; return the count. `on_progress(rows so far)` is called every 5,000 rows."""
     count = 0
     cursor = connection.execute(sql, params)
     try:

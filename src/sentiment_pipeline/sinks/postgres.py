@@ -29,9 +29,10 @@ from psycopg import errors as pg_errors
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
+from sentiment_pipeline.db.errors import map_postgres_error
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import RawEventDTO
-from sentiment_pipeline.errors import ConfigError, TransientError, first_line
+from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
 
 if TYPE_CHECKING:
@@ -121,12 +122,9 @@ class PostgresSink:
         except (psycopg.OperationalError, psycopg.InterfaceError) as error:
             self._in_doubt, self._pending = self._pending, None
             self._drop()
-            where = f"PostgreSQL at {self.url.host_port}"
-            raise TransientError(f"lost the connection to {where}: {first_line(error)}") from error
+            raise map_postgres_error(self.url, error, retry=True) from error
         except pg_errors.UndefinedTable as error:
-            raise ConfigError(
-                f"raw_events does not exist in {self.url.masked}", "run `sentpipe db init`"
-            ) from error
+            raise map_postgres_error(self.url, error) from error
         finally:
             self._pending = None
         if self._unreported:
@@ -202,12 +200,7 @@ class PostgresSink:
                 prepare_threshold=None,  # custom plans keep chunk exclusion on the probe
             )
         except psycopg.Error as error:
-            from sentiment_pipeline.db.engine import connect_error
-
-            mapped = connect_error(self.url, error)
-            if isinstance(mapped, ConfigError):
-                raise mapped from None
-            raise TransientError(mapped.args[0]) from None
+            raise map_postgres_error(self.url, error, connecting=True, retry=True) from None
         register_jsonb_text(conn)
         self._conn = conn
         return conn

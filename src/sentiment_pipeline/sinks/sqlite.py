@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sentiment_pipeline.db.engine import ensure_sqlite_dir
+from sentiment_pipeline.db.errors import map_sqlite_error, missing_table
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import RawEventDTO
-from sentiment_pipeline.errors import ConfigError, TransientError
+from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
 
 if TYPE_CHECKING:
@@ -35,26 +37,30 @@ class SqliteSink:
     is_database = True
 
     def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
         self.path = url.sqlite_path
         self._connection: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            self.path.absolute().parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30, check_same_thread=False
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            table = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='raw_events'"
-            ).fetchone()
+            ensure_sqlite_dir(self.url)
+            connection: sqlite3.Connection | None = None
+            try:
+                connection = sqlite3.connect(
+                    self.path, isolation_level=None, timeout=30, check_same_thread=False
+                )
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                table = connection.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='raw_events'"
+                ).fetchone()
+            except sqlite3.Error as error:
+                if connection is not None:
+                    connection.close()
+                raise map_sqlite_error(self.url, error, connecting=True, retry=True) from None
             if table is None:
                 connection.close()
-                raise ConfigError(
-                    f"raw_events does not exist in SQLite database {self.path}",
-                    "run `sentpipe db init` first",
-                )
+                raise missing_table(self.url)
             self._connection = connection
         return self._connection
 
@@ -94,9 +100,10 @@ class SqliteSink:
                 connection.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
-                raise TransientError(f"SQLite database {self.path} is busy: {error}") from error
-            raise
+            mapped = map_sqlite_error(self.url, error, retry=True)
+            if mapped is error:
+                raise
+            raise mapped from error
         return WriteResult(new=new_events, duplicates=repeats + len(unique) - len(new_events))
 
     @staticmethod

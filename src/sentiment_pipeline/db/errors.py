@@ -1,0 +1,144 @@
+"""One error mapper per backend: driver errors become sentpipe's error family.
+
+Every command that touches a database (sinks, export, stats, `db init`/`db status`, the
+scraper's marks) maps errors here, so each failure reads the same whoever meets it:
+
+- wrong user, password or database (PostgreSQL): `ConfigError` "refused the login";
+- cannot open: PostgreSQL `DatabaseUnreachable` "cannot connect to", SQLite
+  `ConfigError` "cannot open SQLite database";
+- `raw_events` missing: `ConfigError` "raw_events does not exist …" on both;
+- connection lost (PostgreSQL) or database busy (SQLite): `DatabaseUnreachable`.
+
+`retry=True` is for callers that retry themselves (the sinks, under the pipeline's
+writer): unreachable, lost and busy then become `TransientError` instead of
+`DatabaseUnreachable`. Driver modules are imported lazily.
+"""
+
+from __future__ import annotations
+
+from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.errors import (
+    ConfigError,
+    DatabaseUnreachable,
+    TransientError,
+    first_line,
+)
+
+__all__ = [
+    "DOCKER_HINT",
+    "map_db_error",
+    "map_postgres_error",
+    "map_sqlite_error",
+    "missing_sqlite_file",
+    "missing_table",
+]
+
+DOCKER_HINT = (
+    "is the server running? Start one with `docker compose -f compose.timescale.yml up -d`, "
+    "or check SENTPIPE_DATABASE_URL"
+)
+_INIT_HINT = "run `sentpipe db init` first"
+_LOGIN_PROBLEMS = ("password authentication failed", "does not exist", "no password supplied")
+_BUSY = ("locked", "busy")
+
+
+def missing_table(url: DatabaseURL) -> ConfigError:
+    """`raw_events` is not there: the one message for every command and backend."""
+    if url.backend == "sqlite":
+        return ConfigError(
+            f"raw_events does not exist in SQLite database {url.sqlite_path}", _INIT_HINT
+        )
+    return ConfigError(f"raw_events does not exist in the database at {url.host_port}", _INIT_HINT)
+
+
+def missing_sqlite_file(url: DatabaseURL) -> ConfigError:
+    """A read-side command was pointed at a SQLite file that does not exist."""
+    return ConfigError(
+        f"no SQLite database at {url.sqlite_path}",
+        "run `sentpipe db init` (or a scrape) first, or set SENTPIPE_DATABASE_URL",
+    )
+
+
+def _driver_error(error: BaseException) -> BaseException:
+    """The driver's own error: SQLAlchemy wraps it in `.orig`."""
+    return getattr(error, "orig", None) or error
+
+
+def map_postgres_error(
+    url: DatabaseURL, error: Exception, *, connecting: bool = False, retry: bool = False
+) -> Exception:
+    """Map a psycopg error (or a SQLAlchemy error wrapping one) raised while talking to
+    the PostgreSQL server at `url`.
+
+    `connecting`: the error came from opening the connection, so an `OperationalError`
+    means "refused the login" (`ConfigError`, exit 2) or "cannot connect"
+    (`DatabaseUnreachable`, exit 3); afterwards it means the connection was lost.
+    A missing table gives `missing_table(url)`. Anything else (a bug, a constraint) is
+    returned unchanged: `raise mapped from error` only when `mapped is not error`.
+    """
+    import psycopg
+    from psycopg import errors as pg_errors
+
+    cause = _driver_error(error)
+    where = f"PostgreSQL at {url.host_port}"
+    first = first_line(error)
+    if isinstance(cause, pg_errors.UndefinedTable):
+        return missing_table(url)
+    if connecting:
+        if any(problem in first for problem in _LOGIN_PROBLEMS):
+            return ConfigError(
+                f"{where} refused the login: {first}",
+                "check the user, password and database name in SENTPIPE_DATABASE_URL",
+            )
+        if retry:
+            return TransientError(f"cannot connect to {where} ({first})")
+        return DatabaseUnreachable(f"cannot connect to {where} ({first})", DOCKER_HINT)
+    if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+        if retry:
+            return TransientError(f"lost the connection to {where}: {first}")
+        return DatabaseUnreachable(
+            f"lost the connection to {where}: {first}",
+            "check that the server is up, then run the command again",
+        )
+    return error
+
+
+def map_sqlite_error(
+    url: DatabaseURL, error: Exception, *, connecting: bool = False, retry: bool = False
+) -> Exception:
+    """Map a `sqlite3` error (or a SQLAlchemy error wrapping one) for the file at `url`.
+
+    Busy/locked (another writer held the lock past the 30 s busy wait) gives
+    `TransientError` with `retry`, else `DatabaseUnreachable`; "no such table" gives
+    `missing_table(url)`; while `connecting`, any other `sqlite3.Error` (not a database,
+    permissions, unreadable) is a `ConfigError`. Anything else is returned unchanged.
+    """
+    import sqlite3
+
+    cause = _driver_error(error)
+    path = url.sqlite_path
+    first = first_line(error)
+    if isinstance(cause, sqlite3.OperationalError):
+        if any(word in first for word in _BUSY):
+            if retry:
+                return TransientError(f"SQLite database {path} is busy: {first}")
+            return DatabaseUnreachable(
+                f"SQLite database {path} is busy: {first}",
+                "another process holds its write lock: run the command again shortly",
+            )
+        if "no such table: raw_events" in first:
+            return missing_table(url)
+    if connecting and isinstance(cause, sqlite3.Error):
+        return ConfigError(
+            f"cannot open SQLite database {path}: {first}",
+            "check SENTPIPE_DATABASE_URL / SENTPIPE_DATA_DIR and file permissions",
+        )
+    return error
+
+
+def map_db_error(
+    url: DatabaseURL, error: Exception, *, connecting: bool = False, retry: bool = False
+) -> Exception:
+    """`map_postgres_error` or `map_sqlite_error`, by the URL's backend."""
+    mapper = map_sqlite_error if url.backend == "sqlite" else map_postgres_error
+    return mapper(url, error, connecting=connecting, retry=retry)
