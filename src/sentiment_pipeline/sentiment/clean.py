@@ -25,7 +25,7 @@ _FENCE = re.compile(r"^[ \t]*(```|~~~).*?(^[ \t]*\1[^\n]*$|\Z)", re.M | re.S)
 _INDENTED = re.compile(r"^(?: {4}|\t)[^\n]*$", re.M)
 _QUOTE = re.compile(r"^[ \t]*>[^\n]*$", re.M)
 _LINK = re.compile(r"!?\[([^\]\n]{0,2000})\]\([^)\s]{0,2000}(?:\s+\"[^\"\n]{0,500}\")?\)")
-_URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]]+", re.I)
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]]*[^\s<>()\[\].,!?;:'\"]", re.I)
 _INLINE_CODE = re.compile(r"`[^`\n]{0,2000}`")
 _BLANKS = re.compile(r"\s+")
 
