@@ -33,6 +33,7 @@ JSON_KEYS = {
     "last_ingest_age_seconds",
     "per_day",
     "stale",
+    "sentiment",
 }
 
 

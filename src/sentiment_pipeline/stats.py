@@ -50,6 +50,7 @@ class Stats:
     last_occurred_at: datetime | None = None
     last_ingested_at: datetime | None = None
     per_day: list[tuple[date, int]] = field(default_factory=list)
+    sentiment: list[Any] = field(default_factory=list)  # sentiment.counts.ModelCounts
 
     @property
     def unprocessed(self) -> int:
@@ -92,6 +93,7 @@ class Stats:
             "last_ingest_age_seconds": None if ingest is None else ingest.total_seconds(),
             "per_day": [{"date": d.isoformat(), "events": n} for d, n in self.per_day],
             "stale": None if max_age is None else self.is_stale(max_age),
+            "sentiment": [counts.to_dict() for counts in self.sentiment],
         }
 
 
@@ -141,6 +143,9 @@ def collect_stats(
         start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
         _per_day(reader, where, max(start, since or start), stats)
         stats.per_day = _fill_days(stats.per_day, first_day, days)
+        from sentiment_pipeline.sentiment.counts import sentiment_counts
+
+        stats.sentiment = sentiment_counts(url)
         return stats
 
 

@@ -18,6 +18,7 @@ from sentiment_pipeline.cli import demo as demo_cmd
 from sentiment_pipeline.cli import export as export_cmd
 from sentiment_pipeline.cli import ingest as ingest_cmd
 from sentiment_pipeline.cli import scrape as scrape_cmd
+from sentiment_pipeline.cli import sentiment as sentiment_cmd
 from sentiment_pipeline.cli import stats as stats_cmd
 from sentiment_pipeline.cli.boundary import SentpipeGroup
 from sentiment_pipeline.cli.state import get_state
@@ -41,6 +42,7 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(ingest_cmd.ingest_app, name="ingest")
 app.add_typer(ingest_cmd.spool_app, name="spool")
+app.add_typer(sentiment_cmd.app, name="sentiment")
 
 
 # Plain help for every sub-app too: cron, completion and --help start the process often.

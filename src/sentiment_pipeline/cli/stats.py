@@ -113,6 +113,11 @@ def _render(result: Any) -> None:
         (iso(result.last_ingested_at) or "—")
         + (f"  ({format_duration(ingest)} ago)" if ingest is not None else ""),
     )
+    for counts in result.sentiment:
+        summary.add_row(
+            f"Sentiment {counts.model}",
+            f"{counts.scored:,} scored, {counts.skipped:,} skipped, {counts.waiting:,} waiting",
+        )
     out_console.print(summary)
     if result.total == 0:
         out_console.print("No events yet: run `sentpipe scrape` or `sentpipe demo`.")

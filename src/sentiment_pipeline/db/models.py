@@ -13,7 +13,9 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     Text,
@@ -25,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["TABLE_NAME", "Base", "RawEventORM"]
+__all__ = ["TABLE_NAME", "Base", "RawEventORM", "SentimentScoreORM"]
 
 TABLE_NAME = "raw_events"
 OCCURRED_AT_INDEX = "raw_events_occurred_at_idx"  # the name TimescaleDB gives its own index
@@ -83,3 +85,36 @@ class RawEventORM(Base):
 
 # Declared on the column (not as text) so autogenerate compares it on every backend.
 Index(OCCURRED_AT_INDEX, RawEventORM.occurred_at.desc())
+
+
+class SentimentScoreORM(Base):
+    """One model's sentiment score for one event (migration 0002; see sentiment/)."""
+
+    __tablename__ = "sentiment_scores"
+
+    id: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    model: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    source_id: Mapped[str] = mapped_column(Text, nullable=False)
+    event_type: Mapped[str] = mapped_column(Text, nullable=False)
+    compound: Mapped[float] = mapped_column(Float, nullable=False)
+    pos: Mapped[float] = mapped_column(Float, nullable=False)
+    neu: Mapped[float] = mapped_column(Float, nullable=False)
+    neg: Mapped[float] = mapped_column(Float, nullable=False)
+    label: Mapped[str] = mapped_column(Text, nullable=False)
+    text_chars: Mapped[int] = mapped_column(Integer, nullable=False)
+    scored_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (
+        PrimaryKeyConstraint("id", "occurred_at", "model", name="pk_sentiment_scores"),
+        Index(
+            "ix_sentiment_scores_model_source_id_occurred_at", "model", "source_id", "occurred_at"
+        ),
+    )
+
+
+# TimescaleDB makes this index with the hypertable; the migration makes it elsewhere.
+Index("sentiment_scores_occurred_at_idx", SentimentScoreORM.occurred_at.desc())

@@ -1,0 +1,264 @@
+"""`sentpipe sentiment score|report`: thin typer layer over sentiment_pipeline.sentiment."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sentiment_pipeline.cli.state import settings_from
+
+app = typer.Typer(
+    help="Score stored events (VADER) and report per-subreddit sentiment.",
+    no_args_is_help=True,
+)
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+Subreddits = Annotated[
+    list[str] | None,
+    typer.Option("--subreddit", "--source-id", metavar="NAME", help="Only this subreddit."),
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        metavar="WHEN", help="From this UTC date/time on (2024-01-31, 2024-01-31T12:00Z, 7d)."
+    ),
+]
+Until = Annotated[
+    str | None, typer.Option(metavar="WHEN", help="Before this UTC date/time (same forms).")
+]
+Model = Annotated[str, typer.Option(metavar="NAME", help="Sentiment model (registry name).")]
+
+
+@app.command("score")
+def score(
+    ctx: typer.Context,
+    model: Model = "vader",
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, metavar="N", help="Events per transaction.")
+    ] = 500,
+    max_events: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="Stop after this many events.")
+    ] = None,
+    max_duration: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="Stop after this long (30m, 2h).")
+    ] = None,
+    subreddit: Subreddits = None,
+    since: Since = None,
+    until: Until = None,
+    rescore: Annotated[
+        bool,
+        typer.Option("--rescore", help="Score again events already processed (see docs)."),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, metavar="N", help="Worker processes (PostgreSQL).")
+    ] = 1,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="SQLite: wait for a running scorer instead of exit 4.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The result as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be scored; write nothing.")
+    ] = False,
+) -> None:
+    """Score every unprocessed event and mark it processed, one transaction per batch."""
+    import json
+
+    from sentiment_pipeline.cli.console import out_console
+    from sentiment_pipeline.sentiment import ScoreOptions, score_events
+    from sentiment_pipeline.timeparse import parse_duration, parse_moment
+
+    settings = settings_from(ctx)
+    options = ScoreOptions(
+        model=model,
+        batch_size=batch_size,
+        max_events=max_events,
+        max_duration=(
+            parse_duration(max_duration, "--max-duration").total_seconds() if max_duration else None
+        ),
+        source_ids=tuple(subreddit or ()),
+        since=parse_moment(since, "--since") if since else None,
+        until=parse_moment(until, "--until") if until else None,
+        rescore=rescore,
+        workers=workers,
+        dry_run=dry_run,
+    )
+    with _Progress(enabled=not (quiet or as_json or dry_run)) as progress:
+        result = score_events(
+            settings.database,
+            options,
+            lock_path=settings.data_dir / "sentiment.lock",
+            wait=wait,
+            progress=progress,
+        )
+    if as_json:
+        out_console.print_json(json.dumps(result.to_dict()))
+    elif not quiet:
+        for note in result.notes:
+            out_console.print(f"Note: {note}", markup=False)
+        if result.dry_run:
+            out_console.print(
+                f"Dry run: {result.waiting:,} events would be scored by {result.model}.",
+                markup=False,
+            )
+        else:
+            out_console.print(
+                f"Scored {result.scored:,} events, skipped {result.skipped:,} (no text) "
+                f"with {result.model} in {result.seconds:.1f} s "
+                f"({result.events_per_second:,.0f}/s, {result.workers} worker"
+                f"{'' if result.workers == 1 else 's'}); {result.waiting:,} still waiting.",
+                markup=False,
+            )
+
+
+class _Progress:
+    """A rich progress line on a terminal; a timestamped line every 30 s otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        from sentiment_pipeline.cli.console import is_terminal
+
+        self.enabled = enabled
+        self.rich = enabled and is_terminal()
+        self.scored = self.skipped = 0
+        self._last = time.monotonic()
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.rich:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            from sentiment_pipeline.cli.console import err_console
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn(
+                    "scoring: {task.fields[scored]:,} scored, {task.fields[skipped]:,} skipped"
+                ),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("score", scored=0, skipped=0)
+        return self
+
+    def __call__(self, scored: int, skipped: int) -> None:
+        self.scored += scored
+        self.skipped += skipped
+        if self._progress is not None:
+            self._progress.update(self._task, scored=self.scored, skipped=self.skipped)
+        elif self.enabled and time.monotonic() - self._last >= 30:
+            from sentiment_pipeline.cli.console import log
+
+            self._last = time.monotonic()
+            log(f"scoring: {self.scored:,} scored, {self.skipped:,} skipped so far")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    model: Model = "vader",
+    bucket: Annotated[str, typer.Option(metavar="1h|1d|7d", help="Bucket width (UTC).")] = "1d",
+    subreddit: Subreddits = None,
+    since: Since = None,
+    until: Until = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The figures as JSON (shape in docs/sentiment.md).")
+    ] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE.png|FILE.svg",
+            dir_okay=False,
+            help="Also draw mean compound per bucket per subreddit (needs sentpipe[plot]).",
+        ),
+    ] = None,
+) -> None:
+    """Per subreddit per bucket: events scored, mean compound, share positive/neutral/negative."""
+    import json
+
+    from sentiment_pipeline.cli.console import out_console
+    from sentiment_pipeline.sentiment import sentiment_report
+    from sentiment_pipeline.timeparse import parse_moment
+
+    settings = settings_from(ctx)
+    if plot is not None:
+        from sentiment_pipeline.sentiment.plot import check_plot_path
+
+        check_plot_path(plot)
+    result = sentiment_report(
+        settings.database,
+        model=model,
+        bucket=bucket,
+        since=parse_moment(since, "--since") if since else None,
+        until=parse_moment(until, "--until") if until else None,
+        source_ids=tuple(subreddit or ()),
+    )
+    if plot is not None:
+        from sentiment_pipeline.sentiment.plot import plot_report
+
+        plot_report(result, plot)
+    if as_json:
+        out_console.print_json(json.dumps(result.to_dict()))
+        return
+    _render_report(result)
+    if plot is not None:
+        out_console.print(f"Wrote {plot}", markup=False)
+
+
+def _spark(values: list[float]) -> str:
+    return "".join(_SPARK[min(7, max(0, round((v + 1) / 2 * 7)))] for v in values)
+
+
+def _render_report(result: Any) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from sentiment_pipeline.cli.console import is_terminal, out_console
+
+    groups = result.by_subreddit()
+    if not groups:
+        out_console.print(
+            f"No scores for {result.model} in this range: run `sentpipe sentiment score`.",
+            markup=False,
+        )
+        return
+    if not is_terminal():
+        out_console.print(
+            "source_id\tbucket_start\tevents\tmean_compound\tpositive\tneutral\tnegative"
+        )
+        for row in result.rows:
+            out_console.print(
+                f"{row.source_id}\t{row.bucket.isoformat()}\t{row.events}\t"
+                f"{row.mean_compound:.4f}\t{row.positive:.4f}\t{row.neutral:.4f}\t{row.negative:.4f}",
+                markup=False,
+            )
+        return
+    table = Table(box=box.SIMPLE_HEAD, title=f"Sentiment per {result.bucket} · {result.model}")
+    for name in ("subreddit", "buckets", "events", "mean compound", "pos", "neu", "neg", "trend"):
+        table.add_column(name, justify="left" if name in ("subreddit", "trend") else "right")
+    for (_source, source_id), rows in groups.items():
+        events = sum(r.events for r in rows)
+        mean = sum(r.mean_compound * r.events for r in rows) / events
+        share = [
+            sum(getattr(r, k) * r.events for r in rows) / events
+            for k in ("positive", "neutral", "negative")
+        ]
+        table.add_row(
+            source_id,
+            str(len(rows)),
+            f"{events:,}",
+            f"{mean:+.3f}",
+            *(f"{s:.0%}" for s in share),
+            _spark([r.mean_compound for r in rows[-40:]]),
+        )
+    out_console.print(table)

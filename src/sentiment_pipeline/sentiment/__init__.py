@@ -1,0 +1,39 @@
+"""The sentiment stage: score stored events and report per-subreddit sentiment over time.
+
+Public API:
+
+- `score_events(url, ScoreOptions(...)) -> ScoreResult`: claim unprocessed events in
+  batches (one transaction each), clean their text, score it, upsert `sentiment_scores`
+  and mark the events processed (run.py, store.py).
+- `sentiment_report(url, model, bucket, since, until, source_ids) -> SentimentReport`:
+  events scored, mean compound and label shares per subreddit per bucket (report.py).
+- `sentiment_counts(url) -> list[ModelCounts]`: scored / skipped / waiting per model,
+  for `sentpipe stats` (counts.py).
+- `clean_text`, `event_text` (clean.py); `Scorer`, `get_scorer`, `label_for` (scorers.py).
+
+Nothing here imports typer or rich; vaderSentiment is imported when a scorer is made.
+"""
+
+from __future__ import annotations
+
+from sentiment_pipeline.sentiment.clean import clean_text, event_text
+from sentiment_pipeline.sentiment.counts import ModelCounts, sentiment_counts
+from sentiment_pipeline.sentiment.report import SentimentReport, sentiment_report
+from sentiment_pipeline.sentiment.run import ScoreOptions, ScoreResult, score_events
+from sentiment_pipeline.sentiment.scorers import Scorer, Scores, get_scorer, label_for
+
+__all__ = [
+    "ModelCounts",
+    "ScoreOptions",
+    "ScoreResult",
+    "Scorer",
+    "Scores",
+    "SentimentReport",
+    "clean_text",
+    "event_text",
+    "get_scorer",
+    "label_for",
+    "score_events",
+    "sentiment_counts",
+    "sentiment_report",
+]

@@ -1,0 +1,364 @@
+"""`score_events`: the claim → clean → score → upsert + mark loop, in one or N processes.
+
+Each batch is one transaction (see store.py). `--workers N` starts N processes (spawn)
+that each run the loop against the same PostgreSQL database; `SKIP LOCKED` keeps their
+batches disjoint. SQLite has one writer: the run holds `data_dir/sentiment.lock` (its own
+lock, so scraping and scoring run side by side) and uses one process.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, LockHeld, SentpipeError
+from sentiment_pipeline.sentiment.clean import event_text
+from sentiment_pipeline.sentiment.scorers import Scorer, get_scorer, label_for, model_id_for
+from sentiment_pipeline.sentiment.store import (
+    Claimed,
+    EventScope,
+    ScoreRow,
+    SentimentStore,
+    open_store,
+)
+
+__all__ = ["JSON_VERSION", "ScoreOptions", "ScoreResult", "score_batch", "score_events"]
+
+JSON_VERSION = 1
+Progress = Callable[[int, int], None]  # (scored, skipped) in the batch just committed
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """What `sentpipe sentiment score` does; durations in seconds."""
+
+    model: str = "vader"
+    batch_size: int = 500
+    max_events: int | None = None
+    max_duration: float | None = None
+    source_ids: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    rescore: bool = False
+    workers: int = 1
+    dry_run: bool = False
+
+
+@dataclass
+class ScoreResult:
+    """Counts of one run. `waiting`: unprocessed events in scope left after the run."""
+
+    model: str
+    backend: str
+    workers: int = 1
+    scored: int = 0
+    skipped: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    waiting: int = 0
+    dry_run: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def events_per_second(self) -> float:
+        done = self.scored + self.skipped
+        return done / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented `--json` shape (docs/sentiment.md)."""
+        return {
+            "version": JSON_VERSION,
+            "model": self.model,
+            "backend": self.backend,
+            "workers": self.workers,
+            "dry_run": self.dry_run,
+            "scored": self.scored,
+            "skipped": self.skipped,
+            "batches": self.batches,
+            "waiting": self.waiting,
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events_per_second, 1),
+            "notes": self.notes,
+        }
+
+
+def score_batch(scorer: Scorer, claimed: list[Claimed]) -> list[ScoreRow]:
+    """Scores for the claimed events that have text (the others are `skipped`)."""
+    model = scorer.model_id
+    rows: list[ScoreRow] = []
+    for event in claimed:
+        text = event_text(event.event_type, event.title, event.selftext, event.body)
+        if text is None:
+            continue
+        s = scorer.score(text)
+        rows.append(
+            ScoreRow(
+                event.id,
+                event.occurred_at,
+                model,
+                event.source,
+                event.source_id,
+                event.event_type,
+                s.compound,
+                s.pos,
+                s.neu,
+                s.neg,
+                label_for(s.compound),
+                len(text),
+            )
+        )
+    return rows
+
+
+class _Budget:
+    """Events left to claim under --max-events, shared by worker processes when given
+    a multiprocessing Value (-1 = unlimited)."""
+
+    def __init__(self, shared: Any) -> None:
+        self._shared = shared
+
+    def take(self, n: int) -> int:
+        with self._shared.get_lock():
+            left = self._shared.value
+            if left < 0:
+                return n
+            got = min(n, left)
+            self._shared.value = left - got
+            return int(got)
+
+    def give_back(self, n: int) -> None:
+        if n > 0:
+            with self._shared.get_lock():
+                if self._shared.value >= 0:
+                    self._shared.value += n
+
+
+def _loop(
+    store: SentimentStore,
+    scorer: Scorer,
+    options: ScoreOptions,
+    scope: EventScope,
+    budget: _Budget,
+    deadline: float | None,
+    progress: Progress | None,
+) -> tuple[int, int, int]:
+    scored = skipped = batches = 0
+    while deadline is None or time.time() < deadline:
+        n = budget.take(options.batch_size)
+        if n == 0:
+            break
+        claimed = store.claim(n, scope)
+        if not claimed:
+            store.rollback()
+            budget.give_back(n)
+            break
+        try:
+            rows = score_batch(scorer, claimed)
+            store.finish(rows, claimed)
+        except BaseException:
+            store.rollback()
+            raise
+        budget.give_back(n - len(claimed))
+        batches += 1
+        scored += len(rows)
+        skipped += len(claimed) - len(rows)
+        if progress is not None:
+            progress(len(rows), len(claimed) - len(rows))
+    return scored, skipped, batches
+
+
+def _worker_main(
+    url: DatabaseURL,
+    options: ScoreOptions,
+    scope: EventScope,
+    shared_budget: Any,
+    deadline: float | None,
+    queue: Any,
+) -> None:
+    """One worker process: the same loop, reporting progress and its end on `queue`."""
+    try:
+        store = open_store(url)
+        try:
+            scorer = get_scorer(options.model)
+            counts = _loop(
+                store,
+                scorer,
+                options,
+                scope,
+                _Budget(shared_budget),
+                deadline,
+                lambda a, b: queue.put(("progress", a, b)),
+            )
+        finally:
+            store.close()
+        queue.put(("done", *counts))
+    except SentpipeError as error:
+        queue.put(("error", type(error).__name__, error.reason, error.hint))
+    except BaseException as error:  # reported to the parent, which raises it
+        queue.put(("error", "SentpipeError", f"{type(error).__name__}: {error}", None))
+
+
+_ERRORS: dict[str, type[SentpipeError]] = {
+    "ConfigError": ConfigError,
+    "DatabaseUnreachable": DatabaseUnreachable,
+    "LockHeld": LockHeld,
+}
+
+
+def _run_workers(
+    url: DatabaseURL,
+    options: ScoreOptions,
+    scope: EventScope,
+    deadline: float | None,
+    progress: Progress | None,
+) -> tuple[int, int, int]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    budget = context.Value("q", -1 if options.max_events is None else options.max_events)
+    processes = [
+        context.Process(
+            target=_worker_main,
+            args=(url, options, scope, budget, deadline, queue),
+            name=f"sentpipe-sentiment-{i + 1}",
+            daemon=True,
+        )
+        for i in range(options.workers)
+    ]
+    for process in processes:
+        process.start()
+    scored = skipped = batches = 0
+    finished = 0
+    failure: tuple[str, str, str | None] | None = None
+    try:
+        while finished < len(processes):
+            try:
+                message = queue.get(timeout=0.5)
+            except Exception:  # queue.Empty: check that nobody died silently
+                dead = [p for p in processes if p.exitcode not in (None, 0)]
+                if dead and queue.empty():
+                    raise SentpipeError(
+                        f"a scoring worker died (exit code {dead[0].exitcode})",
+                        "its batch was rolled back; run `sentpipe sentiment score` again",
+                    ) from None
+                continue
+            kind = message[0]
+            if kind == "progress":
+                if progress is not None:
+                    progress(message[1], message[2])
+            elif kind == "done":
+                finished += 1
+                scored += message[1]
+                skipped += message[2]
+                batches += message[3]
+            else:
+                finished += 1
+                failure = failure or (message[1], message[2], message[3])
+                with budget.get_lock():
+                    budget.value = 0  # stop the others after their current batch
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+    if failure is not None:
+        raise _ERRORS.get(failure[0], SentpipeError)(failure[1], failure[2])
+    return scored, skipped, batches
+
+
+def score_events(
+    url: DatabaseURL,
+    options: ScoreOptions,
+    lock_path: Path | None = None,
+    wait: bool = False,
+    progress: Progress | None = None,
+) -> ScoreResult:
+    """Score every event in scope that waits (see ScoreOptions), in batches of
+    `batch_size`, each one transaction. SQLite runs hold `lock_path` (LockHeld unless
+    `wait`). Raises ConfigError (unknown model, unmigrated database), DatabaseUnreachable,
+    LockHeld; a failed run keeps every batch committed before the failure."""
+    if options.batch_size < 1 or options.workers < 1:
+        raise ConfigError("--batch-size and --workers must be at least 1")
+    model_id = model_id_for(options.model)
+    started = time.monotonic()
+    store = open_store(url)
+    result = ScoreResult(model_id, store.backend, workers=options.workers)
+    try:
+        run_start = store.server_now()
+        scope = EventScope(
+            options.source_ids,
+            options.since,
+            options.until,
+            run_start if options.rescore else None,
+        )
+        if options.dry_run:
+            result.dry_run = True
+            result.waiting = store.count_waiting(scope)
+            result.seconds = time.monotonic() - started
+            return result
+        deadline = None if options.max_duration is None else time.time() + options.max_duration
+        if store.backend == "sqlite":
+            from sentiment_pipeline.lock import run_lock
+
+            if options.workers > 1:
+                result.notes.append("SQLite has one writer: scoring with 1 process")
+                result.workers = 1
+            with run_lock(
+                lock_path or url.sqlite_path.with_name("sentiment.lock"),
+                wait=wait,
+                command="sentpipe sentiment score",
+            ):
+                counts = _loop(
+                    store,
+                    get_scorer(options.model),
+                    options,
+                    scope,
+                    _Budget(_LocalValue(options.max_events)),
+                    deadline,
+                    progress,
+                )
+        elif options.workers == 1:
+            counts = _loop(
+                store,
+                get_scorer(options.model),
+                options,
+                scope,
+                _Budget(_LocalValue(options.max_events)),
+                deadline,
+                progress,
+            )
+        else:
+            counts = _run_workers(url, options, scope, deadline, progress)
+        result.scored, result.skipped, result.batches = counts
+        result.waiting = store.count_waiting(
+            EventScope(options.source_ids, options.since, options.until)
+        )
+    finally:
+        store.close()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+class _LocalValue:
+    """The single-process stand-in for multiprocessing.Value (same `value`/`get_lock`)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.value = -1 if limit is None else limit
+
+    def get_lock(self) -> Any:
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+
+def format_seconds(seconds: float) -> str:
+    """`12.3 s` / `4 min 2 s` for summaries."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{math.floor(seconds / 60)} min {round(seconds % 60)} s"

@@ -1,0 +1,333 @@
+"""The SQL of the sentiment stage, one class per backend: claim, upsert + mark, count.
+
+A batch is one transaction: `claim` selects unprocessed events and locks them, `finish`
+upserts their scores and sets `processed = true, processed_at = now()` and commits. A
+crash in between rolls everything back, so no event is ever processed without its score
+(skipped texts excepted) and none is scored twice.
+
+- PostgreSQL/TimescaleDB: `… WHERE processed = false … ORDER BY occurred_at LIMIT n
+  FOR UPDATE SKIP LOCKED` (the partial index `ix_raw_events_processed_occurred_at`), so
+  any number of workers take disjoint events. Scores go in with one
+  `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE`, the marks with one
+  `UPDATE … FROM unnest(…)`: three statements per batch, whatever its size.
+- SQLite: `BEGIN IMMEDIATE` makes the batch the only writer; callers also hold a lock
+  file so a second `sentiment score` waits or exits 4 instead of interleaving.
+
+With `rescore_before` set, events processed before that moment are claimed again too
+(the definition of `--rescore`: every matching event once more in this run).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, first_line
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["Claimed", "EventScope", "ScoreRow", "SentimentStore", "open_store"]
+
+_MISSING_HINT = "run `sentpipe db init` to create or upgrade the schema"
+
+
+@dataclass(frozen=True)
+class EventScope:
+    """Which events a run may claim (every condition given must hold)."""
+
+    source_ids: tuple[str, ...] = ()
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    rescore_before: datetime | None = None  # also processed events processed before this
+
+
+class Claimed(NamedTuple):
+    id: str
+    occurred_at: Any  # the driver's value, written back unchanged
+    source: str
+    source_id: str
+    event_type: str
+    title: str | None
+    selftext: str | None
+    body: str | None
+
+
+class ScoreRow(NamedTuple):
+    id: str
+    occurred_at: Any
+    model: str
+    source: str
+    source_id: str
+    event_type: str
+    compound: float
+    pos: float
+    neu: float
+    neg: float
+    label: str
+    text_chars: int
+
+
+class SentimentStore(Protocol):
+    backend: str  # "postgresql" or "sqlite"
+
+    def server_now(self) -> datetime: ...
+    def claim(self, n: int, scope: EventScope) -> list[Claimed]: ...
+    def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None: ...
+    def rollback(self) -> None: ...
+    def count_waiting(self, scope: EventScope) -> int: ...
+    def close(self) -> None: ...
+
+
+def _sqlite_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _scope_sql(scope: EventScope, mark: str, dialect: str) -> tuple[str, list[Any]]:
+    params: list[Any] = []
+    false = "false" if dialect == "postgresql" else "FALSE"
+    if scope.rescore_before is not None:
+        clauses = [f"(processed = {false} OR processed_at < {mark})"]
+        params.append(
+            scope.rescore_before if dialect == "postgresql" else _sqlite_time(scope.rescore_before)
+        )
+    else:
+        clauses = [f"processed = {false}"]
+    if scope.source_ids:
+        clauses.append(f"source_id IN ({', '.join(mark for _ in scope.source_ids)})")
+        params.extend(scope.source_ids)
+    for bound, op in ((scope.since, ">="), (scope.until, "<")):
+        if bound is not None:
+            clauses.append(f"occurred_at {op} {mark}")
+            params.append(bound if dialect == "postgresql" else _sqlite_time(bound))
+    return " AND ".join(clauses), params
+
+
+class PostgresStore:
+    """psycopg 3, one connection, one transaction per batch."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        import psycopg
+
+        from sentiment_pipeline.db.engine import connect_error
+
+        self._url = url
+        try:
+            self._conn: psycopg.Connection[Any] = psycopg.connect(
+                url.libpq, connect_timeout=5, application_name="sentpipe sentiment"
+            )
+        except psycopg.Error as error:
+            raise connect_error(url, error) from None
+        with self._guard():
+            self._conn.execute("SET client_encoding TO 'UTF8'")
+            row = self._conn.execute(
+                "SELECT to_regclass('raw_events') IS NOT NULL, "
+                "to_regclass('sentiment_scores') IS NOT NULL"
+            ).fetchone()
+            self._conn.commit()
+        if row is None or not row[0] or not row[1]:
+            self._conn.close()
+            missing = "raw_events" if row is None or not row[0] else "sentiment_scores"
+            raise ConfigError(
+                f"{missing} does not exist in the database at {url.host_port}", _MISSING_HINT
+            )
+
+    def _guard(self) -> Any:
+        return _PgErrors(self._url)
+
+    def server_now(self) -> datetime:
+        with self._guard():
+            row = self._conn.execute("SELECT clock_timestamp()").fetchone()
+            self._conn.commit()
+        assert row is not None
+        value: datetime = row[0]
+        return value
+
+    def claim(self, n: int, scope: EventScope) -> list[Claimed]:
+        where, params = _scope_sql(scope, "%s", "postgresql")
+        sql = (
+            "SELECT id, occurred_at, source, source_id, event_type, payload->>'title', "
+            f"payload->>'selftext', payload->>'body' FROM raw_events WHERE {where} "
+            "ORDER BY occurred_at LIMIT %s FOR UPDATE SKIP LOCKED"
+        )
+        with self._guard():
+            rows = self._conn.execute(sql, [*params, n]).fetchall()
+        return [Claimed(*row) for row in rows]
+
+    def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
+        with self._guard():
+            if scores:
+                columns = list(zip(*scores, strict=True))
+                self._conn.execute(
+                    "INSERT INTO sentiment_scores (id, occurred_at, model, source, source_id, "
+                    "event_type, compound, pos, neu, neg, label, text_chars, scored_at) "
+                    "SELECT *, now() FROM unnest(%s::text[], %s::timestamptz[], %s::text[], "
+                    "%s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], "
+                    "%s::float8[], %s::float8[], %s::text[], %s::int[]) "
+                    "ON CONFLICT (id, occurred_at, model) DO UPDATE SET "
+                    "source = EXCLUDED.source, source_id = EXCLUDED.source_id, "
+                    "event_type = EXCLUDED.event_type, compound = EXCLUDED.compound, "
+                    "pos = EXCLUDED.pos, neu = EXCLUDED.neu, neg = EXCLUDED.neg, "
+                    "label = EXCLUDED.label, text_chars = EXCLUDED.text_chars, "
+                    "scored_at = EXCLUDED.scored_at",
+                    [list(column) for column in columns],
+                )
+            if claimed:
+                self._conn.execute(
+                    "UPDATE raw_events AS r SET processed = true, processed_at = now() "
+                    "FROM unnest(%s::text[], %s::timestamptz[]) AS c(id, occurred_at) "
+                    "WHERE r.id = c.id AND r.occurred_at = c.occurred_at",
+                    [[c.id for c in claimed], [c.occurred_at for c in claimed]],
+                )
+            self._conn.commit()
+
+    def rollback(self) -> None:
+        with self._guard():
+            self._conn.rollback()
+
+    def count_waiting(self, scope: EventScope) -> int:
+        where, params = _scope_sql(scope, "%s", "postgresql")
+        with self._guard():
+            row = self._conn.execute(
+                f"SELECT count(*) FROM raw_events WHERE {where}", params
+            ).fetchone()
+            self._conn.commit()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _PgErrors:
+    """Turn a lost connection into DatabaseUnreachable (exit 3); the batch rolls back."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self._url = url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
+        import psycopg
+
+        if isinstance(error, psycopg.OperationalError):
+            raise DatabaseUnreachable(
+                f"lost the connection to PostgreSQL at {self._url.host_port} ({first_line(error)})",
+                "the current batch was rolled back; run `sentpipe sentiment score` again",
+            ) from None
+
+
+class SQLiteStore:
+    """sqlite3 in autocommit mode with explicit `BEGIN IMMEDIATE` per batch."""
+
+    backend = "sqlite"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        path = url.sqlite_path
+        if not path.exists():
+            raise ConfigError(f"SQLite database {path} does not exist", _MISSING_HINT)
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            names = {
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name IN ('raw_events', 'sentiment_scores')"
+                )
+            }
+        except sqlite3.Error as error:
+            raise ConfigError(
+                f"cannot open SQLite database {path}: {first_line(error)}",
+                "check SENTPIPE_DATABASE_URL / SENTPIPE_DATA_DIR and file permissions",
+            ) from None
+        for table in ("raw_events", "sentiment_scores"):
+            if table not in names:
+                self._conn.close()
+                raise ConfigError(f"{table} does not exist in {path}", _MISSING_HINT)
+
+    def server_now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def claim(self, n: int, scope: EventScope) -> list[Claimed]:
+        where, params = _scope_sql(scope, "?", "sqlite")
+        self._conn.execute("BEGIN IMMEDIATE")
+        rows = self._conn.execute(
+            "SELECT id, occurred_at, source, source_id, event_type, "
+            "json_extract(payload, '$.title'), json_extract(payload, '$.selftext'), "
+            f"json_extract(payload, '$.body') FROM raw_events WHERE {where} "
+            "ORDER BY occurred_at LIMIT ?",
+            [*params, n],
+        ).fetchall()
+        return [
+            Claimed(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                _text_or_none(r[5]),
+                _text_or_none(r[6]),
+                _text_or_none(r[7]),
+            )
+            for r in rows
+        ]
+
+    def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
+        now = _sqlite_time(datetime.now(UTC))
+        try:
+            self._conn.executemany(
+                "INSERT INTO sentiment_scores (id, occurred_at, model, source, source_id, "
+                "event_type, compound, pos, neu, neg, label, text_chars, scored_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id, occurred_at, model) DO UPDATE SET "
+                "source = excluded.source, source_id = excluded.source_id, "
+                "event_type = excluded.event_type, compound = excluded.compound, "
+                "pos = excluded.pos, neu = excluded.neu, neg = excluded.neg, "
+                "label = excluded.label, text_chars = excluded.text_chars, "
+                "scored_at = excluded.scored_at",
+                [(*row, now) for row in scores],
+            )
+            self._conn.executemany(
+                "UPDATE raw_events SET processed = 1, processed_at = ? "
+                "WHERE id = ? AND occurred_at = ?",
+                [(now, c.id, c.occurred_at) for c in claimed],
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+    def rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def count_waiting(self, scope: EventScope) -> int:
+        where, params = _scope_sql(scope, "?", "sqlite")
+        row = self._conn.execute(
+            f"SELECT count(*) FROM raw_events WHERE {where}", params
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def open_store(url: DatabaseURL) -> SentimentStore:
+    """The store for `url`'s backend; ConfigError (unmigrated, bad login) or
+    DatabaseUnreachable when it cannot be used."""
+    if url.backend == "postgresql":
+        return PostgresStore(url)
+    return SQLiteStore(url)
