@@ -115,7 +115,7 @@ class PostgresStore:
     def __init__(self, url: DatabaseURL) -> None:
         import psycopg
 
-        from sentiment_pipeline.db.engine import connect_error
+        from sentiment_pipeline.db.errors import map_db_error
 
         self._url = url
         try:
@@ -123,7 +123,7 @@ class PostgresStore:
                 url.libpq, connect_timeout=5, application_name="sentpipe sentiment"
             )
         except psycopg.Error as error:
-            raise connect_error(url, error) from None
+            raise map_db_error(url, error, connecting=True) from None
         with self._guard():
             self._conn.execute("SET client_encoding TO 'UTF8'")
             row = self._conn.execute(
