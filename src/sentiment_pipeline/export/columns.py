@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.timeparse import storage_text
 
 __all__ = [
     "ALL_COLUMNS",
@@ -171,9 +172,7 @@ def where_sql(dialect: Dialect, where: EventFilter) -> tuple[str, list[Any]]:
 
 def sqlite_time(moment: datetime) -> str:
     """A UTC moment in the text form the SQLite sink stores (so comparisons are text)."""
-    from datetime import UTC
-
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return storage_text(moment)
 
 
 def select_sql(
