@@ -168,7 +168,9 @@ def test_nesting_limit() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [float("nan"), float("inf"), -float("inf"), 10**4400 - 1], ids=lambda v: type(v).__name__
+    "value",
+    [float("nan"), float("inf"), -float("inf"), 10**4400 - 1],
+    ids=lambda v: type(v).__name__,
 )
 def test_numbers_the_backends_cannot_store_are_rejected(value: Any) -> None:
     assert "payload" in rejected(record(payload={"score": value}))
@@ -179,7 +181,9 @@ def test_large_valid_integers_are_kept() -> None:
     assert ok(record(payload={"score": big})).event.payload["score"] == big
 
 
-@pytest.mark.parametrize("value", ["0001-01-01T00:00:00Z", "0999-06-01T02:00:00+00:00", -62135596800])
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00Z", "0999-06-01T02:00:00+00:00", -62135596800]
+)
 def test_years_before_1000_accepted(value: Any) -> None:
     assert ok(record(occurred_at=value)).event.occurred_at.year in (1, 999)
 

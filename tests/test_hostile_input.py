@@ -302,3 +302,61 @@ def test_one_records_bug_never_ends_the_run(tmp_path: Path) -> None:
     (path,) = tmp_path.glob("*.ndjson")
     (letter,) = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert letter["error"] == "internal error: RuntimeError: boom"
+
+
+EXCEL_CELLS = {
+    "-5": "-5",
+    "-0.25": "-0.25",
+    "-.5": "'-.5",
+    "-5.": "'-5.",
+    "-1e5": "'-1e5",
+    "-1.2.3": "'-1.2.3",
+    "-": "'-",
+    "=1+1": "'=1+1",
+    "+1": "'+1",
+    "@a": "'@a",
+    "5": "5",
+}
+
+
+def test_excel_safe_decides_the_same_on_every_backend(
+    tmp_path: Path, timescale_url: str, postgres_url: str, sqlite_url: str
+) -> None:
+    source = tmp_path / "in.ndjson"
+    source.write_text(
+        "".join(_line(n, title) + "\n" for n, title in enumerate(EXCEL_CELLS)), encoding="utf-8"
+    )
+    outputs = []
+    for n, url in enumerate((timescale_url, postgres_url, sqlite_url)):
+        env = {"SENTPIPE_DATA_DIR": str(tmp_path / f"d{n}"), "SENTPIPE_DATABASE_URL": url}
+        assert runner.invoke(app, ["db", "init"], env=env).exit_code == 0
+        ingest(env, str(source))
+        result = runner.invoke(
+            app,
+            ["export", "csv", "-o", "-", "-q", "--excel-safe", "--columns", "title"],
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+        outputs.append(result.stdout_bytes)
+    assert outputs[0] == outputs[1] == outputs[2]
+    titles = [row["title"] for row in csv.DictReader(outputs[2].decode().splitlines())]
+    assert titles == list(EXCEL_CELLS.values())
+
+
+def test_csv_sink_dedupes_against_files_written_in_the_old_time_form(tmp_path: Path) -> None:
+    """Files from before the canonical form (`+00:00`, no fraction) still de-duplicate."""
+    from sentiment_pipeline.dto import Validated, validate_record
+    from sentiment_pipeline.sinks.csv_sink import COLUMNS, CsvSink
+
+    checked = validate_record(json.loads(_line(1, "a")))
+    assert isinstance(checked, Validated)
+    sink = CsvSink(tmp_path)
+    path = sink.path_for(checked.event)
+    path.parent.mkdir(parents=True)
+    old = checked.event.occurred_at.isoformat()  # 2023-11-14T22:13:21+00:00
+    path.write_bytes(
+        (
+            ",".join(COLUMNS) + "\r\n" + f't3_k1,{old},reddit,python,submission,"{{}}",x,false,\r\n'
+        ).encode()
+    )
+    assert sink.write([checked.event]).inserted == 0

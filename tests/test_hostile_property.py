@@ -65,9 +65,7 @@ SPECIALS = [
     "\t",
     "é",
 ]
-text = st.lists(
-    st.one_of(st.sampled_from(SPECIALS), st.text(max_size=6)), max_size=6
-).map("".join)
+text = st.lists(st.one_of(st.sampled_from(SPECIALS), st.text(max_size=6)), max_size=6).map("".join)
 huge = st.sampled_from(["x" * 200_000, "😀" * 60_000, "\u202e" * 40_000 + "\x00"])
 numbers = st.one_of(
     st.integers(),
@@ -79,9 +77,7 @@ numbers = st.one_of(
 scalars = st.one_of(st.none(), st.booleans(), numbers, text)
 json_values = st.recursive(
     scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)),
     max_leaves=24,
 )
 
@@ -100,7 +96,9 @@ payloads = st.dictionaries(
     max_size=5,
 )
 moments = st.datetimes(
-    min_value=datetime(1, 1, 2), max_value=datetime.now() - timedelta(days=2), timezones=st.just(UTC)
+    min_value=datetime(1, 1, 2),
+    max_value=datetime.now() - timedelta(days=2),
+    timezones=st.just(UTC),
 )
 
 
@@ -163,7 +161,12 @@ def _store(url: DatabaseURL, batch: list[dict[str, Any]], work: Path) -> tuple[A
             yield record
 
     result = asyncio.run(
-        run(source(), sinks, options=PipelineOptions(batch_size=3), dead_letters=DeadLetterWriter(letters))
+        run(
+            source(),
+            sinks,
+            options=PipelineOptions(batch_size=3),
+            dead_letters=DeadLetterWriter(letters),
+        )
     )
     return result, letters
 

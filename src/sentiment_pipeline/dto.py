@@ -35,8 +35,8 @@ __all__ = [
     "RawEventDTO",
     "Rejected",
     "Validated",
-    "dump_json",
     "clean_text",
+    "dump_json",
     "validate_record",
 ]
 

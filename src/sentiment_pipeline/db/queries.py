@@ -8,7 +8,7 @@ drift from what was stored. Plain SQL through SQLAlchemy Core, for PostgreSQL an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sentiment_pipeline.db.url import DatabaseURL
