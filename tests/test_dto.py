@@ -1,4 +1,4 @@
-"""RawEventDTO validation: timestamps, NUL stripping, size limit, path-safe names."""
+"""RawEventDTO validation: timestamps, text cleaning, limits, path-safe names."""
 
 from __future__ import annotations
 
@@ -54,13 +54,13 @@ def test_future_rejected_but_a_few_hours_ok() -> None:
     assert "future" in rejected(raw_event(occurred_at=later.timestamp()))
 
 
-def test_nul_stripped_everywhere_and_flagged() -> None:
+def test_nul_replaced_everywhere_and_flagged() -> None:
     result = ok(
         raw_event(id="t3_\x00x", payload={"ti\x00tle": "a\x00b", "list": ["\x00", {"k": "v\x00"}]})
     )
     assert result.sanitized
-    assert result.event.id == "t3_x"
-    assert result.event.payload == {"title": "ab", "list": ["", {"k": "v"}]}
+    assert result.event.id == "t3_\ufffdx"
+    assert result.event.payload == {"ti\ufffdtle": "a\ufffdb", "list": ["\ufffd", {"k": "v\ufffd"}]}
     assert "\\u0000" not in result.event.payload_json
     assert not ok(raw_event()).sanitized
 
@@ -107,3 +107,86 @@ def test_to_record_round_trips() -> None:
     event = ok(raw_event()).event
     again = ok(event.to_record()).event
     assert again == event
+
+
+def test_unstorable_text_replaced_in_every_string() -> None:
+    """Lone surrogates (from `\\ud83d` escapes, Reddit, undecodable bytes) and NUL become
+    U+FFFD in values, keys, id and source_id alike; one record counts once."""
+    result = ok(
+        raw_event(
+            id="t3_\ud83dx",
+            source="custom",
+            source_id="feed",
+            payload={"t\udc80": ["ok \ud83d", {"deep": {"k\x00": "\udfff"}}], "fine": "😀"},
+        )
+    )
+    assert result.sanitized
+    assert result.event.id == "t3_\ufffdx"
+    assert result.event.payload == {
+        "t\ufffd": ["ok \ufffd", {"deep": {"k\ufffd": "\ufffd"}}],
+        "fine": "😀",
+    }
+    result.event.payload_json.encode("utf-8")  # storable: no error
+
+
+def test_surrogate_pair_as_two_code_points_is_not_a_character() -> None:
+    event = ok(raw_event(payload={"t": "\ud83d\ude00"})).event
+    assert event.payload["t"] == "\ufffd\ufffd"
+
+
+def test_keys_that_collide_once_cleaned_are_rejected() -> None:
+    assert "same" in rejected(raw_event(payload={"a\x00": 1, "a\ud800": 2}))
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """`depth` containers, the outer one a dict, alternating dicts and lists."""
+    value: Any = 1
+    for level in range(depth - 1):
+        value = [value] if level % 2 == 0 else {"a": value}
+    return {"a": value}
+
+
+def test_nesting_limit() -> None:
+    from sentiment_pipeline.dto import MAX_DEPTH
+
+    ok(raw_event(payload=nested(MAX_DEPTH)))
+    assert "deeper than 64" in rejected(raw_event(payload=nested(MAX_DEPTH + 1)))
+    assert "deeper than 64" in rejected(raw_event(payload=nested(5000)))  # past the recursion limit
+    wide = {f"k{n}": [{"x": n}] for n in range(500)}  # many containers, shallow
+    ok(raw_event(payload=wide))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), float("inf"), -float("inf"), 10**4400 - 1],
+    ids=lambda v: type(v).__name__,
+)
+def test_numbers_the_backends_cannot_store_are_rejected(value: Any) -> None:
+    assert "payload" in rejected(raw_event(payload={"score": value}))
+
+
+def test_large_valid_integers_are_kept() -> None:
+    big = int("9" * 4000)
+    assert ok(raw_event(payload={"score": big})).event.payload["score"] == big
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00Z", "0999-06-01T02:00:00+00:00", -62135596800]
+)
+def test_years_before_1000_accepted(value: Any) -> None:
+    assert ok(raw_event(occurred_at=value)).event.occurred_at.year in (1, 999)
+
+
+def test_offset_past_year_one_is_rejected_not_raised() -> None:
+    assert "years 1-9999" in rejected(raw_event(occurred_at="0001-01-01T00:00:00+01:00"))
+
+
+@pytest.mark.parametrize("field", ["id", "event_type"])
+@pytest.mark.parametrize("char", ["\n", "\r", "\t", "\x85"])
+def test_control_characters_in_id_and_event_type_rejected(field: str, char: str) -> None:
+    assert "control characters" in rejected(raw_event(**{field: f"a{char}b"}))
+
+
+def test_reddit_subreddit_lower_cased() -> None:
+    assert ok(raw_event(source_id="Python")).event.source_id == "python"
+    assert ok(raw_event(source="custom", source_id="Feed")).event.source_id == "Feed"

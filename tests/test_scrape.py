@@ -285,12 +285,12 @@ def test_hostile_data_is_kept_or_dead_lettered_never_fatal(
     settings = scrape_settings(fake_reddit, tmp_path)
     result = run(settings, targets("hostile", limit=40))
     assert result.errors == []
-    assert result.sanitized > 0  # NUL characters stripped
+    assert result.sanitized > 0  # NUL characters replaced by U+FFFD
     assert result.valid + result.invalid == result.fetched
     posts = [json.loads(r[3]) for r in rows(settings, "event_type='submission'")]
     assert len(posts) == 40
     assert any("DROP TABLE" in p.get("selftext", "") for p in posts)
-    assert any(p["title"] == "NULin the title" for p in posts)
+    assert any(p["title"] == "NUL\ufffdin the title\ufffd" for p in posts)
     missing = [p for p in posts if p["title"] == "Post with missing optional fields"]
     assert len(missing) == 1 and "selftext" not in missing[0]
     deleted = [p for p in posts if p["title"] == "Deleted by author"]

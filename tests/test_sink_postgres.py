@@ -122,7 +122,8 @@ def test_hostile_text_round_trips(url: DatabaseURL, sink: PostgresSink) -> None:
         row = conn.execute("SELECT payload, payload::text FROM raw_events").fetchone()
     assert row is not None
     assert row[0] == dto.payload
-    assert row[0]["title"] == "nulbyte" and row[0]["nested"] == {"key": [1, 2.5, None, True, ""]}
+    assert row[0]["title"] == "nul\ufffdbyte"
+    assert row[0]["nested"] == {"k\ufffdey": [1, 2.5, None, True, "\ufffd"]}
     assert "\\u0000" not in row[1]
 
 

@@ -1,9 +1,17 @@
 """RawEventDTO: one event, validated and cleaned so every sink can store it as is.
 
-Why the rules: PostgreSQL cannot store U+0000 in TEXT or JSONB (Reddit text has it), JSONB
-rejects NaN, naive timestamps are ambiguous, and `source`/`source_id` become CSV path
-parts. A record that breaks a rule is rejected with a reason, never silently changed,
-except NUL characters, which are stripped and counted.
+Why the rules: PostgreSQL cannot store U+0000 in TEXT or JSONB (Reddit text has it), no
+backend can store a lone UTF-16 surrogate (it has no UTF-8 form), JSONB rejects NaN,
+naive timestamps are ambiguous, and `source`/`source_id` become CSV path parts.
+
+The policy (docs/data-quality.md): a record that breaks a rule is rejected with a reason,
+never silently changed, with two exceptions. (1) Text no backend can store (U+0000 and
+every surrogate code point U+D800-U+DFFF) is replaced by U+FFFD in every string of the
+record, payload keys included, and the record counts once as `sanitized`. (2) Reddit
+subreddit names (`source_id` when `source` is `reddit`) are lower-cased. Limits: payload
+nesting at most `MAX_DEPTH` levels, payload JSON at most `max_payload_bytes` of UTF-8,
+`occurred_at` in years 1-9999 UTC and at most a day in the future, no control characters
+in `id` or `event_type` (each CSV row stays one line).
 """
 
 from __future__ import annotations
@@ -18,17 +26,25 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sentiment_pipeline.timeparse import to_utc
+
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
+    "MAX_DEPTH",
+    "REPLACEMENT",
     "RawEventDTO",
     "Rejected",
     "Validated",
+    "clean_text",
     "dump_json",
-    "strip_nul",
     "validate_record",
 ]
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
+MAX_DEPTH = 64  # nested objects/arrays in a payload, the payload object itself included
+REPLACEMENT = "\ufffd"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 FUTURE_TOLERANCE = timedelta(days=1)
 _PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _FIELDS = ("id", "occurred_at", "source", "source_id", "event_type", "payload")
@@ -39,14 +55,39 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def strip_nul(value: Any) -> Any:
-    """Remove U+0000 from every string in a JSON-like value, dictionary keys included."""
+def clean_text(text: str) -> str:
+    """`text` with U+0000 and every surrogate code point replaced by U+FFFD."""
+    return _UNSTORABLE.sub(REPLACEMENT, text) if _UNSTORABLE.search(text) else text
+
+
+class _Unfit(ValueError):
+    """A payload too deep, or whose keys collide once cleaned."""
+
+
+def _clean(value: Any, depth: int = 1) -> Any:
+    """A JSON-like value with `clean_text` applied to every string, keys included; the
+    very same object when nothing changed. Raises _Unfit past `MAX_DEPTH` containers."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return clean_text(value)
     if isinstance(value, dict):
-        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+        if depth > MAX_DEPTH:
+            raise _Unfit(f"nested deeper than {MAX_DEPTH} levels")
+        out = {}
+        changed = False
+        for key, item in value.items():
+            new_key = clean_text(key) if isinstance(key, str) else key
+            new_item = _clean(item, depth + 1)
+            changed = changed or new_key is not key or new_item is not item
+            out[new_key] = new_item
+        if len(out) != len(value):
+            raise _Unfit("two keys are the same once unstorable characters are replaced")
+        return out if changed else value
     if isinstance(value, list | tuple):
-        return [strip_nul(v) for v in value]
+        if depth > MAX_DEPTH:
+            raise _Unfit(f"nested deeper than {MAX_DEPTH} levels")
+        items = [_clean(item, depth + 1) for item in value]
+        changed = any(new is not old for new, old in zip(items, value, strict=True))
+        return items if changed else value
     return value
 
 
@@ -69,7 +110,10 @@ def _to_utc(value: Any) -> datetime:
         raise ValueError(f"{type(value).__name__} is not a timestamp")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("timestamp has no timezone (give an offset or Z, or epoch seconds)")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = to_utc(moment)
+    except OverflowError:
+        raise ValueError(f"{value!r} is outside years 1-9999 in UTC") from None
     if moment > datetime.now(UTC) + FUTURE_TOLERANCE:
         raise ValueError(f"timestamp {moment.isoformat()} is more than a day in the future")
     return moment
@@ -97,6 +141,8 @@ class RawEventDTO(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        if _CONTROL.search(value):
+            raise ValueError("must not contain control characters (tab, newline, …)")
         return value
 
     @field_validator("source", "source_id", mode="after")
@@ -134,7 +180,7 @@ class RawEventDTO(BaseModel):
 @dataclass(frozen=True)
 class Validated:
     event: RawEventDTO
-    sanitized: bool  # NUL characters were stripped
+    sanitized: bool  # unstorable characters were replaced by U+FFFD
 
 
 @dataclass(frozen=True)
@@ -155,10 +201,21 @@ def _reason(error: Exception) -> str:
     return str(error)
 
 
+def _head_unstorable(record: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(record[name], str) and _UNSTORABLE.search(record[name]) is not None
+        for name in ("id", "source", "source_id", "event_type", "occurred_at")
+    )
+
+
 def validate_record(
     record: Any, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
 ) -> Validated | Rejected:
-    """Validate one raw record; never raises for bad data."""
+    """Validate and clean one raw record (a mapping in RawEventDTO shape).
+
+    Returns `Validated(event, sanitized)` or `Rejected(record, reason)`; never raises for
+    bad data (an exception here is a bug, which the pipeline dead-letters as such).
+    """
     if not isinstance(record, Mapping):
         return Rejected(record, f"record is a {type(record).__name__}, not a JSON object")
     missing = [name for name in _FIELDS if name not in record]
@@ -169,20 +226,36 @@ def validate_record(
         return Rejected(record, f"payload: must be a JSON object, not {type(payload).__name__}")
     try:
         payload_json = dump_json(payload)
+    except RecursionError:
+        return Rejected(record, f"payload: nested deeper than {MAX_DEPTH} levels")
     except (TypeError, ValueError) as error:
         return Rejected(record, f"payload: not JSON-serialisable ({error})")
-    sanitized = False
     data: Mapping[str, Any] = record
-    head = (record["id"], record["source"], record["source_id"], record["event_type"])
-    if "\\u0000" in payload_json or any(isinstance(v, str) and "\x00" in v for v in head):
-        data = strip_nul({k: record[k] for k in _FIELDS})
-        payload_json = dump_json(data["payload"])
-        sanitized = True
-    size = len(payload_json.encode("utf-8"))
+    encoded: bytes | None
+    try:
+        encoded = payload_json.encode("utf-8")
+    except UnicodeEncodeError:
+        encoded = None
+    sanitized = encoded is None or "\\u0000" in payload_json or _head_unstorable(record)
+    deep = payload_json.count("{") + payload_json.count("[") > MAX_DEPTH  # an upper bound
+    if sanitized or deep:
+        try:
+            cleaned = {k: _clean(record[k]) for k in _FIELDS}
+        except _Unfit as error:
+            return Rejected(record, f"payload: {error}")
+        sanitized = any(cleaned[k] is not record[k] for k in _FIELDS)
+        if sanitized:
+            data = cleaned
+            payload_json = dump_json(cleaned["payload"])
+            encoded = payload_json.encode("utf-8")
+    size = len(encoded) if encoded is not None else len(payload_json.encode("utf-8"))
     if size > max_payload_bytes:
         return Rejected(record, f"payload: {size} bytes exceeds the {max_payload_bytes}-byte limit")
+    fields = {k: data[k] for k in _FIELDS}
+    if fields["source"] == "reddit" and isinstance(fields["source_id"], str):
+        fields["source_id"] = fields["source_id"].lower()  # subreddit names: one spelling
     try:
-        event = RawEventDTO.model_validate({k: data[k] for k in _FIELDS})
+        event = RawEventDTO.model_validate(fields)
     except ValueError as error:
         return Rejected(record, _reason(error))
     event.__dict__["payload_json"] = payload_json  # the cached_property's slot

@@ -18,6 +18,7 @@ from sentiment_pipeline.db.backend import ServerInfo, describe
 from sentiment_pipeline.db.connect import Reader, open_reader
 from sentiment_pipeline.db.filters import EventFilter, where_sql
 from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.timeparse import canonical_text, to_utc
 
 __all__ = ["JSON_SCHEMA_VERSION", "Stats", "collect_stats", "iso"]
 
@@ -25,10 +26,8 @@ JSON_SCHEMA_VERSION = 1
 
 
 def iso(moment: datetime | None) -> str | None:
-    """The canonical UTC form also used in CSV exports."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The canonical UTC form also used in CSV exports (timeparse.canonical_text)."""
+    return None if moment is None else canonical_text(moment)
 
 
 @dataclass
@@ -101,9 +100,7 @@ def _utc(value: Any) -> datetime | None:
     """A driver value (PostgreSQL: aware datetime; SQLite: UTC text) as an aware datetime."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    return to_utc(value if isinstance(value, datetime) else str(value))
 
 
 def _per_day_sql(kind: str) -> str:
@@ -116,7 +113,7 @@ def _per_day_sql(kind: str) -> str:
 
 def _day(value: Any) -> date:
     if isinstance(value, datetime):
-        return (value.astimezone(UTC) if value.tzinfo else value).date()
+        return to_utc(value).date()
     return date.fromisoformat(str(value))
 
 

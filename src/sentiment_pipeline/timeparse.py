@@ -1,9 +1,19 @@
-"""Parse the times users type: `--since 2024-01-02`, `--until 2024-01-02T03:04:05Z`,
-`--since 2h`, `--fail-if-stale 30m`.
+"""Time in one place: parse the times users type, and the one text form of a moment.
 
-Everything is UTC: a bare date is midnight UTC, a timestamp without an offset is read as
-UTC (not local time, so cron jobs on differently configured hosts agree), and a duration
-given where a moment is expected means "that long before now".
+Parsing: `--since 2024-01-02`, `--until 2024-01-02T03:04:05Z`, `--since 2h`,
+`--fail-if-stale 30m`. Everything is UTC: a bare date is midnight UTC, a timestamp without
+an offset is read as UTC (not local time, so cron jobs on differently configured hosts
+agree), and a duration given where a moment is expected means "that long before now".
+
+Text forms (every module renders moments through these, never `strftime("%Y…")`, which
+drops the leading zeros of years before 1000 on glibc):
+
+- `canonical_text`: `2024-01-02T03:04:05.123456Z`: export, the CSV sink, `stats`;
+- `storage_text`: `2024-01-02 03:04:05.123456`: how SQLite stores UTC (SQLAlchemy's
+  form); fixed width with a four-digit year, so text order is time order;
+- `day_name`: `2024-01-02`: the UTC day of CSV file names and partitioned exports.
+
+Accepted range: years 1 to 9999 (Python's `datetime`), the same on every backend.
 """
 
 from __future__ import annotations
@@ -13,7 +23,15 @@ from datetime import UTC, date, datetime, timedelta
 
 from sentiment_pipeline.errors import ConfigError
 
-__all__ = ["format_duration", "parse_duration", "parse_moment"]
+__all__ = [
+    "canonical_text",
+    "day_name",
+    "format_duration",
+    "parse_duration",
+    "parse_moment",
+    "storage_text",
+    "to_utc",
+]
 
 # What `--since` accepted as a typer datetime; strptime also takes unpadded fields there.
 _DATETIME_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
@@ -80,8 +98,22 @@ def parse_moment(value: str, option: str = "time", now: datetime | None = None) 
         raise ConfigError(
             f"{option} {value!r} is not a date, timestamp or duration",
             "use 2024-01-31, 2024-01-31T12:00:00Z (UTC) or a duration ago such as 2h or 7d",
-        )
-    if moment.tzinfo is None:
+        ) from None
+    try:
+        return to_utc(moment)
+    except OverflowError:
+        raise ConfigError(
+            f"{option} {value!r} is outside years 1-9999 in UTC", "give a time within that range"
+        ) from None
+
+
+def to_utc(moment: datetime | str) -> datetime:
+    """An aware UTC datetime. A naive datetime (or naive ISO text, like SQLite's stored
+    `2024-01-02 03:04:05.123456`) is taken as UTC. Raises ValueError for text that is not
+    ISO 8601, OverflowError when the offset moves it outside years 1-9999."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None or moment.utcoffset() is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
 
@@ -93,6 +125,21 @@ def _strptime(text: str) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+def canonical_text(moment: datetime) -> str:
+    """`2024-01-02T03:04:05.123456Z`: UTC, four-digit year, always six fraction digits."""
+    return to_utc(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def storage_text(moment: datetime) -> str:
+    """`2024-01-02 03:04:05.123456`: the UTC text SQLite stores (and compares as text)."""
+    return to_utc(moment).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def day_name(moment: datetime) -> str:
+    """`2024-01-02`: the moment's UTC date."""
+    return to_utc(moment).date().isoformat()
 
 
 def format_duration(delta: timedelta) -> str:

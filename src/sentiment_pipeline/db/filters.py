@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
+
+from sentiment_pipeline.timeparse import storage_text
 
 __all__ = ["Dialect", "EventFilter", "sqlite_time", "where_sql"]
 
@@ -61,4 +63,4 @@ def where_sql(dialect: Dialect, where: EventFilter) -> tuple[str, list[Any]]:
 def sqlite_time(moment: datetime) -> str:
     """An aware moment as the SQLite sink stores it: UTC `'YYYY-MM-DD HH:MM:SS.ffffff'`
     text (so `occurred_at` comparisons are plain text comparisons)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return storage_text(moment)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.timeparse import storage_text, to_utc
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -33,16 +34,14 @@ class Marks:
 
 
 def _as_utc(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if not isinstance(value, datetime):
+    if not isinstance(value, str | datetime):
         raise TypeError(f"unexpected timestamp {value!r}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return to_utc(value)
 
 
 def _param(url: DatabaseURL, moment: datetime) -> Any:
     if url.backend == "sqlite":
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return storage_text(moment)
     return moment
 
 

@@ -46,6 +46,11 @@ _PLAIN = ("id", "source", "source_id", "event_type")
 _TIMES = ("occurred_at", "ingested_at", "processed_at")
 ALL_COLUMNS = (*DEFAULT_COLUMNS, "subreddit", "url", "processed_at", "payload")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# "A plain number" (left unguarded by --excel-safe although it starts with "-"): a minus,
+# ASCII digits, and optionally one "." followed by more digits. `-5`, `-0.25`; not `-.5`,
+# `-5.`, `-1e5`, `-1.2.3`. PostgreSQL tests it with this regex, SQLite with the
+# equivalent GLOBs in `_excel_safe`; tests/test_excel_safe.py holds both to one answer.
+PLAIN_NUMBER_REGEX = r"^-[0-9]+(\.[0-9]+)?$"
 
 
 def parse_columns(spec: str | None, payload: bool = False) -> tuple[str, ...]:
@@ -96,13 +101,17 @@ def _excel_safe(dialect: Dialect, expr: str) -> str:
     if dialect == "postgresql":
         starts = ", ".join(f"E'{_pg_escape(c)}'" for c in _FORMULA_STARTS)
         return (
-            f"(CASE WHEN left({expr}, 1) IN ({starts}) AND {expr} !~ '^-[0-9.]+$' "
+            f"(CASE WHEN left({expr}, 1) IN ({starts}) AND {expr} !~ '{PLAIN_NUMBER_REGEX}' "
             f"THEN '''' || {expr} ELSE {expr} END)"
         )
     starts = ", ".join(f"char({ord(c)})" for c in _FORMULA_STARTS)
+    plain = (
+        f"({expr} GLOB '-[0-9]*' AND {expr} NOT GLOB '-*[^0-9.]*' "
+        f"AND {expr} NOT GLOB '*.*.*' AND {expr} NOT GLOB '*.')"
+    )
     return (
-        f"(CASE WHEN substr({expr}, 1, 1) IN ({starts}) AND NOT ({expr} GLOB '-[0-9]*' "
-        f"AND {expr} NOT GLOB '-*[^0-9.]*') THEN '''' || {expr} ELSE {expr} END)"
+        f"(CASE WHEN substr({expr}, 1, 1) IN ({starts}) AND NOT {plain} "
+        f"THEN '''' || {expr} ELSE {expr} END)"
     )
 
 

@@ -4,6 +4,9 @@ A bounded queue sits between the source and the writer, so fetching overlaps wri
 memory stays flat. Batches flush at `batch_size` records or `flush_interval` seconds and
 are written in a worker thread, off the event loop. Nothing is lost: invalid records go to
 dead letters, and batches the database cannot take (after retries) go to the spool.
+One record's bug never ends a run: an exception nobody foresaw while validating a record
+dead-letters that record as `internal error: <type>: <message>`, the run goes on, and the
+result carries an error (exit 1) asking for a report.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ __all__ = ["PipelineOptions", "install_stop_signals", "run"]
 
 LOGGER = logging.getLogger(__name__)
 _END = object()
+_REPORTED_INTERNAL_ERRORS = 10  # the first few are listed in the result; all are counted
+REPORT_HINT = "a bug: rerun with --debug for the traceback and report it"
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,10 @@ async def _produce(
         if isinstance(record, Rejected):
             _dead_letter(record, dead_letters, result)
             continue
-        checked = validate_record(record, options.max_payload_bytes)
+        try:
+            checked = validate_record(record, options.max_payload_bytes)
+        except Exception as error:  # a bug, not bad data: keep the record and go on
+            checked = _internal_error(record, error, result)
         if isinstance(checked, Rejected):
             _dead_letter(checked, dead_letters, result)
             continue
@@ -165,9 +173,29 @@ async def _produce(
         await queue.put(event)
 
 
+def _internal_error(record: Any, error: Exception, result: RunResult) -> Rejected:
+    """Dead-letter material for a record whose validation raised; notes it in `result`."""
+    try:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    except Exception:
+        message = "(the error's message cannot be shown)"
+    reason = f"internal error: {type(error).__name__}: {message}"
+    LOGGER.debug("record %s raised while validating", result.fetched, exc_info=error)
+    count = result.extra.get("internal_errors", 0) + 1
+    result.extra["internal_errors"] = count
+    if count <= _REPORTED_INTERNAL_ERRORS:
+        result.errors.append(f"record {result.fetched} dead-lettered: {reason} ({REPORT_HINT})")
+    elif count == _REPORTED_INTERNAL_ERRORS + 1:
+        result.errors.append("more records hit internal errors: see the dead letters")
+    return Rejected(record, reason)
+
+
 def _dead_letter(item: Rejected, writer: DeadLetterWriter | None, result: RunResult) -> None:
     result.invalid += 1
-    source_id = item.record.get("source_id") if isinstance(item.record, dict) else None
+    try:
+        source_id = item.record.get("source_id") if isinstance(item.record, dict) else None
+    except Exception:  # a broken mapping: it is dead-lettered all the same
+        source_id = None
     if isinstance(source_id, str):
         counts = result.counts_for(source_id)
         counts.fetched += 1

@@ -1,7 +1,11 @@
 """Dead letters: records that failed validation, kept for inspection, never dropped.
 
 One JSON line per record in `<data dir>/dead-letter/YYYY-MM-DD.ndjson` (UTC date):
-`{"time": ..., "error": ..., "record": ...}`. Unserialisable values are kept as repr.
+`{"time": ..., "error": ..., "record": ...}`. Writing a dead letter never fails on the
+record: values JSON cannot hold are kept as their repr, text UTF-8 cannot encode (lone
+surrogates) is written as JSON `\\uXXXX` escapes, so the line still says exactly what
+arrived, and a record that cannot even be walked (a broken object, a cycle, nesting past
+the recursion limit) is kept as `"record_repr"` instead.
 """
 
 from __future__ import annotations
@@ -11,13 +15,35 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["DeadLetterWriter"]
+__all__ = ["DeadLetterWriter", "dead_letter_line"]
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return repr(value)
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)[:10_000]
+    except Exception as error:  # a broken __repr__ is a record's bug, not ours
+        return f"<unrepresentable {type(value).__name__}: {type(error).__name__}>"
+
+
+def dead_letter_line(now: datetime, error: str, record: Any) -> str:
+    """One dead-letter line (no newline), whatever `record` holds."""
+    entry = {"time": now.isoformat(), "error": error, "record": record}
+    try:
+        line = json.dumps(entry, ensure_ascii=False, default=_jsonable)
+    except Exception:  # a cycle, nesting past the recursion limit, a raising __repr__
+        entry = {"time": now.isoformat(), "error": error, "record_repr": _safe_repr(record)}
+        line = json.dumps(entry, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: escape everything that is not ASCII
+        line = json.dumps(entry, ensure_ascii=True, default=_jsonable)
+    return line
 
 
 class DeadLetterWriter:
@@ -30,20 +56,16 @@ class DeadLetterWriter:
 
     def write(self, record: Any, error: str) -> None:
         now = datetime.now(UTC)
-        day = now.strftime("%Y-%m-%d")
+        day = now.date().isoformat()
         if self._handle is None or day != self._day:
             self.close()
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / f"{day}.ndjson"
-            self._handle = path.open("a", encoding="utf-8")
+            # backslashreplace: the last line of defence; dead_letter_line already escapes
+            self._handle = path.open("a", encoding="utf-8", errors="backslashreplace")
             self._day = day
             self.paths.add(path)
-        line = json.dumps(
-            {"time": now.isoformat(), "error": error, "record": record},
-            ensure_ascii=False,
-            default=_jsonable,
-        )
-        self._handle.write(line + "\n")
+        self._handle.write(dead_letter_line(now, error, record) + "\n")
         self._handle.flush()
         self.count += 1
 

@@ -4,6 +4,12 @@ Guarantees: RFC 4180 (CRLF rows, quoted fields), UTF-8, one header per file, app
 runs, no duplicates. Following a database sink it receives exactly the rows the database
 newly inserted; alone, it skips keys already present in that day's file. Each file's rows
 of a batch go out in one write, and a torn last row (from a crash) is cut on reopen.
+
+Times are in the canonical export form (`2024-01-02T03:04:05.123456Z`, timeparse.py).
+Every row is one physical line (validation keeps control characters out of `id` and
+`event_type`; the payload is compact JSON), which is what makes cutting a torn row at the
+last CRLF safe. Reading its own files back has no field-size limit: any field this sink
+can write, it can read.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import csv
 import io
 import logging
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from sentiment_pipeline.dto import RawEventDTO
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
+from sentiment_pipeline.timeparse import canonical_text, day_name, to_utc
 
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
@@ -41,7 +49,29 @@ LOGGER = logging.getLogger(__name__)
 
 
 def csv_timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
+    """The canonical UTC text of a moment (timeparse.canonical_text)."""
+    return canonical_text(moment)
+
+
+def _unlimited_fields() -> None:
+    """Lift the csv module's 128 KiB field limit (a process-wide setting) to the largest
+    value this platform's C long takes, once, so reading back never fails on a big field."""
+    limit = sys.maxsize
+    while limit > csv.field_size_limit():
+        try:
+            csv.field_size_limit(limit)
+        except OverflowError:
+            limit //= 2
+
+
+def _key(row: list[str]) -> str:
+    """(id, occurred_at) of a row read back; older files wrote `+00:00` times, so the time
+    is re-rendered canonically when it parses."""
+    try:
+        stamp = canonical_text(to_utc(row[1]))
+    except (ValueError, OverflowError):
+        stamp = row[1]
+    return f"{row[0]}\t{stamp}"
 
 
 class CsvSink:
@@ -59,7 +89,7 @@ class CsvSink:
         self.dedupe_against_files = False
 
     def path_for(self, event: RawEventDTO) -> Path:
-        day = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%d")
+        day = day_name(event.occurred_at)
         return self.directory / event.source / event.source_id / f"{day}.csv"
 
     def write(self, batch: Sequence[RawEventDTO]) -> WriteResult:
@@ -91,12 +121,13 @@ class CsvSink:
 
     @staticmethod
     def _read_keys(path: Path) -> set[str]:
-        if not path.exists():
+        if _repair_tail(path):  # also cuts a torn last row before it is read
             return set()
-        with path.open(newline="", encoding="utf-8") as handle:
+        _unlimited_fields()
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
             reader = csv.reader(handle)
             next(reader, None)
-            return {f"{row[0]}\t{row[1]}" for row in reader if len(row) >= 2}
+            return {_key(row) for row in reader if len(row) >= 2}
 
     def _append(self, path: Path, events: list[RawEventDTO], ingested: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import RawEventDTO
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
+from sentiment_pipeline.timeparse import storage_text
 
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
@@ -28,8 +29,8 @@ _PROBE_CHUNK = 900  # ids per probe query (under SQLite's old 999-parameter limi
 
 
 def format_timestamp(moment: datetime) -> str:
-    """UTC wall time as SQLAlchemy's SQLite DateTime stores it."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    """UTC wall time as SQLAlchemy's SQLite DateTime stores it (four-digit year)."""
+    return storage_text(moment)
 
 
 class SqliteSink:

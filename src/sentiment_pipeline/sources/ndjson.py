@@ -1,7 +1,14 @@
 """NDJSON source: one JSON object per line, already in RawEventDTO shape.
 
-Feeds the spool, tests and other producers through the same core. A line that is not
-JSON becomes a `Rejected` record (dead-lettered), never a crash.
+Feeds the spool, tests and other producers through the same core. A line the parser
+refuses (not JSON, NaN/Infinity, an integer past Python's 4,300-digit limit, nesting past
+the recursion limit) becomes a `Rejected` record with its line number (dead-lettered),
+never a crash.
+
+A file and the same bytes on standard input give the same records: both are read as
+bytes and each line is decoded as UTF-8 with `surrogateescape`, so an undecodable byte
+becomes a lone surrogate, which validation replaces with U+FFFD and counts as sanitized
+(docs/data-quality.md).
 """
 
 from __future__ import annotations
@@ -16,26 +23,51 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Any
 
-from sentiment_pipeline.dto import Rejected
+from sentiment_pipeline.dto import MAX_DEPTH, Rejected
 from sentiment_pipeline.errors import ConfigError
 
-__all__ = ["ndjson_records"]
+__all__ = ["BLANK", "ndjson_records", "parse_line"]
 
 _LINES_PER_CHUNK = 2000
+BLANK = object()  # parse_line's answer for an empty line
 
 
-def _open(path: str) -> IO[str]:
+def _open(path: str) -> IO[Any]:
     if path == "-":
-        return sys.stdin
+        return getattr(sys.stdin, "buffer", sys.stdin)
     file = Path(path)
     if not file.is_file():
         raise ConfigError(
             f"input file {path!r} does not exist", "give an NDJSON file or - for stdin"
         )
-    return file.open(encoding="utf-8", errors="replace")
+    return file.open("rb")
 
 
-def _has_pending_input(handle: IO[str]) -> bool:
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (no backend stores it)")
+
+
+def parse_line(line: bytes | str, line_number: int) -> Any:
+    """One NDJSON line as a parsed value, `BLANK` for an empty line, or a `Rejected`."""
+    text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
+    if line_number == 1:
+        text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark
+    text = text.strip()
+    if not text:
+        return BLANK
+    kept = {"line": line_number, "text": text[:10_000]}
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as error:
+        return Rejected(kept, f"line {line_number}: not JSON ({error.msg})")
+    except RecursionError:
+        return Rejected(kept, f"line {line_number}: nested deeper than {MAX_DEPTH} levels")
+    except ValueError as error:  # e.g. an integer over 4,300 digits, NaN
+        reason = str(error).split(";")[0]
+        return Rejected(kept, f"line {line_number}: not storable JSON ({reason})")
+
+
+def _has_pending_input(handle: IO[Any]) -> bool:
     """True when more input is readable right now (always true for a regular file)."""
     try:
         readable, _, _ = select.select([handle], [], [], 0)
@@ -44,7 +76,7 @@ def _has_pending_input(handle: IO[str]) -> bool:
     return bool(readable)
 
 
-def _start_reader(handle: IO[str], loop: asyncio.AbstractEventLoop) -> asyncio.Queue[Any]:
+def _start_reader(handle: IO[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Queue[Any]:
     """Read lines in a daemon thread and hand them over in chunks.
 
     A chunk goes out at _LINES_PER_CHUNK lines or as soon as a pipe has nothing more to
@@ -58,7 +90,7 @@ def _start_reader(handle: IO[str], loop: asyncio.AbstractEventLoop) -> asyncio.Q
 
     def work() -> None:
         try:
-            lines: list[str] = []
+            lines: list[bytes | str] = []
             for line in handle:
                 lines.append(line)
                 if len(lines) >= _LINES_PER_CHUNK or not _has_pending_input(handle):
@@ -90,16 +122,9 @@ async def ndjson_records(path: str) -> AsyncIterator[Any]:
                 raise lines
             for line in lines:
                 line_number += 1
-                text = line.strip()
-                if not text:
-                    continue
-                try:
-                    yield json.loads(text)
-                except json.JSONDecodeError as error:
-                    yield Rejected(
-                        {"line": line_number, "text": text[:10_000]},
-                        f"line {line_number}: not JSON ({error.msg})",
-                    )
+                parsed = parse_line(line, line_number)
+                if parsed is not BLANK:
+                    yield parsed
     finally:
-        if handle is not sys.stdin:
+        if handle is not sys.stdin and handle is not getattr(sys.stdin, "buffer", None):
             handle.close()
