@@ -598,6 +598,7 @@ def test_presets_and_config_dict() -> None:
     assert spec.faults.delay_seconds == 0.5
     assert parse_arg("p=private").faults.access is Access.PRIVATE
     assert parse_arg("hostile").hostile
+    assert parse_arg("r=rich").rich and not parse_arg("r=rich").hostile
     assert parse_arg("big=5000").posts == 5000
     with pytest.raises(ValueError):
         parse_value("x", "bogus")
@@ -643,3 +644,86 @@ async def test_cli_serves_a_generated_subreddit(cli_server: str) -> None:
         assert len([p async for p in subreddit.new(limit=150)]) == 150
     finally:
         await reddit.close()
+
+
+# --- payload shapes: poll, gallery, crosspost, lone surrogate ----------------------
+
+CASE_09 = Path(__file__).parent / "data" / "cases" / "09-poll-post" / "poll-post.json"
+
+
+async def raw_text(fake: RunningFakeReddit, path: str) -> bytes:
+    """The undecoded body of a GET with raw_json=1, as asyncprawcore asks for it."""
+    async with aiohttp.ClientSession() as session:
+        token = await get_token(session, fake)
+        async with session.get(
+            fake.url + path,
+            params={"limit": "100", "raw_json": "1"},
+            headers={"Authorization": f"bearer {token}"},
+        ) as resp:
+            assert resp.status == 200
+            return await resp.read()
+
+
+@pytest.mark.asyncio
+async def test_rich_posts_have_reddits_shapes(fake_reddit_factory: FakeRedditFactory) -> None:
+    fake = fake_reddit_factory(subreddits=(parse_value("r", "30,rich"),))
+    _, body, _ = await raw_get(fake, "/r/r/new", {"limit": "100", "raw_json": "1"})
+    posts = [child["data"] for child in body["data"]["children"]]
+    case = json.loads(CASE_09.read_text(encoding="utf-8"))
+    poll = next(p for p in posts if "poll_data" in p)
+    assert poll["poll_data"] == case["poll_data"] and poll["title"] == case["title"]
+    gallery = next(p for p in posts if p.get("is_gallery"))
+    media = [item["media_id"] for item in gallery["gallery_data"]["items"]]
+    assert len(media) == 2 and sorted(media) == sorted(gallery["media_metadata"])
+    assert gallery["url"] == f"https://www.reddit.com/gallery/{gallery['id']}"
+    crosspost = next(p for p in posts if "crosspost_parent" in p)
+    [parent] = crosspost["crosspost_parent_list"]
+    assert parent["name"] == crosspost["crosspost_parent"] and parent["subreddit"] != "r"
+    link = next(p for p in posts if "preview" in p)
+    assert link["all_awardings"][0]["count"] == link["total_awards_received"] == 2
+    assert all(isinstance(p["link_flair_richtext"], list) for p in posts)
+    flaired = [p for p in posts if p.get("link_flair_text")]
+    assert flaired and all(
+        p["link_flair_richtext"] == [{"e": "text", "t": p["link_flair_text"]}] for p in flaired
+    )
+
+
+@pytest.mark.asyncio
+async def test_lone_surrogate_title_is_sent_as_a_json_escape(
+    fake_reddit: RunningFakeReddit,
+) -> None:
+    from sentiment_pipeline.fake_reddit.hostile import LONE_SURROGATE_TITLE
+
+    body = await raw_text(fake_reddit, "/r/hostile/new")
+    text = body.decode("utf-8")  # strict: the answer is valid UTF-8
+    assert "\\ud83d cut off \\ud83d" in text
+    titles = [c["data"]["title"] for c in json.loads(text)["data"]["children"]]
+    assert LONE_SURROGATE_TITLE in titles
+    assert "\U0001f469" in text  # other characters stay UTF-8, not escaped
+
+
+@pytest.mark.asyncio
+async def test_rich_and_surrogate_posts_survive_asyncpraw(
+    fake_reddit: RunningFakeReddit, fake_reddit_client: asyncpraw.Reddit
+) -> None:
+    subreddit = await fake_reddit_client.subreddit("hostile")
+    posts = {p.title: p async for p in subreddit.new(limit=None)}
+    poll = posts["Which editor do you use?"].poll_data
+    assert [option.vote_count for option in poll.options] == [40, 35]
+    assert "Half an emoji \ud83d cut off \ud83d" in posts
+
+
+def test_keep_bodies_keeps_every_ok_answer(fake_reddit_factory: FakeRedditFactory) -> None:
+    kept = fake_reddit_factory(keep_bodies=True)
+    plain = fake_reddit_factory()
+
+    async def fetch(fake: RunningFakeReddit) -> None:
+        await raw_get(fake, "/r/tiny/new")
+        await raw_get(fake, "/r/private_sub/new")  # 403: not kept
+
+    asyncio.run(fetch(kept))
+    asyncio.run(fetch(plain))
+    assert plain.response_bodies == []
+    kinds = [json.loads(body).get("kind", "token") for body in kept.response_bodies]
+    assert kinds == ["token", "Listing", "token"]  # each raw_get fetches a token
+    assert json.loads(kept.response_bodies[1])["data"]["dist"] == 5

@@ -1,17 +1,31 @@
-"""Unit tests of the pure Reddit item -> event record conversion, with ugly data."""
+"""Reddit item -> event record: the captured JSON Reddit sent, or the fallback conversion.
+
+End-to-end comparisons against everything the fake serves are in test_scrape_sent_json.py.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import asyncpraw
+import pytest
+
 from sentiment_pipeline.dto import Rejected, validate_record
+from sentiment_pipeline.fake_reddit import RunningFakeReddit, parse_value
 from sentiment_pipeline.sources.reddit.payload import (
     comment_record,
     jsonable,
     reddit_payload,
     submission_record,
 )
+from sentiment_pipeline.sources.reddit.raw import (
+    RAW_ATTRIBUTE,
+    capture_raw_json,
+    plain_copy,
+    raw_json,
+)
+from tests.fixtures.fake_reddit import FakeRedditFactory
 
 
 class Named:
@@ -141,3 +155,67 @@ def test_comment_depth_is_filled_in_when_reddit_omits_it() -> None:
     assert not isinstance(record, Rejected)
     assert record["payload"]["depth"] == 3
     assert record["payload"]["parent_id"] is None
+
+
+# --- the captured JSON --------------------------------------------------------------
+
+
+def test_plain_copy_drops_replies_and_shares_nothing() -> None:
+    data: dict[str, Any] = {
+        "id": "c1",
+        "replies": {"kind": "Listing", "data": {"children": []}},
+        "all_awardings": [{"resized_icons": [{"url": "u", "width": 16, "height": 16}]}],
+        "title": "half \ud83d",
+    }
+    copied = plain_copy(data)
+    assert "replies" not in copied and "replies" in data
+    data["all_awardings"][0]["resized_icons"][0]["width"] = 99
+    assert copied["all_awardings"][0]["resized_icons"][0]["width"] == 16
+    assert copied["title"] == "half \ud83d"
+
+
+def test_captured_json_wins_over_attributes() -> None:
+    sent = {"id": "p1", "author": "[deleted]", "poll_data": {"total_vote_count": 3}}
+    item = submission(author=None, poll_data=Named("PollData object"))
+    item.__dict__[RAW_ATTRIBUTE] = sent
+    record = submission_record(item, "python")
+    assert not isinstance(record, Rejected)
+    assert record["payload"] == sent and record["id"] == "t3_p1"
+    comment = Item(id="c3", created_utc=1.0, **{RAW_ATTRIBUTE: {"id": "c3", "created_utc": 1.0}})
+    made = comment_record(comment, "python", depth=2)
+    assert not isinstance(made, Rejected)
+    assert made["payload"] == {"id": "c3", "created_utc": 1.0}  # nothing added
+
+
+@pytest.mark.asyncio
+async def test_asyncpraw_items_carry_the_json_they_were_built_from(
+    fake_reddit_factory: FakeRedditFactory,
+) -> None:
+    fake: RunningFakeReddit = fake_reddit_factory(
+        subreddits=(parse_value("rich", "30,rich,comments:14"),)
+    )
+    reddit = asyncpraw.Reddit(**fake.reddit_kwargs())
+    capture_raw_json(reddit)
+    try:
+        subreddit = await reddit.subreddit("rich")
+        posts = [post async for post in subreddit.new(limit=None)]
+        poll = next(post for post in posts if "poll_data" in vars(post))
+        busiest = max(posts, key=lambda post: post.num_comments)
+        submission = await reddit.submission(busiest.id)
+        await submission.comments.replace_more(limit=None)
+        comments = submission.comments.list()
+    finally:
+        await reddit.close()
+    assert all(raw_json(post) is not None for post in posts)
+    sent = raw_json(poll)
+    assert sent is not None and isinstance(sent["poll_data"], dict)
+    assert type(poll.poll_data).__name__ == "PollData"
+    assert sent["author"] == str(poll.author) and sent["subreddit"] == "rich"
+    poll.title = "changed after the fact"
+    assert reddit_payload(poll)["title"] == "Which editor do you use?"
+    assert fake.count(route="morechildren") and fake.count(route="continue_thread")
+    assert len(comments) == busiest.num_comments
+    for comment in comments:
+        raw = raw_json(comment)
+        assert raw is not None and "replies" not in raw
+        assert raw["id"] == comment.id and raw["parent_id"] == comment.parent_id

@@ -46,6 +46,7 @@ class SubredditSpec:
     seed: int = 0
     comments_per_post: int = 8  # mean; each post gets 0..2x this many
     hostile: bool = False  # mix in the hostile-content posts (see ``hostile``)
+    rich: bool = False  # mix in poll, gallery and crosspost posts (see ``rich``)
     stickied: int = 1  # how many old posts are stickied (shown first in hot)
     newest_age_seconds: float = 120.0  # newest post is this old at startup
     post_interval_seconds: float = 900.0  # mean gap between consecutive posts
@@ -74,6 +75,7 @@ class FakeRedditConfig:
     morechildren_latency: float = 0.0  # widen the window for concurrent-429 tests
     reject_concurrent_morechildren: bool = True  # 429 like Reddit does
     log_path: Path | None = None  # JSON lines, one per request
+    keep_bodies: bool = False  # keep the JSON text of every 200 answer (tests compare)
     clock: Callable[[], float] = time.time
 
     def subreddit(self, name: str) -> SubredditSpec | None:

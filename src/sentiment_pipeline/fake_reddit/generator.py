@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import hostile, ids, text
+from . import hostile, ids, rich, text
 from .config import SubredditSpec
 from .models import CommentNode, CommentTree, Post
 
@@ -114,10 +114,14 @@ def make_post(
         "hidden": False,
         "link_flair_text": text.flair(rng),
         "link_flair_css_class": None,
+        "link_flair_richtext": [],
+        "author_flair_richtext": [],
         "distinguished": "moderator" if stickied else None,
         "removed_by_category": None,
         "thumbnail": "self" if is_self else "default",
         "gilded": 0,
+        "gildings": {},
+        "all_awardings": [],
         "total_awards_received": 0,
     }
     data["url"] = (
@@ -127,6 +131,7 @@ def make_post(
     )
     if data["link_flair_text"]:
         data["link_flair_css_class"] = str(data["link_flair_text"]).lower().replace(" ", "-")
+        data["link_flair_richtext"] = rich.flair_richtext(str(data["link_flair_text"]))
     if fate < 0.04:
         hostile.apply(
             data,
@@ -141,6 +146,8 @@ def make_post(
         hostile.apply(data, {"selftext": "[removed]", "removed_by_category": "moderator"})
     if override:
         hostile.apply(data, override)
+        if data.get("is_gallery"):
+            data["url"] = f"https://www.reddit.com/gallery/{post_id}"
     return Post(
         id=post_id,
         index=index,
@@ -202,7 +209,10 @@ def make_comment_tree(ident: SubredditIdentity, post: Post, now: float) -> Comme
             "collapsed": False,
             "locked": False,
             "archived": False,
+            "author_flair_richtext": [],
             "gilded": 0,
+            "gildings": {},
+            "all_awardings": [],
             "total_awards_received": 0,
         }
         fate = rng.random()

@@ -3,13 +3,17 @@
 Every string here is written for this project (no recorded Reddit data). Each
 entry targets a known failure: NUL bytes in Postgres text, ZWJ emoji and flags
 in tokenisers, bidi overrides in terminals, huge bodies, CSV/HTML/SQL injection
-shapes, and missing optional fields in parsers.
+shapes, missing optional fields in parsers, a title ending in half a surrogate pair
+(served as the JSON escape ``\\ud83d``) in encoders, and the ``rich`` posts (poll,
+gallery, crosspost) in clients that store an object model instead of the JSON.
 """
 
 from __future__ import annotations
 
 import random
 from typing import Any
+
+from . import rich
 
 DROP = "__drop__"  # key in an override listing fields to delete from the post
 
@@ -27,6 +31,7 @@ HTML_BREAKER = '<script>alert("x")</script> & <b>bold</b> &amp; &lt;already&gt;'
 SQL_BREAKER = "Robert'); DROP TABLE posts;-- \\N NULL '' \"\""
 BIG_BODY_BYTES = 200 * 1024
 TITLE_MAX = 300
+LONE_SURROGATE_TITLE = "Half an emoji \ud83d cut off \ud83d"
 
 
 def _big_body() -> str:
@@ -95,6 +100,8 @@ def post_overrides() -> list[dict[str, Any]]:
             "over_18": True,
             "spoiler": True,
         },
+        {"title": LONE_SURROGATE_TITLE, "selftext": "The title holds two lone surrogates."},
+        *rich.post_overrides(),
     ]
 
 

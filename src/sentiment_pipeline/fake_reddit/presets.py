@@ -5,7 +5,8 @@ comma-separated tokens, each one of
 
 - ``COUNT``          generated posts (integer)
 - ``private`` | ``banned`` | ``quarantined`` | ``unknown``   access faults
-- ``hostile``        hostile-content posts plus page overlap
+- ``hostile``        hostile-content posts plus page overlap (includes ``rich``)
+- ``rich``           a poll, a gallery, a crosspost and a link post with preview/awards
 - ``empty``          listings return no children
 - ``overlap``        next page repeats the last post of the previous one
 - ``429:N``          N responses of 429 (Retry-After 1), then OK
@@ -48,6 +49,8 @@ def parse_value(name: str, value: str | int) -> SubredditSpec:
             faults = dataclasses.replace(faults, overlap_pages=True)
             if not explicit_posts:
                 spec = dataclasses.replace(spec, posts=HOSTILE_DEFAULT_POSTS)
+        elif token == "rich":
+            spec = dataclasses.replace(spec, rich=True)
         elif token == "empty":
             faults = dataclasses.replace(faults, empty_listings=True)
         elif token == "overlap":

@@ -51,6 +51,11 @@ class RunningFakeReddit:
         """All requests so far (a snapshot copy), oldest first."""
         return self.fake.log.snapshot()
 
+    @property
+    def response_bodies(self) -> list[str]:
+        """The JSON text of every 200 answer so far (needs ``keep_bodies=True``)."""
+        return list(self.fake.bodies)
+
     def count(
         self,
         route: str | None = None,

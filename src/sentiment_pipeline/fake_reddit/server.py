@@ -7,7 +7,6 @@ every answer, including errors and unknown paths.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,7 +17,7 @@ from . import auth, errors, handlers, routing
 from .config import FakeRedditConfig
 from .context import Ctx, World
 from .errors import ApiError
-from .escaping import escape_strings
+from .escaping import escape_strings, json_text
 from .ratelimit import RateState
 from .requestlog import RequestLog
 
@@ -42,10 +41,9 @@ def _bearer(request: web.Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def _json_response(status: int, body: Any, headers: dict[str, str]) -> web.Response:
-    if body is None:
+def _json_response(status: int, text: str | None, headers: dict[str, str]) -> web.Response:
+    if text is None:
         return web.Response(status=status, headers=headers)
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return web.Response(status=status, text=text, content_type="application/json", headers=headers)
 
 
@@ -56,6 +54,7 @@ class FakeReddit:
         self.config = config or FakeRedditConfig()
         self.world = World.build(self.config)
         self.log = RequestLog(self.config.log_path)
+        self.bodies: list[str] = []  # with ``keep_bodies``: each 200 answer's JSON text
 
     def make_app(self) -> web.Application:
         """Return an aiohttp app serving this fake (log file opens/closes with it)."""
@@ -126,4 +125,7 @@ class FakeReddit:
                 "ms": round((time.perf_counter() - started) * 1000, 3),
             }
         )
-        return _json_response(status, body, headers)
+        text = None if body is None else json_text(body)
+        if status == 200 and text is not None and self.config.keep_bodies:
+            self.bodies.append(text)
+        return _json_response(status, text, headers)

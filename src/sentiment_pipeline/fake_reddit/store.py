@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from . import hostile, ids
+from . import hostile, ids, rich
 from .config import FakeRedditConfig, SubredditSpec
 from .generator import SubredditIdentity, make_comment_tree, make_post, timeline
 from .models import CommentTree, Post
@@ -68,10 +68,13 @@ class SubredditState:
 
 
 def _hostile_overrides(spec: SubredditSpec) -> dict[int, dict[str, Any]]:
-    """Place the crafted hostile posts among the newest, every other slot."""
-    if not spec.hostile:
+    """Place the crafted hostile (or rich) posts among the newest, every other slot."""
+    if spec.hostile:
+        crafted = hostile.post_overrides()  # the rich posts included
+    elif spec.rich:
+        crafted = rich.post_overrides()
+    else:
         return {}
-    crafted = hostile.post_overrides()
     slots = [spec.posts - 1 - 2 * j for j in range(len(crafted))]
     return {slot: o for slot, o in zip(slots, crafted, strict=True) if slot >= 0}
 

@@ -144,6 +144,8 @@ def make_reddit(settings: Settings, meter: RequestMeter) -> asyncpraw.Reddit:
     import asyncpraw
     from asyncprawcore.requestor import Requestor
 
+    from sentiment_pipeline.sources.reddit.raw import capture_raw_json
+
     class MeteredRequestor(Requestor):
         @asynccontextmanager
         async def request(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
@@ -165,7 +167,9 @@ def make_reddit(settings: Settings, meter: RequestMeter) -> asyncpraw.Reddit:
     if settings.reddit_username and settings.reddit_password:
         kwargs["username"] = settings.reddit_username
         kwargs["password"] = settings.reddit_password.get_secret_value()
-    return asyncpraw.Reddit(**kwargs)
+    reddit = asyncpraw.Reddit(**kwargs)
+    capture_raw_json(reddit)  # stored payloads are the JSON Reddit sent
+    return reddit
 
 
 async def with_backoff(call: Callable[[], Awaitable[T]], meter: RequestMeter) -> T:

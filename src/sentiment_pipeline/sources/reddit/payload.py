@@ -1,8 +1,12 @@
 """Turn asyncpraw submissions and comments into event records.
 
-Pure functions, no network: asyncpraw keeps an item's fetched JSON fields as instance
-attributes, next to its own internals (`_reddit`, `comment_limit`, comment forests).
-We keep the Reddit fields, turn model objects into names, and never raise for ugly data:
+Pure functions, no network. An item's payload is the JSON object Reddit sent for it,
+less ``replies``, as captured by `raw.capture_raw_json` before asyncpraw parsed it
+(``poll_data``, ``media_metadata``, ``crosspost_parent_list``, awards and flair stay the
+objects Reddit sent; ``author`` stays the name string, ``"[deleted]"`` included).
+
+An item built without that capture (a client not made by `make_reddit`) falls back to
+its instance attributes, with model objects turned into names. Ugly data never raises:
 an item we cannot convert becomes a `Rejected` (dead letter) instead of crashing the run.
 """
 
@@ -13,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sentiment_pipeline.dto import Rejected
+from sentiment_pipeline.sources.reddit.raw import raw_json
 
 __all__ = [
     "SOURCE",
@@ -46,7 +51,13 @@ def jsonable(value: Any, depth: int = 0) -> Any:
 
 
 def reddit_payload(item: Any) -> dict[str, Any]:
-    """The item's Reddit JSON fields, without asyncpraw internals."""
+    """The JSON object Reddit sent for `item` (less ``replies``).
+
+    Without a captured copy: the item's attributes, without asyncpraw internals.
+    """
+    raw = raw_json(item)
+    if raw is not None:
+        return raw
     fields = vars(item) if hasattr(item, "__dict__") else dict(item)
     payload = {
         key: value if type(value) in _PLAIN else jsonable(value)  # fast path: most fields
@@ -88,13 +99,18 @@ def submission_record(item: Any, source_id: str) -> dict[str, Any] | Rejected:
 def comment_record(
     item: Any, source_id: str, depth: int | None = None
 ) -> dict[str, Any] | Rejected:
-    """A comment as an event `t1_<id>`; `parent_id`, `link_id` and `depth` in the payload."""
+    """A comment as an event `t1_<id>`; `parent_id`, `link_id` and `depth` in the payload.
+
+    Reddit sends all three; only an uncaptured item (see `reddit_payload`) gets them
+    filled in, `depth` from the argument.
+    """
     try:
         payload = reddit_payload(item)
-        if not isinstance(payload.get("depth"), int) and depth is not None:
-            payload["depth"] = depth
-        for key in ("parent_id", "link_id"):
-            payload.setdefault(key, None)
+        if raw_json(item) is None:
+            if not isinstance(payload.get("depth"), int) and depth is not None:
+                payload["depth"] = depth
+            for key in ("parent_id", "link_id"):
+                payload.setdefault(key, None)
         return {
             "id": f"t1_{payload['id']}",
             "occurred_at": _created(payload),
