@@ -34,7 +34,13 @@ BLANK = object()  # parse_line's answer for an empty line
 
 def _open(path: str) -> IO[Any]:
     if path == "-":
-        return getattr(sys.stdin, "buffer", sys.stdin)
+        try:
+            fd = sys.stdin.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):  # replaced in-process
+            return getattr(sys.stdin, "buffer", sys.stdin)
+        # A private reader over the descriptor: the reading thread may still be blocked
+        # in it at exit, and the interpreter's shutdown must not wait for sys.stdin's lock.
+        return io.BufferedReader(io.FileIO(fd, "rb", closefd=False))
     file = Path(path)
     if not file.is_file():
         raise ConfigError(
@@ -126,5 +132,5 @@ async def ndjson_records(path: str) -> AsyncIterator[Any]:
                 if parsed is not BLANK:
                     yield parsed
     finally:
-        if handle is not sys.stdin and handle is not getattr(sys.stdin, "buffer", None):
+        if path != "-":
             handle.close()
