@@ -28,6 +28,7 @@ from sentiment_pipeline.export import (
 )
 from sentiment_pipeline.export.sqlite import pg_json_text
 from sentiment_pipeline.timeparse import parse_moment
+from tests.fixtures.events import raw_event
 
 INGESTED = "2024-02-01 00:00:00+00"
 
@@ -35,14 +36,8 @@ INGESTED = "2024-02-01 00:00:00+00"
 def record(
     rid: str, at: str, source_id: str = "stocks", kind: str = "comment", **payload: Any
 ) -> dict[str, Any]:
-    return {
-        "id": rid,
-        "occurred_at": at,
-        "source": "reddit",
-        "source_id": source_id,
-        "event_type": kind,
-        "payload": payload,
-    }
+    """The shared builder with this file's fields in order (id, time, subreddit, kind)."""
+    return raw_event(id=rid, occurred_at=at, source_id=source_id, event_type=kind, payload=payload)
 
 
 HOSTILE = [
@@ -250,7 +245,7 @@ def test_gzip_file_is_reproducible_and_refuses_overwrite(sqlite_url: str, tmp_pa
     assert [p.name for p in target.parent.iterdir()] == ["events.csv.gz"]  # no leftovers
 
 
-def test_partitioned_layout_matches_the_csv_sink(any_db_url: str, tmp_path: Path) -> None:
+def test_partitioned_export_layout_limit_and_refusal(any_db_url: str, tmp_path: Path) -> None:
     db = load(any_db_url, HOSTILE, processed=["t1_b"])
     result = export_partitioned(db, tmp_path, columns=parse_columns("id,occurred_at"))
     assert result.rows == 4

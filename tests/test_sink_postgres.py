@@ -22,6 +22,7 @@ from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
 from sentiment_pipeline.errors import ConfigError, TransientError
 from sentiment_pipeline.sinks.base import WriteResult
 from sentiment_pipeline.sinks.postgres import PostgresSink
+from tests.fixtures.events import event as shared_event
 
 SERVERS = ["timescale_url", "postgres_url"]
 
@@ -46,17 +47,8 @@ def sink(url: DatabaseURL) -> Iterator[PostgresSink]:
 
 
 def event(n: int, **fields: Any) -> RawEventDTO:
-    record = {
-        "id": f"t3_{n:05d}",
-        "occurred_at": 1_700_000_000 + n * 7,
-        "source": "reddit",
-        "source_id": "stocks",
-        "event_type": "post",
-        "payload": {"title": f"post {n}", "score": n},
-    } | fields
-    result = validate_record(record)
-    assert isinstance(result, Validated), result
-    return result.event
+    """The shared builder, with zero-padded ids so `ORDER BY id` is numeric order."""
+    return shared_event(n, **({"id": f"t3_{n:05d}", "occurred_at": 1_700_000_000 + n * 7} | fields))
 
 
 def keys(events: Any) -> list[tuple[str, datetime]]:
