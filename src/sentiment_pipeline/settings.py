@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     queue_size: int = Field(default=10_000, ge=1)
     max_payload_bytes: int = Field(default=1_048_576, ge=1024)
     db_retry_seconds: float = Field(default=60.0, ge=0)
+    metrics_dir: Path | None = None
 
     subreddits: list[SubredditTarget] = Field(default_factory=list)
 
@@ -107,7 +108,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("data_dir", "csv_dir", mode="after")
+    @field_validator("data_dir", "csv_dir", "metrics_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

@@ -15,10 +15,11 @@ from typer.exceptions import Abort, Exit, TyperException
 
 from sentiment_pipeline.errors import ExitCode, SentpipeError
 
-__all__ = ["SentpipeGroup"]
+__all__ = ["SentpipeGroup", "debug_enabled", "print_error"]
 
 
-def _debug(ctx: Any) -> bool:
+def debug_enabled(ctx: Any) -> bool:
+    """`--debug` or SENTPIPE_DEBUG=1: re-raise errors with their traceback."""
     state = ctx.find_root().obj
     return bool(getattr(state, "debug", False)) or os.environ.get("SENTPIPE_DEBUG") == "1"
 
@@ -32,13 +33,9 @@ class SentpipeGroup(TyperGroup):
         except (Exit, Abort, TyperException):
             raise
         except SentpipeError as error:
-            if _debug(ctx):
+            if debug_enabled(ctx):
                 raise
-            from rich.markup import escape
-
-            from sentiment_pipeline.cli.console import err_console
-
-            err_console.print(f"[bold red]Error:[/] {escape(error.one_line())}", markup=True)
+            print_error(error)
             raise typer.Exit(int(error.exit_code)) from None
         except KeyboardInterrupt:
             from sentiment_pipeline.cli.console import err_console
@@ -46,16 +43,25 @@ class SentpipeGroup(TyperGroup):
             err_console.print("Interrupted.")
             raise typer.Exit(130) from None
         except Exception as error:
-            if _debug(ctx):
+            if debug_enabled(ctx):
                 raise
-            from rich.markup import escape
-
-            from sentiment_pipeline.cli.console import err_console
-
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            err_console.print(
-                f"[bold red]Internal error:[/] {type(error).__name__}: {escape(first)} "
-                "(a bug: rerun with --debug for the traceback and report it)",
-                markup=True,
-            )
+            print_error(error)
             raise typer.Exit(int(ExitCode.FAILURES)) from None
+
+
+def print_error(error: Exception) -> None:
+    """The one line a user sees for an error: `Error: reason (hint)` for a
+    `SentpipeError`, `Internal error: Type: message (a bug: …)` for anything else."""
+    from rich.markup import escape
+
+    from sentiment_pipeline.cli.console import err_console
+
+    if isinstance(error, SentpipeError):
+        err_console.print(f"[bold red]Error:[/] {escape(error.one_line())}", markup=True)
+        return
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    err_console.print(
+        f"[bold red]Internal error:[/] {type(error).__name__}: {escape(first)} "
+        "(a bug: rerun with --debug for the traceback and report it)",
+        markup=True,
+    )

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.service import Every, Jitter, MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
 
 if TYPE_CHECKING:
@@ -95,11 +96,15 @@ def reddit(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    every: Every = None,
+    jitter: Jitter = None,
+    metrics_file: MetricsFile = None,
 ) -> None:
     """Scrape subreddits (posts, then comment trees) into the configured sinks.
 
     Exit codes: 0 done (also when stopped by --max-*), 1 finished with failures,
     2 usage or configuration error, 3 database or network unreachable, 4 lock held.
+    With --every: runs until SIGTERM/SIGINT, then 0.
     """
     from sentiment_pipeline.cli.console import setup_logging
     from sentiment_pipeline.scrape import (
@@ -131,12 +136,27 @@ def reddit(
         max_duration=max_duration,
         wait_for_lock=wait,
     )
-    with ScrapeProgress(enabled=not (quiet or as_json)) as progress:
-        result = scrape_reddit(
-            settings, targets, options, sink_names=sink, dry_run=dry_run, on_progress=progress
-        )
-    render_scrape(result, as_json=as_json, quiet=quiet)
-    raise typer.Exit(int(result.exit_code))
+
+    def run_once(_stop: object) -> Outcome:
+        from sentiment_pipeline.service import figures_from_run
+
+        with ScrapeProgress(enabled=not (quiet or as_json)) as progress:
+            result = scrape_reddit(
+                settings, targets, options, sink_names=sink, dry_run=dry_run, on_progress=progress
+            )
+        render_scrape(result, as_json=as_json, quiet=quiet)
+        return Outcome(int(result.exit_code), figures_from_run(result))
+
+    serve(
+        ctx,
+        "scrape",
+        run_once,
+        every=every,
+        jitter=jitter,
+        metrics_file=metrics_file,
+        metrics_dir=settings.metrics_dir,
+        quiet=quiet,
+    )
 
 
 def render_scrape(result: ScrapeResult, as_json: bool = False, quiet: bool = False) -> None:

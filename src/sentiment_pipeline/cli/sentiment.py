@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.service import Every, Jitter, MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
 
 app = typer.Typer(
@@ -64,8 +65,14 @@ def score(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would be scored; write nothing.")
     ] = False,
+    every: Every = None,
+    jitter: Jitter = None,
+    metrics_file: MetricsFile = None,
 ) -> None:
-    """Score every unprocessed event and mark it processed, one transaction per batch."""
+    """Score every unprocessed event and mark it processed, one transaction per batch.
+
+    With --every: score what arrived, again and again, until SIGTERM/SIGINT (then 0).
+    """
     import json
 
     from sentiment_pipeline.cli.console import out_console
@@ -87,32 +94,50 @@ def score(
         workers=workers,
         dry_run=dry_run,
     )
-    with _Progress(enabled=not (quiet or as_json or dry_run)) as progress:
-        result = score_events(
-            settings.database,
-            options,
-            lock_path=settings.data_dir / "sentiment.lock",
-            wait=wait,
-            progress=progress,
-        )
-    if as_json:
-        out_console.print_json(json.dumps(result.to_dict()))
-    elif not quiet:
-        for note in result.notes:
-            out_console.print(f"Note: {note}", markup=False)
-        if result.dry_run:
-            out_console.print(
-                f"Dry run: {result.waiting:,} events would be scored by {result.model}.",
-                markup=False,
+
+    def run_once(stop: Any) -> Outcome:
+        from sentiment_pipeline.service import RunFigures
+
+        with _Progress(enabled=not (quiet or as_json or dry_run)) as progress:
+            result = score_events(
+                settings.database,
+                options,
+                lock_path=settings.data_dir / "sentiment.lock",
+                wait=wait,
+                progress=progress,
+                stop=None if stop is None else stop.is_set,
             )
-        else:
-            out_console.print(
-                f"Scored {result.scored:,} events, skipped {result.skipped:,} (no text) "
-                f"with {result.model} in {result.seconds:.1f} s "
-                f"({result.events_per_second:,.0f}/s, {result.workers} worker"
-                f"{'' if result.workers == 1 else 's'}); {result.waiting:,} still waiting.",
-                markup=False,
-            )
+        if as_json:
+            out_console.print_json(json.dumps(result.to_dict()))
+        elif not quiet:
+            for note in result.notes:
+                out_console.print(f"Note: {note}", markup=False)
+            if result.dry_run:
+                out_console.print(
+                    f"Dry run: {result.waiting:,} events would be scored by {result.model}.",
+                    markup=False,
+                )
+            else:
+                out_console.print(
+                    f"Scored {result.scored:,} events, skipped {result.skipped:,} (no text) "
+                    f"with {result.model} in {result.seconds:.1f} s "
+                    f"({result.events_per_second:,.0f}/s, {result.workers} worker"
+                    f"{'' if result.workers == 1 else 's'}); {result.waiting:,} still waiting.",
+                    markup=False,
+                )
+        figures = RunFigures({"events_scored": result.scored, "events_skipped": result.skipped})
+        return Outcome(0, figures)
+
+    serve(
+        ctx,
+        "sentiment_score",
+        run_once,
+        every=every,
+        jitter=jitter,
+        metrics_file=metrics_file,
+        metrics_dir=settings.metrics_dir,
+        quiet=quiet,
+    )
 
 
 class _Progress:

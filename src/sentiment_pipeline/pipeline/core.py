@@ -61,18 +61,27 @@ class PipelineOptions:
 def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
     """SIGINT/SIGTERM: stop fetching and flush. A second signal interrupts for real.
 
-    Returns a function that removes the handlers again."""
+    Returns a function that removes the handlers again and puts back the ones that were
+    there before. A Python handler that was there (a service loop's stop flag, see
+    `service.schedule.StopFlag`) is also told of the first signal, so it knows the run
+    was stopped."""
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
+    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in signals}
 
     def remove() -> None:
         for sig in signals:
             loop.remove_signal_handler(sig)
+            if previous[sig] is not None:
+                signal.signal(sig, previous[sig])
 
     def first(signum: int) -> None:
         LOGGER.warning("received %s: finishing the current batch", signal.Signals(signum).name)
         stop.set()
         remove()
+        outer = previous[signum]
+        if callable(outer) and outer is not signal.default_int_handler:
+            outer(signum, None)
 
     try:
         for sig in signals:

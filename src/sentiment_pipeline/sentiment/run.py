@@ -148,9 +148,12 @@ def _loop(
     budget: _Budget,
     deadline: float | None,
     progress: Progress | None,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[int, int, int]:
     scored = skipped = batches = 0
     while deadline is None or time.time() < deadline:
+        if stop is not None and stop():
+            break
         n = budget.take(options.batch_size)
         if n == 0:
             break
@@ -218,6 +221,7 @@ def _run_workers(
     scope: EventScope,
     deadline: float | None,
     progress: Progress | None,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[int, int, int]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -238,6 +242,9 @@ def _run_workers(
     failure: tuple[str, str, str | None] | None = None
     try:
         while finished < len(processes):
+            if stop is not None and stop():
+                with budget.get_lock():
+                    budget.value = 0  # the workers end after their current batch
             try:
                 message = queue.get(timeout=0.5)
             except Exception:  # queue.Empty: check that nobody died silently
@@ -278,11 +285,13 @@ def score_events(
     lock_path: Path | None = None,
     wait: bool = False,
     progress: Progress | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> ScoreResult:
     """Score every event in scope that waits (see ScoreOptions), in batches of
     `batch_size`, each one transaction. SQLite runs hold `lock_path` (LockHeld unless
     `wait`). Raises ConfigError (unknown model, unmigrated database), DatabaseUnreachable,
-    LockHeld; a failed run keeps every batch committed before the failure."""
+    LockHeld. `stop()` is asked before each batch: True ends the run (a service's
+    SIGTERM). A failed run keeps every batch committed before the failure."""
     if options.batch_size < 1 or options.workers < 1:
         raise ConfigError("--batch-size and --workers must be at least 1")
     model_id = model_id_for(options.model)
@@ -322,6 +331,7 @@ def score_events(
                     _Budget(_LocalValue(options.max_events)),
                     deadline,
                     progress,
+                    stop,
                 )
         elif options.workers == 1:
             counts = _loop(
@@ -332,9 +342,10 @@ def score_events(
                 _Budget(_LocalValue(options.max_events)),
                 deadline,
                 progress,
+                stop,
             )
         else:
-            counts = _run_workers(url, options, scope, deadline, progress)
+            counts = _run_workers(url, options, scope, deadline, progress, stop)
         result.scored, result.skipped, result.batches = counts
         result.waiting = store.count_waiting(
             EventScope(options.source_ids, options.since, options.until)

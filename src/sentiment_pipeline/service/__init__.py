@@ -1,0 +1,36 @@
+"""Service mode: repeat a command's run on a schedule (`--every`) and leave Prometheus
+metrics after each run (`--metrics-file`, `SENTPIPE_METRICS_DIR`).
+
+One mechanism for every long-running command (`scrape reddit`, `sentiment score`,
+`refresh reddit`): `schedule.py` holds the loop and the stop flag, `metrics.py` the
+metrics file. The CLI side (`cli/service.py`) wraps a command's run function in both.
+Nothing here imports `prometheus_client` until a metrics file is written.
+"""
+
+from sentiment_pipeline.service.metrics import (
+    RunFigures,
+    RunMetrics,
+    check_metrics_path,
+    figures_from_run,
+    last_success,
+    metrics_path,
+    parse_metrics,
+    render_metrics,
+    write_metrics,
+)
+from sentiment_pipeline.service.schedule import Schedule, StopFlag, run_every
+
+__all__ = [
+    "RunFigures",
+    "RunMetrics",
+    "Schedule",
+    "StopFlag",
+    "check_metrics_path",
+    "figures_from_run",
+    "last_success",
+    "metrics_path",
+    "parse_metrics",
+    "render_metrics",
+    "run_every",
+    "write_metrics",
+]

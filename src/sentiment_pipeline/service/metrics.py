@@ -1,0 +1,233 @@
+"""Prometheus metrics of the last run, as a text file for node_exporter's textfile collector.
+
+After each run a command writes `RunMetrics` to one file (`--metrics-file`, or
+`sentpipe_<command>.prom` in `SENTPIPE_METRICS_DIR`), replacing it atomically: the text is
+written to a temporary file in the same folder, flushed to disk and renamed over the old
+one (`os.replace`), so a reader sees the previous file or the new one, never a part.
+`prometheus_client` is imported only here, when a file is written.
+
+Every series carries the label `command` (`scrape`, `sentiment_score`, `refresh`);
+the per-subreddit ones (`sentpipe_subreddit_*`) also `subreddit`. The names are a public
+contract (docs/monitoring.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sentiment_pipeline.errors import ConfigError
+
+__all__ = [
+    "COUNTERS",
+    "SUBREDDIT_COUNTERS",
+    "RunFigures",
+    "RunMetrics",
+    "check_metrics_path",
+    "figures_from_run",
+    "last_success",
+    "metrics_path",
+    "parse_metrics",
+    "render_metrics",
+    "write_metrics",
+]
+
+LOGGER = logging.getLogger(__name__)
+
+# name suffix -> help text; each becomes the gauge sentpipe_run_<suffix>{command}
+COUNTERS: dict[str, str] = {
+    "events_fetched": "Records fetched from the source in the last run.",
+    "events_inserted": "Events stored for the first time in the last run.",
+    "events_duplicates": "Events the database already held, in the last run.",
+    "events_dead_lettered": "Records rejected into the dead-letter file in the last run.",
+    "events_spooled": "Events waiting in the spool (database unreachable) after the last run.",
+    "requests": "API requests made in the last run.",
+    "rate_limit_wait_seconds": "Seconds spent waiting for the API rate limit in the last run.",
+    "events_scored": "Events scored in the last run.",
+    "events_skipped": "Events marked processed without a score (no text) in the last run.",
+}
+# the same per subreddit: sentpipe_subreddit_<suffix>{command, subreddit}
+SUBREDDIT_COUNTERS: dict[str, str] = {
+    name: COUNTERS[name]
+    for name in (
+        "events_fetched",
+        "events_inserted",
+        "events_duplicates",
+        "events_dead_lettered",
+        "requests",
+        "rate_limit_wait_seconds",
+    )
+}
+LAST_SUCCESS = "sentpipe_last_success_timestamp_seconds"
+
+
+@dataclass
+class RunFigures:
+    """What a run did, as numbers: `counters` keyed by the names in `COUNTERS`,
+    `per_subreddit` {subreddit: {name in SUBREDDIT_COUNTERS: value}}. Counters a command
+    does not have are left out (no series is written for them)."""
+
+    counters: dict[str, float] = field(default_factory=dict)
+    per_subreddit: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """One finished run: `started_at` (Unix seconds), `duration` (seconds), its exit code
+    (0 = success) and figures. `command` is the label value and the file name part."""
+
+    command: str
+    started_at: float
+    duration: float
+    exit_code: int
+    figures: RunFigures = field(default_factory=RunFigures)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0
+
+
+def figures_from_run(result: Any) -> RunFigures:
+    """Figures of a pipeline `RunResult` (fetched, inserted, duplicates, dead-lettered,
+    spooled; the same per source id), plus requests and rate-limit wait when the result
+    carries a Reddit `report` (`ScrapeResult`; per subreddit too)."""
+    figures = RunFigures(
+        counters={
+            "events_fetched": result.fetched,
+            "events_inserted": result.inserted,
+            "events_duplicates": result.duplicates,
+            "events_dead_lettered": result.invalid,
+            "events_spooled": result.spooled,
+        }
+    )
+    for source_id, counts in result.per_source_id.items():
+        figures.per_subreddit[source_id] = {
+            "events_fetched": counts.fetched,
+            "events_inserted": counts.inserted,
+            "events_duplicates": counts.duplicates,
+            "events_dead_lettered": counts.invalid,
+        }
+    report = getattr(result, "report", None)
+    if report is not None:
+        figures.counters["requests"] = report.requests.total
+        figures.counters["rate_limit_wait_seconds"] = sum(
+            s.rate_limit_wait for s in report.subreddits.values()
+        )
+        for name, stats in report.subreddits.items():
+            row = figures.per_subreddit.setdefault(name, {})
+            row["requests"] = stats.requests
+            row["rate_limit_wait_seconds"] = stats.rate_limit_wait
+    return figures
+
+
+def metrics_path(command: str, metrics_file: Path | None, metrics_dir: Path | None) -> Path | None:
+    """`metrics_file` if given, else `<metrics_dir>/sentpipe_<command>.prom`, else None."""
+    if metrics_file is not None:
+        return metrics_file
+    if metrics_dir is not None:
+        return metrics_dir / f"sentpipe_{command}.prom"
+    return None
+
+
+def check_metrics_path(path: Path) -> None:
+    """Create the folder of `path`; raise `ConfigError` when it cannot hold the file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot create the metrics folder {path.parent}: {error.strerror}",
+            "pass a writable --metrics-file or SENTPIPE_METRICS_DIR",
+        ) from error
+    if path.is_dir() or not os.access(path.parent, os.W_OK):
+        raise ConfigError(
+            f"cannot write the metrics file {path}",
+            "pass a writable --metrics-file or SENTPIPE_METRICS_DIR",
+        )
+
+
+def last_success(path: Path, command: str) -> float | None:
+    """`sentpipe_last_success_timestamp_seconds{command=...}` from an existing metrics
+    file, or None (no file, unreadable, or no such series)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == LAST_SUCCESS and sample.labels.get("command") == command:
+                    return float(sample.value)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        LOGGER.warning("cannot read the previous metrics file %s: %s", path, error)
+    return None
+
+
+def render_metrics(metrics: RunMetrics, previous_success: float | None = None) -> bytes:
+    """The Prometheus text format of `metrics`. The last success is this run's start
+    when it succeeded, else `previous_success` (the series is left out when neither)."""
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+    registry = CollectorRegistry(auto_describe=True)
+    labels = {"command": metrics.command}
+    families: dict[str, Gauge] = {}
+
+    def gauge(name: str, help_text: str, value: float, **extra: str) -> None:
+        if name not in families:
+            families[name] = Gauge(name, help_text, ["command", *extra], registry=registry)
+        families[name].labels(**labels, **extra).set(value)
+
+    success = metrics.started_at if metrics.succeeded else previous_success
+    gauge(
+        "sentpipe_last_run_timestamp_seconds",
+        "When the last run started (Unix time).",
+        metrics.started_at,
+    )
+    if success is not None:
+        gauge(LAST_SUCCESS, "When the last successful run (exit code 0) started.", success)
+    gauge("sentpipe_run_duration_seconds", "How long the last run took.", metrics.duration)
+    gauge("sentpipe_last_exit_code", "Exit code of the last run (0 = success).", metrics.exit_code)
+    for name, value in metrics.figures.counters.items():
+        gauge(f"sentpipe_run_{name}", COUNTERS[name], value)
+    for subreddit, row in sorted(metrics.figures.per_subreddit.items()):
+        for name, value in row.items():
+            help_text = SUBREDDIT_COUNTERS[name].replace("run.", "run, per subreddit.")
+            gauge(f"sentpipe_subreddit_{name}", help_text, value, subreddit=subreddit)
+    return generate_latest(registry)
+
+
+def write_metrics(path: Path, metrics: RunMetrics) -> None:
+    """Replace `path` with the metrics of this run, atomically (temporary file in the same
+    folder, fsync, `os.replace`; mode 0644 for node_exporter). A failed run carries the
+    previous file's last-success timestamp over. Raises `OSError` when it cannot write
+    (the temporary file is removed)."""
+    previous = None if metrics.succeeded else last_success(path, metrics.command)
+    data = render_metrics(metrics, previous)
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def parse_metrics(text: str) -> Mapping[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """`{(sample name, sorted labels): value}` of a metrics file's text (for tests and
+    checks); raises ValueError on text that is not the Prometheus format."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): float(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
