@@ -130,9 +130,16 @@ class Settings(BaseSettings):
     # Derived values -------------------------------------------------------------------
 
     @property
+    def embedded_database(self) -> bool:
+        """True when no database URL is given (unset or blank): `database` is then the
+        embedded SQLite default `<data dir>/sentpipe.db`, which writing commands migrate
+        themselves. An explicit URL, even to the same file, is never migrated unasked."""
+        return self.database_url is None or not self.database_url.get_secret_value().strip()
+
+    @property
     def database(self) -> DatabaseURL:
         """The database to use: `SENTPIPE_DATABASE_URL`, or the embedded SQLite default."""
-        if self.database_url is None or not self.database_url.get_secret_value().strip():
+        if self.embedded_database or self.database_url is None:
             return parse_database_url(default_sqlite_url(self.data_dir.absolute()))
         return parse_database_url(self.database_url.get_secret_value())
 

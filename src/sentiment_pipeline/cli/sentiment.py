@@ -94,6 +94,7 @@ def score(
             lock_path=settings.data_dir / "sentiment.lock",
             wait=wait,
             progress=progress,
+            migrate=settings.embedded_database,
         )
     if as_json:
         out_console.print_json(json.dumps(result.to_dict()))
