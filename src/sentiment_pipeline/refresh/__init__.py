@@ -33,7 +33,14 @@ from sentiment_pipeline.refresh.observe import (
 from sentiment_pipeline.settings import Settings, SubredditTarget
 from sentiment_pipeline.timeparse import parse_duration
 
-__all__ = ["RefreshOptions", "RefreshReport", "RefreshResult", "refresh_reddit"]
+__all__ = [
+    "WRITE_EVERY",
+    "RefreshOptions",
+    "RefreshReport",
+    "RefreshResult",
+    "due_items",
+    "refresh_reddit",
+]
 
 WRITE_EVERY = 10  # info requests (1,000 items) per database transaction
 
