@@ -42,13 +42,14 @@ _LOGIN_PROBLEMS = ("password authentication failed", "does not exist", "no passw
 _BUSY = ("locked", "busy")
 
 
-def missing_table(url: DatabaseURL) -> ConfigError:
-    """`raw_events` is not there: the one message for every command and backend."""
+def missing_table(url: DatabaseURL, table: str = "raw_events") -> ConfigError:
+    """`table` (default `raw_events`) is not there: the one message for every command
+    and backend."""
     if url.backend == "sqlite":
         return ConfigError(
-            f"raw_events does not exist in SQLite database {url.sqlite_path}", _INIT_HINT
+            f"{table} does not exist in SQLite database {url.sqlite_path}", _INIT_HINT
         )
-    return ConfigError(f"raw_events does not exist in the database at {url.host_port}", _INIT_HINT)
+    return ConfigError(f"{table} does not exist in the database at {url.host_port}", _INIT_HINT)
 
 
 def missing_sqlite_file(url: DatabaseURL) -> ConfigError:
