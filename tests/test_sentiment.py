@@ -292,6 +292,34 @@ def test_unmigrated_database_points_to_db_init(any_db_url: str, tmp_path: Path) 
         assert "Traceback" not in result.output
 
 
+def test_missing_sentiment_table_points_to_db_init(any_db_url: str, tmp_path: Path) -> None:
+    env = {"SENTPIPE_DATABASE_URL": any_db_url, "SENTPIPE_DATA_DIR": str(tmp_path)}
+    engine = _setup(any_db_url, _many(3))
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE sentiment_scores"))
+    engine.dispose()
+    for command in (["sentiment", "score"], ["sentiment", "report"]):
+        result = runner.invoke(app, command, env=env)
+        assert result.exit_code == 2, result.output
+        assert "sentiment_scores does not exist" in result.output
+        assert "Run `sentpipe db init` first" in result.output
+        assert len(result.output.strip().splitlines()) <= 2  # the error and its hint
+
+
+def test_plot_without_matplotlib_names_the_extra(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _setup(sqlite_url, _many(3)).dispose()
+    env = {"SENTPIPE_DATABASE_URL": sqlite_url, "SENTPIPE_DATA_DIR": str(tmp_path)}
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    result = runner.invoke(app, ["sentiment", "report", "--plot", str(tmp_path / "x.png")], env=env)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert "matplotlib" in lines[0] and "sentpipe[plot]" in result.output
+    assert len(lines) <= 2 and "Traceback" not in result.output
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_unknown_model_and_bucket(sqlite_url: str, tmp_path: Path) -> None:
     _setup(sqlite_url, []).dispose()
     env = {"SENTPIPE_DATABASE_URL": sqlite_url, "SENTPIPE_DATA_DIR": str(tmp_path)}
