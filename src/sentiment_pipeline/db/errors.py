@@ -50,9 +50,10 @@ def _where(url: DatabaseURL) -> str:
     return f"the database at {url.host_port}"
 
 
-def missing_table(url: DatabaseURL) -> ConfigError:
-    """`raw_events` is not there: the one message for every command and backend."""
-    return ConfigError(f"raw_events does not exist in {_where(url)}", _INIT_HINT)
+def missing_table(url: DatabaseURL, table: str = "raw_events") -> ConfigError:
+    """`table` (default `raw_events`) is not there: the one message for every command
+    and backend."""
+    return ConfigError(f"{table} does not exist in {_where(url)}", _INIT_HINT)
 
 
 def not_migrated(url: DatabaseURL, current: str | None, head: str) -> ConfigError:
