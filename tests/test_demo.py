@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from sentiment_pipeline.fake_reddit import text
+from sentiment_pipeline.sentiment import label_for
 from tests.fixtures.cli import invoke
 
 
@@ -20,11 +26,29 @@ def test_demo_on_a_fresh_machine_then_incremental(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "sentpipe.db").is_file()
     assert list((tmp_path / "data" / "csv" / "reddit").iterdir())
 
+    scored = data["sentiment"]["score"]
+    assert scored["scored"] > 5000 and scored["waiting"] == 0
+    assert scored["scored"] + scored["skipped"] == data["inserted"]  # every event scored once
+    report = data["sentiment"]["report"]
+    assert report["version"] == 1 and report["bucket"] == "1d"
+    rows = report["rows"]
+    assert {row["source_id"] for row in rows} == {"stocks", "wallstreet", "tiny", "hostile"}
+    assert sum(row["events"] for row in rows) == scored["scored"]
+    now = datetime.now(UTC)
+    days = {datetime.fromisoformat(row["bucket_start"]) for row in rows}
+    assert all(now - timedelta(days=6) < day <= now for day in days)  # dated near today
+    assert len({row["bucket_start"] for row in rows if row["source_id"] == "stocks"}) >= 3
+    assert all(
+        row["positive"] > 0.1 and row["negative"] > 0.1 for row in rows if row["events"] > 100
+    )
+
     second = invoke("demo", "--json", env=env)
     assert second.exit_code == 0, second.output
     again = json.loads(second.stdout)
     assert again["inserted"] == 0
     assert again["extra"]["requests"]["total"] == 5  # one token, one listing per subreddit
+    assert again["sentiment"]["score"]["scored"] == 0
+    assert again["sentiment"]["report"]["rows"] == rows  # same posts, same times, same scores
 
 
 def test_demo_prints_a_summary(tmp_path: Path) -> None:
@@ -32,3 +56,28 @@ def test_demo_prints_a_summary(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Reddit events" in result.output
     assert "r/tiny submissions: 5" in result.output
+    tail = result.output[result.output.index("r/tiny submissions: 5") :]
+    assert "Scored " in tail and "with vader-" in tail and "0 still waiting" in tail
+    report = tail[tail.index("source_id") :].splitlines()  # not a terminal: one row per line
+    assert report[0].split()[:3] == ["source_id", "bucket_start", "events"]
+    subreddits = {line.split()[0] for line in report[1:] if line[:1].islower()}
+    assert {"stocks", "wallstreet", "tiny", "hostile"} <= subreddits
+
+
+def test_fake_texts_carry_varied_sentiment_deterministically() -> None:
+    vader = SentimentIntensityAnalyzer()
+    bodies = [text.body(random.Random(f"seed:{i}"), 2) for i in range(300)]
+    assert bodies == [text.body(random.Random(f"seed:{i}"), 2) for i in range(300)]
+    labels = [label_for(vader.polarity_scores(b)["compound"]) for b in bodies if b]
+    shares = {label: labels.count(label) / len(labels) for label in set(labels)}
+    assert set(shares) == {"positive", "neutral", "negative"}
+    assert min(shares.values()) > 0.15, shares
+    rng = random.Random(3)  # the words do not change how much randomness a text uses
+    text.body(rng)
+    plain = random.Random(3)
+    count = plain.randint(0, 3)
+    for _ in range(count):
+        for _ in range(plain.randint(1, 4)):
+            [plain.choice(range(104)) for _ in range(plain.randint(4, 14))]
+            plain.choice((".", ".", "!", "?"))
+    assert rng.random() == plain.random()

@@ -323,3 +323,122 @@ def test_cli_file_filters_and_usage_errors(sqlite_url: str, tmp_path: Path) -> N
 def test_cli_unreachable_database_exits_3() -> None:
     result = run("postgresql://u:p@127.0.0.1:1/db", "export", "csv", "-o", "-")
     assert result.exit_code == 3, result.output
+
+
+# --- sentiment columns ---------------------------------------------------------------------
+
+SENTIMENT_SCORES = [  # (id, model, compound, label); t1_c has no vader score
+    ("t3_a", "vader", 0.12345, "positive"),
+    ("t1_b", "vader", -0.00004, "neutral"),
+    ("t1_0", "vader", -1.0, "negative"),
+    ("t1_c", "other-1", 0.5, "positive"),
+    ("t3_a", "other-1", -0.33335, "negative"),
+]
+
+
+def add_scores(db: DatabaseURL, scores: Iterable[tuple[str, str, float, str]]) -> None:
+    """Store scores through SQL, keyed on each event's own stored (id, occurred_at)."""
+    from sentiment_pipeline.sentiment.scorers import model_id_for
+
+    sql = (
+        "INSERT INTO sentiment_scores (id, occurred_at, model, source, source_id, event_type, "
+        "compound, pos, neu, neg, label, text_chars, scored_at) SELECT id, occurred_at, {m}, "
+        "source, source_id, event_type, {m}, 0, 1, 0, {m}, 1, occurred_at FROM raw_events "
+        "WHERE id = {m}"
+    )
+    rows = [
+        (model_id_for(model) if model == "vader" else model, compound, label, rid)
+        for rid, model, compound, label in scores
+    ]
+    if db.backend == "sqlite":
+        with sqlite3.connect(db.sqlite_path) as conn:
+            conn.executemany(sql.format(m="?"), rows)
+    else:
+        with psycopg.connect(db.libpq, autocommit=True) as conn:
+            conn.cursor().executemany(sql.format(m="%s"), rows)
+
+
+SENTIMENT_EXPECTED = (
+    "id,sentiment_compound,sentiment_label\r\n"
+    "t3_a,0.1235,positive\r\n"
+    "t1_b,0.0000,neutral\r\n"
+    "t1_0,-1.0000,negative\r\n"
+    "t1_c,,\r\n"
+)
+
+
+def test_sentiment_columns_are_byte_identical_across_backends(
+    timescale_url: str, postgres_url: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    dbs = [load(url, HOSTILE) for url in (timescale_url, postgres_url, sqlite_url)]
+    for db in dbs:
+        add_scores(db, SENTIMENT_SCORES)
+    columns = parse_columns("id,sentiment_compound,sentiment_label")
+    for db in dbs:  # the default model is vader's current id; unscored rows are empty
+        assert export_bytes(db, columns=columns).decode() == SENTIMENT_EXPECTED, db.backend
+    other = {export_bytes(db, columns=columns, sentiment_model="other-1") for db in dbs}
+    assert other == {
+        b"id,sentiment_compound,sentiment_label\r\nt3_a,-0.3334,negative\r\n"
+        b"t1_b,,\r\nt1_0,,\r\nt1_c,0.5000,positive\r\n"
+    }
+    wide = parse_columns("sentiment_label,text,sentiment_compound", payload=True)
+    variants: list[dict[str, Any]] = [
+        {"columns": wide},
+        {"columns": wide, "excel_safe": True, "sentiment_model": "vader"},
+        {"columns": columns, "where": EventFilter(source_ids=("wsb",)), "limit": 1},
+    ]
+    for variant in variants:
+        assert len({export_bytes(db, **variant) for db in dbs}) == 1, variant
+    trees = []
+    for db in dbs:
+        target = tmp_path / db.backend / str(len(trees))
+        export_partitioned(db, target, columns=columns)
+        trees.append({str(p.relative_to(target)): p.read_bytes() for p in target.rglob("*.csv")})
+    assert trees[0] == trees[1] == trees[2]
+    assert trees[0]["reddit/wsb/2024-01-02.csv"] == (
+        b"id,sentiment_compound,sentiment_label\r\nt1_0,-1.0000,negative\r\nt1_c,,\r\n"
+    )
+
+
+def test_fixed4_matches_postgres_rounding(postgres_url: str) -> None:
+    from sentiment_pipeline.export.sqlite import fixed4
+
+    samples = [0.12345, -0.12345, 0.00005, -0.00004, -0.0, 1.0, 1 / 3, 0.1 + 0.2, 1e-20, 0.56785]
+    with psycopg.connect(parse_database_url(postgres_url).libpq) as conn:
+        for sample in samples:
+            row = conn.execute("SELECT round(%s::float8::numeric, 4)::text", [sample]).fetchone()
+            assert row is not None
+            assert fixed4(sample) == row[0], sample
+
+
+def test_cli_sentiment_columns_and_errors(sqlite_url: str) -> None:
+    db = load(sqlite_url, HOSTILE)
+    add_scores(db, SENTIMENT_SCORES)
+    cols = ["--columns", "id,sentiment_compound,sentiment_label"]
+    result = run(sqlite_url, "export", "csv", "-o", "-", *cols)
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes.decode() == SENTIMENT_EXPECTED
+    result = run(sqlite_url, "export", "csv", "-o", "-", *cols, "--sentiment-model", "other-1")
+    assert result.exit_code == 0 and "t1_c,0.5000,positive" in result.stdout
+    unknown = run(sqlite_url, "export", "csv", "-o", "-", *cols, "--sentiment-model", "nope")
+    assert unknown.exit_code == 2, unknown.output
+    assert "unknown sentiment model 'nope'" in unknown.stderr
+    assert "other-1" in unknown.stderr and "vader" in unknown.stderr
+    assert unknown.stdout == "" and "Traceback" not in unknown.output
+    alone = run(sqlite_url, "export", "csv", "-o", "-", "--sentiment-model", "vader")
+    assert alone.exit_code == 2 and "sentiment column" in alone.stderr
+
+
+def test_cli_sentiment_columns_need_the_table(any_db_url: str) -> None:
+    db = load(any_db_url, HOSTILE)
+    if db.backend == "sqlite":
+        with sqlite3.connect(db.sqlite_path) as conn:
+            conn.execute("DROP TABLE sentiment_scores")
+    else:
+        with psycopg.connect(db.libpq, autocommit=True) as conn:
+            conn.execute("DROP TABLE sentiment_scores")
+    result = run(any_db_url, "export", "csv", "-o", "-", "--columns", "id,sentiment_label")
+    assert result.exit_code == 2, result.output
+    assert "sentiment_scores does not exist" in result.stderr
+    assert "sentpipe db init" in result.stderr
+    assert run(any_db_url, "export", "csv", "-o", "-", "--columns", "id").exit_code == 0

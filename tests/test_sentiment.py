@@ -29,7 +29,13 @@ from sentiment_pipeline.sentiment import (
     score_events,
     sentiment_report,
 )
-from sentiment_pipeline.sentiment.scorers import chunks, get_scorer
+from sentiment_pipeline.sentiment.scorers import (
+    CHUNK_LIMIT,
+    EXACT_LIMIT,
+    chunks,
+    get_scorer,
+    vader_length,
+)
 
 runner = CliRunner()
 SENTPIPE = str(Path(sys.executable).with_name("sentpipe"))
@@ -126,16 +132,25 @@ def test_cleaning_examples(raw: str, cleaned: str) -> None:
 def test_long_texts_are_chunked_and_bounded() -> None:
     text = "I love this. " * 20_000
     pieces = chunks(text)
-    assert all(len(p) <= 1000 for p in pieces)
+    assert all(len(p) <= CHUNK_LIMIT for p in pieces)
     assert "".join(pieces).replace(" ", "") == text.replace(" ", "")
-    assert [len(p) for p in chunks("!" * 50_000)] == [1000] * 50
+    assert [len(p) for p in chunks("!" * 50_000)] == [CHUNK_LIMIT] * 100
+    emoji = "😀😡🎉🚀" * 200  # 800 characters, but ~10,000 once VADER spells them out
+    assert vader_length(emoji) > EXACT_LIMIT > len(emoji)
+    emoji_pieces = chunks(emoji, CHUNK_LIMIT, vader_length)
+    assert "".join(emoji_pieces) == emoji
+    assert all(vader_length(p) <= CHUNK_LIMIT for p in emoji_pieces)
     scorer = get_scorer("vader")
     assert scorer.model_id.startswith("vader-3.")
-    short = "This is GREAT!!! :)"
-    assert tuple(scorer.score(short)) == tuple(
-        VADER.polarity_scores(short)[k] for k in ("compound", "pos", "neu", "neg")
-    )
+    for exact in ("This is GREAT!!! :)", "Not bad at all. I hate waiting though! " * 120):
+        assert len(exact) <= EXACT_LIMIT  # an ordinary long comment: VADER's own scores
+        assert tuple(scorer.score(exact)) == tuple(
+            VADER.polarity_scores(exact)[k] for k in ("compound", "pos", "neu", "neg")
+        )
     assert scorer.score(text).compound > 0.5
+    assert scorer.score(emoji) != tuple(
+        VADER.polarity_scores(emoji)[k] for k in ("compound", "pos", "neu", "neg")
+    )
 
 
 def test_labels_use_vader_thresholds() -> None:
@@ -275,6 +290,34 @@ def test_unmigrated_database_points_to_db_init(any_db_url: str, tmp_path: Path) 
         assert result.exit_code == 2, result.output
         assert "sentpipe db init" in result.output
         assert "Traceback" not in result.output
+
+
+def test_missing_sentiment_table_points_to_db_init(any_db_url: str, tmp_path: Path) -> None:
+    env = {"SENTPIPE_DATABASE_URL": any_db_url, "SENTPIPE_DATA_DIR": str(tmp_path)}
+    engine = _setup(any_db_url, _many(3))
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE sentiment_scores"))
+    engine.dispose()
+    for command in (["sentiment", "score"], ["sentiment", "report"]):
+        result = runner.invoke(app, command, env=env)
+        assert result.exit_code == 2, result.output
+        assert "sentiment_scores does not exist" in result.output
+        assert "Run `sentpipe db init` first" in result.output
+        assert len(result.output.strip().splitlines()) <= 2  # the error and its hint
+
+
+def test_plot_without_matplotlib_names_the_extra(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _setup(sqlite_url, _many(3)).dispose()
+    env = {"SENTPIPE_DATABASE_URL": sqlite_url, "SENTPIPE_DATA_DIR": str(tmp_path)}
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    result = runner.invoke(app, ["sentiment", "report", "--plot", str(tmp_path / "x.png")], env=env)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert "matplotlib" in lines[0] and "sentpipe[plot]" in result.output
+    assert len(lines) <= 2 and "Traceback" not in result.output
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_unknown_model_and_bucket(sqlite_url: str, tmp_path: Path) -> None:
@@ -518,6 +561,7 @@ def test_timescale_hypertable_uses_raw_events_interval(timescale_url: str) -> No
             )
         ).all()
     assert [(name, interval) for name, interval in rows] == [
+        ("raw_event_revisions", timedelta(days=2)),
         ("raw_events", timedelta(days=2)),
         ("sentiment_scores", timedelta(days=2)),
     ]

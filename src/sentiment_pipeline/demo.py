@@ -2,36 +2,59 @@
 
 The fake runs on a free loopback port in a background thread; the scrape goes through
 the real asyncpraw code path into the configured database (embedded SQLite by default)
-and CSV. Post times are fixed, so a second demo run is incremental: nothing new.
+and CSV; then the sentiment stage scores what was stored and reports per subreddit per
+day. The newest demo post is dated an hour before the first run (so the posts span the
+last few days); later runs reuse the stored newest post's time, so the generated posts
+keep their times and a second run is incremental: nothing new.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from sentiment_pipeline.scrape import ScrapeResult
+from sentiment_pipeline.sentiment import ScoreResult, SentimentReport
 from sentiment_pipeline.settings import Settings, SubredditTarget
 
-__all__ = ["DEMO_SUBREDDITS", "DemoResult", "run_demo"]
+__all__ = ["DEMO_SUBREDDITS", "DemoResult", "demo_newest_post", "run_demo"]
 
 DEMO_SUBREDDITS = ("stocks", "wallstreet", "tiny", "hostile")
-# 2025-01-01T00:00:00Z: the newest demo post, so reruns see the same events.
-DEMO_NEWEST_POST = 1_735_689_600.0
+_ANCHORS = ("stocks", "wallstreet", "tiny")  # generated timelines end at the newest post
+NEWEST_POST_AGE = 3600.0  # seconds before the first run
 
 
 @dataclass
 class DemoResult:
     """A demo run: the scrape's result, where it was stored (masked database URL, CSV
-    folder), and the stored events per (subreddit, event type) afterwards."""
+    folder), the stored events per (subreddit, event type) afterwards, and the sentiment
+    stage's run and per-subreddit daily report (None without a database sink)."""
 
     run: ScrapeResult
     database: str
     csv_dir: str
     totals: dict[tuple[str, str], int] = field(default_factory=dict)
+    scores: ScoreResult | None = None
+    report: SentimentReport | None = None
+
+
+def demo_newest_post(settings: Settings) -> float:
+    """The newest demo post's time (UNIX seconds): the stored one when an earlier demo
+    run stored posts (so reruns regenerate the same events), else an hour ago."""
+    from sentiment_pipeline.db.queries import read_marks
+
+    marks = read_marks(settings.database, "reddit")
+    stored = [marks.latest_for(name, "submission") for name in _ANCHORS]
+    found = [moment.timestamp() for moment in stored if moment is not None]
+    if found:
+        return max(found)
+    return float(int(time.time() - NEWEST_POST_AGE))
 
 
 def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoResult:
-    """Start the fake, create the schema if needed, scrape, and count what is stored."""
+    """Start the fake, create the schema if needed, scrape, count what is stored, and
+    (with the database sink) score it and build the sentiment report of the demo
+    subreddits. Raises what `scrape_reddit`, `score_events` and `sentiment_report` raise."""
     import dataclasses
 
     from sentiment_pipeline.db.migrate import init_db
@@ -43,14 +66,16 @@ def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoRes
         serve_in_thread,
     )
     from sentiment_pipeline.scrape import RedditScrapeOptions, scrape_reddit
+    from sentiment_pipeline.sentiment import ScoreOptions, score_events, sentiment_report
 
+    init_db(settings.database)
+    newest = demo_newest_post(settings)
     specs = tuple(
-        dataclasses.replace(spec, created_utc_base=DEMO_NEWEST_POST)
+        dataclasses.replace(spec, created_utc_base=newest)
         for spec in default_subreddits()
         if spec.name in DEMO_SUBREDDITS
     )
     config = FakeRedditConfig(subreddits=specs, rate_limit=NO_PACING_RATE_LIMIT)
-    init_db(settings.database)
     with serve_in_thread(config) as fake:
         demo_settings = settings.model_copy(
             update={
@@ -66,12 +91,21 @@ def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoRes
         targets = [SubredditTarget(name=name) for name in DEMO_SUBREDDITS]
         names = sink_names or ["database", "csv"]
         run = scrape_reddit(demo_settings, targets, RedditScrapeOptions(), sink_names=names)
-    return DemoResult(
+    result = DemoResult(
         run=run,
         database=settings.database.masked,
         csv_dir=str(settings.csv_path),
         totals=event_totals(settings.database, "reddit"),
     )
+    if "database" in names:
+        result.scores = score_events(
+            settings.database,
+            ScoreOptions(),
+            lock_path=settings.data_dir / "sentiment.lock",
+            wait=True,
+        )
+        result.report = sentiment_report(settings.database, source_ids=DEMO_SUBREDDITS)
+    return result
 
 
 def _secret(value: str) -> object:

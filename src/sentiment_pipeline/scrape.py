@@ -1,7 +1,8 @@
 """`sentpipe scrape reddit` as a library: Reddit posts and comments into the pipeline.
 
 The scrape job sits above its source: it resolves the targets, takes the run lock, builds
-the sinks, reads the high-water marks when a database sink leads, and feeds
+the sinks, checks their databases are migrated (the embedded default is migrated here),
+reads the high-water marks when a database sink leads, and feeds
 `sources.reddit.reddit_records` into the pipeline (`run_from_settings_async`). The
 source's `ScrapeReport` rides on the returned `ScrapeResult`.
 """
@@ -142,19 +143,26 @@ async def scrape_reddit_async(
     """One scrape of `targets` (see `resolve_targets`) into the sinks.
 
     Takes the run lock, builds the sinks named by `sink_names` (default: the settings'),
-    reads the high-water marks in one call when a database sink leads (an incremental
-    run), and runs the Reddit source through the pipeline. `dry_run` fetches and
-    validates but writes nothing. `on_progress(result)` is called after each batch and
-    each finished subreddit, with the live result (its `report` included).
+    checks their databases before any request (`pipeline.prepare_databases`: reachable,
+    at head; the embedded default is migrated), reads the high-water marks in one call
+    when a database sink leads (an incremental run), and runs the Reddit source through
+    the pipeline. `dry_run` fetches and validates but writes nothing (and checks nothing:
+    the marks of a missing or unmigrated database are empty). `on_progress(result)` is
+    called after each batch and each finished subreddit, with the live result (its
+    `report` included).
 
     Per-subreddit failures end up in `result.errors` (exit code 1), not raised. Raises
-    `ConfigError` (credentials missing or rejected, unknown sink), `LockHeld` (another
-    scrape runs), `DatabaseUnreachable` (database down while reading marks, or Reddit
-    unreachable for every subreddit).
+    `ConfigError` (credentials missing or rejected, unknown sink, database not migrated),
+    `LockHeld` (another scrape runs), `DatabaseUnreachable` (database down before the
+    run, or Reddit unreachable for every subreddit).
     """
     from sentiment_pipeline.db.queries import read_marks
     from sentiment_pipeline.lock import run_lock
-    from sentiment_pipeline.pipeline import run_from_settings_async
+    from sentiment_pipeline.pipeline import (
+        database_urls,
+        prepare_databases,
+        run_from_settings_async,
+    )
     from sentiment_pipeline.sinks import build_sinks
     from sentiment_pipeline.sources.reddit.client import check_credentials
     from sentiment_pipeline.sources.reddit.payload import SOURCE
@@ -163,13 +171,18 @@ async def scrape_reddit_async(
     result = ScrapeResult()
     with run_lock(settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape"):
         sinks = build_sinks(list(sink_names or settings.sinks), settings)
+        handed_over = False  # the pipeline closes the sinks it wrote to
         try:
+            if not dry_run:  # before the marks and the first request: fail before spending
+                await asyncio.to_thread(prepare_databases, settings, sinks)
             marks = Marks()
-            if any(sink.is_database for sink in sinks):
+            databases = database_urls(sinks)
+            if databases:
                 floor = _recent_floor(options)
-                marks = await asyncio.to_thread(read_marks, settings.database, SOURCE, floor)
+                marks = await asyncio.to_thread(read_marks, databases[0], SOURCE, floor)
             progress = None if on_progress is None else (lambda _: on_progress(result))
             source = reddit_records(settings, targets, options, result.report, marks, progress)
+            handed_over = not dry_run
             await run_from_settings_async(
                 settings,
                 _reported(source, result),
@@ -179,7 +192,7 @@ async def scrape_reddit_async(
                 result=result,
             )
         finally:
-            if dry_run:  # the pipeline closes the sinks it wrote to; a dry run writes none
+            if not handed_over:  # a dry run writes nothing; a failed check never started
                 for sink in sinks:
                     sink.close()
     return result

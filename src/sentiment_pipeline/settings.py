@@ -91,6 +91,10 @@ class Settings(BaseSettings):
 
     comment_refresh_hours: float = Field(default=48.0, ge=0)
 
+    refresh_max_age: str = "72h"  # `sentpipe refresh`: revisit items up to this age
+    refresh_schedule: str = "1h,24h,72h"  # ages at which an item is due again
+    deleted_content: Literal["redact", "keep"] = "redact"  # see docs/refresh.md
+
     sinks: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["database", "csv"])
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     flush_interval: float = Field(default=2.0, gt=0)
@@ -106,6 +110,18 @@ class Settings(BaseSettings):
     def _split_sinks(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("refresh_max_age", "refresh_schedule", mode="after")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        from sentiment_pipeline.timeparse import parse_duration
+
+        for part in value.split(","):
+            try:
+                parse_duration(part.strip())
+            except ConfigError as error:
+                raise ValueError(error.reason) from None
         return value
 
     @field_validator("data_dir", "csv_dir", "metrics_dir", mode="after")
@@ -131,9 +147,16 @@ class Settings(BaseSettings):
     # Derived values -------------------------------------------------------------------
 
     @property
+    def embedded_database(self) -> bool:
+        """True when no database URL is given (unset or blank): `database` is then the
+        embedded SQLite default `<data dir>/sentpipe.db`, which writing commands migrate
+        themselves. An explicit URL, even to the same file, is never migrated unasked."""
+        return self.database_url is None or not self.database_url.get_secret_value().strip()
+
+    @property
     def database(self) -> DatabaseURL:
         """The database to use: `SENTPIPE_DATABASE_URL`, or the embedded SQLite default."""
-        if self.database_url is None or not self.database_url.get_secret_value().strip():
+        if self.embedded_database or self.database_url is None:
             return parse_database_url(default_sqlite_url(self.data_dir.absolute()))
         return parse_database_url(self.database_url.get_secret_value())
 

@@ -50,6 +50,8 @@ class Stats:
     last_ingested_at: datetime | None = None
     per_day: list[tuple[date, int]] = field(default_factory=list)
     sentiment: list[Any] = field(default_factory=list)  # sentiment.counts.ModelCounts
+    last_observed_at: datetime | None = None  # newest `refresh` observation
+    revisions_by_state: dict[str, int] = field(default_factory=dict)  # latest state per item
 
     @property
     def unprocessed(self) -> int:
@@ -93,6 +95,10 @@ class Stats:
             "per_day": [{"date": d.isoformat(), "events": n} for d, n in self.per_day],
             "stale": None if max_age is None else self.is_stale(max_age),
             "sentiment": [counts.to_dict() for counts in self.sentiment],
+            "refresh": {
+                "last_observed_at": iso(self.last_observed_at),
+                "by_state": self.revisions_by_state,
+            },
         }
 
 
@@ -143,6 +149,7 @@ def collect_stats(
         from sentiment_pipeline.sentiment.counts import sentiment_counts
 
         stats.sentiment = sentiment_counts(url)
+        _revisions(reader, stats)
         return stats
 
 
@@ -195,3 +202,22 @@ def _fill_days(counts: list[tuple[date, int]], first: date, days: int) -> list[t
     return [
         (first + timedelta(days=i), found.get(first + timedelta(days=i), 0)) for i in range(days)
     ]
+
+
+def _revisions(reader: Reader, stats: Stats) -> None:
+    """The newest refresh observation and the items per latest state (no table: none)."""
+    exists = (
+        "SELECT to_regclass('raw_event_revisions') IS NOT NULL"
+        if reader.dialect == "postgresql"
+        else "SELECT count(*) FROM sqlite_master WHERE name = 'raw_event_revisions'"
+    )
+    if not reader.rows(exists)[0][0]:
+        return
+    rows = reader.rows(
+        "SELECT v.state, count(*), max(m.last) FROM raw_event_revisions v JOIN (SELECT id, "
+        "occurred_at, max(observed_at) AS last FROM raw_event_revisions GROUP BY id, "
+        "occurred_at) m ON m.id = v.id AND m.occurred_at = v.occurred_at "
+        "AND m.last = v.observed_at GROUP BY v.state"
+    )
+    stats.revisions_by_state = {state: int(n) for state, n, _ in sorted(rows)}
+    stats.last_observed_at = max((t for t in (_utc(r[2]) for r in rows) if t), default=None)

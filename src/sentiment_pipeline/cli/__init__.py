@@ -17,6 +17,7 @@ from sentiment_pipeline.cli import db as db_cmd
 from sentiment_pipeline.cli import demo as demo_cmd
 from sentiment_pipeline.cli import export as export_cmd
 from sentiment_pipeline.cli import ingest as ingest_cmd
+from sentiment_pipeline.cli import refresh as refresh_cmd
 from sentiment_pipeline.cli import scrape as scrape_cmd
 from sentiment_pipeline.cli import sentiment as sentiment_cmd
 from sentiment_pipeline.cli import stats as stats_cmd
@@ -43,6 +44,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(ingest_cmd.ingest_app, name="ingest")
 app.add_typer(ingest_cmd.spool_app, name="spool")
 app.add_typer(sentiment_cmd.app, name="sentiment")
+app.add_typer(refresh_cmd.app, name="refresh")
 
 
 # Plain help for every sub-app too: cron, completion and --help start the process often.

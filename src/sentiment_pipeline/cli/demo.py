@@ -16,7 +16,8 @@ def demo(
     """Run the whole pipeline offline against the bundled fake Reddit API.
 
     Scrapes a few generated subreddits through the real asyncpraw code path into the
-    database (embedded SQLite unless SENTPIPE_DATABASE_URL is set) and CSV files.
+    database (embedded SQLite unless SENTPIPE_DATABASE_URL is set) and CSV files, scores
+    what was stored (VADER) and ends with the per-subreddit daily sentiment report.
     """
     import json
 
@@ -34,6 +35,11 @@ def demo(
         data["totals"] = [
             {"source_id": s, "event_type": e, "rows": n} for (s, e), n in outcome.totals.items()
         ]
+        data["sentiment"] = (
+            None
+            if outcome.scores is None or outcome.report is None
+            else {"score": outcome.scores.to_dict(), "report": outcome.report.to_dict()}
+        )
         out_console.print_json(json.dumps(data))
         raise typer.Exit(int(outcome.run.exit_code))
     render_scrape(outcome.run)
@@ -50,4 +56,15 @@ def demo(
     else:
         for line in summary:
             log(line)
+    if outcome.scores is not None and outcome.report is not None:
+        from sentiment_pipeline.cli.sentiment import render_report, render_score
+
+        out_console.print()
+        render_score(outcome.scores)
+        render_report(outcome.report)
+        out_console.print(
+            "More: `sentpipe sentiment report --bucket 1h`, `--plot chart.png`, "
+            "`sentpipe export csv --columns id,text,sentiment_compound,sentiment_label`.",
+            markup=False,
+        )
     raise typer.Exit(int(outcome.run.exit_code))

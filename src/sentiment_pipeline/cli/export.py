@@ -104,7 +104,16 @@ def csv(
         typer.Option(
             metavar="COLS",
             help="Comma-separated columns, e.g. id,occurred_at,text (default: the 13 flat "
-            "columns in docs/export.md; also subreddit, url, processed_at, payload).",
+            "columns in docs/export.md; also subreddit, url, processed_at, payload, "
+            "sentiment_compound, sentiment_label).",
+        ),
+    ] = None,
+    sentiment_model: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MODEL",
+            help="Whose scores fill the sentiment_* columns: a model name (vader) or a "
+            "stored model id such as vader-3.3.2 (default: vader's current id).",
         ),
     ] = None,
     payload: Annotated[
@@ -129,9 +138,14 @@ def csv(
     from sentiment_pipeline.cli.console import err_console, is_terminal, out_console
     from sentiment_pipeline.errors import ConfigError
     from sentiment_pipeline.export import count_events, export_csv, export_partitioned
-    from sentiment_pipeline.export.columns import parse_columns
+    from sentiment_pipeline.export.columns import SENTIMENT_COLUMNS, parse_columns
 
     names = parse_columns(columns, payload)
+    if sentiment_model is not None and not set(names) & set(SENTIMENT_COLUMNS):
+        raise ConfigError(
+            "--sentiment-model has no effect without a sentiment column",
+            "add sentiment_compound and/or sentiment_label to --columns",
+        )
     where = _filters(source, source_id, event_type, since, until, processed)
     if out is None or (layout is Layout.partitioned and out == "-"):
         raise ConfigError(
@@ -150,6 +164,7 @@ def csv(
             "limit": limit,
             "force": force,
             "on_progress": progress.update if show_progress else None,
+            "sentiment_model": sentiment_model,
         }
         if layout is Layout.partitioned:
             result = export_partitioned(url, Path(out), where, names, **common)

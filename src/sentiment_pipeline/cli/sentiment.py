@@ -106,25 +106,12 @@ def score(
                 wait=wait,
                 progress=progress,
                 stop=None if stop is None else stop.is_set,
+                migrate=settings.embedded_database,
             )
         if as_json:
             out_console.print_json(json.dumps(result.to_dict()))
         elif not quiet:
-            for note in result.notes:
-                out_console.print(f"Note: {note}", markup=False)
-            if result.dry_run:
-                out_console.print(
-                    f"Dry run: {result.waiting:,} events would be scored by {result.model}.",
-                    markup=False,
-                )
-            else:
-                out_console.print(
-                    f"Scored {result.scored:,} events, skipped {result.skipped:,} (no text) "
-                    f"with {result.model} in {result.seconds:.1f} s "
-                    f"({result.events_per_second:,.0f}/s, {result.workers} worker"
-                    f"{'' if result.workers == 1 else 's'}); {result.waiting:,} still waiting.",
-                    markup=False,
-                )
+            render_score(result)
         figures = RunFigures({"events_scored": result.scored, "events_skipped": result.skipped})
         return Outcome(0, figures)
 
@@ -138,6 +125,27 @@ def score(
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
     )
+
+
+def render_score(result: Any) -> None:
+    """The one-paragraph summary of a `ScoreResult` (notes first)."""
+    from sentiment_pipeline.cli.console import out_console
+
+    for note in result.notes:
+        out_console.print(f"Note: {note}", markup=False)
+    if result.dry_run:
+        out_console.print(
+            f"Dry run: {result.waiting:,} events would be scored by {result.model}.",
+            markup=False,
+        )
+    else:
+        out_console.print(
+            f"Scored {result.scored:,} events, skipped {result.skipped:,} (no text) "
+            f"with {result.model} in {result.seconds:.1f} s "
+            f"({result.events_per_second:,.0f}/s, {result.workers} worker"
+            f"{'' if result.workers == 1 else 's'}); {result.waiting:,} still waiting.",
+            markup=False,
+        )
 
 
 class _Progress:
@@ -235,7 +243,7 @@ def report(
     if as_json:
         out_console.print_json(json.dumps(result.to_dict()))
         return
-    _render_report(result)
+    render_report(result)
     if plot is not None:
         out_console.print(f"Wrote {plot}", markup=False)
 
@@ -244,7 +252,9 @@ def _spark(values: list[float]) -> str:
     return "".join(_SPARK[min(7, max(0, round((v + 1) / 2 * 7)))] for v in values)
 
 
-def _render_report(result: Any) -> None:
+def render_report(result: Any) -> None:
+    """A `SentimentReport`: a rich table with a sparkline per subreddit on a terminal,
+    tab-separated rows otherwise."""
     from rich import box
     from rich.table import Table
 

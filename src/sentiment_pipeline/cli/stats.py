@@ -118,6 +118,9 @@ def _render(result: Any) -> None:
             f"Sentiment {counts.model}",
             f"{counts.scored:,} scored, {counts.skipped:,} skipped, {counts.waiting:,} waiting",
         )
+    if result.last_observed_at is not None:
+        states = ", ".join(f"{n:,} {state}" for state, n in result.revisions_by_state.items())
+        summary.add_row("Last refresh", f"{iso(result.last_observed_at)}  ({states})")
     out_console.print(summary)
     if result.total == 0:
         out_console.print("No events yet: run `sentpipe scrape` or `sentpipe demo`.")

@@ -34,8 +34,11 @@ _PG_HAS_TABLE = "SELECT to_regclass('raw_events') IS NOT NULL"
 _SQLITE_HAS_TABLE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'raw_events'"
 
 
-def connect_pg(url: DatabaseURL, *, require_table: bool = True) -> psycopg.Connection[Any]:
-    """A UTF-8, autocommit psycopg connection to the PostgreSQL server at `url`.
+def connect_pg(
+    url: DatabaseURL, *, require_table: bool = True, autocommit: bool = True
+) -> psycopg.Connection[Any]:
+    """A UTF-8 psycopg connection to the PostgreSQL server at `url`, in autocommit mode
+    unless `autocommit=False` (then the caller commits; e.g. one transaction per batch).
 
     Raises `ConfigError` (login refused; `raw_events` missing while `require_table`) or
     `DatabaseUnreachable` (server down or unreachable within 5 s)."""
@@ -56,6 +59,7 @@ def connect_pg(url: DatabaseURL, *, require_table: bool = True) -> psycopg.Conne
     if require_table and not (row and row[0]):
         connection.close()
         raise missing_table(url)
+    connection.autocommit = autocommit
     return connection
 
 

@@ -31,6 +31,8 @@ __all__ = [
     "map_sqlite_error",
     "missing_sqlite_file",
     "missing_table",
+    "not_migrated",
+    "unknown_revision",
 ]
 
 DOCKER_HINT = (
@@ -42,20 +44,41 @@ _LOGIN_PROBLEMS = ("password authentication failed", "does not exist", "no passw
 _BUSY = ("locked", "busy")
 
 
-def missing_table(url: DatabaseURL) -> ConfigError:
-    """`raw_events` is not there: the one message for every command and backend."""
+def _where(url: DatabaseURL) -> str:
     if url.backend == "sqlite":
-        return ConfigError(
-            f"raw_events does not exist in SQLite database {url.sqlite_path}", _INIT_HINT
-        )
-    return ConfigError(f"raw_events does not exist in the database at {url.host_port}", _INIT_HINT)
+        return f"SQLite database {url.sqlite_path}"
+    return f"the database at {url.host_port}"
+
+
+def missing_table(url: DatabaseURL, table: str = "raw_events") -> ConfigError:
+    """`table` (default `raw_events`) is not there: the one message for every command
+    and backend."""
+    return ConfigError(f"{table} does not exist in {_where(url)}", _INIT_HINT)
+
+
+def not_migrated(url: DatabaseURL, current: str | None, head: str) -> ConfigError:
+    """The schema is older than this sentpipe's migrations (`current` None: tables exist
+    but Alembic never ran): "… is not migrated (at revision X, head Y)"."""
+    return ConfigError(
+        f"{_where(url)} is not migrated (at revision {current or 'none'}, head {head})",
+        _INIT_HINT,
+    )
+
+
+def unknown_revision(url: DatabaseURL, current: str, head: str) -> ConfigError:
+    """The schema is at a revision this installation's migrations do not contain: a
+    newer sentpipe migrated it."""
+    return ConfigError(
+        f"{_where(url)} is at revision {current}, which this sentpipe does not know (head {head})",
+        "upgrade sentpipe to the version that migrated this database",
+    )
 
 
 def missing_sqlite_file(url: DatabaseURL) -> ConfigError:
-    """A read-side command was pointed at a SQLite file that does not exist."""
+    """A command was pointed at a SQLite file that does not exist (it is not created)."""
     return ConfigError(
         f"no SQLite database at {url.sqlite_path}",
-        "run `sentpipe db init` (or a scrape) first, or set SENTPIPE_DATABASE_URL",
+        "run `sentpipe db init` first, or set SENTPIPE_DATABASE_URL",
     )
 
 

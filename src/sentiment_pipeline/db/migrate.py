@@ -1,4 +1,5 @@
-"""Run the Alembic migrations that ship inside the package (`sentpipe db init`).
+"""Run the Alembic migrations that ship inside the package (`sentpipe db init`), and
+check a database is at head before a command writes to it (`ensure_schema`).
 
 The wheel carries `migrations/` as `sentiment_pipeline/migrations` (hatch force-include);
 an editable install or a checkout finds the top-level folder instead.
@@ -21,7 +22,13 @@ from sentiment_pipeline.db.backend import (
     missing_sqlite_server,
     sqlalchemy_rows,
 )
-from sentiment_pipeline.db.connect import open_engine
+from sentiment_pipeline.db.connect import open_engine, open_reader
+from sentiment_pipeline.db.errors import (
+    missing_sqlite_file,
+    missing_table,
+    not_migrated,
+    unknown_revision,
+)
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, SentpipeError, first_line
 
@@ -29,8 +36,17 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import Connection
 
-__all__ = ["InitResult", "StatusResult", "db_status", "init_db", "migrations_dir"]
+__all__ = [
+    "InitResult",
+    "StatusResult",
+    "db_status",
+    "ensure_schema",
+    "init_db",
+    "migrations_dir",
+    "schema_revision",
+]
 
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 _INTERVAL = re.compile(r"^\s*\d+\s*(second|minute|hour|day|week|month)s?\s*$", re.IGNORECASE)
 
 
@@ -218,3 +234,87 @@ def db_status(url: DatabaseURL) -> StatusResult:
         connection.rollback()
         connection.close()
         engine.dispose()
+
+
+def schema_revision(url: DatabaseURL) -> tuple[str | None, bool]:
+    """`(revision, has_raw_events)` of an existing database, read through
+    `db.connect.open_reader` (a SQLite file must exist; it is never created). `revision`
+    is None when Alembic never ran there. Raises `ConfigError` (login refused, missing or
+    unreadable SQLite file) or `DatabaseUnreachable`."""
+    with open_reader(url, require_table=False) as reader:
+        if reader.dialect == "postgresql":
+            found = reader.rows(
+                "SELECT to_regclass('alembic_version') IS NOT NULL, "
+                "to_regclass('raw_events') IS NOT NULL"
+            )[0]
+            has_version, has_table = bool(found[0]), bool(found[1])
+        else:
+            names = {
+                row[0]
+                for row in reader.rows(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name IN ('alembic_version', 'raw_events')"
+                )
+            }
+            has_version, has_table = "alembic_version" in names, "raw_events" in names
+        if not has_version:
+            return None, has_table
+        versions = reader.rows("SELECT version_num FROM alembic_version")
+        return (str(versions[0][0]) if versions else None), has_table
+
+
+def ensure_schema(url: DatabaseURL, *, migrate: bool) -> InitResult | None:
+    """Check, before a command's first request or read, that the database at `url` is
+    reachable and migrated to the head of the packaged migrations.
+
+    With `migrate` (the embedded SQLite default) a missing file, an empty database or an
+    older revision is migrated to head here (`init_db`), under a lock next to the file so
+    two first runs do not migrate at once; a SQLite file this call created is removed
+    again if the migration fails. Without `migrate` nothing is created or changed.
+
+    Returns the `InitResult` when it migrated, else None. Raises `ConfigError`, exit 2:
+    no SQLite file at the path (`no SQLite database at PATH`), `raw_events does not
+    exist …`, `… is not migrated (at revision X, head Y)` — each with the hint "run
+    `sentpipe db init` first" — or a revision newer than this installation knows (even
+    with `migrate`); login refused or an unreadable file. Raises `DatabaseUnreachable`
+    (exit 3) when the server cannot be reached.
+    """
+    from alembic.script import ScriptDirectory
+
+    config = alembic_config()
+    head = head_revision(config)
+    if url.backend == "sqlite" and not url.sqlite_path.exists():
+        if not migrate:
+            raise missing_sqlite_file(url)
+        return _migrate_embedded(url, head)
+    current, has_table = schema_revision(url)
+    if current == head:
+        return None
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    if current is not None and current not in known:
+        raise unknown_revision(url, current, head)
+    if migrate:
+        return _migrate_embedded(url, head) if url.backend == "sqlite" else init_db(url)
+    if current is None and not has_table:
+        raise missing_table(url)
+    raise not_migrated(url, current, head)
+
+
+def _migrate_embedded(url: DatabaseURL, head: str) -> InitResult | None:
+    """Migrate a SQLite database under `<file>.migrate.lock` (waiting for another run
+    doing the same); re-read the revision once the lock is held."""
+    from sentiment_pipeline.lock import run_lock
+
+    path = url.sqlite_path
+    lock = path.with_name(f"{path.name}.migrate.lock")
+    with run_lock(lock, wait=True, command="sentpipe migration"):
+        created = not path.exists()
+        if not created and schema_revision(url)[0] == head:
+            return None  # another run migrated it while we waited
+        try:
+            return init_db(url)
+        except BaseException:
+            if created:
+                for leftover in (path, *(path.with_name(path.name + s) for s in _SIDE_FILES)):
+                    leftover.unlink(missing_ok=True)
+            raise

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["TABLE_NAME", "Base", "RawEventORM", "SentimentScoreORM"]
+__all__ = ["TABLE_NAME", "Base", "RawEventORM", "RawEventRevisionORM", "SentimentScoreORM"]
 
 TABLE_NAME = "raw_events"
 OCCURRED_AT_INDEX = "raw_events_occurred_at_idx"  # the name TimescaleDB gives its own index
@@ -118,3 +118,29 @@ class SentimentScoreORM(Base):
 
 # TimescaleDB makes this index with the hypertable; the migration makes it elsewhere.
 Index("sentiment_scores_occurred_at_idx", SentimentScoreORM.occurred_at.desc())
+
+
+class RawEventRevisionORM(Base):
+    """One observation of a stored item by `sentpipe refresh` (migration 0003; see refresh/).
+
+    `state` is live, edited, deleted, removed or unavailable; `text_hash` the md5 hex of
+    title, selftext and body joined by U+001F (None when unavailable)."""
+
+    __tablename__ = "raw_event_revisions"
+
+    id: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    num_comments: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    upvote_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    text_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("id", "occurred_at", "observed_at", name="pk_raw_event_revisions"),
+    )
+
+
+# TimescaleDB makes this index with the hypertable; the migration makes it elsewhere.
+Index("raw_event_revisions_occurred_at_idx", RawEventRevisionORM.occurred_at.desc())

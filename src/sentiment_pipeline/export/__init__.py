@@ -19,12 +19,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from sentiment_pipeline.db.connect import open_reader
-from sentiment_pipeline.db.errors import map_db_error
+from sentiment_pipeline.db.connect import Reader, open_reader
+from sentiment_pipeline.db.errors import map_db_error, missing_table
 from sentiment_pipeline.db.filters import Dialect, EventFilter, where_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.export.columns import DEFAULT_COLUMNS, parse_columns, select_sql
+from sentiment_pipeline.export.columns import (
+    DEFAULT_COLUMNS,
+    SENTIMENT_COLUMNS,
+    parse_columns,
+    select_sql,
+)
 
 __all__ = [
     "DEFAULT_COLUMNS",
@@ -34,6 +39,7 @@ __all__ = [
     "export_csv",
     "export_partitioned",
     "parse_columns",
+    "sentiment_model_id",
 ]
 
 Progress = Callable[[int], None]
@@ -53,16 +59,59 @@ def header(columns: tuple[str, ...]) -> bytes:
     return (",".join(columns) + "\r\n").encode("utf-8")
 
 
-class _Source:
-    """One open database (`db.connect.Reader`): stream, count and group on either backend."""
+def sentiment_model_id(reader: Reader, name: str | None) -> str:
+    """The stored model id whose scores fill the sentiment columns: `name` is a registry
+    name (`vader`), a registry model id or a model id found in `sentiment_scores`; None
+    means vader's current id. Raises `ConfigError` for an unknown model (listing those
+    that exist) or when `sentiment_scores` does not exist (run `sentpipe db init`)."""
+    from sentiment_pipeline.sentiment.scorers import SCORERS, model_id_for
 
-    def __init__(self, url: DatabaseURL) -> None:
+    exists = (
+        "SELECT to_regclass('sentiment_scores') IS NOT NULL"
+        if reader.dialect == "postgresql"
+        else "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sentiment_scores'"
+    )
+    if not reader.rows(exists)[0][0]:
+        raise missing_table(reader.url, "sentiment_scores")
+    if name is None or name in SCORERS:
+        return model_id_for(name or "vader")
+    known = {model_id_for(registered) for registered in SCORERS}
+    if name in known:
+        return name
+    mark = "%s" if reader.dialect == "postgresql" else "?"
+    if reader.rows(f"SELECT 1 FROM sentiment_scores WHERE model = {mark} LIMIT 1", [name]):
+        return name
+    stored = {str(row[0]) for row in reader.rows("SELECT DISTINCT model FROM sentiment_scores")}
+    raise ConfigError(
+        f"unknown sentiment model {name!r}",
+        f"choose from {', '.join(sorted(set(SCORERS) | known | stored))}",
+    )
+
+
+class _Source:
+    """One open database (`db.connect.Reader`): stream, count and group on either backend.
+    With sentiment columns, `sentiment_model` is resolved once (`sentiment_model_id`)."""
+
+    def __init__(
+        self,
+        url: DatabaseURL,
+        columns: tuple[str, ...] = (),
+        sentiment_model: str | None = None,
+    ) -> None:
         self.dialect: Dialect = url.backend
         self._reader = open_reader(url)
-        if url.backend == "sqlite":
-            from sentiment_pipeline.export.sqlite import register_pg_json
+        self.sentiment_model: str | None = None
+        try:
+            if url.backend == "sqlite":
+                from sentiment_pipeline.export.sqlite import register_fixed4, register_pg_json
 
-            register_pg_json(self._reader.connection)
+                register_pg_json(self._reader.connection)
+                register_fixed4(self._reader.connection)
+            if any(column in SENTIMENT_COLUMNS for column in columns):
+                self.sentiment_model = sentiment_model_id(self._reader, sentiment_model)
+        except BaseException:
+            self._reader.close()
+            raise
 
     def stream(
         self,
@@ -73,7 +122,9 @@ class _Source:
         limit: int | None = None,
         on_progress: Progress | None = None,
     ) -> int:
-        sql, params = select_sql(self.dialect, columns, where, excel_safe, limit)
+        sql, params = select_sql(
+            self.dialect, columns, where, excel_safe, limit, self.sentiment_model
+        )
         out.write(header(columns))
         connection = self._reader.connection
         try:
@@ -113,8 +164,10 @@ class _Source:
 
 
 @contextmanager
-def _open_source(url: DatabaseURL) -> Iterator[_Source]:
-    source = _Source(url)
+def _open_source(
+    url: DatabaseURL, columns: tuple[str, ...] = (), sentiment_model: str | None = None
+) -> Iterator[_Source]:
+    source = _Source(url, columns, sentiment_model)
     try:
         yield source
     finally:
@@ -176,6 +229,7 @@ def export_csv(
     limit: int | None = None,
     force: bool = False,
     on_progress: Progress | None = None,
+    sentiment_model: str | None = None,
 ) -> ExportResult:
     """Export the events matching `where` (default: all) as CSV, in (occurred_at, id) order.
 
@@ -193,7 +247,7 @@ def export_csv(
     where = where or EventFilter()
     if isinstance(target, Path):
         _refuse_existing([target], force)
-    with _open_source(url) as source:
+    with _open_source(url, columns, sentiment_model) as source:
         if not isinstance(target, Path):
             rows = source.stream(where, columns, target, excel_safe, limit, on_progress)
             target.flush()
@@ -233,6 +287,7 @@ def export_partitioned(
     limit: int | None = None,
     force: bool = False,
     on_progress: Progress | None = None,
+    sentiment_model: str | None = None,
 ) -> ExportResult:
     """Export to `<directory>/<source>/<source_id>/<YYYY-MM-DD>.csv`, one file per
     (source, source_id, UTC day) like the CSV sink; each file as `export_csv` writes it,
@@ -240,10 +295,11 @@ def export_partitioned(
     `on_progress` gets the running total over all files.
 
     Returns the rows and the files written, in order. Raises what `export_csv` raises;
-    `ConfigError` names the first existing file when not `force` (nothing is written)."""
+    `ConfigError` names the first existing file when not `force` (nothing is written).
+    `sentiment_model` as for `export_csv`."""
     where = where or EventFilter()
     result = ExportResult(0)
-    with _open_source(url) as source:
+    with _open_source(url, columns, sentiment_model) as source:
         groups = source.groups(where)
         paths = [directory / s / sid / f"{day}.csv" for s, sid, day, _ in groups]
         _refuse_existing(paths, force)

@@ -7,7 +7,12 @@ text *in SQL*, the same way on both dialects, so no backend's driver formats any
 - booleans: `true` / `false`; NULL (or a key absent from the payload): an empty field;
 - payload fields: strings as is, numbers as PostgreSQL prints a JSON number, objects and
   arrays (and `--payload`) in PostgreSQL's `jsonb::text` form. PostgreSQL produces that
-  for free; SQLite reproduces it with the `sp_pg_json` function (see export/sqlite.py).
+  for free; SQLite reproduces it with the `sp_pg_json` function (see export/sqlite.py);
+- `sentiment_compound`: fixed 4 decimals (`0.4404`, `-1.0000`, `0.0000`), rounded half
+  away from zero from the float's 15 significant digits (PostgreSQL's
+  `round(compound::numeric, 4)`; `sp_fixed4` on SQLite); `sentiment_label` as stored.
+  Both come from `sentiment_scores` LEFT JOINed on (id, occurred_at) for one model, so
+  an unscored event has empty cells.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from sentiment_pipeline.errors import ConfigError
 __all__ = [
     "ALL_COLUMNS",
     "DEFAULT_COLUMNS",
+    "SENTIMENT_COLUMNS",
     "column_sql",
     "parse_columns",
     "select_sql",
@@ -44,7 +50,15 @@ DEFAULT_COLUMNS = (
 _PAYLOAD_FIELDS = ("author", "title", "score", "permalink", "parent_id", "subreddit", "url")
 _PLAIN = ("id", "source", "source_id", "event_type")
 _TIMES = ("occurred_at", "ingested_at", "processed_at")
-ALL_COLUMNS = (*DEFAULT_COLUMNS, "subreddit", "url", "processed_at", "payload")
+SENTIMENT_COLUMNS = ("sentiment_compound", "sentiment_label")
+ALL_COLUMNS = (
+    *DEFAULT_COLUMNS,
+    "subreddit",
+    "url",
+    "processed_at",
+    "payload",
+    *SENTIMENT_COLUMNS,
+)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # "A plain number" (left unguarded by --excel-safe although it starts with "-"): a minus,
 # ASCII digits, and optionally one "." followed by more digits. `-5`, `-0.25`; not `-.5`,
@@ -134,9 +148,29 @@ def column_sql(dialect: Dialect, name: str, excel_safe: bool = False) -> str:
         expr = "payload::text" if dialect == "postgresql" else "sp_pg_json(payload)"
     elif name in _PAYLOAD_FIELDS:
         expr = _json_field(dialect, name)
+    elif name == "sentiment_compound":  # a number: never a formula, even when negative
+        return (
+            "round(s_compound::numeric, 4)::text"
+            if dialect == "postgresql"
+            else ("sp_fixed4(s_compound)")
+        )
+    elif name == "sentiment_label":
+        return "s_label"
     else:  # parse_columns guards this
         raise ValueError(f"unknown column {name!r}")
     return _excel_safe(dialect, expr) if excel_safe else expr
+
+
+def sentiment_join(dialect: Dialect) -> str:
+    """` LEFT JOIN` of one model's scores (its id is the first parameter). The derived
+    table exposes only `s_`-prefixed names, so the filters' bare column names still
+    mean raw_events' own."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    return (
+        " LEFT JOIN (SELECT id AS s_id, occurred_at AS s_at, compound AS s_compound, "
+        f"label AS s_label FROM sentiment_scores WHERE model = {mark}) AS s "
+        "ON s.s_id = raw_events.id AND s.s_at = raw_events.occurred_at"
+    )
 
 
 def select_sql(
@@ -145,13 +179,21 @@ def select_sql(
     where: EventFilter,
     excel_safe: bool = False,
     limit: int | None = None,
+    sentiment_model: str | None = None,
 ) -> tuple[str, list[Any]]:
-    """The export query: canonical text columns, in (occurred_at, id) order."""
+    """The export query: canonical text columns, in (occurred_at, id) order. Sentiment
+    columns need `sentiment_model` (a stored model id) for their join."""
     exprs = ", ".join(f"{column_sql(dialect, c, excel_safe)} AS {c}" for c in columns)
     clause, params = where_sql(dialect, where)
+    join = ""
+    if any(c in SENTIMENT_COLUMNS for c in columns):
+        if sentiment_model is None:
+            raise ValueError("sentiment columns need a sentiment_model")
+        join = sentiment_join(dialect)
+        params = [sentiment_model, *params]
     # Ties on occurred_at are broken bytewise (COLLATE "C" = SQLite's BINARY).
     order = 'occurred_at, id COLLATE "C"' if dialect == "postgresql" else "occurred_at, id"
-    sql = f"SELECT {exprs} FROM raw_events {clause} ORDER BY {order}"
+    sql = f"SELECT {exprs} FROM raw_events{join} {clause} ORDER BY {order}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return sql, params

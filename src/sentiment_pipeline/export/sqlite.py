@@ -12,10 +12,17 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, BinaryIO
 
-__all__ = ["pg_csv_rows", "pg_json_text", "register_pg_json", "stream_sqlite_csv"]
+__all__ = [
+    "fixed4",
+    "pg_csv_rows",
+    "pg_json_text",
+    "register_fixed4",
+    "register_pg_json",
+    "stream_sqlite_csv",
+]
 
 CHUNK_ROWS = 5000
 _needs_quotes = re.compile('[",\r\n]').search
@@ -59,6 +66,23 @@ def pg_json_text(text: str | None) -> str | None:
 def register_pg_json(connection: sqlite3.Connection) -> None:
     """Register `pg_json_text` as the deterministic SQL function `sp_pg_json(text)`."""
     connection.create_function("sp_pg_json", 1, pg_json_text, deterministic=True)
+
+
+_FOUR_PLACES = Decimal("0.0001")
+
+
+def fixed4(value: float | None) -> str | None:
+    """`value` with exactly 4 decimals as PostgreSQL's `round(value::numeric, 4)::text`
+    prints it: from the float's 15 significant digits, half away from zero, no `-0`."""
+    if value is None:
+        return None
+    rounded = Decimal(f"{value:.15g}").quantize(_FOUR_PLACES, rounding=ROUND_HALF_UP)
+    return format(abs(rounded) if rounded.is_zero() else rounded, "f")
+
+
+def register_fixed4(connection: sqlite3.Connection) -> None:
+    """Register `fixed4` as the deterministic SQL function `sp_fixed4(real)`."""
+    connection.create_function("sp_fixed4", 1, fixed4, deterministic=True)
 
 
 def _field(value: str | None) -> str:

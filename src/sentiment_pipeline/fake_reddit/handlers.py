@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from . import comments, errors, listing, things
+from . import changes, comments, errors, listing, things
 from .comments import TreeShape
 from .context import Ctx, World, open_subreddit
 from .generator import make_about
@@ -125,3 +125,11 @@ async def morechildren(world: World, ctx: Ctx) -> Any:
 async def subreddit_search(world: World, ctx: Ctx) -> Any:
     """``GET /subreddits/search``: where unknown names are redirected; always empty."""
     return things.listing([])
+
+
+async def info(world: World, ctx: Ctx) -> Any:
+    """``GET /api/info?id=t3_a,t1_b``: the items found (up to 100 ids), others left out."""
+    wanted = changes.info_ids(ctx.request.query)
+    if len(wanted) > changes.MAX_INFO_IDS:
+        raise errors.ApiError(400, errors.error_body(400))
+    return changes.info(world.store, wanted)

@@ -22,6 +22,7 @@ ROUTES: tuple[tuple[frozenset[str], str, re.Pattern[str]], ...] = tuple(
         ("POST", "revoke_token", r"/api/v1/revoke_token"),
         ("GET,POST", "morechildren", r"/api/morechildren"),
         ("GET", "subreddit_search", r"/subreddits/search"),
+        ("GET", "info", r"/api/info"),
         ("GET", "about", rf"/r/{_SUB}/about"),
         (
             "GET",

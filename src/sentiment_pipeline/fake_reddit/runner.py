@@ -73,6 +73,26 @@ class RunningFakeReddit:
         """Publish new posts; see :meth:`FakeReddit.add_posts`."""
         return self.fake.add_posts(subreddit, count, created_utc)
 
+    def grow(self, fullname: str, score: int | None = None, comments: int = 0) -> list[str]:
+        """Grow an item; see :meth:`FakeReddit.grow`."""
+        return self.fake.grow(fullname, score, comments)
+
+    def edit(self, fullname: str, text: str, title: str | None = None) -> None:
+        """Edit an item; see :meth:`FakeReddit.edit`."""
+        self.fake.edit(fullname, text, title)
+
+    def delete(self, fullname: str) -> None:
+        """Delete an item as its author; see :meth:`FakeReddit.delete`."""
+        self.fake.delete(fullname)
+
+    def remove(self, fullname: str, category: str = "moderator") -> None:
+        """Remove an item as a moderator; see :meth:`FakeReddit.remove`."""
+        self.fake.remove(fullname, category)
+
+    def hide(self, *fullnames: str) -> None:
+        """Leave items out of /api/info; see :meth:`FakeReddit.hide`."""
+        self.fake.hide(*fullnames)
+
     def expire_tokens(self) -> int:
         """Invalidate all tokens; see :meth:`FakeReddit.expire_tokens`."""
         return self.fake.expire_tokens()

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from . import auth, errors, handlers, routing
+from . import auth, changes, errors, handlers, routing
 from .config import FakeRedditConfig
 from .context import Ctx, World
 from .errors import ApiError
@@ -32,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     "continue_thread": handlers.continue_thread,
     "morechildren": handlers.morechildren,
     "subreddit_search": handlers.subreddit_search,
+    "info": handlers.info,
 }
 _TOKEN_ROUTES = {"access_token", "revoke_token"}
 
@@ -73,6 +74,26 @@ class FakeReddit:
     def add_posts(self, subreddit: str, count: int, created_utc: float | None = None) -> list[str]:
         """Publish ``count`` new posts (newer than all others); returns their ids."""
         return self.world.store.add_posts(subreddit, count, created_utc)
+
+    def grow(self, fullname: str, score: int | None = None, comments: int = 0) -> list[str]:
+        """Set an item's score and add new top-level comments; see ``changes.grow``."""
+        return changes.grow(self.world.store, fullname, score, comments)
+
+    def edit(self, fullname: str, text: str, title: str | None = None) -> None:
+        """The author edits an item; see ``changes.edit``."""
+        changes.edit(self.world.store, fullname, text, title)
+
+    def delete(self, fullname: str) -> None:
+        """The author deletes an item; see ``changes.delete``."""
+        changes.delete(self.world.store, fullname)
+
+    def remove(self, fullname: str, category: str = "moderator") -> None:
+        """A moderator removes an item; see ``changes.remove``."""
+        changes.remove(self.world.store, fullname, category)
+
+    def hide(self, *fullnames: str) -> None:
+        """Leave items out of ``/api/info``; see ``changes.hide``."""
+        changes.hide(self.world.store, *fullnames)
 
     def expire_tokens(self) -> int:
         """Invalidate all issued tokens, so the next API call gets 401 invalid_token."""

@@ -58,6 +58,12 @@ class SubredditState:
             self._append(start + i, float(int(last + gap * (i + 1))), now) for i in range(count)
         ]
 
+    def take_comment_number(self) -> int:
+        """A comment counter no generated tree uses (for comments added later)."""
+        number = self._next_comment
+        self._next_comment += 1
+        return number
+
     def tree(self, post: Post, now: float) -> CommentTree:
         """Return (building on first use) the comment tree of ``post``."""
         tree = self.trees.get(post.id)
@@ -87,6 +93,8 @@ class Store:
         self.lock = threading.RLock()
         self.subreddits: dict[str, SubredditState] = {}
         self._post_owner: dict[str, SubredditState] = {}
+        self.comment_owner: dict[str, tuple[SubredditState, Post]] = {}  # see changes.py
+        self.hidden: set[str] = set()  # fullnames left out of /api/info
         used: set[int] = set()
         now = config.clock()
         for spec in config.subreddits:

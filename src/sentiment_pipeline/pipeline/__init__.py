@@ -1,8 +1,10 @@
 """The ingestion stage: source records -> validation -> batches -> sinks.
 
 `run` is the core (core.py: a bounded queue, batches, a writer thread); `run_from_settings`
-is what commands call: it builds the sinks, the dead-letter writer and the spool from
-`Settings` and installs the stop signals. Nothing here knows typer or rich.
+is what commands call: it builds the sinks, checks their databases (`prepare_databases`:
+reachable and migrated, before the first record is read), builds the dead-letter writer
+and the spool from `Settings` and installs the stop signals. Nothing here knows typer or
+rich.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterable, Callable, Sequence
 from typing import Any
 
+from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.pipeline import core
 from sentiment_pipeline.pipeline.core import PipelineOptions, run
 from sentiment_pipeline.pipeline.deadletter import DeadLetterWriter
@@ -23,11 +26,38 @@ from sentiment_pipeline.sinks.base import Sink
 __all__ = [
     "PipelineOptions",
     "RunResult",
+    "database_urls",
+    "prepare_databases",
     "replay_spool",
     "run",
     "run_from_settings",
     "run_from_settings_async",
 ]
+
+
+def database_urls(sinks: Sequence[Sink]) -> list[DatabaseURL]:
+    """The databases `sinks` write to, each once: the `url` of every leading
+    (`is_database`) sink that has one. The memory sink leads but has no database."""
+    urls: list[DatabaseURL] = []
+    for sink in sinks:
+        url = getattr(sink, "url", None)
+        if sink.is_database and isinstance(url, DatabaseURL) and url not in urls:
+            urls.append(url)
+    return urls
+
+
+def prepare_databases(settings: Settings, sinks: Sequence[Sink]) -> None:
+    """Before the first request or read: every database `sinks` write to is reachable
+    and at the head revision (`db.migrate.ensure_schema`). The embedded SQLite default
+    (`settings.embedded_database`) is migrated here; any other database is not. No
+    database sink (e.g. `--sink csv` alone): nothing to check.
+
+    Raises `ConfigError` (not migrated, missing file or table: "run `sentpipe db
+    init`"; login refused) or `DatabaseUnreachable`."""
+    from sentiment_pipeline.db.migrate import ensure_schema
+
+    for url in database_urls(sinks):
+        ensure_schema(url, migrate=settings.embedded_database and url == settings.database)
 
 
 async def run_from_settings_async(
@@ -41,8 +71,20 @@ async def run_from_settings_async(
     stop: asyncio.Event | None = None,
     result: RunResult | None = None,
 ) -> RunResult:
+    """Run `source` through the pipeline into `sinks`, or into the sinks named by
+    `sink_names` (default: the settings'), which are built here and their databases
+    checked first (`prepare_databases`); a caller passing `sinks` checks them itself.
+    `dry_run` validates and writes nothing (no sinks, no check). Returns the `RunResult`;
+    raises `ConfigError` / `DatabaseUnreachable` before reading `source` when a database
+    is not ready."""
     if sinks is None:
         sinks = [] if dry_run else build_sinks(list(sink_names or settings.sinks), settings)
+        try:
+            await asyncio.to_thread(prepare_databases, settings, sinks)
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            raise
     stop = stop or asyncio.Event()
     restore_signals = core.install_stop_signals(stop)
     try:
@@ -71,5 +113,6 @@ async def _nothing() -> Any:
 
 
 def replay_spool(settings: Settings, sink_names: Sequence[str] | None = None) -> RunResult:
-    """Write the spool (and nothing else) to the sinks."""
+    """Write the spool (and nothing else) to the sinks; their databases are checked
+    first, as for any run (`prepare_databases`)."""
     return run_from_settings(settings, _nothing(), sink_names=sink_names)

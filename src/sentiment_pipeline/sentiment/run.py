@@ -286,16 +286,22 @@ def score_events(
     wait: bool = False,
     progress: Progress | None = None,
     stop: Callable[[], bool] | None = None,
+    migrate: bool = False,
 ) -> ScoreResult:
     """Score every event in scope that waits (see ScoreOptions), in batches of
     `batch_size`, each one transaction. SQLite runs hold `lock_path` (LockHeld unless
-    `wait`). Raises ConfigError (unknown model, unmigrated database), DatabaseUnreachable,
-    LockHeld. `stop()` is asked before each batch: True ends the run (a service's
-    SIGTERM). A failed run keeps every batch committed before the failure."""
+    `wait`). First the database must be at head (`db.migrate.ensure_schema`); `migrate`
+    (the embedded default, not with `dry_run`) migrates it there instead. `stop()` is
+    asked before each batch: True ends the run (a service's SIGTERM). Raises
+    ConfigError (unknown model, unmigrated database), DatabaseUnreachable, LockHeld; a
+    failed run keeps every batch committed before the failure."""
+    from sentiment_pipeline.db.migrate import ensure_schema
+
     if options.batch_size < 1 or options.workers < 1:
         raise ConfigError("--batch-size and --workers must be at least 1")
     model_id = model_id_for(options.model)
     started = time.monotonic()
+    ensure_schema(url, migrate=migrate and not options.dry_run)
     store = open_store(url)
     result = ScoreResult(model_id, store.backend, workers=options.workers)
     try:

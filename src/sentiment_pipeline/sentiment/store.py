@@ -13,27 +13,29 @@ crash in between rolls everything back, so no event is ever processed without it
 - SQLite: `BEGIN IMMEDIATE` makes the batch the only writer; callers also hold a lock
   file so a second `sentiment score` waits or exits 4 instead of interleaving.
 
+Connections come from db/connect.py (`connect_pg(autocommit=False)`, `connect_sqlite`)
+and driver errors go through db/errors.py's mapper, so a missing table, a lost server or
+a busy file reads as everywhere else in sentpipe.
+
 With `rescore_before` set, events processed before that moment are claimed again too
 (the definition of `--rescore`: every matching event once more in this run).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from sentiment_pipeline.db.errors import map_db_error, missing_table
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, first_line
+from sentiment_pipeline.errors import SentpipeError
 
 if TYPE_CHECKING:
     import psycopg
 
 __all__ = ["Claimed", "EventScope", "ScoreRow", "SentimentStore", "open_store"]
-
-_MISSING_HINT = "run `sentpipe db init` to create or upgrade the schema"
 
 
 @dataclass(frozen=True)
@@ -108,38 +110,26 @@ def _scope_sql(scope: EventScope, mark: str, dialect: str) -> tuple[str, list[An
 
 
 class PostgresStore:
-    """psycopg 3, one connection, one transaction per batch."""
+    """psycopg 3, one connection (not autocommit), one transaction per batch."""
 
     backend = "postgresql"
 
     def __init__(self, url: DatabaseURL) -> None:
-        import psycopg
-
-        from sentiment_pipeline.db.errors import map_db_error
+        from sentiment_pipeline.db.connect import connect_pg
 
         self._url = url
-        try:
-            self._conn: psycopg.Connection[Any] = psycopg.connect(
-                url.libpq, connect_timeout=5, application_name="sentpipe sentiment"
-            )
-        except psycopg.Error as error:
-            raise map_db_error(url, error, connecting=True) from None
+        self._conn: psycopg.Connection[Any] = connect_pg(url, autocommit=False)
         with self._guard():
-            self._conn.execute("SET client_encoding TO 'UTF8'")
             row = self._conn.execute(
-                "SELECT to_regclass('raw_events') IS NOT NULL, "
-                "to_regclass('sentiment_scores') IS NOT NULL"
+                "SELECT to_regclass('sentiment_scores') IS NOT NULL"
             ).fetchone()
             self._conn.commit()
-        if row is None or not row[0] or not row[1]:
+        if row is None or not row[0]:
             self._conn.close()
-            missing = "raw_events" if row is None or not row[0] else "sentiment_scores"
-            raise ConfigError(
-                f"{missing} does not exist in the database at {url.host_port}", _MISSING_HINT
-            )
+            raise missing_table(url, "sentiment_scores")
 
-    def _guard(self) -> Any:
-        return _PgErrors(self._url)
+    def _guard(self) -> _Mapped:
+        return _Mapped(self._url)
 
     def server_now(self) -> datetime:
         with self._guard():
@@ -204,8 +194,10 @@ class PostgresStore:
         self._conn.close()
 
 
-class _PgErrors:
-    """Turn a lost connection into DatabaseUnreachable (exit 3); the batch rolls back."""
+class _Mapped:
+    """Driver errors through the backend's mapper (db/errors.py): a lost connection or a
+    busy SQLite file is DatabaseUnreachable (exit 3), a dropped table the `db init`
+    ConfigError; the caller rolls the batch back."""
 
     def __init__(self, url: DatabaseURL) -> None:
         self._url = url
@@ -214,13 +206,10 @@ class _PgErrors:
         return None
 
     def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
-        import psycopg
-
-        if isinstance(error, psycopg.OperationalError):
-            raise DatabaseUnreachable(
-                f"lost the connection to PostgreSQL at {self._url.host_port} ({first_line(error)})",
-                "the current batch was rolled back; run `sentpipe sentiment score` again",
-            ) from None
+        if isinstance(error, Exception) and not isinstance(error, SentpipeError):
+            mapped = map_db_error(self._url, error)
+            if mapped is not error:
+                raise mapped from None
 
 
 class SQLiteStore:
@@ -229,44 +218,43 @@ class SQLiteStore:
     backend = "sqlite"
 
     def __init__(self, url: DatabaseURL) -> None:
-        path = url.sqlite_path
-        if not path.exists():
-            raise ConfigError(f"SQLite database {path} does not exist", _MISSING_HINT)
-        try:
-            self._conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        from sentiment_pipeline.db.connect import connect_sqlite
+
+        self._url = url
+        self._conn = connect_sqlite(url)
+        self._conn.isolation_level = None  # autocommit; batches use BEGIN IMMEDIATE
+        with self._guard():
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            names = {
-                row[0]
-                for row in self._conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' "
-                    "AND name IN ('raw_events', 'sentiment_scores')"
-                )
-            }
-        except sqlite3.Error as error:
-            raise ConfigError(
-                f"cannot open SQLite database {path}: {first_line(error)}",
-                "check SENTPIPE_DATABASE_URL / SENTPIPE_DATA_DIR and file permissions",
-            ) from None
-        for table in ("raw_events", "sentiment_scores"):
-            if table not in names:
-                self._conn.close()
-                raise ConfigError(f"{table} does not exist in {path}", _MISSING_HINT)
+            found = self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sentiment_scores'"
+            ).fetchone()
+        if found is None:
+            self._conn.close()
+            raise missing_table(url, "sentiment_scores")
+
+    def _guard(self) -> _Mapped:
+        return _Mapped(self._url)
 
     def server_now(self) -> datetime:
         return datetime.now(UTC)
 
     def claim(self, n: int, scope: EventScope) -> list[Claimed]:
         where, params = _scope_sql(scope, "?", "sqlite")
-        self._conn.execute("BEGIN IMMEDIATE")
-        rows = self._conn.execute(
-            "SELECT id, occurred_at, source, source_id, event_type, "
-            "json_extract(payload, '$.title'), json_extract(payload, '$.selftext'), "
-            f"json_extract(payload, '$.body') FROM raw_events WHERE {where} "
-            "ORDER BY occurred_at LIMIT ?",
-            [*params, n],
-        ).fetchall()
+        try:
+            with self._guard():
+                self._conn.execute("BEGIN IMMEDIATE")
+                rows = self._conn.execute(
+                    "SELECT id, occurred_at, source, source_id, event_type, "
+                    "json_extract(payload, '$.title'), json_extract(payload, '$.selftext'), "
+                    f"json_extract(payload, '$.body') FROM raw_events WHERE {where} "
+                    "ORDER BY occurred_at LIMIT ?",
+                    [*params, n],
+                ).fetchall()
+        except BaseException:
+            self.rollback()
+            raise
         return [
             Claimed(
                 r[0],
@@ -284,37 +272,43 @@ class SQLiteStore:
     def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
         now = _sqlite_time(datetime.now(UTC))
         try:
-            self._conn.executemany(
-                "INSERT INTO sentiment_scores (id, occurred_at, model, source, source_id, "
-                "event_type, compound, pos, neu, neg, label, text_chars, scored_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (id, occurred_at, model) DO UPDATE SET "
-                "source = excluded.source, source_id = excluded.source_id, "
-                "event_type = excluded.event_type, compound = excluded.compound, "
-                "pos = excluded.pos, neu = excluded.neu, neg = excluded.neg, "
-                "label = excluded.label, text_chars = excluded.text_chars, "
-                "scored_at = excluded.scored_at",
-                [(*row, now) for row in scores],
-            )
-            self._conn.executemany(
-                "UPDATE raw_events SET processed = 1, processed_at = ? "
-                "WHERE id = ? AND occurred_at = ?",
-                [(now, c.id, c.occurred_at) for c in claimed],
-            )
-            self._conn.execute("COMMIT")
+            with self._guard():
+                self._write(now, scores, claimed)
         except BaseException:
             self.rollback()
             raise
 
+    def _write(self, now: str, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
+        self._conn.executemany(
+            "INSERT INTO sentiment_scores (id, occurred_at, model, source, source_id, "
+            "event_type, compound, pos, neu, neg, label, text_chars, scored_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id, occurred_at, model) DO UPDATE SET "
+            "source = excluded.source, source_id = excluded.source_id, "
+            "event_type = excluded.event_type, compound = excluded.compound, "
+            "pos = excluded.pos, neu = excluded.neu, neg = excluded.neg, "
+            "label = excluded.label, text_chars = excluded.text_chars, "
+            "scored_at = excluded.scored_at",
+            [(*row, now) for row in scores],
+        )
+        self._conn.executemany(
+            "UPDATE raw_events SET processed = 1, processed_at = ? "
+            "WHERE id = ? AND occurred_at = ?",
+            [(now, c.id, c.occurred_at) for c in claimed],
+        )
+        self._conn.execute("COMMIT")
+
     def rollback(self) -> None:
         if self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
+            with self._guard():
+                self._conn.execute("ROLLBACK")
 
     def count_waiting(self, scope: EventScope) -> int:
         where, params = _scope_sql(scope, "?", "sqlite")
-        row = self._conn.execute(
-            f"SELECT count(*) FROM raw_events WHERE {where}", params
-        ).fetchone()
+        with self._guard():
+            row = self._conn.execute(
+                f"SELECT count(*) FROM raw_events WHERE {where}", params
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def close(self) -> None:

@@ -32,7 +32,7 @@ from sentiment_pipeline.timeparse import canonical_text, day_name, to_utc
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
 
-__all__ = ["COLUMNS", "CsvSink", "from_settings"]
+__all__ = ["COLUMNS", "CsvSink", "day_file", "from_settings", "rewrite_payloads"]
 
 COLUMNS = (
     "id",
@@ -177,6 +177,43 @@ def _repair_tail(path: Path) -> bool:
         handle.truncate(cut + 2 if cut >= 0 else 0)
         LOGGER.warning("cut a torn last row from %s (left by an interrupted run)", path)
         return cut < 0
+
+
+def day_file(directory: Path, source: str, source_id: str, occurred_at: datetime) -> Path:
+    """The file an event of that source, source_id and time is appended to."""
+    day = occurred_at.astimezone(UTC).strftime("%Y-%m-%d")
+    return directory / source / source_id / f"{day}.csv"
+
+
+def rewrite_payloads(path: Path, payloads: dict[tuple[str, datetime], str]) -> int:
+    """Replace the payload column of the rows keyed `(id, occurred_at)` in one day file,
+    atomically (a temporary file in the same folder, fsynced, then renamed over it).
+
+    Every other row is written back as this sink writes it, so the rest of the file is
+    unchanged byte for byte. Returns how many rows changed (0: the file is left alone,
+    also when it does not exist)."""
+    if not path.exists():
+        return 0
+    wanted = {(ident, csv_timestamp(moment)): text for (ident, moment), text in payloads.items()}
+    payload_column = COLUMNS.index("payload")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    changed = 0
+    with path.open(newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.reader(handle)):
+            text = wanted.get((row[0], row[1])) if number and len(row) > payload_column else None
+            if text is not None and row[payload_column] != text:
+                row[payload_column] = text
+                changed += 1
+            writer.writerow(row)
+    if changed:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with temporary.open("w", newline="", encoding="utf-8") as handle:
+            handle.write(buffer.getvalue())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    return changed
 
 
 def from_settings(settings: Settings) -> CsvSink:

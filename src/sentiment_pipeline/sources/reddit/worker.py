@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -132,19 +132,30 @@ class SubredditWorker:
             )
         if target.comments:
             stats.status = "comments"
-            # A few trees in flight hide request latency; `more` expansion stays serial.
-            slots = asyncio.Semaphore(TREES_IN_FLIGHT)
+            await self.comment_trees(list(trees), target, source_id, stats)
 
-            async def tree(fullname: str) -> None:
-                async with slots:
-                    await self._comment_tree(fullname, target, source_id, stats)
+    async def comment_trees(
+        self,
+        fullnames: Sequence[str],
+        target: SubredditTarget,
+        source_id: str,
+        stats: SubredditStats,
+    ) -> None:
+        """Fetch and emit the comment trees of these posts (`t3_` fullnames), a few in
+        flight at once; the first failure cancels the rest and is raised."""
+        # A few trees in flight hide request latency; `more` expansion stays serial.
+        slots = asyncio.Semaphore(TREES_IN_FLIGHT)
 
-            try:
-                async with asyncio.TaskGroup() as group:  # one failure cancels the rest
-                    for fullname in trees:
-                        group.create_task(tree(fullname))
-            except BaseExceptionGroup as failed:
-                raise failed.exceptions[0] from None
+        async def tree(fullname: str) -> None:
+            async with slots:
+                await self._comment_tree(fullname, target, source_id, stats)
+
+        try:
+            async with asyncio.TaskGroup() as group:  # one failure cancels the rest
+                for fullname in fullnames:
+                    group.create_task(tree(fullname))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
 
     def _may_have_new_comments(self, item: Any, held: int, created: Any) -> bool:
         """A stored submission is refreshed while young, if Reddit shows more comments."""

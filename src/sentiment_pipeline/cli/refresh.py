@@ -1,0 +1,104 @@
+"""`sentpipe refresh reddit`: parse options, call `refresh_reddit`, render the result."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from sentiment_pipeline.cli.state import settings_from
+
+if TYPE_CHECKING:
+    from sentiment_pipeline.refresh import RefreshResult
+
+app = typer.Typer(
+    help="Re-read stored items: scores, edits, late comments, deletions.", no_args_is_help=True
+)
+
+
+@app.command("reddit")
+def reddit(
+    ctx: typer.Context,
+    subreddit: Annotated[
+        list[str] | None,
+        typer.Option("--subreddit", "-s", help="Only this subreddit (repeatable)."),
+    ] = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-age", metavar="DURATION", help="Revisit items up to this age (default 72h)."
+        ),
+    ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            metavar="AGES",
+            help="Ages at which an item is due again (default 1h,24h,72h).",
+        ),
+    ] = None,
+    max_requests: Annotated[
+        int | None,
+        typer.Option("--max-requests", min=1, help="Stop cleanly after this many API requests."),
+    ] = None,
+    max_duration: Annotated[
+        float | None,
+        typer.Option("--max-duration", min=1, help="Stop cleanly after this many seconds."),
+    ] = None,
+    purge_deleted_only: Annotated[
+        bool,
+        typer.Option(
+            "--purge-deleted-only",
+            help="Apply the deleted-content policy to earlier findings; no requests.",
+        ),
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for a running scrape or refresh instead of exit 4."),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count the due items and requests; change nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+) -> None:
+    """Re-read stored Reddit items due on the schedule through /api/info (100 per request).
+
+    Exit codes: 0 done (also when stopped by --max-*), 1 finished with failures,
+    2 usage or configuration error, 3 database or network unreachable, 4 lock held.
+    """
+    from sentiment_pipeline.cli.console import setup_logging
+    from sentiment_pipeline.refresh import RefreshOptions, refresh_reddit
+
+    if quiet:
+        setup_logging(quiet=True)
+    options = RefreshOptions(
+        max_age=max_age,
+        schedule=schedule,
+        source_ids=tuple(part.strip() for s in subreddit or [] for part in s.split(",") if part),
+        max_requests=max_requests,
+        max_duration=max_duration,
+        dry_run=dry_run,
+        purge_deleted_only=purge_deleted_only,
+        wait_for_lock=wait,
+    )
+    result = refresh_reddit(settings_from(ctx), options)
+    render_refresh(result, as_json=as_json, quiet=quiet)
+    raise typer.Exit(int(result.exit_code))
+
+
+def render_refresh(result: RefreshResult, as_json: bool = False, quiet: bool = False) -> None:
+    """One summary line of the refresh, then the common run summary (or JSON)."""
+    from sentiment_pipeline.cli.console import log
+    from sentiment_pipeline.cli.render import render_result
+
+    if not (as_json or quiet):
+        r = result.report
+        states = ", ".join(f"{n:,} {state}" for state, n in r.states.items() if n)
+        log(
+            f"refresh: {r.due:,} due, {r.asked:,} re-read ({states or 'none'}); "
+            f"{r.edits:,} edits, {r.grown:,} posts with new comments, {r.redacted:,} redacted "
+            f"({r.policy}); {r.requests['total']:,} Reddit requests "
+            f"({r.requests['info']:,} info, {r.requests['token']:,} token)"
+        )
+    render_result(result, as_json=as_json, quiet=quiet)

@@ -1,0 +1,353 @@
+"""`sentpipe refresh reddit` as a library: keep stored Reddit items current and compliant.
+
+One run takes the scrape's lock (one OAuth client, one quota), picks the stored items
+that are due on the revisit schedule (`observe.checkpoint`), re-reads them through
+`/api/info` 100 fullnames per request (`sources.reddit.info.read_info`), appends one
+observation per item to `raw_event_revisions`, applies edits (the payload's text, and
+`processed = false` so `sentiment score` scores them again), applies the deleted-content
+policy (`redact`: blank payload, scores deleted, CSV day files rewritten), and finally
+fetches the comment trees of posts that gained comments through the pipeline, like a
+scrape. See docs/refresh.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.pipeline.result import RunResult
+from sentiment_pipeline.refresh.observe import (
+    STATES,
+    Observation,
+    checkpoint,
+    observe,
+    parse_schedule,
+)
+from sentiment_pipeline.settings import Settings, SubredditTarget
+from sentiment_pipeline.timeparse import parse_duration
+
+__all__ = [
+    "WRITE_EVERY",
+    "RefreshOptions",
+    "RefreshReport",
+    "RefreshResult",
+    "due_items",
+    "refresh_reddit",
+]
+
+WRITE_EVERY = 10  # info requests (1,000 items) per database transaction
+
+
+@dataclass(frozen=True)
+class RefreshOptions:
+    """One run's options; None falls back to the settings (`SENTPIPE_REFRESH_*`).
+
+    `max_age` / `schedule`: durations as text (`72h`, `1h,24h,72h`). `max_requests` /
+    `max_duration` (seconds) stop the run cleanly. `purge_deleted_only`: apply the
+    deleted-content policy to earlier findings, no requests."""
+
+    max_age: str | None = None
+    schedule: str | None = None
+    source_ids: tuple[str, ...] = ()
+    max_requests: int | None = None
+    max_duration: float | None = None
+    dry_run: bool = False
+    purge_deleted_only: bool = False
+    wait_for_lock: bool = False
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did. `due`: items due; `asked`: fullnames sent to /api/info;
+    `states`: observations per state; `edits`: payloads updated; `grown`: posts whose
+    comment trees were fetched; `redacted`: payloads blanked; `scores_deleted`;
+    `csv_rows_rewritten` / `csv_files_rewritten`; `requests`: {total, token, info,
+    comments}; `db_seconds`: time spent choosing and writing in the database."""
+
+    policy: str = "redact"
+    due: int = 0
+    asked: int = 0
+    states: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
+    edits: int = 0
+    grown: int = 0
+    comment_trees: int = 0
+    redacted: int = 0
+    scores_deleted: int = 0
+    csv_rows_rewritten: int = 0
+    csv_files_rewritten: int = 0
+    requests: dict[str, int] = field(
+        default_factory=lambda: {"total": 0, "token": 0, "info": 0, "comments": 0}
+    )
+    db_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["db_seconds"] = round(self.db_seconds, 3)
+        return data
+
+
+@dataclass
+class RefreshResult(RunResult):
+    """The pipeline's counts (new comments of grown posts) plus the `RefreshReport`
+    under `extra` in `--json`."""
+
+    report: RefreshReport = field(default_factory=RefreshReport)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return self.report.to_dict()
+
+
+@dataclass(frozen=True)
+class _Due:
+    id: str
+    occurred_at: Any
+    source_id: str
+    event_type: str
+    text_hash: str
+    num_comments: int | None
+
+
+def due_items(
+    store: Any, now: datetime, ages: Sequence[timedelta], source_ids: Sequence[str]
+) -> list[_Due]:
+    """Stored items whose latest reached schedule age has no observation yet, oldest-due
+    first."""
+    start = now - ages[-1] - _late()
+    rows = store.candidates(start, now - ages[0], source_ids)
+    due: list[tuple[datetime, _Due]] = []
+    for c in rows:
+        moment = checkpoint(c.moment, now, ages)
+        if moment is None or (c.last_observed is not None and c.last_observed >= moment):
+            continue
+        due.append(
+            (
+                moment,
+                _Due(c.id, c.occurred_at, c.source_id, c.event_type, c.text_hash, c.num_comments),
+            )
+        )
+    due.sort(key=lambda pair: pair[0])
+    return [item for _, item in due]
+
+
+def _late() -> timedelta:
+    from sentiment_pipeline.refresh.observe import LATE_VISIT
+
+    return LATE_VISIT
+
+
+def _ages(settings: Settings, options: RefreshOptions) -> list[timedelta]:
+    max_age = parse_duration(options.max_age or settings.refresh_max_age, "--max-age")
+    return parse_schedule(options.schedule or settings.refresh_schedule, max_age)
+
+
+def _redact(
+    settings: Settings, store: Any, keys: Sequence[tuple[str, Any]], report: RefreshReport
+) -> None:
+    """Blank the payloads, delete their scores, rewrite their CSV day files."""
+    from sentiment_pipeline.sinks.csv_sink import day_file, rewrite_payloads
+
+    started = time.perf_counter()
+    changed, deleted = store.redact(keys)
+    report.db_seconds += time.perf_counter() - started
+    report.redacted += len(changed)
+    report.scores_deleted += deleted
+    by_file: dict[Any, dict[tuple[str, datetime], str]] = defaultdict(dict)
+    for row in changed:
+        path = day_file(settings.csv_path, row.source, row.source_id, row.occurred_at)
+        by_file[path][(row.id, row.occurred_at)] = row.payload_json
+    for path, payloads in by_file.items():
+        rows = rewrite_payloads(path, payloads)
+        report.csv_rows_rewritten += rows
+        report.csv_files_rewritten += 1 if rows else 0
+
+
+def _target(settings: Settings, source_id: str) -> SubredditTarget:
+    for target in settings.subreddits:
+        if target.name.lower() == source_id.lower():
+            return target
+    return SubredditTarget(name=source_id)
+
+
+async def refresh_reddit_async(
+    settings: Settings,
+    options: RefreshOptions,
+    *,
+    on_progress: Callable[[RefreshResult], None] | None = None,
+) -> RefreshResult:
+    """One refresh (see the module docstring); returns counts and the report.
+
+    Raises `ConfigError` (credentials missing or rejected, bad schedule, schema not
+    migrated), `LockHeld` (a scrape or refresh runs), `DatabaseUnreachable` (database
+    down, or Reddit unreachable). Stopping at `--max-requests` / `--max-duration` is a
+    clean stop (`stopped_early`), not an error."""
+    from sentiment_pipeline.lock import run_lock
+    from sentiment_pipeline.refresh.store import open_store
+    from sentiment_pipeline.sources.reddit.client import check_credentials
+
+    ages = _ages(settings, options)
+    policy = settings.deleted_content
+    if options.purge_deleted_only and policy == "keep":
+        raise ConfigError(
+            "--purge-deleted-only has nothing to do with SENTPIPE_DELETED_CONTENT=keep",
+            "set SENTPIPE_DELETED_CONTENT=redact to remove content deleted on Reddit",
+        )
+    if not (options.purge_deleted_only or options.dry_run):
+        check_credentials(settings)
+    result = RefreshResult(dry_run=options.dry_run)
+    report = result.report
+    report.policy = policy
+    started = time.monotonic()
+    with run_lock(
+        settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape or refresh"
+    ):
+        store = open_store(settings.database)
+        try:
+            if options.purge_deleted_only:
+                _redact(settings, store, store.flagged(options.source_ids), report)
+                return result
+            clock = time.perf_counter()
+            now = store.now()
+            due = due_items(store, now, ages, options.source_ids)
+            report.db_seconds += time.perf_counter() - clock
+            report.due = len(due)
+            if options.dry_run:
+                report.requests["info"] = math.ceil(len(due) / 100)
+                return result
+            await _fetch(settings, options, store, due, result, on_progress)
+        finally:
+            store.close()
+            result.duration = time.monotonic() - started
+    return result
+
+
+async def _fetch(
+    settings: Settings,
+    options: RefreshOptions,
+    store: Any,
+    due: list[_Due],
+    result: RefreshResult,
+    on_progress: Callable[[RefreshResult], None] | None,
+) -> None:
+    from sentiment_pipeline.pipeline import run_from_settings_async
+    from sentiment_pipeline.sources.reddit.client import (
+        BudgetExhausted,
+        RequestMeter,
+        describe_error,
+        make_reddit,
+    )
+    from sentiment_pipeline.sources.reddit.info import read_info, tree_records
+    from sentiment_pipeline.sources.reddit.report import RequestTotals, SubredditStats
+
+    report = result.report
+    deadline = time.monotonic() + options.max_duration if options.max_duration else None
+    totals = RequestTotals(max_requests=options.max_requests)
+    meter = RequestMeter(totals=totals, deadline=deadline)
+    reddit = make_reddit(settings, meter)
+    by_id = {item.id: item for item in due}
+    grown: dict[str, list[str]] = defaultdict(list)
+    pending: list[Observation] = []
+    states: Counter[str] = Counter()
+
+    def flush() -> None:
+        if not pending:
+            return
+        clock = time.perf_counter()
+        observed_at = store.now()
+        report.edits += store.record(pending, observed_at)
+        report.db_seconds += time.perf_counter() - clock
+        flagged = [(o.id, o.occurred_at) for o in pending if o.state in ("deleted", "removed")]
+        if flagged and settings.deleted_content == "redact":
+            _redact(settings, store, flagged, report)
+        pending.clear()
+
+    try:
+        try:
+            async for asked, found in read_info(reddit, [item.id for item in due], meter):
+                report.requests["info"] += 1
+                report.asked += len(asked)
+                for name in asked:
+                    item = by_id[name]
+                    seen = observe(item.id, item.occurred_at, item.text_hash, found.get(name))
+                    states[seen.state] += 1
+                    pending.append(seen)
+                    if (
+                        item.event_type == "submission"
+                        and seen.num_comments is not None
+                        and seen.num_comments > (item.num_comments or 0)
+                        and seen.state in ("live", "edited")
+                    ):
+                        grown[item.source_id].append(item.id)
+                if report.requests["info"] % WRITE_EVERY == 0:
+                    flush()
+                    if on_progress is not None:
+                        on_progress(result)
+        except BudgetExhausted as stop:
+            result.stopped_early, result.stop_reason = True, str(stop)
+        finally:
+            flush()
+            report.states.update(states)
+        report.grown = sum(len(v) for v in grown.values())
+        if grown and not result.stopped_early:
+            stats = {source_id: SubredditStats() for source_id in grown}
+            targets = {source_id: _target(settings, source_id) for source_id in grown}
+            before = totals.total
+            records = tree_records(reddit, meter, grown, targets, stats)
+            try:
+                await run_from_settings_async(settings, _stopping(records, result), result=result)
+            finally:
+                report.requests["comments"] = totals.total - before
+                report.comment_trees = sum(s.comment_trees for s in stats.values())
+                result.warnings.extend(w for s in stats.values() for w in s.warnings)
+    except Exception as error:
+        from asyncprawcore.exceptions import RequestException
+
+        if isinstance(error, BudgetExhausted):
+            raise
+        reason, credentials = describe_error(error)
+        if credentials:
+            raise ConfigError(
+                reason, "check SENTPIPE_REDDIT_CLIENT_ID / _SECRET (and _USERNAME / _PASSWORD)"
+            ) from error
+        if isinstance(error, RequestException):
+            from sentiment_pipeline.errors import DatabaseUnreachable
+
+            raise DatabaseUnreachable(
+                f"cannot reach Reddit ({error})", "check the network and SENTPIPE_REDDIT_*_URL"
+            ) from error
+        if type(error).__module__.startswith("asyncpraw"):
+            result.errors.append(f"refresh: {reason}")
+        else:
+            raise
+    finally:
+        await reddit.close()
+        report.requests["total"] = totals.total
+        report.requests["token"] = totals.token
+
+
+async def _stopping(records: Any, result: RefreshResult) -> Any:
+    """Pass comment records on; a budget stop ends them cleanly."""
+    from sentiment_pipeline.sources.reddit.client import BudgetExhausted
+
+    try:
+        async for record in records:
+            yield record
+    except BudgetExhausted as stop:
+        result.stopped_early, result.stop_reason = True, str(stop)
+
+
+def refresh_reddit(
+    settings: Settings,
+    options: RefreshOptions,
+    *,
+    on_progress: Callable[[RefreshResult], None] | None = None,
+) -> RefreshResult:
+    """Synchronous `refresh_reddit_async` (one event loop per run)."""
+    return asyncio.run(refresh_reddit_async(settings, options, on_progress=on_progress))

@@ -1,0 +1,400 @@
+"""The SQL of the refresh, one class per backend: due candidates, revisions, edits, redaction.
+
+- `candidates`: one query over the stored Reddit items of the time window, with their
+  text hash (md5 in SQL: PostgreSQL's `md5`, a registered function on SQLite), stored
+  comment count and the latest observation (an aggregate of `raw_event_revisions` over
+  the same window, which TimescaleDB prunes to the recent chunks).
+- `record`: appends the observations (`COPY` on PostgreSQL) and applies edits (the
+  payload's text fields merged in, `processed = false` so `sentiment score` scores the
+  item again) in one transaction.
+- `redact`: blanks payloads (Python does the blanking, so every backend blanks the same
+  fields) and deletes their sentiment scores, in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.dto import dump_json
+from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.refresh.observe import Observation, redact_payload
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["Candidate", "Redacted", "RefreshStore", "open_store"]
+
+_HINT = "run `sentpipe db init` to create or upgrade the schema"
+_COMMENTS = "num_comments"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored Reddit item of the window: key, where it belongs, the md5 of its stored
+    text, the most comments seen (payload or any revision) and its latest observation."""
+
+    id: str
+    occurred_at: Any  # the driver's value, written back unchanged
+    moment: datetime  # the same, aware UTC
+    source_id: str
+    event_type: str
+    text_hash: str
+    num_comments: int | None
+    last_observed: datetime | None
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """An item whose stored payload was blanked: what a CSV rewrite needs."""
+
+    id: str
+    occurred_at: datetime  # aware UTC
+    source: str
+    source_id: str
+    payload_json: str
+
+
+class RefreshStore(Protocol):
+    backend: str
+
+    def now(self) -> datetime: ...
+    def candidates(
+        self, start: datetime, end: datetime, source_ids: Sequence[str]
+    ) -> list[Candidate]: ...
+    def record(self, observations: Sequence[Observation], observed_at: datetime) -> int: ...
+    def redact(self, keys: Sequence[tuple[str, Any]]) -> tuple[list[Redacted], int]: ...
+    def flagged(self, source_ids: Sequence[str]) -> list[tuple[str, Any]]: ...
+    def close(self) -> None: ...
+
+
+def _utc(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _max(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+class PostgresStore:
+    """psycopg 3 on one autocommit connection; writes in explicit transactions."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        from sentiment_pipeline.db.connect import connect_pg
+
+        self.url = url
+        self.conn: psycopg.Connection[Any] = connect_pg(url)
+        row = self.conn.execute(
+            "SELECT to_regclass('raw_event_revisions') IS NOT NULL, "
+            "to_regclass('sentiment_scores') IS NOT NULL"
+        ).fetchone()
+        if row is None or not row[0] or not row[1]:
+            self.conn.close()
+            raise ConfigError(
+                f"raw_event_revisions does not exist in the database at {url.host_port}", _HINT
+            )
+
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        from sentiment_pipeline.db.errors import map_db_error
+
+        try:
+            yield
+        except Exception as error:
+            mapped = map_db_error(self.url, error)
+            if mapped is error:
+                raise
+            raise mapped from error
+
+    def now(self) -> datetime:
+        with self._mapped():
+            row = self.conn.execute("SELECT now()").fetchone()
+        assert row is not None
+        return _utc(row[0])
+
+    def candidates(
+        self, start: datetime, end: datetime, source_ids: Sequence[str]
+    ) -> list[Candidate]:
+        only = " AND e.source_id = ANY(%s)" if source_ids else ""
+        sql = (
+            "SELECT e.id, e.occurred_at, e.source_id, e.event_type, md5(coalesce("
+            "e.payload->>'title', '') || chr(31) || coalesce(e.payload->>'selftext', '') || "
+            "chr(31) || coalesce(e.payload->>'body', '')), CASE WHEN jsonb_typeof("
+            "e.payload->'num_comments') = 'number' THEN (e.payload->>'num_comments')::numeric"
+            "::bigint END, r.last, r.most FROM raw_events e LEFT JOIN (SELECT id, occurred_at, "
+            "max(observed_at) AS last, max(num_comments) AS most FROM raw_event_revisions "
+            "WHERE occurred_at >= %s AND occurred_at <= %s GROUP BY id, occurred_at) r "
+            "ON r.id = e.id AND r.occurred_at = e.occurred_at WHERE e.source = 'reddit' "
+            f"AND e.occurred_at >= %s AND e.occurred_at <= %s{only}"
+        )
+        params: list[Any] = [start, end, start, end]
+        if source_ids:
+            params.append(list(source_ids))
+        with self._mapped():
+            rows = self.conn.execute(sql, params).fetchall()
+        return [
+            Candidate(r[0], r[1], _utc(r[1]), r[2], r[3], r[4], _max(_int(r[5]), _int(r[7])), r[6])
+            for r in rows
+        ]
+
+    def record(self, observations: Sequence[Observation], observed_at: datetime) -> int:
+        edits = [o for o in observations if o.patch is not None]
+        with self._mapped(), self.conn.transaction():
+            with self.conn.cursor().copy(
+                "COPY raw_event_revisions (id, occurred_at, observed_at, score, num_comments, "
+                "upvote_ratio, state, text_hash) FROM STDIN"
+            ) as copy:
+                for o in observations:
+                    copy.write_row(
+                        (
+                            o.id,
+                            o.occurred_at,
+                            observed_at,
+                            o.score,
+                            o.num_comments,
+                            o.upvote_ratio,
+                            o.state,
+                            o.text_hash,
+                        )
+                    )
+            if edits:
+                self.conn.execute(
+                    "UPDATE raw_events AS r SET payload = r.payload || c.patch, "
+                    "processed = false, processed_at = NULL FROM unnest(%s::text[], "
+                    "%s::timestamptz[], %s::text[]::jsonb[]) AS c(id, occurred_at, patch) "
+                    "WHERE r.id = c.id AND r.occurred_at = c.occurred_at",
+                    [
+                        [o.id for o in edits],
+                        [o.occurred_at for o in edits],
+                        [dump_json(o.patch) for o in edits],
+                    ],
+                )
+        return len(edits)
+
+    def redact(self, keys: Sequence[tuple[str, Any]]) -> tuple[list[Redacted], int]:
+        if not keys:
+            return [], 0
+        ids, times = [k[0] for k in keys], [k[1] for k in keys]
+        changed: list[Redacted] = []
+        with self._mapped(), self.conn.transaction():
+            rows = self.conn.execute(
+                "SELECT r.id, r.occurred_at, r.source, r.source_id, r.payload FROM raw_events r "
+                "JOIN unnest(%s::text[], %s::timestamptz[]) AS k(id, occurred_at) "
+                "ON r.id = k.id AND r.occurred_at = k.occurred_at FOR UPDATE OF r",
+                [ids, times],
+            ).fetchall()
+            for ident, occurred, source, source_id, payload in rows:
+                blank = redact_payload(payload)
+                if blank != payload:
+                    changed.append(
+                        Redacted(ident, _utc(occurred), source, source_id, dump_json(blank))
+                    )
+            if changed:
+                self.conn.execute(
+                    "UPDATE raw_events AS r SET payload = c.payload FROM unnest(%s::text[], "
+                    "%s::timestamptz[], %s::text[]::jsonb[]) AS c(id, occurred_at, payload) "
+                    "WHERE r.id = c.id AND r.occurred_at = c.occurred_at",
+                    [
+                        [c.id for c in changed],
+                        [c.occurred_at for c in changed],
+                        [c.payload_json for c in changed],
+                    ],
+                )
+            cursor = self.conn.execute(
+                "DELETE FROM sentiment_scores AS s USING unnest(%s::text[], %s::timestamptz[]) "
+                "AS k(id, occurred_at) WHERE s.id = k.id AND s.occurred_at = k.occurred_at",
+                [ids, times],
+            )
+            deleted = cursor.rowcount
+        return changed, max(0, deleted)
+
+    def flagged(self, source_ids: Sequence[str]) -> list[tuple[str, Any]]:
+        only = " AND e.source_id = ANY(%s)" if source_ids else ""
+        with self._mapped():
+            rows = self.conn.execute(
+                "SELECT DISTINCT ON (v.id, v.occurred_at) v.id, v.occurred_at, v.state "
+                "FROM raw_event_revisions v JOIN raw_events e ON e.id = v.id "
+                f"AND e.occurred_at = v.occurred_at WHERE e.source = 'reddit'{only} "
+                "ORDER BY v.id, v.occurred_at, v.observed_at DESC",
+                [list(source_ids)] if source_ids else [],
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows if r[2] in ("deleted", "removed")]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _sqlite_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _md5(text: str | None) -> str:
+    return hashlib.md5((text or "").encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+class SQLiteStore:
+    """sqlite3 in autocommit mode with `BEGIN IMMEDIATE` around each write."""
+
+    backend = "sqlite"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        from sentiment_pipeline.db.connect import connect_sqlite
+
+        self.url = url
+        self.conn = connect_sqlite(url)
+        self.conn.isolation_level = None
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.create_function("sentpipe_md5", 1, _md5, deterministic=True)
+        names = {
+            row[0]
+            for row in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name IN ('raw_event_revisions', 'sentiment_scores')"
+            )
+        }
+        if len(names) < 2:
+            self.conn.close()
+            raise ConfigError(f"raw_event_revisions does not exist in {url.sqlite_path}", _HINT)
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        from sentiment_pipeline.db.errors import map_db_error
+
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            yield
+            self.conn.execute("COMMIT")
+        except Exception as error:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            mapped = map_db_error(self.url, error) if isinstance(error, sqlite3.Error) else error
+            if mapped is error:
+                raise
+            raise mapped from error
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def candidates(
+        self, start: datetime, end: datetime, source_ids: Sequence[str]
+    ) -> list[Candidate]:
+        only = f" AND e.source_id IN ({', '.join('?' for _ in source_ids)})" if source_ids else ""
+        window = [_sqlite_time(start), _sqlite_time(end)]
+        rows = self.conn.execute(
+            "SELECT e.id, e.occurred_at, e.source_id, e.event_type, sentpipe_md5(coalesce("
+            "json_extract(e.payload, '$.title'), '') || char(31) || coalesce(json_extract("
+            "e.payload, '$.selftext'), '') || char(31) || coalesce(json_extract(e.payload, "
+            "'$.body'), '')), CASE WHEN json_type(e.payload, '$.num_comments') IN ('integer', "
+            "'real') THEN CAST(json_extract(e.payload, '$.num_comments') AS INTEGER) END, "
+            "r.last, r.most FROM raw_events e LEFT JOIN (SELECT id, occurred_at, "
+            "max(observed_at) AS last, max(num_comments) AS most FROM raw_event_revisions "
+            "WHERE occurred_at >= ? AND occurred_at <= ? GROUP BY id, occurred_at) r "
+            "ON r.id = e.id AND r.occurred_at = e.occurred_at WHERE e.source = 'reddit' "
+            f"AND e.occurred_at >= ? AND e.occurred_at <= ?{only}",
+            [*window, *window, *source_ids],
+        ).fetchall()
+        return [
+            Candidate(
+                r[0],
+                r[1],
+                _utc(r[1]),
+                r[2],
+                r[3],
+                r[4],
+                _max(_int(r[5]), _int(r[7])),
+                None if r[6] is None else _utc(r[6]),
+            )
+            for r in rows
+        ]
+
+    def record(self, observations: Sequence[Observation], observed_at: datetime) -> int:
+        seen = _sqlite_time(observed_at)
+        edits = [o for o in observations if o.patch is not None]
+        with self._write():
+            self.conn.executemany(
+                "INSERT INTO raw_event_revisions (id, occurred_at, observed_at, score, "
+                "num_comments, upvote_ratio, state, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        o.id,
+                        o.occurred_at,
+                        seen,
+                        o.score,
+                        o.num_comments,
+                        o.upvote_ratio,
+                        o.state,
+                        o.text_hash,
+                    )
+                    for o in observations
+                ],
+            )
+            self.conn.executemany(
+                "UPDATE raw_events SET payload = json_patch(payload, ?), processed = 0, "
+                "processed_at = NULL WHERE id = ? AND occurred_at = ?",
+                [(dump_json(o.patch), o.id, o.occurred_at) for o in edits],
+            )
+        return len(edits)
+
+    def redact(self, keys: Sequence[tuple[str, Any]]) -> tuple[list[Redacted], int]:
+        changed: list[Redacted] = []
+        deleted = 0
+        with self._write():
+            for ident, occurred in keys:
+                row = self.conn.execute(
+                    "SELECT source, source_id, payload FROM raw_events "
+                    "WHERE id = ? AND occurred_at = ?",
+                    (ident, occurred),
+                ).fetchone()
+                if row is None:
+                    continue
+                payload = json.loads(row[2])
+                blank = redact_payload(payload)
+                if blank != payload:
+                    text = dump_json(blank)
+                    self.conn.execute(
+                        "UPDATE raw_events SET payload = ? WHERE id = ? AND occurred_at = ?",
+                        (text, ident, occurred),
+                    )
+                    changed.append(Redacted(ident, _utc(occurred), row[0], row[1], text))
+                deleted += self.conn.execute(
+                    "DELETE FROM sentiment_scores WHERE id = ? AND occurred_at = ?",
+                    (ident, occurred),
+                ).rowcount
+        return changed, deleted
+
+    def flagged(self, source_ids: Sequence[str]) -> list[tuple[str, Any]]:
+        only = f" AND e.source_id IN ({', '.join('?' for _ in source_ids)})" if source_ids else ""
+        rows = self.conn.execute(
+            "SELECT v.id, v.occurred_at, v.state FROM raw_event_revisions v JOIN ("
+            "SELECT id, occurred_at, max(observed_at) AS last FROM raw_event_revisions "
+            "GROUP BY id, occurred_at) m ON m.id = v.id AND m.occurred_at = v.occurred_at "
+            "AND m.last = v.observed_at JOIN raw_events e ON e.id = v.id "
+            f"AND e.occurred_at = v.occurred_at WHERE e.source = 'reddit'{only}",
+            list(source_ids),
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows if r[2] in ("deleted", "removed")]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_store(url: DatabaseURL) -> RefreshStore:
+    """The store for `url`'s backend. Raises `ConfigError` (no database, not migrated to
+    0003, login refused) or `DatabaseUnreachable`."""
+    if url.backend == "postgresql":
+        return PostgresStore(url)
+    return SQLiteStore(url)

@@ -1,0 +1,338 @@
+"""`sentpipe refresh reddit` end to end: real asyncpraw against the fake API, real databases."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from sentiment_pipeline.db.migrate import init_db
+from sentiment_pipeline.db.url import parse_database_url
+from sentiment_pipeline.fake_reddit import RunningFakeReddit
+from sentiment_pipeline.refresh import RefreshOptions, RefreshResult, refresh_reddit
+from sentiment_pipeline.scrape import RedditScrapeOptions, scrape_reddit
+from sentiment_pipeline.sentiment import ScoreOptions, score_events
+from sentiment_pipeline.settings import Settings, SubredditTarget, load_settings
+from sentiment_pipeline.sinks import build_sinks
+from tests.fixtures.cli import invoke
+from tests.fixtures.events import event, stored_rows
+
+ALL_DUE = RefreshOptions(schedule="1s", max_age="1s")  # everything younger than a day
+
+
+def settings_for(
+    fake: RunningFakeReddit, data_dir: Path, url: str | None = None, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": url or f"sqlite:///{data_dir / 'sentpipe.db'}",
+        "reddit_client_id": fake.config.client_id,
+        "reddit_client_secret": fake.config.client_secret,
+        "reddit_oauth_url": fake.url,
+        "reddit_url": fake.url,
+        "sinks": ["database", "csv"],
+    }
+    values.update(overrides)
+    settings = load_settings(**values)
+    init_db(settings.database)
+    return settings
+
+
+def store_items(settings: Settings, count: int, age_seconds: float, start: int = 0) -> list[str]:
+    """`count` submissions of r/python, `age_seconds` old, that the fake does not know."""
+    sink = build_sinks(["database"], settings)[0]
+    moment = time.time() - age_seconds
+    events = [
+        event(n, id=f"t3_zz{n:x}", occurred_at=moment + n / 1000)
+        for n in range(start, start + count)
+    ]
+    for first in range(0, count, 5000):
+        sink.write(events[first : first + 5000])
+    sink.close()
+    return [e.id for e in events]
+
+
+def query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    engine = sa.create_engine(parse_database_url(url).sqlalchemy)
+    try:
+        with engine.connect() as connection:
+            return [tuple(r) for r in connection.execute(sa.text(sql), params).all()]
+    finally:
+        engine.dispose()
+
+
+def db_url(settings: Settings) -> str:
+    return settings.database.sqlalchemy
+
+
+@pytest.mark.parametrize("count", [1, 100, 101, 2500])
+def test_info_requests_are_ceil_n_over_100(
+    fake_reddit: RunningFakeReddit, tmp_path: Path, count: int
+) -> None:
+    settings = settings_for(fake_reddit, tmp_path)
+    store_items(settings, count, age_seconds=2 * 3600)
+    result = refresh_reddit(settings, RefreshOptions())
+    assert result.exit_code == 0, result.errors
+    assert fake_reddit.count(route="info") == math.ceil(count / 100)
+    assert result.report.requests["info"] == math.ceil(count / 100)
+    assert result.report.due == count
+    assert result.report.states["unavailable"] == count  # the fake knows none of them
+    revisions = query(db_url(settings), "SELECT count(*), min(state) FROM raw_event_revisions")
+    assert revisions == [(count, "unavailable")]
+    # unavailable is never redacted
+    assert all(row.payload["title"].startswith("post ") for row in stored_rows(db_url(settings)))
+
+    fake_reddit.clear_log()
+    again = refresh_reddit(settings, RefreshOptions())
+    assert again.report.due == 0
+    assert fake_reddit.count(route="info") == 0
+    assert fake_reddit.count() == 0  # not even a token
+
+
+def test_schedule_picks_only_due_items(fake_reddit: RunningFakeReddit, tmp_path: Path) -> None:
+    settings = settings_for(fake_reddit, tmp_path)
+    young = store_items(settings, 3, age_seconds=30 * 60)  # before the 1 h visit
+    due_1h = store_items(settings, 4, age_seconds=2 * 3600, start=10)
+    due_24h = store_items(settings, 5, age_seconds=30 * 3600, start=20)
+    old = store_items(settings, 6, age_seconds=200 * 3600, start=30)  # past 72 h + a day
+    seen = store_items(settings, 2, age_seconds=3 * 3600, start=40)
+    url = db_url(settings)
+    engine = sa.create_engine(parse_database_url(url).sqlalchemy)
+    with engine.begin() as connection:  # observed after their 1 h mark: not due again
+        connection.execute(
+            sa.text(
+                "INSERT INTO raw_event_revisions (id, occurred_at, observed_at, state) "
+                "SELECT id, occurred_at, :seen, 'live' FROM raw_events WHERE id IN (:a, :b)"
+            ),
+            {"seen": "2999-01-01 00:00:00.000000", "a": seen[0], "b": seen[1]},
+        )
+    engine.dispose()
+    result = refresh_reddit(settings, RefreshOptions(dry_run=True))
+    assert result.report.due == len(due_1h) + len(due_24h)
+    assert fake_reddit.count() == 0
+    assert young and old
+
+    refresh_reddit(settings, RefreshOptions())
+    observed = {
+        r[0] for r in query(url, "SELECT id FROM raw_event_revisions WHERE state = 'unavailable'")
+    }
+    assert observed == set(due_1h) | set(due_24h)
+
+
+def scraped(fake: RunningFakeReddit, settings: Settings) -> None:
+    result = scrape_reddit(settings, [SubredditTarget(name="tiny")], RedditScrapeOptions())
+    assert result.exit_code == 0 and result.inserted > 5
+
+
+def posts_with_comments(url: str) -> list[str]:
+    rows = stored_rows(url)
+    linked = {r.payload.get("link_id") for r in rows if r.event_type == "comment"}
+    return sorted(r.id for r in rows if r.event_type == "submission" and r.id in linked)
+
+
+def csv_files(settings: Settings) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in sorted(settings.csv_path.rglob("*.csv"))}
+
+
+def test_growth_edits_deletion_and_removal(
+    fake_reddit: RunningFakeReddit, tmp_path: Path, any_db_url: str
+) -> None:
+    settings = settings_for(fake_reddit, tmp_path, any_db_url)
+    scraped(fake_reddit, settings)
+    url = any_db_url
+    score_events(settings.database, ScoreOptions())
+    rows = {r.id: r for r in stored_rows(url)}
+    posts = [i for i, r in rows.items() if r.event_type == "submission"]
+    with_comments = posts_with_comments(url)
+    grown, edited = with_comments[0], posts[-1] if posts[-1] != with_comments[0] else posts[0]
+    removed = next(p for p in posts if p not in (grown, edited))
+    comment = next(
+        i for i, r in rows.items() if r.event_type == "comment" and r.payload["link_id"] == grown
+    )
+    comment_text = rows[comment].payload["body"]
+    removed_title = rows[removed].payload["title"]
+    before_files = csv_files(settings)
+    scores_before = dict(query(url, "SELECT id, scored_at FROM sentiment_scores"))
+    assert comment in scores_before and removed in scores_before
+
+    new_comments = fake_reddit.grow(grown, score=4321, comments=3)
+    fake_reddit.edit(edited, "I changed my mind: this is wonderful, great, happy news")
+    fake_reddit.delete(comment)
+    fake_reddit.remove(removed)
+    fake_reddit.clear_log()
+    result = refresh_reddit(settings, ALL_DUE)
+    assert result.exit_code == 0, result.errors
+    report = result.report
+    assert report.requests["info"] == math.ceil(len(rows) / 100)
+    assert report.states["edited"] == 1 and report.edits == 1
+    assert report.states["deleted"] == 1 and report.states["removed"] == 1
+    assert report.grown == 1 and fake_reddit.count(route="comments") == 1
+
+    after = {r.id: r for r in stored_rows(url)}
+    # growth: a revision with the new score, and the late comments stored
+    assert query(url, "SELECT score FROM raw_event_revisions WHERE id = :i", i=grown) == [(4321,)]
+    assert set(new_comments) <= set(after)
+    assert after[grown].payload["score"] == rows[grown].payload["score"]  # raw row not rewritten
+    # edit: payload text updated and re-queued for scoring
+    assert after[edited].payload["selftext"].startswith("I changed my mind")
+    assert after[edited].processed is False
+    # deletion and removal: blank text and author, score gone
+    for ident in (comment, removed):
+        payload = after[ident].payload
+        for key in ("title", "selftext", "body", "author", "author_fullname", "url", "permalink"):
+            assert payload.get(key) in (None, ""), (ident, key, payload.get(key))
+        assert payload["id"] == rows[ident].payload["id"]
+        assert payload["created_utc"] == rows[ident].payload["created_utc"]
+        assert query(url, "SELECT count(*) FROM sentiment_scores WHERE id = :i", i=ident) == [(0,)]
+    assert after[removed].payload["num_comments"] == rows[removed].payload["num_comments"]
+    # CSV: the text is gone from its day file, every other line unchanged
+    after_files = csv_files(settings)
+    changed = [p for p in before_files if before_files[p] != after_files[p]]
+    assert changed and report.csv_rows_rewritten == 2
+    for path in changed:
+        assert comment_text.encode() not in after_files[path]
+        assert json.dumps(removed_title, ensure_ascii=False)[1:-1].encode() not in after_files[path]
+        old_lines = before_files[path].split(b"\r\n")[:-1]
+        new_lines = after_files[path].split(b"\r\n")[: len(old_lines)]  # late comments follow
+        differing = [i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=True)) if a != b]
+        assert differing
+        assert all(
+            new_lines[i].split(b",", 1)[0] in (comment.encode(), removed.encode())
+            for i in differing
+        )
+    # the next score run replaces the edited item's score (upsert)
+    score_events(settings.database, ScoreOptions())
+    rescored = dict(query(url, "SELECT id, scored_at FROM sentiment_scores"))
+    assert rescored[edited] != scores_before[edited]
+    assert query(url, "SELECT count(*) FROM sentiment_scores WHERE id = :i", i=edited) == [(1,)]
+    assert query(url, "SELECT compound FROM sentiment_scores WHERE id = :i", i=edited)[0][0] > 0.5
+
+    # a second refresh right after re-reads none of them (only items that became due since)
+    refresh_reddit(settings, ALL_DUE)
+    counts = query(url, "SELECT count(*) FROM raw_event_revisions GROUP BY id, occurred_at")
+    assert max(n for (n,) in counts) == 1
+
+
+def test_keep_blanks_nothing_and_purge_applies_later(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    settings = settings_for(fake_reddit, tmp_path, deleted_content="keep")
+    scraped(fake_reddit, settings)
+    url = db_url(settings)
+    post = posts_with_comments(url)[0]
+    title = next(r.payload["title"] for r in stored_rows(url) if r.id == post)
+    fake_reddit.delete(post)
+    result = refresh_reddit(settings, ALL_DUE)
+    assert result.report.states["deleted"] == 1 and result.report.redacted == 0
+    assert next(r for r in stored_rows(url) if r.id == post).payload["title"] == title
+    files = csv_files(settings)
+    assert any(title.encode() in data for data in files.values())
+
+    env = {
+        "SENTPIPE_DATA_DIR": str(tmp_path),
+        "SENTPIPE_DATABASE_URL": url,
+        "SENTPIPE_DELETED_CONTENT": "redact",
+    }
+    fake_reddit.clear_log()
+    purged = invoke("refresh", "reddit", "--purge-deleted-only", "--json", env=env)
+    assert purged.exit_code == 0, purged.output
+    assert json.loads(purged.stdout)["extra"]["redacted"] == 1
+    assert fake_reddit.count() == 0
+    assert next(r for r in stored_rows(url) if r.id == post).payload["title"] == ""
+    assert not any(title.encode() in p.read_bytes() for p in settings.csv_path.rglob("*.csv"))
+    kept = invoke(
+        "refresh", "reddit", "--purge-deleted-only", env={**env, "SENTPIPE_DELETED_CONTENT": "keep"}
+    )
+    assert kept.exit_code == 2
+
+
+def test_unavailable_is_never_redacted(fake_reddit: RunningFakeReddit, tmp_path: Path) -> None:
+    settings = settings_for(fake_reddit, tmp_path)
+    scraped(fake_reddit, settings)
+    url = db_url(settings)
+    before = {r.id: r.payload for r in stored_rows(url)}
+    fake_reddit.hide(*before)
+    result = refresh_reddit(settings, ALL_DUE)
+    assert result.report.due > 0
+    assert result.report.states["unavailable"] == result.report.due == result.report.asked
+    assert {r.id: r.payload for r in stored_rows(url)} == before
+    purge = refresh_reddit(settings, RefreshOptions(purge_deleted_only=True))
+    assert purge.report.redacted == 0
+
+
+def test_young_post_beyond_page_one_gains_late_comments(
+    fake_reddit_factory: Any, tmp_path: Path
+) -> None:
+    from sentiment_pipeline.fake_reddit import SubredditSpec, fixture_config
+
+    fake = fake_reddit_factory(
+        fixture_config(
+            subreddits=(
+                SubredditSpec(
+                    name="busy", posts=150, comments_per_post=2, post_interval_seconds=60
+                ),
+            )
+        )
+    )
+    settings = settings_for(fake, tmp_path)
+    first = scrape_reddit(settings, [SubredditTarget(name="busy")], RedditScrapeOptions())
+    assert first.exit_code == 0
+    url = db_url(settings)
+    oldest = min(
+        (r for r in stored_rows(url) if r.event_type == "submission"),
+        key=lambda r: r.payload["created_utc"],
+    ).id  # on page two of `new`
+    late = fake.grow(oldest, comments=2)
+    fake.clear_log()
+    scrape_reddit(settings, [SubredditTarget(name="busy")], RedditScrapeOptions())
+    assert not set(late) & {r.id for r in stored_rows(url)}  # the scrape misses them
+    result = refresh_reddit(settings, ALL_DUE)
+    assert result.exit_code == 0
+    assert set(late) <= {r.id for r in stored_rows(url)}
+    assert result.inserted == 2
+
+
+def test_cli_refresh_json(fake_reddit: RunningFakeReddit, tmp_path: Path) -> None:
+    settings = settings_for(fake_reddit, tmp_path)
+    store_items(settings, 3, age_seconds=2 * 3600)
+    env = {
+        "SENTPIPE_DATA_DIR": str(tmp_path),
+        "SENTPIPE_DATABASE_URL": db_url(settings),
+        "SENTPIPE_REDDIT_CLIENT_ID": fake_reddit.config.client_id,
+        "SENTPIPE_REDDIT_CLIENT_SECRET": fake_reddit.config.client_secret,
+        "SENTPIPE_REDDIT_OAUTH_URL": fake_reddit.url,
+        "SENTPIPE_REDDIT_URL": fake_reddit.url,
+    }
+    result = invoke("refresh", "reddit", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["extra"]["due"] == 3 and data["extra"]["requests"]["info"] == 1
+    assert data["extra"]["states"]["unavailable"] == 3
+    bad = invoke("refresh", "reddit", "--schedule", "soon", env=env)
+    assert bad.exit_code == 2 and "duration" in bad.output
+
+
+def test_result_shape() -> None:
+    assert set(RefreshResult().to_dict()["extra"]) >= {"due", "states", "requests", "redacted"}
+
+
+def test_stats_show_the_latest_observation_and_states(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    settings = settings_for(fake_reddit, tmp_path)
+    store_items(settings, 4, age_seconds=2 * 3600)
+    env = {"SENTPIPE_DATA_DIR": str(tmp_path), "SENTPIPE_DATABASE_URL": db_url(settings)}
+    before = json.loads(invoke("stats", "--json", env=env).stdout)
+    assert before["refresh"] == {"last_observed_at": None, "by_state": {}}
+    refresh_reddit(settings, RefreshOptions())
+    after = json.loads(invoke("stats", "--json", env=env).stdout)
+    assert after["refresh"]["by_state"] == {"unavailable": 4}
+    assert after["refresh"]["last_observed_at"].startswith("20")
+    assert set(before) - {"refresh"} <= set(after)
+    text = invoke("stats", env=env)
+    assert "Last refresh" in text.output and "4 unavailable" in text.output
