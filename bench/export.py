@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -247,7 +248,7 @@ def outline(plan: dict[str, Any]) -> str:
             name += f" ({', '.join(node['Sort Key'])})"
         if "Presorted Key" in node:
             name += f" presorted ({', '.join(node['Presorted Key'])})"
-        line = "  " * depth + name
+        line = "  " * depth + re.sub(r"_hyper_\d+_\d+_chunk", "<chunk>", name)
         if lines and lines[-1].split(" ×")[0] == line:
             count = int(lines[-1].split(" ×")[1]) if " ×" in lines[-1] else 1
             lines[-1] = f"{line} ×{count + 1}"

@@ -126,7 +126,7 @@ def csv(
     """Export events as RFC 4180 CSV (UTF-8, header row, CRLF), oldest first."""
     import sys
 
-    from sentiment_pipeline.cli.console import err_console, is_terminal, out_console
+    from sentiment_pipeline.cli.console import is_terminal, print_line
     from sentiment_pipeline.errors import ConfigError
     from sentiment_pipeline.export import count_events, export_csv, export_partitioned
     from sentiment_pipeline.export.columns import parse_columns
@@ -170,8 +170,7 @@ def csv(
         if layout is Layout.partitioned
         else out
     )
-    console = err_console if to_stdout else out_console
-    console.print(f"Exported {result.rows:,} rows to {where_to}.", markup=False)
+    print_line(f"Exported {result.rows:,} rows to {where_to}.", stderr=to_stdout)
 
 
 def _silence_stdout() -> None:

@@ -10,7 +10,6 @@ export never leaves a truncated file that looks finished.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -139,6 +138,8 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
     raw = partial.open("wb")
     stream: BinaryIO = raw
     if path.name.endswith(".gz"):
+        import gzip
+
         stream = gzip.GzipFile(  # type: ignore[assignment]
             filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL
         )
