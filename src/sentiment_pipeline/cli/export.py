@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.params import PlainValuesCommand, PlainValuesGroup
 from sentiment_pipeline.cli.state import settings_from
 
-app = typer.Typer(help="Export collected events.", no_args_is_help=True)
+app = typer.Typer(help="Export collected events.", no_args_is_help=True, cls=PlainValuesGroup)
 
 
 class Layout(StrEnum):
@@ -44,7 +45,7 @@ def _filters(
     )
 
 
-@app.command("csv")
+@app.command("csv", cls=PlainValuesCommand)
 def csv(
     ctx: typer.Context,
     out: Annotated[

@@ -58,6 +58,7 @@ class _Source:
     def __init__(self, url: DatabaseURL) -> None:
         self.dialect: Dialect = url.backend
         self._reader = open_reader(url)
+        self._prepared = False  # the export session settings, applied before streaming
         if url.backend == "sqlite":
             from sentiment_pipeline.export.sqlite import register_pg_json
 
@@ -77,8 +78,11 @@ class _Source:
         connection = self._reader.connection
         try:
             if self.dialect == "postgresql":
-                from sentiment_pipeline.export.postgres import stream_pg_csv
+                from sentiment_pipeline.export.postgres import prepare_session, stream_pg_csv
 
+                if not self._prepared:
+                    prepare_session(connection)
+                    self._prepared = True
                 return stream_pg_csv(connection, sql, params, out, on_progress)
             from sentiment_pipeline.export.sqlite import stream_sqlite_csv
 
