@@ -37,14 +37,15 @@ def _text(rng: random.Random, words: int) -> str:
 
 
 def make_records(
-    n: int, seed: int = 1, start_epoch: float = 1_700_000_000.0
+    n: int, seed: int = 1, start_epoch: float = 1_700_000_000.0, max_step: float = 3.0
 ) -> Iterator[dict[str, Any]]:
     """Yield `n` records in DTO shape: ~1 in 4 a post (`t3_`), the rest comments (`t1_`),
-    1-2 KB JSON payloads, occurred_at rising by 0-3 s (a few days per 200k rows)."""
+    1-2 KB JSON payloads, occurred_at rising by 0-`max_step` s (by default a few days per
+    200k rows; `max_step = 2 * span / n` spreads the rows over about `span` seconds)."""
     rng = random.Random(seed)
     moment = start_epoch
     for i in range(n):
-        moment += rng.random() * 3.0
+        moment += rng.random() * max_step
         sub = rng.choice(SUBREDDITS)
         author = f"user_{rng.randrange(50_000)}"
         post = rng.random() < 0.25

@@ -10,9 +10,9 @@ import os
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
+from sentiment_pipeline.cli.params import PlainValuesGroup
 from sentiment_pipeline.errors import ExitCode, SentpipeError
 
 __all__ = ["SentpipeGroup", "debug_enabled", "print_error"]
@@ -24,8 +24,9 @@ def debug_enabled(ctx: Any) -> bool:
     return bool(getattr(state, "debug", False)) or os.environ.get("SENTPIPE_DEBUG") == "1"
 
 
-class SentpipeGroup(TyperGroup):
-    """Typer's group plus the error boundary."""
+class SentpipeGroup(PlainValuesGroup):
+    """Typer's group plus the error boundary (and the root options' plain values skip
+    typer's pydantic coercion: cli/params.py)."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
         try:

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.params import PlainValuesCommand, PlainValuesGroup
 from sentiment_pipeline.cli.state import settings_from
 
-app = typer.Typer(help="Export collected events.", no_args_is_help=True)
+app = typer.Typer(help="Export collected events.", no_args_is_help=True, cls=PlainValuesGroup)
 
 
 class Layout(StrEnum):
@@ -44,7 +45,7 @@ def _filters(
     )
 
 
-@app.command("csv")
+@app.command("csv", cls=PlainValuesCommand)
 def csv(
     ctx: typer.Context,
     out: Annotated[
@@ -135,7 +136,7 @@ def csv(
     """Export events as RFC 4180 CSV (UTF-8, header row, CRLF), oldest first."""
     import sys
 
-    from sentiment_pipeline.cli.console import err_console, is_terminal, out_console
+    from sentiment_pipeline.cli.console import is_terminal, print_line
     from sentiment_pipeline.errors import ConfigError
     from sentiment_pipeline.export import count_events, export_csv, export_partitioned
     from sentiment_pipeline.export.columns import SENTIMENT_COLUMNS, parse_columns
@@ -185,8 +186,7 @@ def csv(
         if layout is Layout.partitioned
         else out
     )
-    console = err_console if to_stdout else out_console
-    console.print(f"Exported {result.rows:,} rows to {where_to}.", markup=False)
+    print_line(f"Exported {result.rows:,} rows to {where_to}.", stderr=to_stdout)
 
 
 def _silence_stdout() -> None:

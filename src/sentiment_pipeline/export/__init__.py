@@ -10,7 +10,6 @@ export never leaves a truncated file that looks finished.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -100,6 +99,7 @@ class _Source:
     ) -> None:
         self.dialect: Dialect = url.backend
         self._reader = open_reader(url)
+        self._prepared = False  # the export session settings, applied before streaming
         self.sentiment_model: str | None = None
         try:
             if url.backend == "sqlite":
@@ -129,8 +129,11 @@ class _Source:
         connection = self._reader.connection
         try:
             if self.dialect == "postgresql":
-                from sentiment_pipeline.export.postgres import stream_pg_csv
+                from sentiment_pipeline.export.postgres import prepare_session, stream_pg_csv
 
+                if not self._prepared:
+                    prepare_session(connection)
+                    self._prepared = True
                 return stream_pg_csv(connection, sql, params, out, on_progress)
             from sentiment_pipeline.export.sqlite import stream_sqlite_csv
 
@@ -192,6 +195,8 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
     raw = partial.open("wb")
     stream: BinaryIO = raw
     if path.name.endswith(".gz"):
+        import gzip
+
         stream = gzip.GzipFile(  # type: ignore[assignment]
             filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL
         )

@@ -182,7 +182,14 @@ def select_sql(
     sentiment_model: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The export query: canonical text columns, in (occurred_at, id) order. Sentiment
-    columns need `sentiment_model` (a stored model id) for their join."""
+    columns need `sentiment_model` (a stored model id) for their join.
+
+    The order is on the *stored* columns (qualified, so the names do not resolve to the
+    formatted output columns of the same name), which the `occurred_at` index delivers:
+    an ordered scan of the chunks (TimescaleDB) or an index scan (PostgreSQL, SQLite),
+    with only runs of equal timestamps sorted by `id` (Incremental Sort; SQLite's "temp
+    b-tree for right part of ORDER BY"), never the whole table. The stored order equals
+    the text order: the canonical timestamp text is fixed-width UTC with every digit."""
     exprs = ", ".join(f"{column_sql(dialect, c, excel_safe)} AS {c}" for c in columns)
     clause, params = where_sql(dialect, where)
     join = ""
@@ -192,7 +199,11 @@ def select_sql(
         join = sentiment_join(dialect)
         params = [sentiment_model, *params]
     # Ties on occurred_at are broken bytewise (COLLATE "C" = SQLite's BINARY).
-    order = 'occurred_at, id COLLATE "C"' if dialect == "postgresql" else "occurred_at, id"
+    order = (
+        'raw_events.occurred_at, raw_events.id COLLATE "C"'
+        if dialect == "postgresql"
+        else "raw_events.occurred_at, raw_events.id"
+    )
     sql = f"SELECT {exprs} FROM raw_events{join} {clause} ORDER BY {order}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"

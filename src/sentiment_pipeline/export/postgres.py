@@ -14,10 +14,23 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["stream_pg_csv"]
+__all__ = ["SESSION_SETTINGS", "prepare_session", "stream_pg_csv"]
+
+# Set once on the export connection. A parallel plan cannot keep the `occurred_at` index
+# order across chunks or workers: with a filter such as --subreddit the planner chose
+# Gather Merge over a parallel seq scan and a full Sort of every matching row (written
+# to disk beyond work_mem: 561 MB at 1M rows). Serial, the same filters scan the index
+# in time order and sort only runs of equal timestamps (docs/performance.md).
+SESSION_SETTINGS = ("SET max_parallel_workers_per_gather = 0",)
 
 _FLUSH_ROWS = 2048
 _CRLF = b"\r\n"
+
+
+def prepare_session(connection: psycopg.Connection[Any]) -> None:
+    """Apply `SESSION_SETTINGS` to the export connection (psycopg errors propagate)."""
+    for statement in SESSION_SETTINGS:
+        connection.execute(statement)
 
 
 def stream_pg_csv(
