@@ -40,7 +40,10 @@ async def run_from_settings_async(
     on_progress: Callable[[RunResult], None] | None = None,
     stop: asyncio.Event | None = None,
     result: RunResult | None = None,
+    on_durable: Callable[[int], None] | None = None,
 ) -> RunResult:
+    """Build the sinks (unless given) and run `source` through `core.run`, with SIGINT and
+    SIGTERM setting `stop`. See `core.run` for `on_progress` and `on_durable`."""
     if sinks is None:
         sinks = [] if dry_run else build_sinks(list(sink_names or settings.sinks), settings)
     stop = stop or asyncio.Event()
@@ -55,6 +58,7 @@ async def run_from_settings_async(
             stop=stop,
             on_progress=on_progress,
             result=result,
+            on_durable=on_durable,
         )
     finally:
         restore_signals()
