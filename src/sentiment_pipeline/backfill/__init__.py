@@ -228,8 +228,8 @@ def _read_in_thread(
         return False
 
     def work() -> None:
+        chunk: list[tuple[int, Any]] = []
         try:
-            chunk: list[tuple[int, Any]] = []
             for item in items:
                 chunk.append(item)
                 if len(chunk) >= _CHUNK:
@@ -239,8 +239,9 @@ def _read_in_thread(
             if chunk and not put(chunk):
                 return
             put(_END)
-        except BaseException as error:  # handed to the event loop, raised there
-            put(error)
+        except BaseException as error:  # the lines before it first, then the error
+            if not chunk or put(chunk):
+                put(error)
 
     threading.Thread(target=work, name="sentpipe-dump-reader", daemon=True).start()
     return chunks

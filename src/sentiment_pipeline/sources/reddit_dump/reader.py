@@ -85,8 +85,17 @@ class DumpReader:
         if self.path != "-":
             self._handle.close()
 
+    def __enter__(self) -> DumpReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def _chunks(self) -> Iterator[bytes]:
-        if self._buffered.peek(4)[:4] != ZSTD_MAGIC:
+        head = self._buffered.read(len(ZSTD_MAGIC))
+        if head != ZSTD_MAGIC:
+            if head:
+                yield head
             while chunk := self._buffered.read(CHUNK_SIZE):
                 yield chunk
             return
@@ -95,8 +104,9 @@ class DumpReader:
         decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
         frame = decompressor.decompressobj()
         inside = False  # fed part of a frame that has not ended yet
+        data = head
         try:
-            while data := self._buffered.read(READ_SIZE):
+            while data or (data := self._buffered.read(READ_SIZE)):
                 while data:
                     out = frame.decompress(data)
                     inside = True

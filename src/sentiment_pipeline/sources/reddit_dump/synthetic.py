@@ -47,7 +47,7 @@ _HOSTILE = (
     "nul\x00inside",  # JSON \u0000 -> U+FFFD, sanitized
     f"lone {SURROGATE_MARK} half",  # the JSON escape \ud83d alone -> U+FFFD, sanitized
     f"bad {INVALID_BYTE_MARK} byte",  # an undecodable byte -> U+FFFD, sanitized
-    "quotes \" and , commas\nand newlines",
+    'quotes " and , commas\nand newlines',
     "ümlaut ä ö € 中文 ✓",
 )
 _B36 = string.digits + string.ascii_lowercase
