@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "MAX_DEPTH",
     "REPLACEMENT",
+    "Parsed",
     "RawEventDTO",
     "Rejected",
     "Validated",
@@ -189,6 +190,15 @@ class Rejected:
     reason: str
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A raw record whose payload a parser already serialised in `dump_json`'s exact form
+    (see `sources.ndjson.loads_exact`), so validation need not serialise it again."""
+
+    record: dict[str, Any]
+    payload_json: str
+
+
 def _reason(error: Exception) -> str:
     errors = getattr(error, "errors", None)
     if callable(errors):
@@ -208,13 +218,69 @@ def _head_unstorable(record: Mapping[str, Any]) -> bool:
     )
 
 
+_ALL_FIELDS = frozenset(_FIELDS)
+
+
+def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | None:
+    """The event built without pydantic's validation (which copies the payload) when every
+    field plainly passes RawEventDTO's rules; None to let pydantic decide (and explain).
+    `keys_are_text`: the payload's keys are known to be strings (a parser's output)."""
+    ident, source, source_id, kind = (
+        fields["id"],
+        fields["source"],
+        fields["source_id"],
+        fields["event_type"],
+    )
+    if not (
+        type(ident) is str
+        and type(source) is str
+        and type(source_id) is str
+        and type(kind) is str
+        and 0 < len(ident) <= 512
+        and 0 < len(kind) <= 64
+        and ident.strip()
+        and kind.strip()
+        and not _CONTROL.search(ident)
+        and not _CONTROL.search(kind)
+        and _PATH_PART.match(source)
+        and _PATH_PART.match(source_id)
+        and ".." not in source
+        and ".." not in source_id
+        and (keys_are_text or all(type(key) is str for key in fields["payload"]))
+    ):
+        return None
+    try:
+        moment = _to_utc(fields["occurred_at"])
+    except ValueError:
+        return None
+    # What `model_construct` does, without its per-call overhead.
+    event = RawEventDTO.__new__(RawEventDTO)
+    values = {
+        "id": ident,
+        "occurred_at": moment,
+        "source": source,
+        "source_id": source_id,
+        "event_type": kind,
+        "payload": fields["payload"],
+    }
+    object.__setattr__(event, "__dict__", values)
+    object.__setattr__(event, "__pydantic_fields_set__", set(_ALL_FIELDS))
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
+
+
 def validate_record(
-    record: Any, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    record: Any,
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    payload_json: str | None = None,
 ) -> Validated | Rejected:
     """Validate and clean one raw record (a mapping in RawEventDTO shape).
 
-    Returns `Validated(event, sanitized)` or `Rejected(record, reason)`; never raises for
-    bad data (an exception here is a bug, which the pipeline dead-letters as such).
+    `payload_json`, when given, is the payload already serialised exactly as `dump_json`
+    would (a `Parsed` record's); it is not serialised again. Returns
+    `Validated(event, sanitized)` or `Rejected(record, reason)`; never raises for bad data
+    (an exception here is a bug, which the pipeline dead-letters as such).
     """
     if not isinstance(record, Mapping):
         return Rejected(record, f"record is a {type(record).__name__}, not a JSON object")
@@ -224,12 +290,14 @@ def validate_record(
     payload = record["payload"]
     if not isinstance(payload, dict):
         return Rejected(record, f"payload: must be a JSON object, not {type(payload).__name__}")
-    try:
-        payload_json = dump_json(payload)
-    except RecursionError:
-        return Rejected(record, f"payload: nested deeper than {MAX_DEPTH} levels")
-    except (TypeError, ValueError) as error:
-        return Rejected(record, f"payload: not JSON-serialisable ({error})")
+    parsed = payload_json is not None
+    if payload_json is None:
+        try:
+            payload_json = dump_json(payload)
+        except RecursionError:
+            return Rejected(record, f"payload: nested deeper than {MAX_DEPTH} levels")
+        except (TypeError, ValueError) as error:
+            return Rejected(record, f"payload: not JSON-serialisable ({error})")
     data: Mapping[str, Any] = record
     encoded: bytes | None
     try:
@@ -254,9 +322,11 @@ def validate_record(
     fields = {k: data[k] for k in _FIELDS}
     if fields["source"] == "reddit" and isinstance(fields["source_id"], str):
         fields["source_id"] = fields["source_id"].lower()  # subreddit names: one spelling
-    try:
-        event = RawEventDTO.model_validate(fields)
-    except ValueError as error:
-        return Rejected(record, _reason(error))
+    event = _fast_event(fields, keys_are_text=parsed)
+    if event is None:
+        try:
+            event = RawEventDTO.model_validate(fields)
+        except ValueError as error:
+            return Rejected(record, _reason(error))
     event.__dict__["payload_json"] = payload_json  # the cached_property's slot
     return Validated(event, sanitized)

@@ -1,12 +1,19 @@
-"""`sentpipe ingest ndjson` and `sentpipe spool replay`: feed records through the core."""
+"""`sentpipe ingest ndjson`, `sentpipe ingest reddit-dump` and `sentpipe spool replay`:
+feed records through the core."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from enum import StrEnum
+from types import TracebackType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sentiment_pipeline.cli.state import settings_from
+
+if TYPE_CHECKING:
+    from sentiment_pipeline.backfill import BackfillResult, DumpProgress
 
 ingest_app = typer.Typer(help="Load records that are already in event shape.", no_args_is_help=True)
 spool_app = typer.Typer(
@@ -47,6 +54,183 @@ def ndjson(
         )
     render_result(result, as_json=as_json, quiet=quiet)
     raise typer.Exit(int(result.exit_code))
+
+
+class DumpKind(StrEnum):
+    submission = "submission"
+    comment = "comment"
+
+
+@ingest_app.command("reddit-dump")
+def reddit_dump(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Dump files (RS_/RC_YYYY-MM.zst, <name>_submissions.zst, "
+            "<name>_comments.zst, .ndjson/.jsonl), or - for standard input.",
+            show_default=False,
+        ),
+    ],
+    kind: Annotated[
+        DumpKind | None,
+        typer.Option(
+            help="Treat every record as this kind (default: from the record, else the file name)."
+        ),
+    ] = None,
+    subreddit: Annotated[
+        list[str] | None,
+        typer.Option("--subreddit", "-s", help="Keep only this subreddit (repeatable, any case)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Keep records created at or after: 2024-01-31, ISO, 7d.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Keep records created before this.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Load at most this many records (after filters) this run."),
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option(help="Ignore the checkpoints and start every file from its top.")
+    ] = False,
+    sink: SinkOption = None,
+    dry_run: Annotated[bool, typer.Option(help="Validate only; write nothing.")] = False,
+    progress_every: Annotated[
+        float,
+        typer.Option(min=1, help="Seconds between progress lines when not on a terminal."),
+    ] = 30.0,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Backfill from Pushshift / Arctic Shift dumps (zstd NDJSON, one Reddit object per
+    line) into the same deduplicated table as `scrape reddit`. Resumable: a checkpoint per
+    file in the data dir; run the same command again to continue after a stop."""
+    from sentiment_pipeline.backfill import BackfillOptions, backfill
+    from sentiment_pipeline.sources.reddit_dump import DumpFilter
+    from sentiment_pipeline.timeparse import parse_moment
+
+    settings = settings_from(ctx)
+    options = BackfillOptions(
+        kind=kind.value if kind is not None else None,
+        filters=DumpFilter(
+            frozenset(subreddit or ()),
+            parse_moment(since, "--since") if since is not None else None,
+            parse_moment(until, "--until") if until is not None else None,
+        ),
+        limit=limit,
+        restart=restart,
+        dry_run=dry_run,
+        sink_names=sink,
+    )
+    with DumpProgressReporter(not (quiet or as_json), progress_every) as progress:
+        outcome = backfill(settings, paths, options, on_progress=progress)
+    render_backfill(outcome, as_json=as_json, quiet=quiet)
+    raise typer.Exit(int(outcome.exit_code))
+
+
+def render_backfill(outcome: BackfillResult, as_json: bool, quiet: bool) -> None:
+    """`--json`: `{"files": […], "total": {…}, "exit_code"}`; else a line per file and
+    the total run summary."""
+    import json
+
+    from sentiment_pipeline.cli.console import log, out_console
+    from sentiment_pipeline.cli.render import render_result
+
+    if as_json:
+        out_console.print_json(json.dumps(outcome.to_dict()))
+        return
+    if not quiet:
+        for result in outcome.files:
+            if result.already_complete:
+                state = "already loaded (--restart loads it again)"
+            else:
+                state = "complete" if result.complete else "stopped (run again to continue)"
+            log(
+                f"{result.path}: {result.lines_done:,} lines done, {state}; "
+                f"{result.inserted:,} new, {result.duplicates:,} duplicates, "
+                f"{result.invalid:,} dead-lettered, {result.filtered:,} filtered"
+            )
+    render_result(outcome.total, quiet=quiet)
+
+
+class DumpProgressReporter:
+    """A rich bar per file by compressed bytes read (lines/s, ETA) on a terminal; a
+    timestamped line every `interval` seconds otherwise."""
+
+    def __init__(self, enabled: bool, interval: float) -> None:
+        self.enabled = enabled
+        self.interval = interval
+        self._bar: Any = None
+        self._tasks: dict[int, Any] = {}
+        self._started: dict[int, float] = {}
+        self._last_line = time.monotonic()
+
+    def __enter__(self) -> DumpProgressReporter:
+        from sentiment_pipeline.cli.console import is_terminal
+
+        if self.enabled and is_terminal():
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            from sentiment_pipeline.cli.console import err_console
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TextColumn("{task.fields[lines]:,} lines, {task.fields[rate]:,.0f} lines/s"),
+                TimeRemainingColumn(),
+                console=err_console,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __call__(self, progress: DumpProgress) -> None:
+        if not self.enabled:
+            return
+        started = self._started.setdefault(progress.index, time.monotonic())
+        walked = progress.result.lines_read
+        rate = walked / max(time.monotonic() - started, 1e-6)
+        if self._bar is not None:
+            task = self._tasks.get(progress.index)
+            if task is None:
+                name = progress.path if progress.path != "-" else "stdin"
+                task = self._tasks[progress.index] = self._bar.add_task(
+                    f"[{progress.index}/{progress.count}] {name}",
+                    total=progress.bytes_total,
+                    lines=0,
+                    rate=0.0,
+                )
+            self._bar.update(task, completed=progress.bytes_read, lines=progress.lines, rate=rate)
+            return
+        now = time.monotonic()
+        if progress.finished or now - self._last_line >= self.interval:
+            from sentiment_pipeline.cli.console import log
+
+            self._last_line = now
+            share = (
+                f" ({100 * progress.bytes_read / progress.bytes_total:.1f}% of the file)"
+                if progress.bytes_total
+                else ""
+            )
+            log(
+                f"{progress.path}: {progress.lines:,} lines{share}, {rate:,.0f} lines/s, "
+                f"{progress.result.inserted:,} new, {progress.result.duplicates:,} duplicates"
+            )
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(kind, value, traceback)
 
 
 @spool_app.command("replay")

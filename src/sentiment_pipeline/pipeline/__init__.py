@@ -70,13 +70,15 @@ async def run_from_settings_async(
     on_progress: Callable[[RunResult], None] | None = None,
     stop: asyncio.Event | None = None,
     result: RunResult | None = None,
+    on_durable: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Run `source` through the pipeline into `sinks`, or into the sinks named by
     `sink_names` (default: the settings'), which are built here and their databases
     checked first (`prepare_databases`); a caller passing `sinks` checks them itself.
     `dry_run` validates and writes nothing (no sinks, no check). Returns the `RunResult`;
     raises `ConfigError` / `DatabaseUnreachable` before reading `source` when a database
-    is not ready."""
+    is not ready. SIGINT and SIGTERM set `stop`; see `core.run` for `on_progress` and
+    `on_durable`."""
     if sinks is None:
         sinks = [] if dry_run else build_sinks(list(sink_names or settings.sinks), settings)
         try:
@@ -97,6 +99,7 @@ async def run_from_settings_async(
             stop=stop,
             on_progress=on_progress,
             result=result,
+            on_durable=on_durable,
         )
     finally:
         restore_signals()

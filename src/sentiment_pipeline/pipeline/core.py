@@ -21,7 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sentiment_pipeline.dto import DEFAULT_MAX_PAYLOAD_BYTES, RawEventDTO, Rejected, validate_record
+from sentiment_pipeline.dto import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    Parsed,
+    RawEventDTO,
+    Rejected,
+    Validated,
+    validate_record,
+)
 from sentiment_pipeline.pipeline.deadletter import DeadLetterWriter
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.pipeline.spool import Spool
@@ -101,9 +108,13 @@ async def run(
     stop: asyncio.Event | None = None,
     on_progress: Callable[[RunResult], None] | None = None,
     result: RunResult | None = None,
+    on_durable: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Run one ingestion; returns counts. Raises only what the source raises, after
-    flushing everything already collected."""
+    flushing everything already collected.
+
+    `on_durable(n)` is called (in the writer thread) whenever the first `n` valid events
+    of this run, in input order, are safely stored or spooled (see `BatchWriter`)."""
     options = options or PipelineOptions()
     result = result or RunResult()
     result.dry_run = options.dry_run
@@ -124,6 +135,7 @@ async def run(
         consumer = asyncio.create_task(_consume(queue, writer, options, result, in_thread))
         if on_progress is not None:
             writer.on_batch = on_progress
+        writer.on_durable = on_durable
         await asyncio.wait({producer, consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if not producer.done():
             if stopper.done():
@@ -167,7 +179,13 @@ async def _produce(
             _dead_letter(record, dead_letters, result)
             continue
         try:
-            checked = validate_record(record, options.max_payload_bytes)
+            if isinstance(record, Validated):  # a source that validated it already
+                checked: Validated | Rejected = record
+            elif isinstance(record, Parsed):
+                parsed, record = record, record.record
+                checked = validate_record(record, options.max_payload_bytes, parsed.payload_json)
+            else:
+                checked = validate_record(record, options.max_payload_bytes)
         except Exception as error:  # a bug, not bad data: keep the record and go on
             checked = _internal_error(record, error, result)
         if isinstance(checked, Rejected):

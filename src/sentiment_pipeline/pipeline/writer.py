@@ -5,6 +5,11 @@ The first database sink leads: the other sinks receive exactly the events it new
 so they stay a faithful log of the database (`sinks.base.leaders_and_followers` decides who
 leads and who follows). Without a database sink, the first sink's own de-duplication
 decides what is new.
+
+`on_durable(count)` tells a resumable source how many of the run's events, in input
+order, are safe: stored by every sink, or spooled (the next run replays the spool). It
+stops advancing at the first batch a sink failed to take, so a checkpoint built on it
+never skips input that some sink is missing.
 """
 
 from __future__ import annotations
@@ -40,19 +45,26 @@ class BatchWriter:
         self.result = result
         self.database_down = False
         self.on_batch: Callable[[RunResult], None] | None = None
+        self.on_durable: Callable[[int], None] | None = None
+        self.durable = 0  # events of this run, in input order, stored or spooled
+        self._durable_stuck = False  # a sink missed a batch: durable stops advancing
 
     # Writing -----------------------------------------------------------------------
 
     def write(self, batch: Sequence[RawEventDTO], *, allow_spool: bool = True) -> bool:
-        """Write a batch; False if it had to be spooled (or, without spool, failed)."""
+        """Write a batch; False if it had to be spooled (or, without spool, failed).
+
+        `allow_spool=False` is the spool's own replay: those events are not the run's
+        input, so `durable` does not count them."""
         self.result.batches += 1
         if not self.leaders and not self.followers:  # dry run
             return True
+        errors = len(self.result.errors)
         if self.leaders:
             outcome = self._write_leader(batch)
             if outcome is None:
                 if allow_spool:
-                    self._spool(batch)
+                    self._advance(batch, safe=self._spool(batch))
                 return False
             for extra in self.leaders[1:]:
                 self._guarded(extra, batch)
@@ -60,15 +72,28 @@ class BatchWriter:
         else:
             outcome = self._guarded(self.followers[0], batch)
             if outcome is None:
+                self._advance(batch, safe=False)
                 return False
             followers, followed = self.followers[1:], batch
         if followed:
             for follower in followers:
                 self._guarded(follower, followed)
         self._count(batch, outcome)
+        if allow_spool:
+            self._advance(batch, safe=len(self.result.errors) == errors)
         if self.on_batch is not None:
             self.on_batch(self.result)
         return True
+
+    def _advance(self, batch: Sequence[RawEventDTO], *, safe: bool) -> None:
+        """Count `batch` as durable if every sink took it (or the spool holds it)."""
+        if not safe:
+            self._durable_stuck = True
+        if self._durable_stuck:
+            return
+        self.durable += len(batch)
+        if self.on_durable is not None:
+            self.on_durable(self.durable)
 
     def _write_leader(self, batch: Sequence[RawEventDTO]) -> WriteResult | None:
         leader = self.leaders[0]
@@ -103,13 +128,15 @@ class BatchWriter:
             self.result.errors.append(message)
             return None
 
-    def _spool(self, batch: Sequence[RawEventDTO]) -> None:
+    def _spool(self, batch: Sequence[RawEventDTO]) -> bool:
+        """Keep `batch` in the spool; False when there is none (the batch is lost)."""
         if self.spool is None:
             self.result.errors.append(f"{len(batch)} records lost: no spool configured")
-            return
+            return False
         path = self.spool.write(batch)
         self.result.spooled += len(batch)
         LOGGER.warning("spooled %d records to %s", len(batch), path)
+        return True
 
     def _count(self, batch: Sequence[RawEventDTO], outcome: WriteResult) -> None:
         self.result.inserted += outcome.inserted

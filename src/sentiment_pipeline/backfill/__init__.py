@@ -1,0 +1,432 @@
+"""`sentpipe ingest reddit-dump` as a library: dump files into the pipeline, resumably.
+
+For each input in turn (`backfill_async`): open it (`sources.reddit_dump.DumpReader`),
+read its checkpoint (`checkpoint.CheckpointFile`, under `<data dir>/backfill/`), skip the
+lines already done without parsing them, and feed the rest through validation into
+`pipeline.run_from_settings_async`. The pipeline reports how many of the run's events
+are durable (stored by every sink, or spooled); the line tracker turns that into the
+highest line below which nothing is pending and saves it as the checkpoint. So a stop
+(Ctrl-C, SIGTERM, `--limit`, a crash, a database outage) loses nothing and repeats
+little: the same command continues where the checkpoint says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sentiment_pipeline.backfill.checkpoint import Checkpoint, CheckpointFile
+from sentiment_pipeline.dto import Parsed, Rejected, Validated, validate_record
+from sentiment_pipeline.errors import ExitCode
+from sentiment_pipeline.pipeline import run_from_settings_async
+from sentiment_pipeline.pipeline.result import RunResult
+from sentiment_pipeline.settings import Settings
+from sentiment_pipeline.sources.reddit_dump import (
+    FILTERED,
+    DumpFilter,
+    DumpReader,
+    DumpReadError,
+    Kind,
+    dump_items,
+    hints_from_name,
+)
+
+__all__ = [
+    "BackfillOptions",
+    "BackfillResult",
+    "DumpProgress",
+    "FileResult",
+    "backfill",
+    "backfill_async",
+]
+
+_CHUNK = 1000  # items handed from the reading thread at a time
+_END = object()
+
+
+@dataclass(frozen=True)
+class BackfillOptions:
+    """One backfill run. `kind` overrides the record's and file name's kind; `filters`
+    are applied before validation; `limit` caps the records (after filters, over all
+    files) this run hands to validation; `restart` ignores the checkpoints (they are
+    written again); `dry_run` validates only (and keeps no checkpoint)."""
+
+    kind: Kind | None = None
+    filters: DumpFilter = field(default_factory=DumpFilter)
+    limit: int | None = None
+    restart: bool = False
+    dry_run: bool = False
+    sink_names: Sequence[str] | None = None
+
+
+@dataclass
+class FileResult(RunResult):
+    """The pipeline's `RunResult` for one input, plus where it stands: `resumed_from_line`
+    (lines skipped from the checkpoint), `lines_read` (lines walked this run), `filtered`
+    (lines the filters dropped, and blank lines), `lines_done` (the checkpoint after this
+    run), `complete` (every line done) and `already_complete` (nothing to do)."""
+
+    path: str = ""
+    resumed_from_line: int = 0
+    lines_read: int = 0
+    filtered: int = 0
+    lines_done: int = 0
+    complete: bool = False
+    already_complete: bool = False
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "resumed_from_line": self.resumed_from_line,
+            "lines_read": self.lines_read,
+            "filtered": self.filtered,
+            "lines_done": self.lines_done,
+            "complete": self.complete,
+            "already_complete": self.already_complete,
+        }
+
+
+@dataclass
+class BackfillResult:
+    """Every input's `FileResult`, in order, and their sum (`total`)."""
+
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def total(self) -> FileResult:
+        """The files' counts summed (`path` empty; `complete` when every file is)."""
+        total = FileResult(path="", complete=all(f.complete for f in self.files))
+        numbers = [f.name for f in fields(RunResult) if f.type in ("int", "float")]
+        for result in self.files:
+            for name in numbers:
+                setattr(total, name, getattr(total, name) + getattr(result, name))
+            for source_id, counts in result.per_source_id.items():
+                into = total.counts_for(source_id)
+                for name in ("fetched", "valid", "invalid", "inserted", "duplicates"):
+                    setattr(into, name, getattr(into, name) + getattr(counts, name))
+            total.errors += result.errors
+            total.warnings += result.warnings
+            total.lines_read += result.lines_read
+            total.filtered += result.filtered
+            total.dry_run = total.dry_run or result.dry_run
+            if result.stopped_early:
+                total.stopped_early, total.stop_reason = True, result.stop_reason
+        return total
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.total.exit_code
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"files": [FileResult.to_dict()…], "total": {…}, "exit_code": n}`."""
+        return {
+            "files": [result.to_dict() for result in self.files],
+            "total": self.total.to_dict(),
+            "exit_code": int(self.exit_code),
+        }
+
+
+@dataclass
+class DumpProgress:
+    """A snapshot for progress displays: input `index` of `count`, compressed bytes read
+    of `bytes_total` (None for standard input), lines walked, and the file's result."""
+
+    path: str
+    index: int
+    count: int
+    bytes_read: int
+    bytes_total: int | None
+    lines: int
+    result: FileResult
+    finished: bool = False
+
+
+def check_schema_before_first_write(settings: Settings, sink_names: Sequence[str] | None) -> None:
+    """Before the first file is opened: every database the sinks write to is reachable
+    and migrated (`pipeline.prepare_databases`; the embedded default is migrated here).
+    Each file's pipeline run checks again, which costs one query."""
+    from sentiment_pipeline.pipeline import prepare_databases
+    from sentiment_pipeline.sinks import build_sinks
+
+    sinks = build_sinks(list(sink_names or settings.sinks), settings)
+    try:
+        prepare_databases(settings, sinks)
+    finally:
+        for sink in sinks:
+            sink.close()
+
+
+class _LineTracker:
+    """Turns "the first n valid events are durable" into "lines up to L are done".
+
+    `queued(line)` for each valid event handed on, `handled(line)` once a line needs
+    nothing more (filtered, dead-lettered, or handed on); `durable(n)` comes from the
+    writer thread. The done line is the one before the oldest event not yet durable, or
+    the last handled line when none is pending. Saves the checkpoint when it moves.
+    """
+
+    def __init__(self, start: int, save: Callable[[Checkpoint], None] | None) -> None:
+        self._lock = threading.Lock()
+        self._pending: deque[int] = deque()
+        self._popped = 0
+        self._through = start
+        self.done = start
+        self._save = save
+
+    def queued(self, line: int) -> None:
+        with self._lock:
+            self._pending.append(line)
+
+    def handled(self, line: int) -> None:
+        with self._lock:
+            self._through = line
+
+    def durable(self, count: int) -> None:
+        with self._lock:
+            while self._popped < count and self._pending:
+                self._pending.popleft()
+                self._popped += 1
+            line = self._pending[0] - 1 if self._pending else self._through
+            moved = line > self.done
+            if moved:
+                self.done = line
+        if moved and self._save is not None:
+            self._save(Checkpoint(line))
+
+    @property
+    def all_durable(self) -> bool:
+        with self._lock:
+            return not self._pending
+
+
+@dataclass
+class _Budget:
+    """The `--limit` left over all files (None: no limit)."""
+
+    left: int | None
+
+    def take(self) -> bool:
+        if self.left is None:
+            return True
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
+def _read_in_thread(
+    items: Iterator[tuple[int, Any]], cancelled: threading.Event
+) -> queue.Queue[Any]:
+    """Run the source's generator in a daemon thread; chunks of items on a bounded queue
+    (then `_END`, or the exception that ended it)."""
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=8)
+
+    def put(item: Any) -> bool:
+        while not cancelled.is_set():
+            try:
+                chunks.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        chunk: list[tuple[int, Any]] = []
+        try:
+            for item in items:
+                chunk.append(item)
+                if len(chunk) >= _CHUNK:
+                    if not put(chunk):
+                        return
+                    chunk = []
+            if chunk and not put(chunk):
+                return
+            put(_END)
+        except BaseException as error:  # the lines before it first, then the error
+            if not chunk or put(chunk):
+                put(error)
+
+    threading.Thread(target=work, name="sentpipe-dump-reader", daemon=True).start()
+    return chunks
+
+
+def _next_chunk(chunks: queue.Queue[Any], cancelled: threading.Event) -> Any:
+    """The next chunk (in an executor thread); `_END` once cancelled, so no thread is left
+    waiting when the run stops."""
+    while not cancelled.is_set():
+        try:
+            return chunks.get(timeout=0.2)
+        except queue.Empty:
+            continue
+    return _END
+
+
+async def _records(
+    reader: DumpReader,
+    options: BackfillOptions,
+    max_payload_bytes: int,
+    start: int,
+    tracker: _LineTracker,
+    result: FileResult,
+    budget: _Budget,
+    tick: Callable[[], None],
+) -> AsyncIterator[Any]:
+    """The pipeline's source for one input: validated events (lines tracked), dead
+    letters, and nothing for filtered lines."""
+    items = dump_items(reader, hints_from_name(reader.path), options.kind, options.filters, start)
+    cancelled = threading.Event()
+    chunks = _read_in_thread(items, cancelled)
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            chunk = await loop.run_in_executor(None, _next_chunk, chunks, cancelled)
+            if chunk is _END:
+                result.complete = True
+                return
+            if isinstance(chunk, DumpReadError):
+                result.errors.append(str(chunk))
+                return
+            if isinstance(chunk, BaseException):
+                raise chunk
+            for number, item in chunk:
+                result.lines_read += 1
+                if item is FILTERED:
+                    result.filtered += 1
+                    tracker.handled(number)
+                    continue
+                if not isinstance(item, Rejected):
+                    if not budget.take():
+                        result.stopped_early = True
+                        result.stop_reason = "--limit reached"
+                        return
+                    item = _validate(item, max_payload_bytes)
+                    if isinstance(item, Validated):
+                        tracker.queued(number)
+                yield item
+                tracker.handled(number)
+            tick()
+    finally:
+        cancelled.set()
+
+
+def _validate(item: Any, max_payload_bytes: int) -> Any:
+    """A `Validated` or `Rejected`; on an unforeseen exception the record itself, which
+    the pipeline validates again and dead-letters as an internal error."""
+    try:
+        if isinstance(item, Parsed):
+            return validate_record(item.record, max_payload_bytes, item.payload_json)
+        return validate_record(item, max_payload_bytes)
+    except Exception:
+        return item.record if isinstance(item, Parsed) else item
+
+
+async def _one_file(
+    settings: Settings,
+    path: str,
+    options: BackfillOptions,
+    stop: asyncio.Event,
+    budget: _Budget,
+    report: Callable[[DumpProgress], None] | None,
+    position: tuple[int, int],
+) -> FileResult:
+    reader = DumpReader(path)
+    result = FileResult(path=path)
+    checkpoint_file = None
+    if path != "-" and not options.dry_run:
+        checkpoint_file = CheckpointFile(settings.data_dir / "backfill", Path(path))
+    saved = Checkpoint() if checkpoint_file is None or options.restart else checkpoint_file.load()
+    result.resumed_from_line = result.lines_done = saved.lines_done
+    if saved.complete:
+        reader.close()
+        result.complete = result.already_complete = True
+        return result
+    tracker = _LineTracker(saved.lines_done, checkpoint_file.save if checkpoint_file else None)
+    if checkpoint_file is not None and options.restart:
+        checkpoint_file.save(Checkpoint())
+
+    def progress(_: RunResult | None = None, finished: bool = False) -> None:
+        if report is not None:
+            lines = result.resumed_from_line + result.lines_read
+            snapshot = DumpProgress(
+                path, *position, reader.bytes_read, reader.size, lines, result, finished
+            )
+            report(snapshot)
+
+    source = _records(
+        reader,
+        options,
+        settings.max_payload_bytes,
+        saved.lines_done,
+        tracker,
+        result,
+        budget,
+        progress,
+    )
+    try:
+        await run_from_settings_async(
+            settings,
+            source,
+            sink_names=options.sink_names,
+            dry_run=options.dry_run,
+            on_progress=progress,
+            stop=stop,
+            result=result,
+            on_durable=tracker.durable,
+        )
+    finally:
+        reader.close()
+    everything_durable = options.dry_run or tracker.all_durable
+    result.complete = result.complete and not result.stopped_early and everything_durable
+    tracker.durable(0)  # the final position (lines after the last event)
+    result.lines_done = tracker.done
+    if checkpoint_file is not None and result.complete:
+        checkpoint_file.save(Checkpoint(tracker.done, complete=True))
+    progress(result, finished=True)
+    return result
+
+
+async def backfill_async(
+    settings: Settings,
+    paths: Sequence[str],
+    options: BackfillOptions | None = None,
+    on_progress: Callable[[DumpProgress], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> BackfillResult:
+    """Load `paths` (dump files, `-` for standard input) one after the other; returns
+    each file's result. A stop signal, `--limit` or an error ends the run after the
+    current file's flush; the checkpoints say where the next run goes on.
+    Raises ConfigError for a missing file (before anything is loaded)."""
+    options = options or BackfillOptions()
+    for path in paths:
+        if path != "-":
+            DumpReader(path).close()  # every file exists, before the first is loaded
+    if not options.dry_run:
+        check_schema_before_first_write(settings, options.sink_names)
+    stop = stop or asyncio.Event()
+    budget = _Budget(options.limit)
+    outcome = BackfillResult()
+    for index, path in enumerate(paths, start=1):
+        result = await _one_file(
+            settings, path, options, stop, budget, on_progress, (index, len(paths))
+        )
+        outcome.files.append(result)
+        if stop.is_set() or (result.stopped_early and not result.complete):
+            break
+    return outcome
+
+
+def backfill(
+    settings: Settings,
+    paths: Sequence[str],
+    options: BackfillOptions | None = None,
+    on_progress: Callable[[DumpProgress], None] | None = None,
+) -> BackfillResult:
+    """Synchronous `backfill_async` (one event loop per run)."""
+    return asyncio.run(backfill_async(settings, paths, options, on_progress))

@@ -1,0 +1,60 @@
+"""Per-file checkpoints of `sentpipe ingest reddit-dump`: how many lines are done.
+
+One small JSON file per dump under `<data dir>/backfill/`, named after the dump's file
+name and a hash of its absolute path: `{"path", "size", "lines_done", "complete"}`.
+Written atomically (temp file + rename) each time the pipeline reports more lines as
+durable, so a crash leaves the last good checkpoint. A checkpoint whose `size` is not
+the file's current size belongs to another file of that name and is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Checkpoint", "CheckpointFile"]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    lines_done: int = 0
+    complete: bool = False
+
+
+class CheckpointFile:
+    """The checkpoint of the dump at `dump` (a path; its size identifies it)."""
+
+    def __init__(self, directory: Path, dump: Path) -> None:
+        absolute = dump.resolve()
+        digest = hashlib.sha1(str(absolute).encode(), usedforsecurity=False).hexdigest()[:12]
+        self.path = directory / f"{dump.name}.{digest}.json"
+        self.dump = absolute
+        self.size = absolute.stat().st_size
+
+    def load(self) -> Checkpoint:
+        """The saved checkpoint, or a fresh one (none saved, unreadable, other size)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("size") != self.size:
+                return Checkpoint()
+            return Checkpoint(int(data["lines_done"]), bool(data.get("complete", False)))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return Checkpoint()
+
+    def save(self, checkpoint: Checkpoint) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "path": str(self.dump),
+            "size": self.size,
+            "lines_done": checkpoint.lines_done,
+            "complete": checkpoint.complete,
+        }
+        temporary = self.path.with_suffix(".tmp")
+        with temporary.open("w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)

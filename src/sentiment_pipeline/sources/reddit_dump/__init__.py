@@ -1,0 +1,120 @@
+"""Reddit dump source: Pushshift / Arctic Shift files, one Reddit object per line.
+
+`dump_items(reader, …)` walks one input (`reader.DumpReader`: zstd or plain, a file or
+standard input) and gives `(line_number, item)` for every line past the resume point:
+`item` is a `dto.Parsed` record (parsed by orjson, its payload serialised once), a plain
+record (lines only the standard parser reads exactly, see `sources.ndjson.loads_exact`),
+a `Rejected` (dead letter: `<file> line N: <reason>`), or `FILTERED` (a blank line or
+one the filters drop, never validated). The records are the scraper's shape
+(`records.dump_record`). A synchronous generator: the job runs it in a thread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any
+
+from sentiment_pipeline.dto import Parsed, Rejected
+from sentiment_pipeline.sources.ndjson import BLANK, SLOW, dumps_exact, loads_exact, parse_line
+from sentiment_pipeline.sources.reddit_dump.reader import DumpReader, DumpReadError
+from sentiment_pipeline.sources.reddit_dump.records import (
+    KINDS,
+    FileHints,
+    Kind,
+    dump_record,
+    hints_from_name,
+)
+
+__all__ = [
+    "FILTERED",
+    "KINDS",
+    "DumpFilter",
+    "DumpReadError",
+    "DumpReader",
+    "FileHints",
+    "Kind",
+    "dump_items",
+    "hints_from_name",
+]
+
+FILTERED = object()
+
+
+@dataclass(frozen=True)
+class DumpFilter:
+    """Which records to keep, checked before validation. `subreddits`: names in any case
+    (empty: all); `since`/`until`: aware datetimes bounding `created_utc` (inclusive,
+    exclusive)."""
+
+    subreddits: frozenset[str] = frozenset()
+    since: datetime | None = None
+    until: datetime | None = None
+    _names: frozenset[str] = field(init=False, repr=False, compare=False)
+    _quick: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = frozenset(name.lower() for name in self.subreddits)
+        object.__setattr__(self, "_names", names)
+        quick = b"|".join(re.escape(name.encode()) for name in sorted(names))
+        object.__setattr__(self, "_quick", re.compile(quick, re.IGNORECASE) if names else None)
+
+    def line_may_match(self, line: bytes, hints: FileHints) -> bool:
+        """False when the raw line cannot hold a wanted subreddit (skipped unparsed)."""
+        if self._quick is None or hints.subreddit is not None:
+            return True
+        return self._quick.search(line) is not None
+
+    def keeps(self, record: dict[str, Any]) -> bool:
+        source_id = record["source_id"]
+        if self._names and (not isinstance(source_id, str) or source_id.lower() not in self._names):
+            return False
+        if self.since is None and self.until is None:
+            return True
+        created = record["occurred_at"]
+        if isinstance(created, bool) or not isinstance(created, int | float):
+            return True  # not a number: validation says why
+        if self.since is not None and created < self.since.timestamp():
+            return False
+        return self.until is None or created < self.until.timestamp()
+
+
+def dump_items(
+    reader: DumpReader,
+    hints: FileHints,
+    kind: Kind | None = None,
+    filters: DumpFilter | None = None,
+    skip: int = 0,
+) -> Iterator[tuple[int, Any]]:
+    """`(line_number, item)` for every line after the first `skip` (see the module
+    docstring). Raises `DumpReadError` after the last complete line of a cut-off or
+    corrupt zstd input."""
+    filters = filters or DumpFilter()
+    label = PurePath(reader.path).name if reader.path != "-" else "stdin"
+    for number, line in reader.lines(skip):
+        if not filters.line_may_match(line, hints):
+            yield number, FILTERED
+            continue
+        value = loads_exact(line)
+        fast = value is not SLOW
+        if not fast:
+            value = parse_line(line, number)
+            if value is BLANK:
+                yield number, FILTERED
+                continue
+            if isinstance(value, Rejected):
+                yield number, Rejected(value.record, f"{label} {value.reason}")
+                continue
+        record = dump_record(value, hints, kind)
+        if isinstance(record, Rejected):
+            kept = {"line": number, "record": record.record}
+            yield number, Rejected(kept, f"{label} line {number}: {record.reason}")
+            continue
+        if not filters.keeps(record):
+            yield number, FILTERED
+            continue
+        payload_json = dumps_exact(value) if fast else None
+        yield number, record if payload_json is None else Parsed(record, payload_json)

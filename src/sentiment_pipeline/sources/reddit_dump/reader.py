@@ -1,0 +1,150 @@
+"""Read a dump file as numbered lines of bytes: zstd (any window up to 2 GiB) or plain.
+
+Pushshift and Arctic Shift compress with `zstd --long=31`, whose 2 GiB window makes
+decoders with default limits fail ("Frame requires too much memory"); the decoder here
+allows it. The window is the only memory that grows with the file's compression settings;
+lines are handed out one at a time, so memory stays flat in the file's size.
+
+Lines are split as **bytes** (the decoder's chunks end anywhere, even inside a multi-byte
+character) and decoded by whoever parses them. A last line without a newline (a cut-off
+download) is still given out; a truncated zstd frame ends the input with `DumpReadError`
+after every complete line.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from sentiment_pipeline.errors import ConfigError
+
+__all__ = ["MAX_WINDOW", "ZSTD_MAGIC", "DumpReadError", "DumpReader"]
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+MAX_WINDOW = 2**31  # `--long=31`
+READ_SIZE = 1 << 18  # compressed bytes per read (~2-3 MiB decompressed)
+CHUNK_SIZE = 4 << 20  # bytes per read of an uncompressed file
+
+
+class DumpReadError(Exception):
+    """The input ended inside a zstd frame, or its compressed data is corrupt."""
+
+
+class _CountingReader(io.RawIOBase):
+    """A raw reader that counts the bytes read through it (progress by compressed bytes,
+    which works for standard input too)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.handle.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self.count += size
+        return size
+
+
+class DumpReader:
+    """Numbered lines (`(line_number, bytes)`, 1-based, without the newline) of one input.
+
+    `path` is a file or `-` (standard input). `size` is the file's size in bytes (None for
+    standard input); `bytes_read` how much of it has been read so far. Raises ConfigError
+    when the file does not exist.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        if path == "-":
+            self._handle: IO[bytes] = getattr(sys.stdin, "buffer", None) or sys.stdin  # type: ignore[assignment]
+            self.size: int | None = None
+        else:
+            file = Path(path)
+            if not file.is_file():
+                raise ConfigError(
+                    f"dump file {path!r} does not exist",
+                    "give .zst, .ndjson or .jsonl files, or - for standard input",
+                )
+            self._handle = file.open("rb")
+            self.size = file.stat().st_size
+        self._counter = _CountingReader(self._handle)
+        self._buffered = io.BufferedReader(self._counter, READ_SIZE)
+
+    @property
+    def bytes_read(self) -> int:
+        return self._counter.count
+
+    def close(self) -> None:
+        if self.path != "-":
+            self._handle.close()
+
+    def __enter__(self) -> DumpReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _chunks(self) -> Iterator[bytes]:
+        head = self._buffered.read(len(ZSTD_MAGIC))
+        if head != ZSTD_MAGIC:
+            if head:
+                yield head
+            while chunk := self._buffered.read(CHUNK_SIZE):
+                yield chunk
+            return
+        import zstandard
+
+        decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
+        frame = decompressor.decompressobj()
+        inside = False  # fed part of a frame that has not ended yet
+        data = head
+        try:
+            while data or (data := self._buffered.read(READ_SIZE)):
+                while data:
+                    out = frame.decompress(data)
+                    inside = True
+                    if out:
+                        yield out
+                    if frame.eof:  # the next frame starts in what was left over
+                        data, frame, inside = frame.unused_data, decompressor.decompressobj(), False
+                    else:
+                        data = b""
+        except zstandard.ZstdError as error:
+            raise DumpReadError(f"{self.path}: corrupt zstd data ({error})") from None
+        if inside:
+            raise DumpReadError(f"{self.path}: the zstd data ends inside a frame (cut off?)")
+
+    def lines(self, skip: int = 0) -> Iterator[tuple[int, bytes]]:
+        """Every line after the first `skip`, which are counted but never split out or
+        parsed (resuming a file costs only the decoding)."""
+        number = 0
+        tail = b""
+        for chunk in self._chunks():
+            data = tail + chunk if tail else chunk
+            if number < skip:
+                newlines = data.count(b"\n")
+                if number + newlines <= skip:
+                    number += newlines
+                    tail = data[data.rfind(b"\n") + 1 :]
+                    continue
+                position = 0
+                for _ in range(skip - number):
+                    position = data.index(b"\n", position) + 1
+                number = skip
+                data = data[position:]
+            parts = data.split(b"\n")
+            tail = parts.pop()
+            for part in parts:
+                number += 1
+                yield number, part
+        if tail:
+            number += 1
+            if number > skip:
+                yield number, tail
