@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sentiment_pipeline.dto import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -38,6 +38,7 @@ from sentiment_pipeline.sinks.base import Sink
 __all__ = ["PipelineOptions", "install_stop_signals", "run"]
 
 LOGGER = logging.getLogger(__name__)
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
 _END = object()
 _REPORTED_INTERNAL_ERRORS = 10  # the first few are listed in the result; all are counted
 REPORT_HINT = "a bug: rerun with --debug for the traceback and report it"
@@ -65,13 +66,21 @@ class PipelineOptions:
         )
 
 
+def chained_stop_handler(handler: _Handler) -> _Handler:
+    """Mark a signal handler that `install_stop_signals` tells of the first signal (a
+    service loop's stop flag). Other handlers that were there before, such as asyncio's
+    own SIGINT handler that cancels the main task, are only put back, never called."""
+    handler.sentpipe_stop_handler = True  # type: ignore[attr-defined]
+    return handler
+
+
 def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
     """SIGINT/SIGTERM: stop fetching and flush. A second signal interrupts for real.
 
     Returns a function that removes the handlers again and puts back the ones that were
-    there before. A Python handler that was there (a service loop's stop flag, see
-    `service.schedule.StopFlag`) is also told of the first signal, so it knows the run
-    was stopped."""
+    there before. A handler marked with `chained_stop_handler` that was there (a service
+    loop's stop flag, see `service.schedule.StopFlag`) is also told of the first signal,
+    so it knows the run was stopped."""
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in signals}
@@ -87,7 +96,7 @@ def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
         stop.set()
         remove()
         outer = previous[signum]
-        if callable(outer) and outer is not signal.default_int_handler:
+        if callable(outer) and getattr(outer, "sentpipe_stop_handler", False):
             outer(signum, None)
 
     try:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from sentiment_pipeline.pipeline.core import chained_stop_handler
+
 __all__ = ["Schedule", "StopFlag", "run_every"]
 
 LOGGER = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class StopFlag:
         self.signal_name = self.signal_name or signal_name
         self._set = True
 
+    @chained_stop_handler
     def handle(self, signum: int, frame: FrameType | None = None) -> None:
         """The signal handler (also called by the pipeline's own stop handler)."""
         if self._set and self.in_run:
