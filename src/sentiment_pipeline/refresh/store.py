@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import dump_json
@@ -36,14 +36,14 @@ if TYPE_CHECKING:
 __all__ = ["DueItem", "Redacted", "RefreshStore", "due_window", "open_store"]
 
 _HINT = "run `sentpipe db init` to create or upgrade the schema"
-_COMMENTS = "num_comments"
+# the columns of raw_event_revisions as binary COPY needs them (migration 0003)
+_REVISION_TYPES = ["text", "timestamptz", "timestamptz", "int4", "int4", "float8", "text", "text"]
 
 
-@dataclass(frozen=True)
-class DueItem:
+class DueItem(NamedTuple):
     """A stored Reddit item due for a visit: key, where it belongs, the md5 of its stored
     text (`observe.text_hash` of the payload) and the most comments seen (payload or any
-    revision; None when neither has a count)."""
+    revision; None when neither has a count). A tuple: the query's row as it comes."""
 
     id: str
     occurred_at: Any  # the driver's value, written back unchanged
@@ -86,10 +86,6 @@ class RefreshStore(Protocol):
 def _utc(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 class PostgresStore:
@@ -157,15 +153,16 @@ class PostgresStore:
         params += [start, end, *([list(source_ids)] if source_ids else []), start, end]
         with self._mapped():
             rows = self.conn.execute(sql, params).fetchall()
-        return [DueItem(r[0], r[1], r[2], r[3], r[4], _int(r[5])) for r in rows]
+        return list(map(DueItem._make, rows))
 
     def record(self, observations: Sequence[Observation], observed_at: datetime) -> int:
         edits = [o for o in observations if o.patch is not None]
         with self._mapped(), self.conn.transaction():
             with self.conn.cursor().copy(
                 "COPY raw_event_revisions (id, occurred_at, observed_at, score, num_comments, "
-                "upvote_ratio, state, text_hash) FROM STDIN"
+                "upvote_ratio, state, text_hash) FROM STDIN (FORMAT BINARY)"
             ) as copy:
+                copy.set_types(_REVISION_TYPES)
                 for o in observations:
                     copy.write_row(
                         (
@@ -328,7 +325,7 @@ class SQLiteStore:
             "OR r.last < e.due_at) ORDER BY e.due_at, e.id",
             [*window, *source_ids, *window],
         ).fetchall()
-        return [DueItem(r[0], r[1], r[2], r[3], r[4], _int(r[5])) for r in rows]
+        return list(map(DueItem._make, rows))
 
     def record(self, observations: Sequence[Observation], observed_at: datetime) -> int:
         seen = _sqlite_time(observed_at)
