@@ -69,6 +69,7 @@ def reddit(
     """Re-read stored Reddit items due on the schedule through /api/info (100 per request).
 
     With --every: refresh again and again until SIGTERM/SIGINT (then 0).
+
     Exit codes: 0 done (also when stopped by --max-*), 1 finished with failures,
     2 usage or configuration error, 3 database or network unreachable, 4 lock held.
     """
