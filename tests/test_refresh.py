@@ -336,3 +336,173 @@ def test_stats_show_the_latest_observation_and_states(
     assert set(before) - {"refresh"} <= set(after)
     text = invoke("stats", env=env)
     assert "Last refresh" in text.output and "4 unavailable" in text.output
+
+
+# the schema is checked before the first request ------------------------------------
+
+SERVERS = [
+    pytest.param("timescale", marks=pytest.mark.timescale, id="timescale"),
+    pytest.param("postgres", marks=pytest.mark.postgres, id="postgres"),
+    pytest.param("sqlite", id="sqlite"),
+]
+
+
+def reddit_env(fake: RunningFakeReddit, data_dir: Path, url: str | None) -> dict[str, str | None]:
+    return {
+        "SENTPIPE_DATA_DIR": str(data_dir),
+        "SENTPIPE_DATABASE_URL": url,
+        "SENTPIPE_REDDIT_CLIENT_ID": fake.config.client_id,
+        "SENTPIPE_REDDIT_CLIENT_SECRET": fake.config.client_secret,
+        "SENTPIPE_REDDIT_OAUTH_URL": fake.url,
+        "SENTPIPE_REDDIT_URL": fake.url,
+        "SENTPIPE_SINKS": "database,csv",
+    }
+
+
+def sqlite_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if ".db" in p.name and "lock" not in p.name)
+
+
+@pytest.mark.parametrize("purge", [False, True], ids=["refresh", "purge-deleted-only"])
+@pytest.mark.parametrize("server", SERVERS)
+def test_refresh_on_an_unmigrated_database_exits_2_before_any_request(
+    server: str,
+    purge: bool,
+    request: pytest.FixtureRequest,
+    fake_reddit: RunningFakeReddit,
+    tmp_path: Path,
+) -> None:
+    if server == "sqlite":
+        url = f"sqlite:///{tmp_path / 'db' / 'explicit.db'}"  # no such file
+    else:
+        url = str(request.getfixturevalue(f"{server}_url"))  # a fresh, empty database
+    data = tmp_path / "data"
+    extra = ["--purge-deleted-only"] if purge else []
+    result = invoke("refresh", "reddit", *extra, env=reddit_env(fake_reddit, data, url))
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    if server == "sqlite":
+        assert f"no SQLite database at {parse_database_url(url).sqlite_path}" in message
+    else:
+        assert "raw_events does not exist in the database at" in message
+    assert "Run `sentpipe db init` first" in message
+    assert fake_reddit.count() == 0  # not even a token
+    assert sqlite_files(tmp_path) == []  # no empty database file left behind
+    assert not (data / "csv").exists()
+
+
+def test_refresh_on_an_older_revision_names_both_and_migrates_nothing(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    from alembic import command
+
+    from sentiment_pipeline.db.connect import open_engine
+    from sentiment_pipeline.db.migrate import alembic_config, head_revision, schema_revision
+
+    url = parse_database_url(f"sqlite:///{tmp_path / 'old.db'}")
+    engine, connection = open_engine(url)
+    try:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")  # sentiment scores, no raw_event_revisions yet
+        connection.commit()
+    finally:
+        connection.close()
+        engine.dispose()
+    env = reddit_env(fake_reddit, tmp_path / "data", f"sqlite:///{url.sqlite_path}")
+    result = invoke("refresh", "reddit", env=env)
+    assert result.exit_code == 2, result.output
+    head = head_revision(alembic_config())
+    assert f"is not migrated (at revision 0002, head {head})" in " ".join(result.output.split())
+    assert fake_reddit.count() == 0
+    assert schema_revision(url)[0] == "0002"
+
+
+def test_refresh_on_the_embedded_default_migrates_and_runs(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    data = tmp_path / "fresh-machine"
+    env = reddit_env(fake_reddit, data, None)
+    result = invoke("refresh", "reddit", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["extra"]["due"] == 0
+    database = f"sqlite:///{data / 'sentpipe.db'}"
+    assert query(database, "SELECT count(*) FROM raw_event_revisions") == [(0,)]
+    settings = load_settings(data_dir=data)
+    assert settings.embedded_database
+    store_items(settings, 3, age_seconds=2 * 3600)
+    again = invoke("refresh", "reddit", "--json", env=env)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["extra"]["states"]["unavailable"] == 3
+    assert fake_reddit.count(route="info") == 1
+
+
+# stopping between info requests (a service's SIGTERM) --------------------------------
+
+
+def test_a_stop_ends_the_run_after_the_current_info_request(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    settings = settings_for(fake_reddit, tmp_path)
+    store_items(settings, 250, age_seconds=2 * 3600)
+    result = refresh_reddit(settings, RefreshOptions(), stop=lambda: True)
+    assert result.exit_code == 0
+    assert result.stopped_early and result.stop_reason == "interrupted"
+    assert result.report.requests["info"] == 1 == fake_reddit.count(route="info")
+    assert query(db_url(settings), "SELECT count(*) FROM raw_event_revisions") == [(100,)]
+    rest = refresh_reddit(settings, RefreshOptions())  # the next run takes the others
+    assert rest.report.due == 150 and rest.report.requests["info"] == 2
+
+
+def test_due_items_agree_with_the_schedule_on_every_backend(
+    fake_reddit: RunningFakeReddit, tmp_path: Path, any_db_url: str
+) -> None:
+    """The SQL schedule check picks exactly the items `observe.checkpoint` says are due,
+    oldest-due first, and hashes their stored text like `observe.text_hash`."""
+    from datetime import UTC, timedelta
+
+    from sentiment_pipeline.refresh import due_items
+    from sentiment_pipeline.refresh.observe import (
+        Observation,
+        checkpoint,
+        parse_schedule,
+        text_hash,
+    )
+    from sentiment_pipeline.refresh.store import open_store
+    from sentiment_pipeline.timeparse import parse_duration
+
+    settings = settings_for(fake_reddit, tmp_path, any_db_url)
+    hours = [0.5, 0.99, 1.01, 5, 23.9, 24.1, 50, 71.9, 72.1, 95.9, 96.1, 200]
+    for n, age in enumerate(hours):
+        store_items(settings, 1, age_seconds=age * 3600, start=n)
+    ages = parse_schedule("1h,24h,72h", parse_duration("72h"))
+    rows = {r.id: r for r in stored_rows(any_db_url)}
+    store = open_store(settings.database)
+    try:
+        now = store.now()
+        due = due_items(store, now, ages, ())
+        moments = {
+            ident: checkpoint(row.occurred_at.astimezone(UTC), now, ages)
+            for ident, row in rows.items()
+        }
+        expected = sorted((m, i) for i, m in moments.items() if m is not None)
+        assert [d.id for d in due] == [i for _, i in expected]
+        assert len(due) == 8  # 1.01 h … 95.9 h
+        assert all(d.text_hash == text_hash(rows[d.id].payload) for d in due)
+        # observed before its latest checkpoint: still due; after it: not due
+        before, after = due[0], due[-1]
+        first, last = moments[before.id], moments[after.id]
+        assert first is not None and last is not None
+        store.record(
+            [Observation(before.id, before.occurred_at, "live", num_comments=7)],
+            first - timedelta(minutes=1),
+        )
+        store.record(
+            [Observation(after.id, after.occurred_at, "live")], last + timedelta(seconds=1)
+        )
+        again = due_items(store, now, ages, ())
+    finally:
+        store.close()
+    assert [d.id for d in again] == [d.id for d in due if d.id != after.id]
+    assert due[0].num_comments is None  # no count stored
+    assert again[0].num_comments == 7  # the most comments any revision saw

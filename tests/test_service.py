@@ -6,6 +6,8 @@ tests run the installed command and send it SIGTERM between and during runs.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import signal
 import subprocess
@@ -25,6 +27,7 @@ from sentiment_pipeline.fake_reddit import (
     fixture_config,
 )
 from sentiment_pipeline.lock import run_lock
+from sentiment_pipeline.refresh import RefreshOptions, refresh_reddit
 from sentiment_pipeline.scrape import (
     RedditScrapeOptions,
     TargetOverrides,
@@ -43,6 +46,7 @@ from sentiment_pipeline.service import (
 )
 from tests.fixtures.cli import invoke
 from tests.fixtures.events import stored_rows
+from tests.test_refresh import settings_for, store_items
 from tests.test_scrape import fake_env, scrape_settings
 
 SENTPIPE = Path(sys.executable).with_name("sentpipe")
@@ -406,3 +410,120 @@ def test_sigterm_during_a_run_finishes_it_and_exits_0(
     assert _value(metrics, "sentpipe_last_exit_code", command="scrape") == 0
     stored = _value(metrics, "sentpipe_run_events_inserted", command="scrape")
     assert stored is not None and 0 < stored < 300
+
+
+# --- refresh reddit ---------------------------------------------------------------------
+
+
+def _lock_is_free(path: Path) -> bool:
+    try:
+        with run_lock(path):
+            return True
+    except LockHeld:
+        return False
+
+
+def test_refresh_runs_twice_and_the_lock_is_free_between_runs(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    settings = settings_for(fake_reddit, tmp_path)
+    store_items(settings, 1000, age_seconds=2 * 3600)  # 10 info requests: one progress call
+    held_during_run: list[bool] = []
+    free_between: list[bool] = []
+    due: list[int] = []
+
+    def once() -> int:
+        def progress(_: object) -> None:
+            held_during_run.append(not _lock_is_free(settings.lock_path))
+
+        result = refresh_reddit(settings, RefreshOptions(), on_progress=progress)
+        due.append(result.report.due)
+        return int(result.exit_code)
+
+    def between(seconds: float) -> None:
+        free_between.append(_lock_is_free(settings.lock_path))
+        store_items(settings, 3, age_seconds=2 * 3600, start=5000)  # due in the next run
+
+    runs = run_every(once, Schedule(every=0.2), StopFlag(), on_wait=between, max_runs=2)
+    assert runs == 2
+    assert free_between == [True]
+    assert held_during_run and all(held_during_run)
+    assert due == [1000, 3]
+    assert fake_reddit.count(route="info") == 10 + 1
+
+
+def test_refresh_writes_its_figures_to_sentpipe_refresh_prom(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    env = fake_env(fake_reddit, tmp_path / "data")
+    env["SENTPIPE_METRICS_DIR"] = str(tmp_path / "metrics")
+    assert invoke("scrape", "reddit", "-s", "tiny", env=env).exit_code == 0
+    stored = stored_rows(env["SENTPIPE_DATABASE_URL"])
+    posts = [r.id for r in stored if r.event_type == "submission"]
+    fake_reddit.edit(posts[0], "I changed my mind")
+    fake_reddit.delete(posts[1])
+    fake_reddit.remove(posts[2])
+    late = fake_reddit.grow(posts[3], comments=2)
+    fake_reddit.clear_log()
+    args = ["--schedule", "1s", "--max-age", "1s", "--json"]  # every item older than 1 s
+    done = invoke("refresh", "reddit", *args, env=env)
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)["extra"]
+    path = tmp_path / "metrics" / "sentpipe_refresh.prom"
+    labels = {"command": "refresh"}
+
+    def value(name: str) -> float | None:
+        return _value(path, f"sentpipe_{name}", **labels)
+
+    assert value("last_exit_code") == 0
+    assert value("last_success_timestamp_seconds") is not None
+    assert len(posts) <= report["due"] <= len(stored)  # comments made this second wait
+    assert value("run_items_due") == value("run_items_observed") == report["due"]
+    assert value("run_info_requests") == math.ceil(report["due"] / 100)
+    assert value("run_info_requests") == fake_reddit.count(route="info")
+    assert value("run_items_edited") == 1
+    assert value("run_items_deleted") == 1
+    assert value("run_items_removed") == 1
+    assert value("run_items_unavailable") == 0
+    assert value("run_items_redacted") == 2
+    assert value("run_posts_with_new_comments") == 1
+    assert value("run_events_inserted") == len(late) == 2  # the late comments
+    assert value("run_requests") == fake_reddit.count()  # token + info + comments
+    tiny = {"command": "refresh", "subreddit": "tiny"}
+    assert _value(path, "sentpipe_subreddit_events_inserted", **tiny) == 2
+
+
+def test_refresh_every_runs_again_until_sigterm(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    env = fake_env(fake_reddit, tmp_path)
+    settings = settings_for(fake_reddit, tmp_path)
+    store_items(settings, 3, age_seconds=2 * 3600)
+    metrics = tmp_path / "refresh.prom"
+    starts: list[float | None] = []
+
+    def last_run() -> float | None:
+        return _value(metrics, "sentpipe_last_run_timestamp_seconds", command="refresh")
+
+    def drive() -> None:
+        try:
+            if _wait_for(metrics.exists):
+                starts.append(last_run())
+                if _wait_for(lambda: last_run() != starts[0]):
+                    starts.append(last_run())
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    driver = threading.Thread(target=drive)
+    driver.start()
+    done = invoke("refresh", "reddit", "--every", "0.3s", "--metrics-file", str(metrics), env=env)
+    driver.join()
+    assert done.exit_code == 0, done.output
+    assert len(starts) == 2, done.output
+    assert "refresh: stopped (SIGTERM)" in done.output
+    assert done.output.count("refresh: 3 due") == 1
+    assert "refresh: 0 due" in done.output  # the runs after it: nothing due again
+    assert fake_reddit.count(route="info") == 1
+    assert _value(metrics, "sentpipe_last_exit_code", command="refresh") == 0
+    assert _value(metrics, "sentpipe_run_items_due", command="refresh") == 0
+    assert _lock_is_free(settings.lock_path)

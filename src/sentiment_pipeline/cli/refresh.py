@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.service import Every, Jitter, MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
 
 if TYPE_CHECKING:
@@ -61,8 +62,13 @@ def reddit(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    every: Every = None,
+    jitter: Jitter = None,
+    metrics_file: MetricsFile = None,
 ) -> None:
     """Re-read stored Reddit items due on the schedule through /api/info (100 per request).
+
+    With --every: refresh again and again until SIGTERM/SIGINT (then 0).
 
     Exit codes: 0 done (also when stopped by --max-*), 1 finished with failures,
     2 usage or configuration error, 3 database or network unreachable, 4 lock held.
@@ -82,9 +88,25 @@ def reddit(
         purge_deleted_only=purge_deleted_only,
         wait_for_lock=wait,
     )
-    result = refresh_reddit(settings_from(ctx), options)
-    render_refresh(result, as_json=as_json, quiet=quiet)
-    raise typer.Exit(int(result.exit_code))
+    settings = settings_from(ctx)
+
+    def run_once(stop: Any) -> Outcome:
+        from sentiment_pipeline.service import figures_from_refresh
+
+        result = refresh_reddit(settings, options, stop=None if stop is None else stop.is_set)
+        render_refresh(result, as_json=as_json, quiet=quiet)
+        return Outcome(int(result.exit_code), figures_from_refresh(result))
+
+    serve(
+        ctx,
+        "refresh",
+        run_once,
+        every=every,
+        jitter=jitter,
+        metrics_file=metrics_file,
+        metrics_dir=settings.metrics_dir,
+        quiet=quiet,
+    )
 
 
 def render_refresh(result: RefreshResult, as_json: bool = False, quiet: bool = False) -> None:

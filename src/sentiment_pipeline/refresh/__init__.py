@@ -16,22 +16,25 @@ import asyncio
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.refresh.observe import (
     STATES,
     Observation,
-    checkpoint,
     observe,
     parse_schedule,
 )
 from sentiment_pipeline.settings import Settings, SubredditTarget
 from sentiment_pipeline.timeparse import parse_duration
+
+if TYPE_CHECKING:
+    from sentiment_pipeline.refresh.store import DueItem, RefreshStore
+    from sentiment_pipeline.sinks import Sink
 
 __all__ = [
     "WRITE_EVERY",
@@ -105,42 +108,12 @@ class RefreshResult(RunResult):
         return self.report.to_dict()
 
 
-@dataclass(frozen=True)
-class _Due:
-    id: str
-    occurred_at: Any
-    source_id: str
-    event_type: str
-    text_hash: str
-    num_comments: int | None
-
-
 def due_items(
-    store: Any, now: datetime, ages: Sequence[timedelta], source_ids: Sequence[str]
-) -> list[_Due]:
+    store: RefreshStore, now: datetime, ages: Sequence[timedelta], source_ids: Sequence[str]
+) -> list[DueItem]:
     """Stored items whose latest reached schedule age has no observation yet, oldest-due
-    first."""
-    start = now - ages[-1] - _late()
-    rows = store.candidates(start, now - ages[0], source_ids)
-    due: list[tuple[datetime, _Due]] = []
-    for c in rows:
-        moment = checkpoint(c.moment, now, ages)
-        if moment is None or (c.last_observed is not None and c.last_observed >= moment):
-            continue
-        due.append(
-            (
-                moment,
-                _Due(c.id, c.occurred_at, c.source_id, c.event_type, c.text_hash, c.num_comments),
-            )
-        )
-    due.sort(key=lambda pair: pair[0])
-    return [item for _, item in due]
-
-
-def _late() -> timedelta:
-    from sentiment_pipeline.refresh.observe import LATE_VISIT
-
-    return LATE_VISIT
+    first (ties by id); the store picks them in SQL (`RefreshStore.due_items`)."""
+    return store.due_items(now, ages, source_ids)
 
 
 def _ages(settings: Settings, options: RefreshOptions) -> list[timedelta]:
@@ -181,16 +154,23 @@ async def refresh_reddit_async(
     options: RefreshOptions,
     *,
     on_progress: Callable[[RefreshResult], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RefreshResult:
     """One refresh (see the module docstring); returns counts and the report.
 
+    Before any request (and before reading), under the lock: the database
+    (`settings.database`) and every database sink the late comments go to must be at the
+    head revision (`db.migrate.ensure_schema`, `pipeline.prepare_databases`); the
+    embedded SQLite default is migrated here, any other database is not (a dry run
+    migrates nothing). `stop()` is asked after each info request: True ends the run
+    cleanly (`stopped_early`, "interrupted"; a service's SIGTERM).
+
     Raises `ConfigError` (credentials missing or rejected, bad schedule, schema not
-    migrated), `LockHeld` (a scrape or refresh runs), `DatabaseUnreachable` (database
-    down, or Reddit unreachable). Stopping at `--max-requests` / `--max-duration` is a
-    clean stop (`stopped_early`), not an error."""
+    migrated: "run `sentpipe db init`"), `LockHeld` (a scrape or refresh runs),
+    `DatabaseUnreachable` (database down, or Reddit unreachable). Stopping at
+    `--max-requests` / `--max-duration` is a clean stop (`stopped_early`), not an error."""
     from sentiment_pipeline.lock import run_lock
     from sentiment_pipeline.refresh.store import open_store
-    from sentiment_pipeline.sources.reddit.client import check_credentials
 
     ages = _ages(settings, options)
     policy = settings.deleted_content
@@ -199,7 +179,10 @@ async def refresh_reddit_async(
             "--purge-deleted-only has nothing to do with SENTPIPE_DELETED_CONTENT=keep",
             "set SENTPIPE_DELETED_CONTENT=redact to remove content deleted on Reddit",
         )
-    if not (options.purge_deleted_only or options.dry_run):
+    fetching = not (options.purge_deleted_only or options.dry_run)
+    if fetching:
+        from sentiment_pipeline.sources.reddit.client import check_credentials
+
         check_credentials(settings)
     result = RefreshResult(dry_run=options.dry_run)
     report = result.report
@@ -208,34 +191,63 @@ async def refresh_reddit_async(
     with run_lock(
         settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape or refresh"
     ):
-        store = open_store(settings.database)
+        sinks = await asyncio.to_thread(_prepare, settings, options, fetching)
+        store = None
         try:
+            store = open_store(settings.database)
             if options.purge_deleted_only:
                 _redact(settings, store, store.flagged(options.source_ids), report)
                 return result
             clock = time.perf_counter()
-            now = store.now()
-            due = due_items(store, now, ages, options.source_ids)
+            due = due_items(store, store.now(), ages, options.source_ids)
             report.db_seconds += time.perf_counter() - clock
             report.due = len(due)
             if options.dry_run:
                 report.requests["info"] = math.ceil(len(due) / 100)
                 return result
-            await _fetch(settings, options, store, due, result, on_progress)
+            handed, sinks = sinks, []  # the pipeline closes them (or `_fetch` does)
+            await _fetch(settings, options, store, due, result, handed, on_progress, stop)
         finally:
-            store.close()
+            for sink in sinks:
+                sink.close()
+            if store is not None:
+                store.close()
             result.duration = time.monotonic() - started
     return result
+
+
+def _prepare(settings: Settings, options: RefreshOptions, fetching: bool) -> list[Sink]:
+    """Check the schema before the first request; returns the sinks for late comments
+    (built, checked, not yet connected; none unless `fetching`)."""
+    from sentiment_pipeline.db.migrate import ensure_schema
+    from sentiment_pipeline.pipeline import prepare_databases
+    from sentiment_pipeline.sinks import build_sinks
+
+    ensure_schema(settings.database, migrate=settings.embedded_database and not options.dry_run)
+    if not fetching:
+        return []
+    sinks = build_sinks(list(settings.sinks), settings)
+    try:
+        prepare_databases(settings, sinks)
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
 
 
 async def _fetch(
     settings: Settings,
     options: RefreshOptions,
-    store: Any,
-    due: list[_Due],
+    store: RefreshStore,
+    due: list[DueItem],
     result: RefreshResult,
+    sinks: list[Sink],
     on_progress: Callable[[RefreshResult], None] | None,
+    stop: Callable[[], bool] | None,
 ) -> None:
+    """Re-read `due` and record what was seen; then the late comments into `sinks`,
+    which this closes (through the pipeline, or here when it does not run)."""
     from sentiment_pipeline.pipeline import run_from_settings_async
     from sentiment_pipeline.sources.reddit.client import (
         BudgetExhausted,
@@ -268,9 +280,14 @@ async def _fetch(
             _redact(settings, store, flagged, report)
         pending.clear()
 
+    handed_over = False
+    answers = cast(
+        "AsyncGenerator[tuple[list[str], dict[str, Any]], None]",
+        read_info(reddit, [item.id for item in due], meter),
+    )
     try:
         try:
-            async for asked, found in read_info(reddit, [item.id for item in due], meter):
+            async for asked, found in answers:
                 report.requests["info"] += 1
                 report.asked += len(asked)
                 for name in asked:
@@ -289,9 +306,13 @@ async def _fetch(
                     flush()
                     if on_progress is not None:
                         on_progress(result)
-        except BudgetExhausted as stop:
-            result.stopped_early, result.stop_reason = True, str(stop)
+                if stop is not None and stop():
+                    result.stopped_early, result.stop_reason = True, "interrupted"
+                    break
+        except BudgetExhausted as budget:
+            result.stopped_early, result.stop_reason = True, str(budget)
         finally:
+            await answers.aclose()
             flush()
             report.states.update(states)
         report.grown = sum(len(v) for v in grown.values())
@@ -300,8 +321,11 @@ async def _fetch(
             targets = {source_id: _target(settings, source_id) for source_id in grown}
             before = totals.total
             records = tree_records(reddit, meter, grown, targets, stats)
+            handed_over = True
             try:
-                await run_from_settings_async(settings, _stopping(records, result), result=result)
+                await run_from_settings_async(
+                    settings, _stopping(records, result), sinks=sinks, result=result
+                )
             finally:
                 report.requests["comments"] = totals.total - before
                 report.comment_trees = sum(s.comment_trees for s in stats.values())
@@ -327,6 +351,9 @@ async def _fetch(
         else:
             raise
     finally:
+        if not handed_over:
+            for sink in sinks:
+                sink.close()
         await reddit.close()
         report.requests["total"] = totals.total
         report.requests["token"] = totals.token
@@ -348,6 +375,7 @@ def refresh_reddit(
     options: RefreshOptions,
     *,
     on_progress: Callable[[RefreshResult], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> RefreshResult:
     """Synchronous `refresh_reddit_async` (one event loop per run)."""
-    return asyncio.run(refresh_reddit_async(settings, options, on_progress=on_progress))
+    return asyncio.run(refresh_reddit_async(settings, options, on_progress=on_progress, stop=stop))

@@ -1,9 +1,12 @@
 """The SQL of the refresh, one class per backend: due candidates, revisions, edits, redaction.
 
-- `candidates`: one query over the stored Reddit items of the time window, with their
-  text hash (md5 in SQL: PostgreSQL's `md5`, a registered function on SQLite), stored
-  comment count and the latest observation (an aggregate of `raw_event_revisions` over
-  the same window, which TimescaleDB prunes to the recent chunks).
+- `due_items`: one query that picks the due items (see `observe.checkpoint`) among the
+  stored Reddit items of the time window, oldest-due first: the schedule check is a
+  `CASE` over the item's age on PostgreSQL (a registered function on SQLite), compared
+  with the latest observation (an aggregate of `raw_event_revisions` over the same
+  window, which TimescaleDB prunes to the recent chunks). Only the rows that are due
+  get their text hashed (md5 in SQL: PostgreSQL's `md5`, a registered function on
+  SQLite) and their comment count read, so a refresh with little due stays cheap.
 - `record`: appends the observations (`COPY` on PostgreSQL) and applies edits (the
   payload's text fields merged in, `processed = false` so `sentiment score` scores the
   item again) in one transaction.
@@ -19,36 +22,41 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import dump_json
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.refresh.observe import Observation, redact_payload
+from sentiment_pipeline.refresh.observe import LATE_VISIT, Observation, checkpoint, redact_payload
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Candidate", "Redacted", "RefreshStore", "open_store"]
+__all__ = ["DueItem", "Redacted", "RefreshStore", "due_window", "open_store"]
 
 _HINT = "run `sentpipe db init` to create or upgrade the schema"
-_COMMENTS = "num_comments"
+# the columns of raw_event_revisions as binary COPY needs them (migration 0003)
+_REVISION_TYPES = ["text", "timestamptz", "timestamptz", "int4", "int4", "float8", "text", "text"]
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A stored Reddit item of the window: key, where it belongs, the md5 of its stored
-    text, the most comments seen (payload or any revision) and its latest observation."""
+class DueItem(NamedTuple):
+    """A stored Reddit item due for a visit: key, where it belongs, the md5 of its stored
+    text (`observe.text_hash` of the payload) and the most comments seen (payload or any
+    revision; None when neither has a count). A tuple: the query's row as it comes."""
 
     id: str
     occurred_at: Any  # the driver's value, written back unchanged
-    moment: datetime  # the same, aware UTC
     source_id: str
     event_type: str
     text_hash: str
     num_comments: int | None
-    last_observed: datetime | None
+
+
+def due_window(now: datetime, ages: Sequence[timedelta]) -> tuple[datetime, datetime]:
+    """`(start, end)`: the `occurred_at` range in which an item can be due at `now` (it
+    has reached the first age and is at most `LATE_VISIT` past the last one)."""
+    return now - ages[-1] - LATE_VISIT, now - ages[0]
 
 
 @dataclass(frozen=True)
@@ -66,9 +74,9 @@ class RefreshStore(Protocol):
     backend: str
 
     def now(self) -> datetime: ...
-    def candidates(
-        self, start: datetime, end: datetime, source_ids: Sequence[str]
-    ) -> list[Candidate]: ...
+    def due_items(
+        self, now: datetime, ages: Sequence[timedelta], source_ids: Sequence[str]
+    ) -> list[DueItem]: ...
     def record(self, observations: Sequence[Observation], observed_at: datetime) -> int: ...
     def redact(self, keys: Sequence[tuple[str, Any]]) -> tuple[list[Redacted], int]: ...
     def flagged(self, source_ids: Sequence[str]) -> list[tuple[str, Any]]: ...
@@ -78,14 +86,6 @@ class RefreshStore(Protocol):
 def _utc(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _max(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else max(a, b)
 
 
 class PostgresStore:
@@ -126,38 +126,43 @@ class PostgresStore:
         assert row is not None
         return _utc(row[0])
 
-    def candidates(
-        self, start: datetime, end: datetime, source_ids: Sequence[str]
-    ) -> list[Candidate]:
-        only = " AND e.source_id = ANY(%s)" if source_ids else ""
+    def due_items(
+        self, now: datetime, ages: Sequence[timedelta], source_ids: Sequence[str]
+    ) -> list[DueItem]:
+        """The due items (module docstring), oldest-due first, ties by id. The `CASE`
+        is `observe.checkpoint` in SQL: the latest age the item has reached, as a moment;
+        the window keeps it within `LATE_VISIT` of the last age."""
+        start, end = due_window(now, ages)
+        reached = " ".join("WHEN occurred_at <= %s THEN occurred_at + %s" for _ in ages)
+        only = " AND source_id = ANY(%s)" if source_ids else ""
         sql = (
             "SELECT e.id, e.occurred_at, e.source_id, e.event_type, md5(coalesce("
             "e.payload->>'title', '') || chr(31) || coalesce(e.payload->>'selftext', '') || "
-            "chr(31) || coalesce(e.payload->>'body', '')), CASE WHEN jsonb_typeof("
+            "chr(31) || coalesce(e.payload->>'body', '')), greatest(CASE WHEN jsonb_typeof("
             "e.payload->'num_comments') = 'number' THEN (e.payload->>'num_comments')::numeric"
-            "::bigint END, r.last, r.most FROM raw_events e LEFT JOIN (SELECT id, occurred_at, "
-            "max(observed_at) AS last, max(num_comments) AS most FROM raw_event_revisions "
-            "WHERE occurred_at >= %s AND occurred_at <= %s GROUP BY id, occurred_at) r "
-            "ON r.id = e.id AND r.occurred_at = e.occurred_at WHERE e.source = 'reddit' "
-            f"AND e.occurred_at >= %s AND e.occurred_at <= %s{only}"
+            "::bigint END, r.most) FROM (SELECT id, occurred_at, source_id, event_type, "
+            f"payload, CASE {reached} END AS due_at FROM raw_events WHERE source = 'reddit' "
+            f"AND occurred_at >= %s AND occurred_at <= %s{only}) e LEFT JOIN (SELECT id, "
+            "occurred_at, max(observed_at) AS last, max(num_comments) AS most FROM "
+            "raw_event_revisions WHERE occurred_at >= %s AND occurred_at <= %s "
+            "GROUP BY id, occurred_at) r ON r.id = e.id AND r.occurred_at = e.occurred_at "
+            "WHERE e.due_at IS NOT NULL AND (r.last IS NULL OR r.last < e.due_at) "
+            "ORDER BY e.due_at, e.id"
         )
-        params: list[Any] = [start, end, start, end]
-        if source_ids:
-            params.append(list(source_ids))
+        params: list[Any] = [x for age in reversed(ages) for x in (now - age, age)]
+        params += [start, end, *([list(source_ids)] if source_ids else []), start, end]
         with self._mapped():
             rows = self.conn.execute(sql, params).fetchall()
-        return [
-            Candidate(r[0], r[1], _utc(r[1]), r[2], r[3], r[4], _max(_int(r[5]), _int(r[7])), r[6])
-            for r in rows
-        ]
+        return list(map(DueItem._make, rows))
 
     def record(self, observations: Sequence[Observation], observed_at: datetime) -> int:
         edits = [o for o in observations if o.patch is not None]
         with self._mapped(), self.conn.transaction():
             with self.conn.cursor().copy(
                 "COPY raw_event_revisions (id, occurred_at, observed_at, score, num_comments, "
-                "upvote_ratio, state, text_hash) FROM STDIN"
+                "upvote_ratio, state, text_hash) FROM STDIN (FORMAT BINARY)"
             ) as copy:
+                copy.set_types(_REVISION_TYPES)
                 for o in observations:
                     copy.write_row(
                         (
@@ -289,37 +294,38 @@ class SQLiteStore:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
-    def candidates(
-        self, start: datetime, end: datetime, source_ids: Sequence[str]
-    ) -> list[Candidate]:
-        only = f" AND e.source_id IN ({', '.join('?' for _ in source_ids)})" if source_ids else ""
+    def due_items(
+        self, now: datetime, ages: Sequence[timedelta], source_ids: Sequence[str]
+    ) -> list[DueItem]:
+        """As `PostgresStore.due_items`; the schedule check is `observe.checkpoint`
+        itself, registered as `sentpipe_due_at` (stored times are fixed-width UTC text,
+        so text order is time order)."""
+        start, end = due_window(now, ages)
+
+        def due_at(occurred_at: str | None) -> str | None:
+            moment = None if occurred_at is None else checkpoint(_utc(occurred_at), now, ages)
+            return None if moment is None else _sqlite_time(moment)
+
+        self.conn.create_function("sentpipe_due_at", 1, due_at, deterministic=True)
+        only = f" AND source_id IN ({', '.join('?' for _ in source_ids)})" if source_ids else ""
         window = [_sqlite_time(start), _sqlite_time(end)]
         rows = self.conn.execute(
             "SELECT e.id, e.occurred_at, e.source_id, e.event_type, sentpipe_md5(coalesce("
             "json_extract(e.payload, '$.title'), '') || char(31) || coalesce(json_extract("
             "e.payload, '$.selftext'), '') || char(31) || coalesce(json_extract(e.payload, "
-            "'$.body'), '')), CASE WHEN json_type(e.payload, '$.num_comments') IN ('integer', "
-            "'real') THEN CAST(json_extract(e.payload, '$.num_comments') AS INTEGER) END, "
-            "r.last, r.most FROM raw_events e LEFT JOIN (SELECT id, occurred_at, "
-            "max(observed_at) AS last, max(num_comments) AS most FROM raw_event_revisions "
-            "WHERE occurred_at >= ? AND occurred_at <= ? GROUP BY id, occurred_at) r "
-            "ON r.id = e.id AND r.occurred_at = e.occurred_at WHERE e.source = 'reddit' "
-            f"AND e.occurred_at >= ? AND e.occurred_at <= ?{only}",
-            [*window, *window, *source_ids],
+            "'$.body'), '')), coalesce(max(e.stored, r.most), e.stored, r.most) FROM (SELECT "
+            "id, occurred_at, source_id, event_type, payload, CASE WHEN json_type(payload, "
+            "'$.num_comments') IN ('integer', 'real') THEN CAST(json_extract(payload, "
+            "'$.num_comments') AS INTEGER) END AS stored, sentpipe_due_at(occurred_at) AS "
+            "due_at FROM raw_events WHERE source = 'reddit' AND occurred_at >= ? AND "
+            f"occurred_at <= ?{only}) e LEFT JOIN (SELECT id, occurred_at, max(observed_at) "
+            "AS last, max(num_comments) AS most FROM raw_event_revisions WHERE occurred_at "
+            ">= ? AND occurred_at <= ? GROUP BY id, occurred_at) r ON r.id = e.id AND "
+            "r.occurred_at = e.occurred_at WHERE e.due_at IS NOT NULL AND (r.last IS NULL "
+            "OR r.last < e.due_at) ORDER BY e.due_at, e.id",
+            [*window, *source_ids, *window],
         ).fetchall()
-        return [
-            Candidate(
-                r[0],
-                r[1],
-                _utc(r[1]),
-                r[2],
-                r[3],
-                r[4],
-                _max(_int(r[5]), _int(r[7])),
-                None if r[6] is None else _utc(r[6]),
-            )
-            for r in rows
-        ]
+        return list(map(DueItem._make, rows))
 
     def record(self, observations: Sequence[Observation], observed_at: datetime) -> int:
         seen = _sqlite_time(observed_at)

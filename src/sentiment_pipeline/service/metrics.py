@@ -29,6 +29,7 @@ __all__ = [
     "RunFigures",
     "RunMetrics",
     "check_metrics_path",
+    "figures_from_refresh",
     "figures_from_run",
     "last_success",
     "metrics_path",
@@ -50,6 +51,15 @@ COUNTERS: dict[str, str] = {
     "rate_limit_wait_seconds": "Seconds spent waiting for the API rate limit in the last run.",
     "events_scored": "Events scored in the last run.",
     "events_skipped": "Events marked processed without a score (no text) in the last run.",
+    "items_due": "Stored items due on the refresh schedule in the last run.",
+    "info_requests": "/api/info requests (100 items each) in the last run.",
+    "items_observed": "Items re-read through /api/info (observations recorded) in the last run.",
+    "items_edited": "Items found edited (payload updated, scoring re-queued) in the last run.",
+    "items_deleted": "Items found deleted by their author in the last run.",
+    "items_removed": "Items found removed by moderators, admins or filters in the last run.",
+    "items_unavailable": "Items absent from the /api/info answer in the last run.",
+    "items_redacted": "Stored payloads blanked (deleted content, redact policy) in the last run.",
+    "posts_with_new_comments": "Posts whose comment trees were fetched again in the last run.",
 }
 # the same per subreddit: sentpipe_subreddit_<suffix>{command, subreddit}
 SUBREDDIT_COUNTERS: dict[str, str] = {
@@ -96,6 +106,45 @@ def figures_from_run(result: Any) -> RunFigures:
     """Figures of a pipeline `RunResult` (fetched, inserted, duplicates, dead-lettered,
     spooled; the same per source id), plus requests and rate-limit wait when the result
     carries a Reddit `report` (`ScrapeResult`; per subreddit too)."""
+    figures = _pipeline_figures(result)
+    report = getattr(result, "report", None)
+    if report is not None:
+        figures.counters["requests"] = report.requests.total
+        figures.counters["rate_limit_wait_seconds"] = sum(
+            s.rate_limit_wait for s in report.subreddits.values()
+        )
+        for name, stats in report.subreddits.items():
+            row = figures.per_subreddit.setdefault(name, {})
+            row["requests"] = stats.requests
+            row["rate_limit_wait_seconds"] = stats.rate_limit_wait
+    return figures
+
+
+def figures_from_refresh(result: Any) -> RunFigures:
+    """Figures of a `RefreshResult`: what its `report` counted (items due, info
+    requests, items observed, per state edited / deleted / removed / unavailable,
+    redacted, posts with new comments, all requests), plus the pipeline's figures of the
+    late comments it stored (`events_fetched`, `events_inserted`, …; per subreddit)."""
+    report = result.report
+    figures = _pipeline_figures(result)
+    figures.counters.update(
+        {
+            "items_due": report.due,
+            "info_requests": report.requests["info"],
+            "items_observed": report.asked,
+            "items_edited": report.states.get("edited", 0),
+            "items_deleted": report.states.get("deleted", 0),
+            "items_removed": report.states.get("removed", 0),
+            "items_unavailable": report.states.get("unavailable", 0),
+            "items_redacted": report.redacted,
+            "posts_with_new_comments": report.grown,
+            "requests": report.requests["total"],
+        }
+    )
+    return figures
+
+
+def _pipeline_figures(result: Any) -> RunFigures:
     figures = RunFigures(
         counters={
             "events_fetched": result.fetched,
@@ -112,16 +161,6 @@ def figures_from_run(result: Any) -> RunFigures:
             "events_duplicates": counts.duplicates,
             "events_dead_lettered": counts.invalid,
         }
-    report = getattr(result, "report", None)
-    if report is not None:
-        figures.counters["requests"] = report.requests.total
-        figures.counters["rate_limit_wait_seconds"] = sum(
-            s.rate_limit_wait for s in report.subreddits.values()
-        )
-        for name, stats in report.subreddits.items():
-            row = figures.per_subreddit.setdefault(name, {})
-            row["requests"] = stats.requests
-            row["rate_limit_wait_seconds"] = stats.rate_limit_wait
     return figures
 
 
