@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,12 +33,14 @@ __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "MAX_DEPTH",
     "REPLACEMENT",
+    "Chunk",
     "Parsed",
     "RawEventDTO",
     "Rejected",
     "Validated",
     "clean_text",
     "dump_json",
+    "validate_plain",
     "validate_record",
 ]
 
@@ -180,10 +182,12 @@ class RawEventDTO(BaseModel):
         }
 
 
-@dataclass(frozen=True)
-class Validated:
+class Validated(NamedTuple):
+    """A valid event; `sanitized`: unstorable characters were replaced by U+FFFD.
+    (A named tuple: immutable, and built ~10x faster than a frozen dataclass.)"""
+
     event: RawEventDTO
-    sanitized: bool  # unstorable characters were replaced by U+FFFD
+    sanitized: bool
 
 
 @dataclass(frozen=True)
@@ -192,8 +196,14 @@ class Rejected:
     reason: str
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Chunk(list[Any]):
+    """Many source items at once (records, `Parsed`, `Validated`, `Rejected`, in input
+    order): the pipeline (`pipeline.core.run`) takes a chunk in one step and hands its
+    valid events on as one list, so a fast source (a dump, a file) pays no await per
+    record."""
+
+
+class Parsed(NamedTuple):
     """A raw record whose payload a parser already serialised in `dump_json`'s exact form
     (see `sources.ndjson.loads_exact`), so validation need not serialise it again."""
 
@@ -272,7 +282,7 @@ def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | No
     return event
 
 
-def _validate_plain(
+def validate_plain(
     record: dict[str, Any], max_payload_bytes: int, payload_json: str
 ) -> Validated | None:
     """`validate_record`'s answer for the common record (a parser's dict with string
@@ -364,7 +374,7 @@ def validate_record(
     (an exception here is a bug, which the pipeline dead-letters as such).
     """
     if payload_json is not None and type(record) is dict:
-        quick = _validate_plain(record, max_payload_bytes, payload_json)
+        quick = validate_plain(record, max_payload_bytes, payload_json)
         if quick is not None:
             return quick
     if not isinstance(record, Mapping):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_pipeline.backfill.checkpoint import Checkpoint, CheckpointFile
-from sentiment_pipeline.dto import Parsed, Rejected, Validated, validate_record
+from sentiment_pipeline.dto import Parsed, Rejected, Validated, validate_plain, validate_record
 from sentiment_pipeline.errors import ExitCode
 from sentiment_pipeline.pipeline import Chunk, run_from_settings_async
 from sentiment_pipeline.pipeline.result import RunResult
@@ -345,8 +345,11 @@ def _validate(item: Any, max_payload_bytes: int) -> Any:
     """A `Validated` or `Rejected`; on an unforeseen exception the record itself, which
     the pipeline validates again and dead-letters as an internal error."""
     try:
-        if isinstance(item, Parsed):
-            return validate_record(item.record, max_payload_bytes, item.payload_json)
+        if type(item) is Parsed:
+            record, payload_json = item
+            return validate_plain(record, max_payload_bytes, payload_json) or validate_record(
+                record, max_payload_bytes, payload_json
+            )
         return validate_record(item, max_payload_bytes)
     except Exception:
         return item.record if isinstance(item, Parsed) else item

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 import orjson
 
-from sentiment_pipeline.dto import MAX_DEPTH, Parsed, Rejected
+from sentiment_pipeline.dto import MAX_DEPTH, Chunk, Parsed, Rejected
 from sentiment_pipeline.errors import ConfigError
 
 __all__ = [
@@ -185,7 +185,8 @@ def _start_reader(handle: IO[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Q
 
 
 async def ndjson_records(path: str) -> AsyncIterator[Any]:
-    """Yield parsed records; reads happen off the event loop so writing overlaps reading."""
+    """Yield parsed records, a `pipeline.Chunk` of them per block of lines read; reads
+    happen off the event loop so writing overlaps reading."""
     handle = _open(path)
     chunks = _start_reader(handle, asyncio.get_running_loop())
     line_number = 0
@@ -196,11 +197,14 @@ async def ndjson_records(path: str) -> AsyncIterator[Any]:
                 return
             if isinstance(lines, BaseException):
                 raise lines
+            chunk = Chunk()
             for line in lines:
                 line_number += 1
                 parsed = parse_record_line(line, line_number)
                 if parsed is not BLANK:
-                    yield parsed
+                    chunk.append(parsed)
+            if chunk:
+                yield chunk
     finally:
         if path != "-":
             handle.close()
