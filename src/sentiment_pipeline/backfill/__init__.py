@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_pipeline.backfill.checkpoint import Checkpoint, CheckpointFile
-from sentiment_pipeline.dto import Parsed, Rejected, Validated, validate_record
+from sentiment_pipeline.dto import Parsed, Rejected, Validated, validate_plain, validate_record
 from sentiment_pipeline.errors import ExitCode
-from sentiment_pipeline.pipeline import run_from_settings_async
+from sentiment_pipeline.pipeline import Chunk, run_from_settings_async
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings
 from sentiment_pipeline.sources.reddit_dump import (
@@ -33,7 +33,7 @@ from sentiment_pipeline.sources.reddit_dump import (
     DumpReader,
     DumpReadError,
     Kind,
-    dump_items,
+    dump_blocks,
     hints_from_name,
 )
 
@@ -46,7 +46,6 @@ __all__ = [
     "backfill_async",
 ]
 
-_CHUNK = 1000  # items handed from the reading thread at a time
 _END = object()
 
 
@@ -184,6 +183,11 @@ class _LineTracker:
         with self._lock:
             self._pending.append(line)
 
+    def queued_all(self, lines: list[int]) -> None:
+        """`queued` for each of `lines`, in order."""
+        with self._lock:
+            self._pending.extend(lines)
+
     def handled(self, line: int) -> None:
         with self._lock:
             self._through = line
@@ -222,10 +226,10 @@ class _Budget:
 
 
 def _read_in_thread(
-    items: Iterator[tuple[int, Any]], cancelled: threading.Event
+    blocks: Iterator[list[tuple[int, Any]]], cancelled: threading.Event
 ) -> queue.Queue[Any]:
-    """Run the source's generator in a daemon thread; chunks of items on a bounded queue
-    (then `_END`, or the exception that ended it)."""
+    """Run the source's generator of blocks in a daemon thread; the blocks on a bounded
+    queue (then `_END`, or the exception that ended it)."""
     chunks: queue.Queue[Any] = queue.Queue(maxsize=8)
 
     def put(item: Any) -> bool:
@@ -238,20 +242,13 @@ def _read_in_thread(
         return False
 
     def work() -> None:
-        chunk: list[tuple[int, Any]] = []
         try:
-            for item in items:
-                chunk.append(item)
-                if len(chunk) >= _CHUNK:
-                    if not put(chunk):
-                        return
-                    chunk = []
-            if chunk and not put(chunk):
-                return
+            for block in blocks:
+                if not put(block):
+                    return
             put(_END)
-        except BaseException as error:  # the lines before it first, then the error
-            if not chunk or put(chunk):
-                put(error)
+        except BaseException as error:  # the lines before it went first
+            put(error)
 
     threading.Thread(target=work, name="sentpipe-dump-reader", daemon=True).start()
     return chunks
@@ -268,6 +265,23 @@ def _next_chunk(chunks: queue.Queue[Any], cancelled: threading.Event) -> Any:
     return _END
 
 
+def _validated(
+    blocks: Iterator[list[tuple[int, Any]]], max_payload_bytes: int
+) -> Iterator[list[tuple[int, Any]]]:
+    """The blocks with every record validated (in the reading thread, a block at a time,
+    so the event loop only hands lists on); filtered lines and dead letters as they are."""
+    for block in blocks:
+        yield [
+            (
+                number,
+                item
+                if item is FILTERED or type(item) is Rejected
+                else _validate(item, max_payload_bytes),
+            )
+            for number, item in block
+        ]
+
+
 async def _records(
     reader: DumpReader,
     options: BackfillOptions,
@@ -278,11 +292,11 @@ async def _records(
     budget: _Budget,
     tick: Callable[[], None],
 ) -> AsyncIterator[Any]:
-    """The pipeline's source for one input: validated events (lines tracked), dead
-    letters, and nothing for filtered lines."""
-    items = dump_items(reader, hints_from_name(reader.path), options.kind, options.filters, start)
+    """The pipeline's source for one input: chunks (`pipeline.Chunk`) of validated
+    events (lines tracked) and dead letters; filtered lines are only counted."""
+    blocks = dump_blocks(reader, hints_from_name(reader.path), options.kind, options.filters, start)
     cancelled = threading.Event()
-    chunks = _read_in_thread(items, cancelled)
+    chunks = _read_in_thread(_validated(blocks, max_payload_bytes), cancelled)
     loop = asyncio.get_running_loop()
     try:
         while True:
@@ -295,22 +309,33 @@ async def _records(
                 return
             if isinstance(chunk, BaseException):
                 raise chunk
+            out = Chunk()
+            valid: list[int] = []
+            last = None
+            limited = False
             for number, item in chunk:
                 result.lines_read += 1
                 if item is FILTERED:
                     result.filtered += 1
-                    tracker.handled(number)
+                    last = number
                     continue
-                if not isinstance(item, Rejected):
+                if type(item) is not Rejected:
                     if not budget.take():
-                        result.stopped_early = True
-                        result.stop_reason = "--limit reached"
-                        return
-                    item = _validate(item, max_payload_bytes)
-                    if isinstance(item, Validated):
-                        tracker.queued(number)
-                yield item
-                tracker.handled(number)
+                        limited = True
+                        break
+                    if type(item) is Validated:
+                        valid.append(number)
+                out.append(item)
+                last = number
+            tracker.queued_all(valid)
+            if out:
+                yield out
+            if last is not None:
+                tracker.handled(last)
+            if limited:
+                result.stopped_early = True
+                result.stop_reason = "--limit reached"
+                return
             tick()
     finally:
         cancelled.set()
@@ -320,8 +345,11 @@ def _validate(item: Any, max_payload_bytes: int) -> Any:
     """A `Validated` or `Rejected`; on an unforeseen exception the record itself, which
     the pipeline validates again and dead-letters as an internal error."""
     try:
-        if isinstance(item, Parsed):
-            return validate_record(item.record, max_payload_bytes, item.payload_json)
+        if type(item) is Parsed:
+            record, payload_json = item
+            return validate_plain(record, max_payload_bytes, payload_json) or validate_record(
+                record, max_payload_bytes, payload_json
+            )
         return validate_record(item, max_payload_bytes)
     except Exception:
         return item.record if isinstance(item, Parsed) else item

@@ -15,7 +15,7 @@ from typing import Any
 
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.pipeline import core
-from sentiment_pipeline.pipeline.core import PipelineOptions, run
+from sentiment_pipeline.pipeline.core import Chunk, PipelineOptions, run
 from sentiment_pipeline.pipeline.deadletter import DeadLetterWriter
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.pipeline.spool import Spool
@@ -24,6 +24,7 @@ from sentiment_pipeline.sinks import build_sinks
 from sentiment_pipeline.sinks.base import Sink
 
 __all__ = [
+    "Chunk",
     "PipelineOptions",
     "RunResult",
     "database_urls",

@@ -74,6 +74,8 @@ def leaders_and_followers(sinks: Sequence[Sink]) -> tuple[list[Sink], list[Sink]
 
 def dedupe_batch(batch: Sequence[RawEventDTO]) -> tuple[list[RawEventDTO], int]:
     """Drop repeats of a primary key within one batch (keep the first); count them."""
+    if len({event.id for event in batch}) == len(batch):  # the usual case: no key twice
+        return list(batch), 0  # (str hashes are cached; fresh datetimes' are not)
     seen: set[tuple[str, object]] = set()
     unique: list[RawEventDTO] = []
     for event in batch:

@@ -21,7 +21,7 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +32,15 @@ from sentiment_pipeline.timeparse import canonical_text, day_name, to_utc
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
 
-__all__ = ["COLUMNS", "CsvSink", "day_file", "from_settings", "rewrite_payloads"]
+__all__ = [
+    "COLUMNS",
+    "CsvSink",
+    "csv_field",
+    "csv_row",
+    "day_file",
+    "from_settings",
+    "rewrite_payloads",
+]
 
 COLUMNS = (
     "id",
@@ -46,11 +54,31 @@ COLUMNS = (
     "processed_at",
 )
 LOGGER = logging.getLogger(__name__)
+_ZERO = timedelta(0)
 
 
 def csv_timestamp(moment: datetime) -> str:
     """The canonical UTC text of a moment (timeparse.canonical_text)."""
+    if moment.utcoffset() == _ZERO:  # validated events: already UTC, the quick way
+        return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     return canonical_text(moment)
+
+
+def csv_field(text: str) -> str:
+    """One field as `csv.writer` (minimal quoting, CRLF rows) writes it: quoted, with
+    inner quotes doubled, when it holds a comma, a quote, CR or LF."""
+    if '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    if "," in text or "\n" in text or "\r" in text:
+        return '"' + text + '"'
+    return text
+
+
+def csv_row(fields: Sequence[str], end: str = "\r\n") -> str:
+    """A row of `csv_field`s joined by commas, then `end` (the row's line ending, or the
+    rest of the row already encoded), byte for byte what `csv.writer` writes for
+    string fields."""
+    return ",".join([csv_field(field) for field in fields]) + end
 
 
 def _unlimited_fields() -> None:
@@ -94,29 +122,34 @@ class CsvSink:
 
     def write(self, batch: Sequence[RawEventDTO]) -> WriteResult:
         unique, repeats = dedupe_batch(batch)
-        by_file: dict[Path, list[RawEventDTO]] = defaultdict(list)
+        # (source, source_id, day) -> the events and their canonical times, in batch order
+        by_day: dict[tuple[str, str, str], list[tuple[RawEventDTO, str]]] = defaultdict(list)
         for event in unique:
-            by_file[self.path_for(event)].append(event)
+            stamp = csv_timestamp(event.occurred_at)
+            by_day[(event.source, event.source_id, stamp[:10])].append((event, stamp))
         new: list[RawEventDTO] = []
         ingested = csv_timestamp(datetime.now(UTC))
-        for path, events in by_file.items():
-            fresh = self._filter_seen(path, events) if self.dedupe_against_files else events
+        for (source, source_id, day), rows in by_day.items():
+            path = self.directory / source / source_id / f"{day}.csv"
+            fresh = self._filter_seen(path, rows) if self.dedupe_against_files else rows
             if fresh:
                 self._append(path, fresh, ingested)
-                new.extend(fresh)
+                new.extend(event for event, _ in fresh)
         return WriteResult(new=new, duplicates=repeats + len(unique) - len(new))
 
-    def _filter_seen(self, path: Path, events: list[RawEventDTO]) -> list[RawEventDTO]:
+    def _filter_seen(
+        self, path: Path, rows: list[tuple[RawEventDTO, str]]
+    ) -> list[tuple[RawEventDTO, str]]:
         seen = self._seen.get(path)
         if seen is None:
             seen = self._read_keys(path)
             self._seen[path] = seen
         fresh = []
-        for event in events:
-            key = f"{event.id}\t{csv_timestamp(event.occurred_at)}"
+        for event, stamp in rows:
+            key = f"{event.id}\t{stamp}"
             if key not in seen:
                 seen.add(key)
-                fresh.append(event)
+                fresh.append((event, stamp))
         return fresh
 
     @staticmethod
@@ -129,29 +162,18 @@ class CsvSink:
             next(reader, None)
             return {_key(row) for row in reader if len(row) >= 2}
 
-    def _append(self, path: Path, events: list[RawEventDTO], ingested: str) -> None:
+    def _append(self, path: Path, rows: list[tuple[RawEventDTO, str]], ingested: str) -> None:
+        """Append the rows in one write (bytes built in bulk, `csv_row`'s RFC 4180 form)
+        and fsync."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        new_file = _repair_tail(path)
-        if new_file:
-            writer.writerow(COLUMNS)
-        for e in events:
-            writer.writerow(
-                (
-                    e.id,
-                    csv_timestamp(e.occurred_at),
-                    e.source,
-                    e.source_id,
-                    e.event_type,
-                    e.payload_json,
-                    ingested,
-                    "false",
-                    "",
-                )
-            )
-        with path.open("a", newline="", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
+        lines = [csv_row(COLUMNS)] if _repair_tail(path) else []
+        tail = f",{csv_field(ingested)},false,\r\n"
+        lines.extend(
+            csv_row((e.id, stamp, e.source, e.source_id, e.event_type, e.payload_json), tail)
+            for e, stamp in rows
+        )
+        with path.open("ab") as handle:
+            handle.write("".join(lines).encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
 

@@ -19,7 +19,14 @@ from pathlib import PurePath
 from typing import Any
 
 from sentiment_pipeline.dto import Parsed, Rejected
-from sentiment_pipeline.sources.ndjson import BLANK, SLOW, dumps_exact, loads_exact, parse_line
+from sentiment_pipeline.sources.ndjson import (
+    BLANK,
+    SLOW,
+    dumps_exact,
+    loads_exact,
+    may_differ,
+    parse_line,
+)
 from sentiment_pipeline.sources.reddit_dump.reader import DumpReader, DumpReadError
 from sentiment_pipeline.sources.reddit_dump.records import (
     KINDS,
@@ -37,6 +44,7 @@ __all__ = [
     "DumpReader",
     "FileHints",
     "Kind",
+    "dump_blocks",
     "dump_items",
     "hints_from_name",
 ]
@@ -92,29 +100,53 @@ def dump_items(
     """`(line_number, item)` for every line after the first `skip` (see the module
     docstring). Raises `DumpReadError` after the last complete line of a cut-off or
     corrupt zstd input."""
+    for block in dump_blocks(reader, hints, kind, filters, skip):
+        yield from block
+
+
+def dump_blocks(
+    reader: DumpReader,
+    hints: FileHints,
+    kind: Kind | None = None,
+    filters: DumpFilter | None = None,
+    skip: int = 0,
+) -> Iterator[list[tuple[int, Any]]]:
+    """`dump_items` a decoded chunk at a time (lists of `(line_number, item)`, ~1,000
+    lines each): the chunk is tested once for the lines orjson would read differently,
+    and the loop stays in one function."""
     filters = filters or DumpFilter()
     label = PurePath(reader.path).name if reader.path != "-" else "stdin"
-    for number, line in reader.lines(skip):
-        if not filters.line_may_match(line, hints):
-            yield number, FILTERED
-            continue
-        value = loads_exact(line)
-        fast = value is not SLOW
-        if not fast:
-            value = parse_line(line, number)
-            if value is BLANK:
-                yield number, FILTERED
+    quick = filters.line_may_match
+    no_prefilter = filters._quick is None or hints.subreddit is not None
+    keeps = filters.keeps
+    everything = not filters.subreddits and filters.since is None and filters.until is None
+    for first, lines, data in reader.blocks(skip):
+        checked = not may_differ(data)
+        out: list[tuple[int, Any]] = []
+        append = out.append
+        for number, line in enumerate(lines, start=first):
+            if not no_prefilter and not quick(line, hints):
+                append((number, FILTERED))
                 continue
-            if isinstance(value, Rejected):
-                yield number, Rejected(value.record, f"{label} {value.reason}")
+            value = loads_exact(line, checked)
+            fast = value is not SLOW
+            if not fast:
+                value = parse_line(line, number)
+                if value is BLANK:
+                    append((number, FILTERED))
+                    continue
+                if isinstance(value, Rejected):
+                    append((number, Rejected(value.record, f"{label} {value.reason}")))
+                    continue
+            record = dump_record(value, hints, kind)
+            if type(record) is not dict:
+                assert isinstance(record, Rejected)
+                kept = {"line": number, "record": record.record}
+                append((number, Rejected(kept, f"{label} line {number}: {record.reason}")))
                 continue
-        record = dump_record(value, hints, kind)
-        if isinstance(record, Rejected):
-            kept = {"line": number, "record": record.record}
-            yield number, Rejected(kept, f"{label} line {number}: {record.reason}")
-            continue
-        if not filters.keeps(record):
-            yield number, FILTERED
-            continue
-        payload_json = dumps_exact(value) if fast else None
-        yield number, record if payload_json is None else Parsed(record, payload_json)
+            if not everything and not keeps(record):
+                append((number, FILTERED))
+                continue
+            payload_json = dumps_exact(value) if fast else None
+            append((number, record if payload_json is None else Parsed(record, payload_json)))
+        yield out

@@ -25,7 +25,7 @@ __all__ = ["MAX_WINDOW", "ZSTD_MAGIC", "DumpReadError", "DumpReader"]
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_WINDOW = 2**31  # `--long=31`
-READ_SIZE = 1 << 18  # compressed bytes per read (~2-3 MiB decompressed)
+READ_SIZE = 1 << 18  # compressed bytes per read (~1-2 MiB decompressed)
 CHUNK_SIZE = 4 << 20  # bytes per read of an uncompressed file
 
 
@@ -124,6 +124,13 @@ class DumpReader:
     def lines(self, skip: int = 0) -> Iterator[tuple[int, bytes]]:
         """Every line after the first `skip`, which are counted but never split out or
         parsed (resuming a file costs only the decoding)."""
+        for first, lines, _ in self.blocks(skip):
+            yield from enumerate(lines, start=first)
+
+    def blocks(self, skip: int = 0) -> Iterator[tuple[int, list[bytes], bytes]]:
+        """`lines()` a decoded chunk at a time: `(number of the first line, lines, data)`,
+        where `data` holds at least those lines (for whole-chunk tests such as
+        `sources.ndjson.may_differ`; it may hold part of the next line too)."""
         number = 0
         tail = b""
         for chunk in self._chunks():
@@ -141,10 +148,10 @@ class DumpReader:
                 data = data[position:]
             parts = data.split(b"\n")
             tail = parts.pop()
-            for part in parts:
-                number += 1
-                yield number, part
+            if parts:
+                yield number + 1, parts, data
+                number += len(parts)
         if tail:
             number += 1
             if number > skip:
-                yield number, tail
+                yield number, [tail], tail
