@@ -10,13 +10,14 @@ export never leaves a truncated file that looks finished.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sentiment_pipeline.db.connect import Reader, open_reader
 from sentiment_pipeline.db.errors import map_db_error, missing_table
@@ -32,8 +33,10 @@ from sentiment_pipeline.export.columns import (
 
 __all__ = [
     "DEFAULT_COLUMNS",
+    "WRITEBACK_BYTES",
     "EventFilter",
     "ExportResult",
+    "atomic_output",
     "count_events",
     "export_csv",
     "export_partitioned",
@@ -43,6 +46,7 @@ __all__ = [
 
 Progress = Callable[[int], None]
 GZIP_LEVEL = 1  # ~6x faster than level 6 for ~1/3 more bytes: export speed wins
+WRITEBACK_BYTES = 16 * 2**20  # start writing each 16 MB to disk as soon as it is written
 
 
 @dataclass
@@ -186,13 +190,47 @@ def _refuse_existing(paths: list[Path], force: bool) -> None:
         )
 
 
+class _WritebackFile(io.FileIO):
+    """A file opened for writing that asks the kernel to start writing every
+    `WRITEBACK_BYTES` to disk as soon as they are written (`posix_fadvise` DONTNEED on
+    that range: an asynchronous writeback; pages not yet clean stay cached).
+
+    Without it the whole export sits dirty in the page cache until the final `fsync`,
+    which then waits for all of it (0.4-0.6 s at 1.4 GB), and writers get throttled
+    once the dirty pages pass the kernel's limit (writing 1.4 GB took 3 s instead of
+    0.4 s). With it the final fsync only waits for the last few MB (docs/performance.md)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "wb")
+        self._written = 0  # bytes written so far (a new file: also the offset)
+        self._started = 0  # bytes whose writeback was already asked for
+
+    def write(self, data: Any, /) -> int:
+        count = super().write(data) or 0
+        self._written += count
+        if self._written - self._started >= WRITEBACK_BYTES:
+            os.posix_fadvise(
+                self.fileno(), self._started, self._written - self._started, os.POSIX_FADV_DONTNEED
+            )
+            self._started = self._written
+        return count
+
+
+def _open_for_writing(path: Path) -> io.BufferedWriter:
+    if hasattr(os, "posix_fadvise"):  # Linux and most Unixes; not macOS or Windows
+        return io.BufferedWriter(_WritebackFile(path))
+    return path.open("wb")
+
+
 @contextmanager
 def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """Write to `.<name>.partial`, rename over `path` on success, remove it on failure.
-    A `.gz` name gets gzip with no name or time in its header (reproducible bytes)."""
+    A `.gz` name gets gzip with no name or time in its header (reproducible bytes). The
+    bytes go to disk while the export runs (`_WritebackFile`) and are fsynced before the
+    rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    raw = partial.open("wb")
+    raw = _open_for_writing(partial)
     stream: BinaryIO = raw
     if path.name.endswith(".gz"):
         import gzip
