@@ -156,12 +156,19 @@ def score_processes(url: DatabaseURL, count: int, batch_size: int) -> tuple[int,
         ]
         results = []
         for process in processes:
-            out, _ = process.communicate()
+            assert process.stdout is not None
+            out = process.stdout.read()
+            _, status, usage = os.wait4(process.pid, 0)  # this process's own peak RSS
+            process.returncode = os.waitstatus_to_exitcode(status)
             if process.returncode != 0:
                 raise SystemExit(f"sentpipe sentiment score exited {process.returncode}")
             results.append(json.loads(out))
+            PROCESS_PEAK_KB.append(usage.ru_maxrss)
     done = sum(r["scored"] + r["skipped"] for r in results)
     return done, max(r["seconds"] for r in results)
+
+
+PROCESS_PEAK_KB: list[int] = []  # ru_maxrss of each `sentiment score` process
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -212,7 +219,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"(d) peak RSS: this process {self_mb:.0f} MB, largest worker {child_mb:.0f} MB")
+    command_mb = max(PROCESS_PEAK_KB) / 1024
+    print(
+        f"(d) peak RSS: one `sentpipe sentiment score` process {command_mb:.0f} MB "
+        f"(goal < 200 MB); this process (holds every text for (a)) {self_mb:.0f} MB, "
+        f"largest other child {child_mb:.0f} MB"
+    )
     for name, seconds in worst():
         print(f"(e) worst text, {name}: {seconds:.3f} s ({'OK' if seconds < 1 else 'TOO SLOW'})")
 
