@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -128,23 +129,21 @@ def score(
 
 
 def render_score(result: Any) -> None:
-    """The one-paragraph summary of a `ScoreResult` (notes first)."""
-    from sentiment_pipeline.cli.console import out_console
+    """The one-paragraph summary of a `ScoreResult` (notes first), on standard output;
+    timestamped like every other line when it is not a terminal (cron logs)."""
+    from sentiment_pipeline.cli.console import is_terminal, print_line
 
+    stamp = "" if is_terminal() else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ ")
     for note in result.notes:
-        out_console.print(f"Note: {note}", markup=False)
+        print_line(f"{stamp}Note: {note}")
     if result.dry_run:
-        out_console.print(
-            f"Dry run: {result.waiting:,} events would be scored by {result.model}.",
-            markup=False,
-        )
+        print_line(f"{stamp}Dry run: {result.waiting:,} events would be scored by {result.model}.")
     else:
-        out_console.print(
-            f"Scored {result.scored:,} events, skipped {result.skipped:,} (no text) "
+        print_line(
+            f"{stamp}Scored {result.scored:,} events, skipped {result.skipped:,} (no text) "
             f"with {result.model} in {result.seconds:.1f} s "
             f"({result.events_per_second:,.0f}/s, {result.workers} worker"
-            f"{'' if result.workers == 1 else 's'}); {result.waiting:,} still waiting.",
-            markup=False,
+            f"{'' if result.workers == 1 else 's'}); {result.waiting:,} still waiting."
         )
 
 
