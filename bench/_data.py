@@ -7,9 +7,10 @@ own memory out of the measurements. Same `(n, seed, start_epoch)` → same recor
 from __future__ import annotations
 
 import random
-import string
 from collections.abc import Iterator
 from typing import Any
+
+from sentiment_pipeline.fake_reddit.ids import to_base36
 
 __all__ = ["SUBREDDITS", "make_records"]
 
@@ -20,16 +21,6 @@ _WORDS = (  # noqa: SIM905 (a word list reads better as text)
     "tesla apple nvidia bitcoin ether volume chart trend support resistance breakout "
     "honestly think really going today tomorrow week news report guidance revenue"
 ).split()
-_B36 = string.digits + string.ascii_lowercase
-
-
-def _base36(n: int) -> str:
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = _B36[r] + out
-        if n == 0:
-            return out
 
 
 def _text(rng: random.Random, words: int) -> str:
@@ -49,7 +40,7 @@ def make_records(
         sub = rng.choice(SUBREDDITS)
         author = f"user_{rng.randrange(50_000)}"
         post = rng.random() < 0.25
-        fullname = ("t3_" if post else "t1_") + _base36(36**5 + seed * 10_000_000 + i)
+        fullname = ("t3_" if post else "t1_") + to_base36(36**5 + seed * 10_000_000 + i)
         payload: dict[str, Any] = {
             "subreddit": sub,
             "author": author,
@@ -68,7 +59,7 @@ def make_records(
             payload["url"] = f"https://www.reddit.com{payload['permalink']}"
         else:
             payload["body"] = _text(rng, rng.randrange(130, 270))
-            payload["parent_id"] = "t3_" + _base36(36**5 + rng.randrange(i + 1))
+            payload["parent_id"] = "t3_" + to_base36(36**5 + rng.randrange(i + 1))
         yield {
             "id": fullname,
             "occurred_at": moment,

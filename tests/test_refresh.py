@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.fake_reddit import RunningFakeReddit
 from sentiment_pipeline.refresh import RefreshOptions, RefreshResult, refresh_reddit
@@ -21,6 +20,7 @@ from sentiment_pipeline.settings import Settings, SubredditTarget, load_settings
 from sentiment_pipeline.sinks import build_sinks
 from tests.fixtures.cli import invoke
 from tests.fixtures.events import event, stored_rows
+from tests.test_scrape import scrape_settings
 
 ALL_DUE = RefreshOptions(schedule="1s", max_age="1s")  # everything younger than a day
 
@@ -28,19 +28,8 @@ ALL_DUE = RefreshOptions(schedule="1s", max_age="1s")  # everything younger than
 def settings_for(
     fake: RunningFakeReddit, data_dir: Path, url: str | None = None, **overrides: Any
 ) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "database_url": url or f"sqlite:///{data_dir / 'sentpipe.db'}",
-        "reddit_client_id": fake.config.client_id,
-        "reddit_client_secret": fake.config.client_secret,
-        "reddit_oauth_url": fake.url,
-        "reddit_url": fake.url,
-        "sinks": ["database", "csv"],
-    }
-    values.update(overrides)
-    settings = load_settings(**values)
-    init_db(settings.database)
-    return settings
+    """`scrape_settings` (an initialised database), on `url` when given."""
+    return scrape_settings(fake, data_dir, **({"database_url": url} if url else {}), **overrides)
 
 
 def store_items(settings: Settings, count: int, age_seconds: float, start: int = 0) -> list[str]:

@@ -12,6 +12,7 @@ import math
 import multiprocessing
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -115,6 +116,22 @@ def score_batch(scorer: Scorer, claimed: list[Claimed]) -> list[ScoreRow]:
             )
         )
     return rows
+
+
+def _writer_lock(
+    url: DatabaseURL, lock_path: Path | None, wait: bool
+) -> AbstractContextManager[Any]:
+    """SQLite has one writer: the scorer's own lock (not the scrape's). PostgreSQL needs
+    none: claims are disjoint through `FOR UPDATE SKIP LOCKED`."""
+    if url.backend != "sqlite":
+        return nullcontext()
+    from sentiment_pipeline.lock import run_lock
+
+    return run_lock(
+        lock_path or url.sqlite_path.with_name("sentiment.lock"),
+        wait=wait,
+        command="sentpipe sentiment score",
+    )
 
 
 class _Budget:
@@ -318,17 +335,13 @@ def score_events(
             result.seconds = time.monotonic() - started
             return result
         deadline = None if options.max_duration is None else time.time() + options.max_duration
-        if store.backend == "sqlite":
-            from sentiment_pipeline.lock import run_lock
-
-            if options.workers > 1:
-                result.notes.append("SQLite has one writer: scoring with 1 process")
-                result.workers = 1
-            with run_lock(
-                lock_path or url.sqlite_path.with_name("sentiment.lock"),
-                wait=wait,
-                command="sentpipe sentiment score",
-            ):
+        if store.backend == "sqlite" and options.workers > 1:
+            result.notes.append("SQLite has one writer: scoring with 1 process")
+            result.workers = 1
+        if result.workers > 1:
+            counts = _run_workers(url, options, scope, deadline, progress, stop)
+        else:
+            with _writer_lock(url, lock_path, wait):
                 counts = _loop(
                     store,
                     get_scorer(options.model),
@@ -339,19 +352,6 @@ def score_events(
                     progress,
                     stop,
                 )
-        elif options.workers == 1:
-            counts = _loop(
-                store,
-                get_scorer(options.model),
-                options,
-                scope,
-                _Budget(_LocalValue(options.max_events)),
-                deadline,
-                progress,
-                stop,
-            )
-        else:
-            counts = _run_workers(url, options, scope, deadline, progress, stop)
         result.scored, result.skipped, result.batches = counts
         result.waiting = store.count_waiting(
             EventScope(options.source_ids, options.since, options.until)

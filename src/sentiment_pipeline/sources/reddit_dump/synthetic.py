@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import random
-import string
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sentiment_pipeline.fake_reddit.ids import to_base36
 from sentiment_pipeline.sources.reddit_dump.records import Kind
 
 __all__ = [
@@ -50,16 +50,6 @@ _HOSTILE = (
     'quotes " and , commas\nand newlines',
     "ümlaut ä ö € 中文 ✓",
 )
-_B36 = string.digits + string.ascii_lowercase
-
-
-def _base36(n: int) -> str:
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = _B36[r] + out
-        if n == 0:
-            return out
 
 
 def _text(rng: random.Random, words: int) -> str:
@@ -100,7 +90,7 @@ def dump_objects(
     moment = start if start is not None else int(datetime(year, 3, 1, tzinfo=UTC).timestamp())
     for n in range(count):
         moment += rng.randrange(1, 30)
-        ident = _base36(36**5 * seed + n)
+        ident = to_base36(36**5 * seed + n)
         author = "[deleted]" if rng.random() < 0.1 else f"user_{rng.randrange(50_000)}"
         obj: dict[str, Any] = {
             "author": author,
@@ -126,7 +116,7 @@ def dump_objects(
             obj["permalink"] = f"/r/{subreddit or 'x'}/comments/{ident}/"
         else:
             obj["body"] = _text(rng, rng.randrange(100, 200))
-            obj["link_id"] = "t3_" + _base36(36**5 * seed + rng.randrange(n + 1))
+            obj["link_id"] = "t3_" + to_base36(36**5 * seed + rng.randrange(n + 1))
             obj["parent_id"] = obj["link_id"]
             obj["controversiality"] = 0
         if year >= 2012:
