@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import sentiment_pipeline
 from sentiment_pipeline.db.connect import open_engine
 from sentiment_pipeline.db.migrate import (
+    HEAD_REVISION,
     alembic_config,
     ensure_schema,
     head_revision,
@@ -96,6 +97,12 @@ def _ndjson_file(tmp_path: Path) -> Path:
 
 
 # scrape reddit ------------------------------------------------------------------------
+
+
+def test_the_packaged_head_is_the_constant_the_schema_check_uses() -> None:
+    """`ensure_schema` compares with `HEAD_REVISION` (no Alembic import at start-up); a new
+    migration without moving it would make every command refuse a migrated database."""
+    assert HEAD == HEAD_REVISION
 
 
 @pytest.mark.parametrize("server", SERVERS)

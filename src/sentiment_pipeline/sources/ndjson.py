@@ -21,11 +21,15 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import re
 import select
+import stat
 import sys
 import threading
-from collections.abc import AsyncIterator
+from bisect import bisect_right
+from collections.abc import AsyncIterator, Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,6 +41,7 @@ from sentiment_pipeline.errors import ConfigError
 __all__ = [
     "BLANK",
     "SLOW",
+    "differing_lines",
     "dumps_exact",
     "loads_exact",
     "may_differ",
@@ -46,14 +51,19 @@ __all__ = [
 ]
 
 _LINES_PER_CHUNK = 2000
+_BLOCK_BYTES = 1 << 21  # ~1,400 Reddit-sized lines
 BLANK = object()  # parse_line's answer for an empty line
 SLOW = object()  # loads_exact's answer when only the standard parser gives the right value
 # Where orjson's value or its re-serialisation differs from the json module's: integers
-# past 64 bits (orjson refuses them) and floats under 1e-4 (printed without exponent).
-# `_ORJSON_DIFFERS` is the definition; `may_differ` is the same test by substring
-# searches (C speed: the regex costs ~4x orjson's parse of the line).
+# past 64 bits (orjson reads them as floats) and floats under 1e-4 (printed without
+# exponent). `_ORJSON_DIFFERS` is the definition; `may_differ` is the same test by
+# substring searches (C speed: the regex costs ~4x orjson's parse of the line), two of
+# them over the bytes' "number shape" (digits -> "0", e/E -> "e", "-" kept, every other
+# byte a space), which is sparse, so its searches are quick.
 _ORJSON_DIFFERS = re.compile(rb"[0-9]{19}|0\.0000|[0-9][eE]-")
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NUMBER_SHAPE = bytes(
+    48 if 48 <= b <= 57 else 101 if b in (69, 101) else 45 if b == 45 else 32 for b in range(256)
+)
 _NINETEEN_DIGITS = b"0" * 19
 
 
@@ -62,8 +72,25 @@ def may_differ(data: bytes) -> bool:
     at once: no pattern spans a newline). Exactly the regex's answer, several times faster."""
     if b"0.0000" in data:
         return True
-    digits = data.translate(_DIGITS_AS_ZERO)
-    return _NINETEEN_DIGITS in digits or b"0e-" in digits or b"0E-" in digits
+    shape = data.translate(_NUMBER_SHAPE)
+    return _NINETEEN_DIGITS in shape or b"0e-" in shape
+
+
+def differing_lines(lines: Sequence[bytes], data: bytes, separator: int) -> set[int]:
+    """Indices of the `lines` where `may_differ` is true, from one pass over `data`: the
+    lines in order, each followed by `separator` bytes (0 for lines that keep their
+    newline, 1 for lines split off at it); bytes after the last line are ignored."""
+    found: list[int] = []
+    shape = data.translate(_NUMBER_SHAPE)
+    for haystack, needle in ((data, b"0.0000"), (shape, _NINETEEN_DIGITS), (shape, b"0e-")):
+        at = haystack.find(needle)
+        while at >= 0:
+            found.append(at)
+            at = haystack.find(needle, at + len(needle))
+    if not found:
+        return set()
+    starts = list(accumulate((len(line) + separator for line in lines), initial=0))
+    return {index for at in found if (index := bisect_right(starts, at) - 1) < len(lines)}
 
 
 def loads_exact(line: bytes, checked: bool = False) -> Any:
@@ -88,9 +115,10 @@ def dumps_exact(value: Any) -> str | None:
         return None
 
 
-def parse_record_line(line: bytes | str, line_number: int) -> Any:
-    """A line in event shape as a `Parsed` record (fast path), or `parse_line`'s answer."""
-    value = loads_exact(line) if isinstance(line, bytes) else SLOW
+def parse_record_line(line: bytes | str, line_number: int, checked: bool = False) -> Any:
+    """A line in event shape as a `Parsed` record (fast path), or `parse_line`'s answer.
+    `checked`: as for `loads_exact`."""
+    value = loads_exact(line, checked) if isinstance(line, bytes) else SLOW
     if value is SLOW:
         return parse_line(line, line_number)
     if type(value) is dict:
@@ -155,17 +183,35 @@ def _has_pending_input(handle: IO[Any]) -> bool:
 def _start_reader(handle: IO[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Queue[Any]:
     """Read lines in a daemon thread and hand them over in chunks.
 
-    A chunk goes out at _LINES_PER_CHUNK lines or as soon as a pipe has nothing more to
+    A regular file is read in blocks of _BLOCK_BYTES, each handed over as `(lines, data)`:
+    the lines split off at newlines, and the bytes they came from. From a pipe, a list of
+    lines goes out at _LINES_PER_CHUNK lines or as soon as the pipe has nothing more to
     give, so a slow producer's lines are not held back. The bounded queue gives
     back-pressure; a daemon thread never keeps the process alive on a stop signal.
     """
     chunks: asyncio.Queue[Any] = asyncio.Queue(maxsize=8)
+    try:
+        regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        regular = False
 
     def put(item: Any) -> None:
         asyncio.run_coroutine_threadsafe(chunks.put(item), loop).result()
 
     def work() -> None:
         try:
+            if regular:  # whole blocks, split at newlines: no per-line reads
+                tail = b""
+                while block := handle.read(_BLOCK_BYTES):
+                    data = tail + block if tail else block
+                    parts = data.split(b"\n")
+                    tail = parts.pop()
+                    if parts:
+                        put((parts, data))
+                if tail:
+                    put(([tail], tail))
+                put(None)
+                return
             lines: list[bytes | str] = []
             for line in handle:
                 lines.append(line)
@@ -198,9 +244,18 @@ async def ndjson_records(path: str) -> AsyncIterator[Any]:
             if isinstance(lines, BaseException):
                 raise lines
             chunk = Chunk()
-            for line in lines:
+            # One test of the whole block for the lines orjson would read differently.
+            if type(lines) is tuple:
+                lines, data = lines
+                slow: set[int] | None = differing_lines(lines, data, 1)
+            elif all(type(line) is bytes for line in lines):
+                slow = differing_lines(lines, b"".join(lines), 0)
+            else:
+                slow = None
+            for index, line in enumerate(lines):
                 line_number += 1
-                parsed = parse_record_line(line, line_number)
+                checked = slow is not None and index not in slow
+                parsed = parse_record_line(line, line_number, checked)
                 if parsed is not BLANK:
                     chunk.append(parsed)
             if chunk:

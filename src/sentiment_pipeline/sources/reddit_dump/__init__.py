@@ -22,9 +22,9 @@ from sentiment_pipeline.dto import Parsed, Rejected
 from sentiment_pipeline.sources.ndjson import (
     BLANK,
     SLOW,
+    differing_lines,
     dumps_exact,
     loads_exact,
-    may_differ,
     parse_line,
 )
 from sentiment_pipeline.sources.reddit_dump.reader import DumpReader, DumpReadError
@@ -112,7 +112,7 @@ def dump_blocks(
     skip: int = 0,
 ) -> Iterator[list[tuple[int, Any]]]:
     """`dump_items` a decoded chunk at a time (lists of `(line_number, item)`, ~1,000
-    lines each): the chunk is tested once for the lines orjson would read differently,
+    lines each): one pass over the chunk finds the lines orjson would read differently,
     and the loop stays in one function."""
     filters = filters or DumpFilter()
     label = PurePath(reader.path).name if reader.path != "-" else "stdin"
@@ -121,14 +121,15 @@ def dump_blocks(
     keeps = filters.keeps
     everything = not filters.subreddits and filters.since is None and filters.until is None
     for first, lines, data in reader.blocks(skip):
-        checked = not may_differ(data)
+        slow = differing_lines(lines, data, 1)
         out: list[tuple[int, Any]] = []
         append = out.append
-        for number, line in enumerate(lines, start=first):
+        for index, line in enumerate(lines):
+            number = first + index
             if not no_prefilter and not quick(line, hints):
                 append((number, FILTERED))
                 continue
-            value = loads_exact(line, checked)
+            value = loads_exact(line, True) if index not in slow else SLOW
             fast = value is not SLOW
             if not fast:
                 value = parse_line(line, number)
