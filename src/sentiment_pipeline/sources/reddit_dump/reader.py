@@ -112,6 +112,9 @@ class DumpReader:
                     inside = True
                     if out:
                         yield out
+                        # Let go of it before the next one is made: with two alive the
+                        # allocator maps fresh memory for every chunk (~20% of decoding).
+                        del out
                     if frame.eof:  # the next frame starts in what was left over
                         data, frame, inside = frame.unused_data, decompressor.decompressobj(), False
                     else:
@@ -135,6 +138,7 @@ class DumpReader:
         tail = b""
         for chunk in self._chunks():
             data = tail + chunk if tail else chunk
+            del chunk
             if number < skip:
                 newlines = data.count(b"\n")
                 if number + newlines <= skip:
