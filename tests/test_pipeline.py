@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sentiment_pipeline.dto import Rejected
+from sentiment_pipeline.dto import Chunk, Rejected
 from sentiment_pipeline.pipeline.core import PipelineOptions, run
 from sentiment_pipeline.pipeline.deadletter import DeadLetterWriter
 from sentiment_pipeline.pipeline.spool import Spool
@@ -167,3 +168,36 @@ async def test_dry_run_writes_nothing() -> None:
     sink = MemorySink()
     result = await run(records([raw_event(1)]), [sink], options=PipelineOptions(dry_run=True))
     assert result.valid == 1 and result.inserted == 0 and not sink.rows
+
+
+async def test_the_writer_goes_on_while_the_producer_holds_the_event_loop() -> None:
+    """The next full batch waits in the writer's hands, so it is written as soon as the
+    one before is stored, not when the event loop next gets a turn (a producer parsing a
+    chunk holds it); writes still run one at a time, in order."""
+    spans: list[tuple[float, float, int]] = []
+
+    class Slow(MemorySink):
+        def write(self, batch: Any) -> Any:
+            started = time.monotonic()
+            time.sleep(0.1)
+            try:
+                return super().write(batch)
+            finally:
+                spans.append((started, time.monotonic(), len(batch)))
+
+    held_until: list[float] = []
+
+    async def busy() -> AsyncIterator[Any]:
+        yield Chunk(raw_event(n) for n in range(30))  # three batches at once
+        await asyncio.sleep(0.05)  # the consumer hands the first two over
+        time.sleep(0.5)  # parsing a big chunk: the event loop is held
+        held_until.append(time.monotonic())
+        yield raw_event(30)
+
+    sink = Slow()
+    options = PipelineOptions(batch_size=10, flush_interval=5, queue_size=100)
+    result = await run(busy(), [sink], options=options)
+    assert result.inserted == 31 and len(sink.rows) == 31
+    assert [size for _, _, size in spans] == [10, 10, 10, 1]
+    assert spans[1][0] < held_until[0]  # the second batch did not wait for the loop
+    assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
