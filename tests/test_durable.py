@@ -4,6 +4,7 @@ fast path giving exactly the standard parser's values."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,56 @@ def test_the_lines_orjson_would_change_take_the_standard_path() -> None:
     for line in (b'{"big":123456789012345678901234567890}', b'{"t":0.00001}', b'{"t":1e-7}'):
         assert loads_exact(line) is SLOW
     assert loads_exact(b'{"title":"e-mail the 0.5 people"}') is not SLOW
+
+
+def test_overlapped_followers_count_a_batch_once_they_are_done(tmp_path: Path) -> None:
+    """With overlap (the pipeline's mode) the CSV sink writes batch n while the database
+    takes n+1; batch n becomes durable, counted and reported only after both."""
+    csv_sink = CsvSink(tmp_path / "csv")
+    writer = BatchWriter([MemorySink(), csv_sink], None, 0.0, RunResult(), overlap=True)
+    seen: list[int] = []
+    writer.on_durable = seen.append
+    writer.write([event(1), event(2)])
+    writer.write([event(3)])
+    assert seen == [2]  # the first batch's followers are done; the second's may not be
+    writer.flush()
+    assert seen == [2, 3]
+    assert (writer.result.inserted, writer.result.batches) == (3, 2)
+    writer.close()
+    rows = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "csv").rglob("*.csv"))
+    assert all(event(n).id in rows for n in (1, 2, 3))
+
+
+def test_an_overlapped_follower_failure_stops_the_count(tmp_path: Path) -> None:
+    blocked = tmp_path / "csv"
+    blocked.write_text("a file where the CSV folder should be", encoding="utf-8")
+    writer = BatchWriter(
+        [MemorySink(), CsvSink(blocked)], Spool(tmp_path / "spool"), 0.0, RunResult(), overlap=True
+    )
+    seen: list[int] = []
+    writer.on_durable = seen.append
+    writer.write([event(1)])
+    writer.close()
+    assert seen == []
+    assert any("csv sink failed" in error for error in writer.result.errors)
+
+
+def test_an_overlapped_replay_stores_every_sink_before_the_spool_file_goes(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.write([event(1), event(2)])
+
+    class SlowCsv(CsvSink):
+        def write(self, batch: Any) -> Any:
+            time.sleep(0.2)  # still writing when the leader is done
+            return super().write(batch)
+
+    writer = BatchWriter(
+        [MemorySink(), SlowCsv(tmp_path / "csv")], spool, 0.0, RunResult(), overlap=True
+    )
+    assert writer.replay_spool() == 2
+    assert not list(spool.files())
+    rows = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "csv").rglob("*.csv"))
+    assert event(1).id in rows and event(2).id in rows  # before close(): no flush needed
+    writer.close()

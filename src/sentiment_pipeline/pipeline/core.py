@@ -190,7 +190,9 @@ async def _run(
     result.dry_run = options.dry_run
     stop = stop or asyncio.Event()
     started = time.monotonic()
-    writer = BatchWriter([] if options.dry_run else sinks, spool, options.retry_seconds, result)
+    writer = BatchWriter(
+        [] if options.dry_run else sinks, spool, options.retry_seconds, result, overlap=True
+    )
     # One dedicated thread: every sink call happens on it, in order, off the event loop.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentpipe-writer")
     in_thread = functools.partial(asyncio.get_running_loop().run_in_executor, executor)

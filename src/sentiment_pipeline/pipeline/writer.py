@@ -10,6 +10,12 @@ decides what is new.
 order, are safe: stored by every sink, or spooled (the next run replays the spool). It
 stops advancing at the first batch a sink failed to take, so a checkpoint built on it
 never skips input that some sink is missing.
+
+With `overlap=True` (the pipeline's runs) the followers write a batch in a thread of
+their own while the leader takes the next one, so the database is not left idle while
+the CSV sink formats and fsyncs (`write` returns once the leader stored the batch). A
+batch is counted, reported to `on_batch` and made durable only when its followers are
+done too: at the next `write`, or at `flush()` / `close()`.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
 from sentiment_pipeline.errors import SentpipeError, TransientError
@@ -38,6 +45,7 @@ class BatchWriter:
         spool: Spool | None,
         retry_seconds: float,
         result: RunResult,
+        overlap: bool = False,
     ) -> None:
         self.leaders, self.followers = leaders_and_followers(sinks)
         self.spool = spool
@@ -48,6 +56,11 @@ class BatchWriter:
         self.on_durable: Callable[[int], None] | None = None
         self.durable = 0  # events of this run, in input order, stored or spooled
         self._durable_stuck = False  # a sink missed a batch: durable stops advancing
+        self._following: ThreadPoolExecutor | None = None
+        if overlap and self.leaders and self.followers:
+            self._following = ThreadPoolExecutor(1, thread_name_prefix="sentpipe-follower")
+        # The batch whose followers are still writing, and what finishes its accounting.
+        self._behind: tuple[Future[list[str]], Callable[[list[str]], None]] | None = None
 
     # Writing -----------------------------------------------------------------------
 
@@ -59,17 +72,30 @@ class BatchWriter:
         self.result.batches += 1
         if not self.leaders and not self.followers:  # dry run
             return True
-        errors = len(self.result.errors)
         if self.leaders:
             outcome = self._write_leader(batch)
+            self.flush()  # the batch before: its followers end, its accounting is done
+            errors = len(self.result.errors)
             if outcome is None:
                 if allow_spool:
                     self._advance(batch, safe=self._spool(batch))
                 return False
             for extra in self.leaders[1:]:
                 self._guarded(extra, batch)
-            followers, followed = self.followers, outcome.new
+            followed = outcome.new
+            if self._following is not None and followed:
+                clean = len(self.result.errors) == errors  # the extra leaders took it
+                done = outcome
+                self._behind = (
+                    self._following.submit(self._follow, followed),
+                    lambda failures: self._finish(
+                        batch, done, failures, allow_spool, safe=clean and not failures
+                    ),
+                )
+                return True
+            followers = self.followers
         else:
+            errors = len(self.result.errors)
             outcome = self._guarded(self.followers[0], batch)
             if outcome is None:
                 self._advance(batch, safe=False)
@@ -78,12 +104,42 @@ class BatchWriter:
         if followed:
             for follower in followers:
                 self._guarded(follower, followed)
+        self._finish(batch, outcome, [], allow_spool, safe=len(self.result.errors) == errors)
+        return True
+
+    def flush(self) -> None:
+        """Wait for the followers of the last batch and finish its accounting (overlap
+        mode; nothing to do otherwise). An unforeseen error of a follower is raised here."""
+        if self._behind is None:
+            return
+        future, finish = self._behind
+        self._behind = None
+        finish(future.result())
+
+    def _follow(self, events: Sequence[RawEventDTO]) -> list[str]:
+        """The followers' writes of one batch (on the follower thread): their failures."""
+        failures: list[str] = []
+        for follower in self.followers:
+            self._guarded(follower, events, failures)
+        return failures
+
+    def _finish(
+        self,
+        batch: Sequence[RawEventDTO],
+        outcome: WriteResult,
+        failures: list[str],
+        allow_spool: bool,
+        *,
+        safe: bool,
+    ) -> None:
+        """Count a written batch (`failures`: the follower thread's, added to the run's
+        errors), make it durable when `safe` (every sink took it), report progress."""
+        self.result.errors.extend(failures)
         self._count(batch, outcome)
         if allow_spool:
-            self._advance(batch, safe=len(self.result.errors) == errors)
+            self._advance(batch, safe=safe)
         if self.on_batch is not None:
             self.on_batch(self.result)
-        return True
 
     def _advance(self, batch: Sequence[RawEventDTO], *, safe: bool) -> None:
         """Count `batch` as durable if every sink took it (or the spool holds it)."""
@@ -118,14 +174,17 @@ class BatchWriter:
                 time.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF)
 
-    def _guarded(self, sink: Sink, batch: Sequence[RawEventDTO]) -> WriteResult | None:
-        """Write to a non-leading sink; its failure is reported, not fatal."""
+    def _guarded(
+        self, sink: Sink, batch: Sequence[RawEventDTO], failures: list[str] | None = None
+    ) -> WriteResult | None:
+        """Write to a non-leading sink; its failure is reported (in the run's errors, or
+        in `failures` on the follower thread), not fatal."""
         try:
             return sink.write(batch)
         except (TransientError, OSError) as error:
             message = f"{sink.name} sink failed: {error}"
             LOGGER.error(message)
-            self.result.errors.append(message)
+            (self.result.errors if failures is None else failures).append(message)
             return None
 
     def _spool(self, batch: Sequence[RawEventDTO]) -> bool:
@@ -164,12 +223,22 @@ class BatchWriter:
             if events and not self.write(events, allow_spool=False):
                 LOGGER.warning("the database is still unavailable; %s stays spooled", path)
                 break
+            self.flush()  # every sink has the rows before their spool file goes
             self.spool.remove(path)
             replayed += len(events)
         self.result.replayed += replayed
         return replayed
 
     def close(self) -> None:
+        """Finish the last batch (`flush`), then close every sink."""
+        try:
+            self.flush()
+        finally:
+            if self._following is not None:
+                self._following.shutdown(wait=True)
+            self._close_sinks()
+
+    def _close_sinks(self) -> None:
         for sink in [*self.leaders, *self.followers]:
             try:
                 sink.close()
