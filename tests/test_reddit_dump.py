@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentiment_pipeline.fake_reddit import RunningFakeReddit
 from sentiment_pipeline.sources.reddit_dump import DumpReader, DumpReadError
@@ -124,6 +126,40 @@ def test_a_character_cut_at_every_chunk_edge_stays_whole(
         assert list(reader.lines()) == list(enumerate(lines, start=1))
     with DumpReader(str(path)) as reader:
         assert list(reader.lines(skip=27)) == [(n, lines[n - 1]) for n in (28, 29, 30)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.binary(max_size=6).map(lambda b: b.replace(b"\n", b"")), max_size=12),
+    st.booleans(),
+    st.integers(1, 9),
+    st.integers(0, 14),
+)
+def test_blocks_give_every_line_after_the_skipped_ones_whatever_the_chunks(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[bytes],
+    newline_at_end: bool,
+    chunk_size: int,
+    skip: int,
+) -> None:
+    """Line numbers, the skipped prefix and a last line without its newline come out the
+    same for any chunk size; each block's `data` starts with its first line."""
+    content = b"\n".join(lines) + (b"\n" if newline_at_end and lines else b"")
+    expected = content.split(b"\n")
+    if expected[-1] == b"":
+        expected.pop()  # the file ends with a newline (or is empty)
+    path = tmp_path_factory.mktemp("blocks") / "lines.ndjson"
+    path.write_bytes(content)
+    original = reader_module.CHUNK_SIZE
+    reader_module.CHUNK_SIZE = chunk_size
+    try:
+        with DumpReader(str(path)) as reader:
+            blocks = list(reader.blocks(skip))
+    finally:
+        reader_module.CHUNK_SIZE = original
+    numbered = [(first + i, line) for first, block, _ in blocks for i, line in enumerate(block)]
+    assert numbered == list(enumerate(expected, start=1))[skip:]
+    assert all(data.startswith(block[0]) for _, block, data in blocks)
 
 
 def test_a_cut_off_last_line_is_dead_lettered_with_file_and_line(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "Validated",
     "clean_text",
     "dump_json",
+    "dumps_exact",
     "validate_plain",
     "validate_record",
 ]
@@ -54,11 +55,35 @@ FUTURE_TOLERANCE = timedelta(days=1)
 _TOLERANCE_SECONDS = FUTURE_TOLERANCE.total_seconds()
 _PATH_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _FIELDS = ("id", "occurred_at", "source", "source_id", "event_type", "payload")
+_SAFE_NAMES: set[str] = set()  # names `_path_safe` passed (a dump has few sources)
+
+
+def _path_safe(name: str) -> bool:
+    """The rule for `source` and `source_id` (they become folder names), remembered for
+    up to 10,000 names."""
+    if name in _SAFE_NAMES:
+        return True
+    if _PATH_PART.match(name) is None or ".." in name:
+        return False
+    if len(_SAFE_NAMES) < 10_000:
+        _SAFE_NAMES.add(name)
+    return True
 
 
 def dump_json(value: Any) -> str:
     """Compact, UTF-8 (not \\u-escaped) JSON: the form stored in JSONB and CSV."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dumps_exact(value: Any) -> str | None:
+    """`dump_json(value)` by orjson (~10x faster), for a value whose numbers print the same
+    in both (`sources.ndjson.loads_exact` says which parsed values do); None when orjson
+    cannot (nesting past its limit, an integer past 64 bits, a lone surrogate): then use
+    `dump_json`."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return None
 
 
 def clean_text(text: str) -> str:
@@ -154,7 +179,7 @@ class RawEventDTO(BaseModel):
     @field_validator("source", "source_id", mode="after")
     @classmethod
     def _path_safe(cls, value: str) -> str:
-        if not _PATH_PART.match(value) or ".." in value:
+        if not _path_safe(value):
             raise ValueError(
                 f"{value!r} must be 1-128 letters, digits, '_', '-' or '.', "
                 "not starting with '.' or '-' (it becomes a folder name)"
@@ -255,10 +280,8 @@ def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | No
         and kind.strip()
         and not _CONTROL.search(ident)
         and not _CONTROL.search(kind)
-        and _PATH_PART.match(source)
-        and _PATH_PART.match(source_id)
-        and ".." not in source
-        and ".." not in source_id
+        and _path_safe(source)
+        and _path_safe(source_id)
         and (keys_are_text or all(type(key) is str for key in fields["payload"]))
     ):
         return None
@@ -284,18 +307,6 @@ def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | No
 
 
 _CONTROL_OR_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_SAFE_NAMES: set[str] = set()  # names `_path_safe` passed (a dump has few sources)
-
-
-def _path_safe(name: str) -> bool:
-    """`RawEventDTO._path_safe`'s rule as a test, remembered for up to 10,000 names."""
-    if name in _SAFE_NAMES:
-        return True
-    if _PATH_PART.match(name) is None or ".." in name:
-        return False
-    if len(_SAFE_NAMES) < 10_000:
-        _SAFE_NAMES.add(name)
-    return True
 
 
 def _nests_within(value: dict[str, Any] | list[Any], depth: int) -> bool:
@@ -400,12 +411,8 @@ def _dump_cleaned(payload: dict[str, Any], before: str | None) -> str:
     float under 1e-4 (which `dump_json` writes with an exponent, `1e-05`) or an integer
     past 64 bits (orjson refuses it) is in it; cleaning replaces characters in strings
     only, so `before` without "e-" rules the floats out."""
-    if before is not None and "e-" not in before:
-        try:
-            return orjson.dumps(payload).decode()
-        except orjson.JSONEncodeError:
-            pass
-    return dump_json(payload)
+    text = dumps_exact(payload) if before is not None and "e-" not in before else None
+    return text if text is not None else dump_json(payload)
 
 
 def validate_record(

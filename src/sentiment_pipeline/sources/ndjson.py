@@ -28,14 +28,14 @@ import stat
 import sys
 import threading
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from sentiment_pipeline.dto import MAX_DEPTH, Chunk, Parsed, Rejected
+from sentiment_pipeline.dto import MAX_DEPTH, Chunk, Parsed, Rejected, dumps_exact
 from sentiment_pipeline.errors import ConfigError
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "ndjson_records",
     "parse_line",
     "parse_record_line",
+    "split_lines",
 ]
 
 _LINES_PER_CHUNK = 2000
@@ -67,13 +68,17 @@ _NUMBER_SHAPE = bytes(
 _NINETEEN_DIGITS = b"0" * 19
 
 
+_RAW_NEEDLE = b"0.0000"  # searched in the bytes themselves
+_SHAPE_NEEDLES = (_NINETEEN_DIGITS, b"0e-")  # searched in their number shape
+
+
 def may_differ(data: bytes) -> bool:
     """True when `_ORJSON_DIFFERS` matches somewhere in `data` (one line, or many lines
     at once: no pattern spans a newline). Exactly the regex's answer, several times faster."""
-    if b"0.0000" in data:
+    if _RAW_NEEDLE in data:
         return True
     shape = data.translate(_NUMBER_SHAPE)
-    return _NINETEEN_DIGITS in shape or b"0e-" in shape
+    return any(needle in shape for needle in _SHAPE_NEEDLES)
 
 
 def differing_lines(lines: Sequence[bytes], data: bytes, separator: int) -> set[int]:
@@ -82,7 +87,8 @@ def differing_lines(lines: Sequence[bytes], data: bytes, separator: int) -> set[
     newline, 1 for lines split off at it); bytes after the last line are ignored."""
     found: list[int] = []
     shape = data.translate(_NUMBER_SHAPE)
-    for haystack, needle in ((data, b"0.0000"), (shape, _NINETEEN_DIGITS), (shape, b"0e-")):
+    searches = ((data, _RAW_NEEDLE), *((shape, needle) for needle in _SHAPE_NEEDLES))
+    for haystack, needle in searches:
         at = haystack.find(needle)
         while at >= 0:
             found.append(at)
@@ -106,13 +112,21 @@ def loads_exact(line: bytes, checked: bool = False) -> Any:
         return SLOW
 
 
-def dumps_exact(value: Any) -> str | None:
-    """`dto.dump_json(value)` for a value from `loads_exact`, by orjson; None when orjson
-    cannot (nesting past its limit): then use `dump_json`."""
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return None
+def split_lines(chunks: Iterable[bytes]) -> Iterator[tuple[list[bytes], bytes]]:
+    """`(lines, data)` for a stream of byte chunks: the lines completed in each chunk,
+    split at b"\\n" (without it), and `data`, the bytes they came from (starting at the
+    first one; it may hold the start of the next line too); last, a final line that has
+    no newline. A line is never cut, whatever the chunk edges."""
+    tail = b""
+    for chunk in chunks:
+        data = tail + chunk if tail else chunk
+        del chunk  # one chunk alive at a time: the allocator reuses its memory
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        if lines:
+            yield lines, data
+    if tail:
+        yield [tail], tail
 
 
 def parse_record_line(line: bytes | str, line_number: int, checked: bool = False) -> Any:
@@ -201,15 +215,8 @@ def _start_reader(handle: IO[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Q
     def work() -> None:
         try:
             if regular:  # whole blocks, split at newlines: no per-line reads
-                tail = b""
-                while block := handle.read(_BLOCK_BYTES):
-                    data = tail + block if tail else block
-                    parts = data.split(b"\n")
-                    tail = parts.pop()
-                    if parts:
-                        put((parts, data))
-                if tail:
-                    put(([tail], tail))
+                for block in split_lines(iter(lambda: handle.read(_BLOCK_BYTES), b"")):
+                    put(block)
                 put(None)
                 return
             lines: list[bytes | str] = []

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.sources.ndjson import split_lines
 
 __all__ = ["MAX_WINDOW", "ZSTD_MAGIC", "DumpReadError", "DumpReader"]
 
@@ -50,6 +51,22 @@ class _CountingReader(io.RawIOBase):
         buffer[:size] = data
         self.count += size
         return size
+
+
+def _after_lines(chunks: Iterator[bytes], skip: int) -> Iterator[bytes]:
+    """The byte stream without its first `skip` lines, which are counted, never split."""
+    for chunk in chunks:
+        if skip:
+            newlines = chunk.count(b"\n")
+            if newlines < skip:
+                skip -= newlines
+                continue
+            position = 0
+            for _ in range(skip):
+                position = chunk.index(b"\n", position) + 1
+            skip = 0
+            chunk = chunk[position:]
+        yield chunk
 
 
 class DumpReader:
@@ -133,29 +150,9 @@ class DumpReader:
     def blocks(self, skip: int = 0) -> Iterator[tuple[int, list[bytes], bytes]]:
         """`lines()` a decoded chunk at a time: `(number of the first line, lines, data)`,
         where `data` holds at least those lines (for whole-chunk tests such as
-        `sources.ndjson.may_differ`; it may hold part of the next line too)."""
-        number = 0
-        tail = b""
-        for chunk in self._chunks():
-            data = tail + chunk if tail else chunk
-            del chunk
-            if number < skip:
-                newlines = data.count(b"\n")
-                if number + newlines <= skip:
-                    number += newlines
-                    tail = data[data.rfind(b"\n") + 1 :]
-                    continue
-                position = 0
-                for _ in range(skip - number):
-                    position = data.index(b"\n", position) + 1
-                number = skip
-                data = data[position:]
-            parts = data.split(b"\n")
-            tail = parts.pop()
-            if parts:
-                yield number + 1, parts, data
-                number += len(parts)
-        if tail:
-            number += 1
-            if number > skip:
-                yield number, [tail], tail
+        `sources.ndjson.differing_lines`; it may hold part of the next line too)."""
+        number = skip
+        chunks = _after_lines(self._chunks(), skip) if skip else self._chunks()
+        for lines, data in split_lines(chunks):
+            yield number + 1, lines, data
+            number += len(lines)
