@@ -1,4 +1,5 @@
-"""Deterministic Reddit-like raw records for benchmarks (shared by all bench scripts).
+"""Deterministic Reddit-like raw records for benchmarks (shared by all bench scripts), and
+the scratch databases they load them into.
 
 Why a generator: benchmarks run 100k+ rows, and building them lazily keeps the harness's
 own memory out of the measurements. Same `(n, seed, start_epoch)` → same records.
@@ -10,9 +11,11 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from sentiment_pipeline.db.migrate import init_db
+from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.fake_reddit.ids import to_base36
 
-__all__ = ["SUBREDDITS", "make_records"]
+__all__ = ["SUBREDDITS", "fresh_database", "make_records", "scratch_url"]
 
 SUBREDDITS = ("wallstreetbets", "stocks", "investing", "cryptocurrency", "economics")
 _WORDS = (  # noqa: SIM905 (a word list reads better as text)
@@ -68,3 +71,24 @@ def make_records(
             "event_type": "post" if post else "comment",
             "payload": payload,
         }
+
+
+def scratch_url(admin_url: str, name: str) -> DatabaseURL:
+    """The URL of database `name` on the PostgreSQL server of `admin_url`."""
+    head, _, _ = parse_database_url(admin_url).sqlalchemy.rpartition("/")
+    return DatabaseURL(f"{head}/{name}", "postgresql")
+
+
+def fresh_database(admin_url: str, name: str) -> DatabaseURL:
+    """Database `name` on the server of `admin_url`, dropped if it was there, created and
+    migrated (what `sentpipe db init` does); its URL."""
+    from contextlib import closing
+
+    import psycopg
+
+    with closing(psycopg.connect(parse_database_url(admin_url).libpq, autocommit=True)) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{name}"')
+    url = scratch_url(admin_url, name)
+    init_db(url)
+    return url

@@ -43,7 +43,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import make_records
+from _data import make_records, scratch_url
 from startup import export_startup
 
 from sentiment_pipeline.db.filters import EventFilter
@@ -73,11 +73,6 @@ PSQL_SELECT = (
     "payload->>'title', coalesce(payload->>'selftext', payload->>'body'), payload->>'score', "
     "payload->>'permalink', payload->>'parent_id', ingested_at, processed FROM raw_events"
 )
-
-
-def scratch_url(url: str, name: str) -> DatabaseURL:
-    head, _, _ = parse_database_url(url).sqlalchemy.rpartition("/")
-    return DatabaseURL(f"{head}/{name}", "postgresql")
 
 
 def database_name(rows: int) -> str:

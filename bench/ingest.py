@@ -29,7 +29,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import make_records
+from _data import make_records, scratch_url
 
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
@@ -81,12 +81,6 @@ def paired(rows: int, size: int, raw: Writer, other: Writer) -> tuple[float, flo
 
 def admin(url: str) -> psycopg.Connection[Any]:
     return psycopg.connect(parse_database_url(url).libpq, autocommit=True)
-
-
-def scratch_url(url: str, name: str) -> DatabaseURL:
-    base = parse_database_url(url)
-    head, _, _ = base.sqlalchemy.rpartition("/")
-    return DatabaseURL(f"{head}/{name}", "postgresql")
 
 
 def settle(conn: psycopg.Connection[Any]) -> None:

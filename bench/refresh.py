@@ -23,10 +23,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import make_records
+from _data import fresh_database, make_records
 
-from sentiment_pipeline.db.migrate import init_db
-from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
+from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import dump_json
 from sentiment_pipeline.refresh import WRITE_EVERY, due_items
 from sentiment_pipeline.refresh.observe import Observation, parse_schedule
@@ -37,14 +36,7 @@ GOAL = 20_000
 
 
 def prepare(admin_url: str, rows: int) -> DatabaseURL:
-    name = f"sentpipe_bench_refresh_{rows}"
-    admin = parse_database_url(admin_url)
-    head, _, _ = admin.sqlalchemy.rpartition("/")
-    url = DatabaseURL(f"{head}/{name}", "postgresql")
-    with closing(psycopg.connect(admin.libpq, autocommit=True)) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{name}"')
-    init_db(url)
+    url = fresh_database(admin_url, f"sentpipe_bench_refresh_{rows}")
     start = time.time() - 2 * 3600 - rows * 3.0  # every item between 2 h and ~3.5 days old
     with closing(psycopg.connect(url.libpq)) as c, c.cursor() as cur:
         with cur.copy(

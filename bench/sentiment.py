@@ -40,10 +40,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import make_records
+from _data import fresh_database, make_records
 
-from sentiment_pipeline.db.migrate import init_db
-from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
+from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.sentiment import ScoreOptions, score_events
 from sentiment_pipeline.sentiment.clean import event_text
 from sentiment_pipeline.sentiment.scorers import get_scorer
@@ -53,14 +52,7 @@ GOAL_WORKERS = 1.5
 
 
 def prepare(admin_url: str, rows: int) -> DatabaseURL:
-    name = f"sentpipe_bench_sentiment_{rows}"
-    admin = parse_database_url(admin_url)
-    head, _, _ = admin.sqlalchemy.rpartition("/")
-    url = DatabaseURL(f"{head}/{name}", "postgresql")
-    with closing(psycopg.connect(admin.libpq, autocommit=True)) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{name}"')
-    init_db(url)
+    url = fresh_database(admin_url, f"sentpipe_bench_sentiment_{rows}")
     with closing(psycopg.connect(url.libpq)) as c, c.cursor() as cur:
         with cur.copy(
             "COPY raw_events (id, occurred_at, source, source_id, event_type, payload) FROM STDIN"
