@@ -20,7 +20,7 @@ from sentiment_pipeline.settings import Settings, SubredditTarget, load_settings
 from sentiment_pipeline.sinks import build_sinks
 from tests.fixtures.cli import invoke
 from tests.fixtures.events import event, stored_rows
-from tests.test_scrape import scrape_settings
+from tests.test_scrape import reddit_env, scrape_settings, sqlite_files
 
 ALL_DUE = RefreshOptions(schedule="1s", max_age="1s")  # everything younger than a day
 
@@ -334,22 +334,6 @@ SERVERS = [
     pytest.param("postgres", marks=pytest.mark.postgres, id="postgres"),
     pytest.param("sqlite", id="sqlite"),
 ]
-
-
-def reddit_env(fake: RunningFakeReddit, data_dir: Path, url: str | None) -> dict[str, str | None]:
-    return {
-        "SENTPIPE_DATA_DIR": str(data_dir),
-        "SENTPIPE_DATABASE_URL": url,
-        "SENTPIPE_REDDIT_CLIENT_ID": fake.config.client_id,
-        "SENTPIPE_REDDIT_CLIENT_SECRET": fake.config.client_secret,
-        "SENTPIPE_REDDIT_OAUTH_URL": fake.url,
-        "SENTPIPE_REDDIT_URL": fake.url,
-        "SENTPIPE_SINKS": "database,csv",
-    }
-
-
-def sqlite_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if ".db" in p.name and "lock" not in p.name)
 
 
 @pytest.mark.parametrize("purge", [False, True], ids=["refresh", "purge-deleted-only"])

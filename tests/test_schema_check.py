@@ -29,6 +29,7 @@ from sentiment_pipeline.fake_reddit import RunningFakeReddit
 from sentiment_pipeline.settings import load_settings
 from tests.fixtures.cli import invoke
 from tests.fixtures.events import ndjson_line, stored_rows
+from tests.test_scrape import reddit_env, sqlite_files
 
 SENTPIPE = Path(sys.executable).with_name("sentpipe")
 HEAD = head_revision(alembic_config())
@@ -68,24 +69,6 @@ def _at_first_revision(url: str) -> str:
     return url
 
 
-def _reddit_env(
-    fake: RunningFakeReddit, data_dir: Path, database_url: str | None
-) -> dict[str, str | None]:
-    return {
-        "SENTPIPE_DATA_DIR": str(data_dir),
-        "SENTPIPE_DATABASE_URL": database_url,
-        "SENTPIPE_REDDIT_CLIENT_ID": fake.config.client_id,
-        "SENTPIPE_REDDIT_CLIENT_SECRET": fake.config.client_secret,
-        "SENTPIPE_REDDIT_OAUTH_URL": fake.url,
-        "SENTPIPE_REDDIT_URL": fake.url,
-        "SENTPIPE_SINKS": "database,csv",
-    }
-
-
-def _sqlite_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if ".db" in p.name and "lock" not in p.name)
-
-
 def _ndjson_file(tmp_path: Path) -> Path:
     """Three good records and one broken line: reading it would dead-letter line 3."""
     path = tmp_path / "in.ndjson"
@@ -114,7 +97,7 @@ def test_scrape_on_an_unmigrated_database_exits_2_before_any_request(
 ) -> None:
     url = _unmigrated(server, request, tmp_path)
     data = tmp_path / "data"
-    result = invoke("scrape", "reddit", "-s", "tiny", env=_reddit_env(fake_reddit, data, url))
+    result = invoke("scrape", "reddit", "-s", "tiny", env=reddit_env(fake_reddit, data, url))
     assert result.exit_code == 2, result.output
     message = _one_line(result.output)
     if server == "sqlite":
@@ -123,7 +106,7 @@ def test_scrape_on_an_unmigrated_database_exits_2_before_any_request(
         assert "raw_events does not exist in the database at" in message
     assert "Run `sentpipe db init` first" in message
     assert fake_reddit.count() == 0  # not one request spent
-    assert _sqlite_files(tmp_path) == []  # no empty database file left behind
+    assert sqlite_files(tmp_path) == []  # no empty database file left behind
     assert not (data / "csv").exists()
 
 
@@ -139,7 +122,7 @@ def test_scrape_on_an_older_revision_exits_2_and_migrates_nothing(
     else:
         url = str(request.getfixturevalue(f"{server}_url"))
     _at_first_revision(url)
-    env = _reddit_env(fake_reddit, tmp_path / "data", url)
+    env = reddit_env(fake_reddit, tmp_path / "data", url)
     result = invoke("scrape", "reddit", "-s", "tiny", env=env)
     assert result.exit_code == 2, result.output
     message = _one_line(result.output)
@@ -153,7 +136,7 @@ def test_scrape_on_the_embedded_default_migrates_and_stores(
     fake_reddit: RunningFakeReddit, tmp_path: Path
 ) -> None:
     data = tmp_path / "fresh-machine"
-    env = _reddit_env(fake_reddit, data, None)
+    env = reddit_env(fake_reddit, data, None)
     result = invoke("scrape", "reddit", "-s", "tiny", "--no-comments", "--json", env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["inserted"] == 5
@@ -167,11 +150,11 @@ def test_scrape_on_the_embedded_default_migrates_and_stores(
 
 def test_scrape_csv_only_needs_no_database(fake_reddit: RunningFakeReddit, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'never.db'}"
-    env = {**_reddit_env(fake_reddit, tmp_path / "data", url), "SENTPIPE_SINKS": "csv"}
+    env = {**reddit_env(fake_reddit, tmp_path / "data", url), "SENTPIPE_SINKS": "csv"}
     result = invoke("scrape", "reddit", "-s", "tiny", "--no-comments", env=env)
     assert result.exit_code == 0, result.output
     assert list((tmp_path / "data" / "csv" / "reddit" / "tiny").glob("*.csv"))
-    assert _sqlite_files(tmp_path) == []
+    assert sqlite_files(tmp_path) == []
 
 
 # ingest ndjson and spool replay -------------------------------------------------------
@@ -194,11 +177,11 @@ def test_ingest_on_an_unmigrated_database_reads_nothing(
     assert not (data / "dead-letter").exists()
     assert not (data / "spool").exists()
     assert not (data / "csv").exists()
-    assert _sqlite_files(tmp_path) == []
+    assert sqlite_files(tmp_path) == []
     replay = invoke("spool", "replay", env=env)
     assert replay.exit_code == 2, replay.output
     assert "sentpipe db init" in _one_line(replay.output)
-    assert _sqlite_files(tmp_path) == []
+    assert sqlite_files(tmp_path) == []
 
 
 def test_ingest_on_an_older_sqlite_revision_exits_2(tmp_path: Path) -> None:
@@ -232,7 +215,7 @@ def test_ingest_without_a_database_sink_needs_no_database(sink: str, tmp_path: P
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["inserted"] == 3
-    assert _sqlite_files(tmp_path) == []
+    assert sqlite_files(tmp_path) == []
 
 
 def test_installed_command_ingests_on_a_fresh_machine(tmp_path: Path) -> None:
@@ -275,7 +258,7 @@ def test_sentiment_score_on_an_unmigrated_database_exits_2(
     result = invoke("sentiment", "score", env=env)
     assert result.exit_code == 2, result.output
     assert "Run `sentpipe db init` first" in _one_line(result.output)
-    assert _sqlite_files(tmp_path) == []
+    assert sqlite_files(tmp_path) == []
 
 
 def test_sentiment_score_at_revision_0001_names_both_revisions(tmp_path: Path) -> None:

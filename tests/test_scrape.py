@@ -44,21 +44,34 @@ def scrape_settings(fake: RunningFakeReddit, data_dir: Path, **overrides: Any) -
     return settings
 
 
-def fake_env(
-    fake: RunningFakeReddit, data_dir: Path, database_url: str | None = None
-) -> dict[str, str]:
-    """The same as environment variables, for CLI runs."""
-    url = database_url or f"sqlite:///{data_dir / 'sentpipe.db'}"
-    init_db(parse_database_url(url))
+def reddit_env(
+    fake: RunningFakeReddit, data_dir: Path, database_url: str | None
+) -> dict[str, str | None]:
+    """Environment variables for a CLI run against the fake API, database + CSV sinks;
+    the database is left as it is (`database_url` None: unset, the embedded default)."""
     return {
         "SENTPIPE_DATA_DIR": str(data_dir),
-        "SENTPIPE_DATABASE_URL": url,
+        "SENTPIPE_DATABASE_URL": database_url,
         "SENTPIPE_REDDIT_CLIENT_ID": fake.config.client_id,
         "SENTPIPE_REDDIT_CLIENT_SECRET": fake.config.client_secret,
         "SENTPIPE_REDDIT_OAUTH_URL": fake.url,
         "SENTPIPE_REDDIT_URL": fake.url,
         "SENTPIPE_SINKS": "database,csv",
     }
+
+
+def fake_env(
+    fake: RunningFakeReddit, data_dir: Path, database_url: str | None = None
+) -> dict[str, str]:
+    """`reddit_env` on a migrated database (the data dir's SQLite file by default)."""
+    url = database_url or f"sqlite:///{data_dir / 'sentpipe.db'}"
+    init_db(parse_database_url(url))
+    return {name: value for name, value in reddit_env(fake, data_dir, url).items() if value}
+
+
+def sqlite_files(directory: Path) -> list[Path]:
+    """The SQLite database files (and their journals) under `directory`, locks aside."""
+    return sorted(p for p in directory.rglob("*") if ".db" in p.name and "lock" not in p.name)
 
 
 def rows(settings: Settings, where: str = "1=1") -> list[tuple[Any, ...]]:
