@@ -1,13 +1,15 @@
 """Backfill benchmark: `sentpipe ingest reddit-dump` and `ingest ndjson` vs `psql \\copy`.
 
 Run: .venv/bin/python bench/backfill.py --url postgresql://USER:PW@HOST:PORT/postgres
-     [--records 1000000] [--repeat 3] [--skip-ndjson]
+     [--records 1000000] [--repeat 3] [--skip-ndjson] [--workers N]
 (--url defaults to SENTPIPE_TEST_TIMESCALE_URL.)
 
 Writes a synthetic `--long=31` dump (`sources/reddit_dump/synthetic.py`: submissions and
 comments, ~1.3 KB objects, hostile text included) and the same records as event-shaped
 NDJSON, not timed. Then, each into its own fresh database on the same server, whole
-processes timed by wall clock (peak RSS from wait4):
+processes timed by wall clock, and their peak memory (the process and its parsing workers
+together: their PSS summed, which for one process is its RSS less its share of shared
+pages; the main process's own peak RSS beside it):
 
   (a) `psql \\copy` of exactly the rows the pipeline stores (text COPY of the validated
       events), into an identical fresh table: the yardstick;
@@ -34,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
@@ -44,6 +47,7 @@ import psycopg
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.dto import Validated, validate_record
+from sentiment_pipeline.parallel import default_workers
 from sentiment_pipeline.sources.reddit_dump import DumpReader, dump_items, hints_from_name
 from sentiment_pipeline.sources.reddit_dump.synthetic import (
     dump_lines,
@@ -101,17 +105,53 @@ def _copy_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one child process; raises if it fails."""
+def _tree_pss_mb(pid: int) -> float:
+    """Proportional set size, MB, of `pid` and every process below it (the parsing
+    workers), now: each shared page (the interpreter, libraries) counted once over all
+    of them, so for one process it is its RSS less its share of shared pages."""
+    total, stack = 0, [pid]
+    while stack:
+        process = stack.pop()
+        try:
+            with open(f"/proc/{process}/smaps_rollup", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            for task in os.listdir(f"/proc/{process}/task"):
+                with open(f"/proc/{process}/task/{task}/children", encoding="ascii") as handle:
+                    stack.extend(int(child) for child in handle.read().split())
+        except (OSError, ValueError):  # it ended meanwhile
+            continue
+    return total / 2**20
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MB of the process itself (wait4), peak memory MB of it and
+    its parsing workers together (PSS summed, sampled every 50 ms)) of one child
+    process; raises if it fails."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    tree_peak = 0.0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal tree_peak
+        while not done.wait(0.05):
+            tree_peak = max(tree_peak, _tree_pss_mb(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     took = time.perf_counter() - started
+    done.set()
+    sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         assert process.stderr is not None
         raise SystemExit(f"{command[:3]} failed: {process.stderr.read().decode()[-2000:]}")
-    return took, usage.ru_maxrss / 1024
+    own = usage.ru_maxrss / 1024
+    return took, own, max(own, tree_peak)
 
 
 class Scratch:
@@ -143,9 +183,12 @@ def count_rows(url: str) -> int:
     return int(row[0])
 
 
-def sentpipe(url: str, data_dir: Path, *args: str) -> tuple[float, float]:
+def sentpipe(
+    url: str, data_dir: Path, *args: str, workers: int | None
+) -> tuple[float, float, float]:
     env = {
         **os.environ,
+        **({} if workers is None else {"SENTPIPE_PARSE_WORKERS": str(workers)}),
         "PYTHONPATH": SOURCE_TREE,
         "SENTPIPE_DATABASE_URL": url,
         "SENTPIPE_DATA_DIR": str(data_dir),
@@ -161,7 +204,7 @@ def decode_only(dump: Path) -> tuple[float, float, float, float]:
     zstd = shutil.which("zstd")
     native, native_rss = float("nan"), float("nan")
     if zstd:
-        native, native_rss = timed(["sh", "-c", f"{zstd} -qdc --long=31 '{dump}' > /dev/null"])
+        native, native_rss, _ = timed(["sh", "-c", f"{zstd} -qdc --long=31 '{dump}' > /dev/null"])
     code = (
         "import sys, time; from sentiment_pipeline.sources.reddit_dump import DumpReader\n"
         "started = time.perf_counter()\n"
@@ -191,6 +234,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="rounds (ratios per round)")
     parser.add_argument("--skip-ndjson", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, help="SENTPIPE_PARSE_WORKERS for the runs (default: unset)"
+    )
     args = parser.parse_args()
     if not args.url:
         parser.error("give --url (or set SENTPIPE_TEST_TIMESCALE_URL)")
@@ -209,7 +255,8 @@ def main() -> None:
         print(
             f"{args.records:,} records; dump {size:.1f} MiB (zstd --long=31), "
             f"NDJSON {ndjson.stat().st_size / 2**20:.0f} MiB; {args.repeat} rounds; "
-            f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+            f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+            f"parse workers {default_workers() if args.workers is None else args.workers}"
         )
         cases = [("reddit-dump", ["ingest", "reddit-dump", str(dump)])]
         if not args.skip_ndjson:
@@ -232,7 +279,7 @@ def main() -> None:
                     "\\copy raw_events (id, occurred_at, source, source_id, event_type, "
                     f"payload) FROM '{copy_text}'"
                 )
-                yardstick, _ = timed(["psql", "-q", "-X", libpq, "-c", copy])
+                yardstick, _, _ = timed(["psql", "-q", "-X", libpq, "-c", copy])
                 assert count_rows(url) == args.records
                 copy_rates.append(args.records / yardstick)
                 print(
@@ -243,7 +290,9 @@ def main() -> None:
                     for sinks, flags in sink_sets:
                         url = scratch.new()
                         data_dir = folder / f"data-{label}-{len(sinks)}-{round_}"
-                        took, rss = sentpipe(url, data_dir, *command, *flags)
+                        took, own, rss = sentpipe(
+                            url, data_dir, *command, *flags, workers=args.workers
+                        )
                         assert count_rows(url) == args.records
                         shutil.rmtree(data_dir, ignore_errors=True)
                         key = (label, sinks)
@@ -252,7 +301,8 @@ def main() -> None:
                         peaks[key] = max(peaks.get(key, 0.0), rss)
                         print(
                             f"  ingest {label:<11} {sinks:<15} {args.records / took:>9,.0f} "
-                            f"rows/s {yardstick / took:5.2f}x of \\copy; peak RSS {rss:.0f} MB"
+                            f"rows/s {yardstick / took:5.2f}x of \\copy; peak memory {rss:.0f} MB "
+                            f"(main process alone {own:.0f} MB RSS)"
                         )
                 scratch.drop()
                 scratch.names.clear()
@@ -283,7 +333,7 @@ def main() -> None:
             print(
                 f"ingest {label:<11} {sinks:<15} best {max(rates[key]):>9,.0f} rows/s; "
                 f"{_summary(values)} of \\copy (goal {goal}: {verdict}); "
-                f"peak RSS {peaks[key]:.0f} MB{rss_note}"
+                f"peak memory {peaks[key]:.0f} MB{rss_note}"
             )
         verdict = "ok" if max(decode) >= GOAL_DECODE else "MISS"
         print(

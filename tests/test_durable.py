@@ -83,7 +83,7 @@ def test_orjson_is_used_only_where_it_gives_the_standard_value(line: bytes) -> N
     assert value == expected and type(value) is type(expected)
     assert dumps_exact(value) == json.dumps(
         expected, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    )
+    ).encode("utf-8")
 
 
 def test_the_lines_orjson_would_change_take_the_standard_path() -> None:

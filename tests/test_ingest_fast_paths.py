@@ -109,7 +109,7 @@ def test_validate_plain_matches_the_full_path() -> None:
         _record(occurred_at=1_700_000_000.25),
         _record(occurred_at="2024-01-02T03:04:05+02:00"),
     ):
-        text = dump_json(record["payload"])
+        text = dump_json(record["payload"]).encode()
         quick = validate_plain(record, 1 << 20, text)
         full = validate_record(dict(record), 1 << 20)
         assert isinstance(quick, Validated) and isinstance(full, Validated)
@@ -132,7 +132,7 @@ def test_validate_plain_defers_whatever_needs_a_reason_or_cleaning() -> None:
     ]
     for record in cases:
         text = dump_json(record["payload"]) if "\ud800" not in record["id"] else "{}"
-        assert validate_plain(record, 64, text) is None, record
+        assert validate_plain(record, 64, text.encode()) is None, record
 
 
 def _nested(levels: int) -> dict[str, Any]:
@@ -146,19 +146,21 @@ def _nested(levels: int) -> dict[str, Any]:
 def test_validate_plain_measures_nesting_not_brackets() -> None:
     wide = {f"k{n}": {"a": [1, {"b": 2}]} for n in range(100)}  # 300 brackets, 4 deep
     for payload in (wide, _nested(64)):
-        quick = validate_plain(_record(payload=payload), 1 << 20, dump_json(payload))
+        quick = validate_plain(_record(payload=payload), 1 << 20, dump_json(payload).encode())
         assert isinstance(quick, Validated)
         assert quick.event.payload == payload
     too_deep = _nested(65)
-    assert validate_plain(_record(payload=too_deep), 1 << 20, dump_json(too_deep)) is None
+    deep_text = dump_json(too_deep).encode()
+    assert validate_plain(_record(payload=too_deep), 1 << 20, deep_text) is None
     assert "deeper than 64" in str(validate_record(_record(payload=too_deep)))
 
 
 def test_validate_plain_sizes_payloads_in_utf8_bytes() -> None:
     payload = {"t": "é" * 40}  # 40 characters, 80 bytes of text
     text = dump_json(payload)
-    assert validate_plain(_record(payload=payload), len(text) + 40, text) is not None
-    assert validate_plain(_record(payload=payload), len(text) + 39, text) is None
+    utf8 = text.encode()
+    assert validate_plain(_record(payload=payload), len(text) + 40, utf8) is not None
+    assert validate_plain(_record(payload=payload), len(text) + 39, utf8) is None
 
 
 def test_a_cleaned_payload_is_written_as_dump_json_writes_it() -> None:

@@ -36,12 +36,18 @@ __all__ = [
     "REPLACEMENT",
     "Chunk",
     "Parsed",
+    "PlainEvent",
     "RawEventDTO",
     "Rejected",
+    "Sentinel",
     "Validated",
     "clean_text",
     "dump_json",
     "dumps_exact",
+    "plain_event",
+    "plain_validated",
+    "shipped_event",
+    "validate_item",
     "validate_plain",
     "validate_record",
 ]
@@ -75,13 +81,13 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def dumps_exact(value: Any) -> str | None:
-    """`dump_json(value)` by orjson (~10x faster), for a value whose numbers print the same
-    in both (`sources.ndjson.loads_exact` says which parsed values do); None when orjson
-    cannot (nesting past its limit, an integer past 64 bits, a lone surrogate): then use
-    `dump_json`."""
+def dumps_exact(value: Any) -> bytes | None:
+    """`dump_json(value)` in UTF-8, by orjson (~10x faster), for a value whose numbers
+    print the same in both (`sources.ndjson.loads_exact` says which parsed values do);
+    None when orjson cannot (nesting past its limit, an integer past 64 bits, a lone
+    surrogate): then use `dump_json`."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value)
     except orjson.JSONEncodeError:
         return None
 
@@ -186,6 +192,38 @@ class RawEventDTO(BaseModel):
             )
         return value
 
+    def __getattr__(self, name: str) -> Any:
+        # An event built from its serialised payload alone (`validate_plain`,
+        # `shipped_event`): the payload is parsed back from that text on first use.
+        if name == "payload" and "payload_bytes" in self.__dict__:
+            payload = json.loads(self.__dict__["payload_bytes"])
+            self.__dict__["payload"] = payload
+            return payload
+        return super().__getattr__(name)  # type: ignore[misc]
+
+    def _loaded(self) -> None:
+        """Parse a payload kept as text only, for what reads fields from `__dict__`."""
+        if "payload" not in self.__dict__:
+            self.payload  # noqa: B018
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RawEventDTO):
+            self._loaded()
+            other._loaded()
+        return super().__eq__(other)
+
+    def __repr_args__(self) -> Any:
+        self._loaded()
+        return super().__repr_args__()
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        self._loaded()
+        return super().model_dump(**kwargs)
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        self._loaded()
+        return super().model_dump_json(**kwargs)
+
     @property
     def key(self) -> tuple[str, datetime]:
         """The primary key: (id, occurred_at)."""
@@ -193,8 +231,17 @@ class RawEventDTO(BaseModel):
 
     @cached_property
     def payload_json(self) -> str:
-        """Compact JSON of the payload, serialised once (validation already did it)."""
+        """Compact JSON of the payload (`dump_json`'s text), serialised once (validation
+        already did it)."""
+        values = self.__dict__
+        if "payload_bytes" in values:
+            return values["payload_bytes"].decode()  # type: ignore[no-any-return]
         return dump_json(self.payload)
+
+    @cached_property
+    def payload_bytes(self) -> bytes:
+        """`payload_json` in UTF-8: what the sinks write (a parser's output as it is)."""
+        return self.payload_json.encode()
 
     def to_record(self) -> dict[str, Any]:
         """The DTO as a JSON-ready dict (the NDJSON / spool form)."""
@@ -222,6 +269,21 @@ class Rejected:
     reason: str
 
 
+class Sentinel:
+    """A marker object that stays itself through pickling (it is pickled by name, as
+    the global `name` of `module`), so a worker process's items can carry it."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.__module__ = module
+        self.name = name
+
+    def __reduce__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 class Chunk(list[Any]):
     """Many source items at once (records, `Parsed`, `Validated`, `Rejected`, in input
     order): the pipeline (`pipeline.core.run`) takes a chunk in one step and hands its
@@ -230,11 +292,12 @@ class Chunk(list[Any]):
 
 
 class Parsed(NamedTuple):
-    """A raw record whose payload a parser already serialised in `dump_json`'s exact form
-    (see `sources.ndjson.loads_exact`), so validation need not serialise it again."""
+    """A raw record whose payload a parser already serialised in `dump_json`'s exact form,
+    in UTF-8 (see `sources.ndjson.loads_exact`), so validation need not serialise it
+    again."""
 
     record: dict[str, Any]
-    payload_json: str
+    payload_json: bytes
 
 
 def _reason(error: Exception) -> str:
@@ -257,6 +320,10 @@ def _head_unstorable(record: Mapping[str, Any]) -> bool:
 
 
 _ALL_FIELDS = frozenset(_FIELDS)
+# Every event built without pydantic has all its fields set: one set for all of them
+# (~470 bytes an event less, where ingests hold tens of thousands). Safe to share: a
+# frozen model never changes it, and pydantic copies it before `model_copy` updates it.
+_FIELDS_SET = set(_ALL_FIELDS)
 
 
 def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | None:
@@ -300,7 +367,7 @@ def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | No
         "payload": fields["payload"],
     }
     object.__setattr__(event, "__dict__", values)
-    object.__setattr__(event, "__pydantic_fields_set__", set(_ALL_FIELDS))
+    object.__setattr__(event, "__pydantic_fields_set__", _FIELDS_SET)
     object.__setattr__(event, "__pydantic_extra__", None)
     object.__setattr__(event, "__pydantic_private__", None)
     return event
@@ -321,13 +388,19 @@ def _nests_within(value: dict[str, Any] | list[Any], depth: int) -> bool:
     return True
 
 
-def validate_plain(
-    record: dict[str, Any], max_payload_bytes: int, payload_json: str
-) -> Validated | None:
-    """`validate_record`'s answer for the common record (a parser's dict with string
-    fields, an epoch or ISO time, a payload already serialised, nothing to clean) in a
-    few microseconds; None whenever any rule might not plainly pass, and the full path
-    decides (and explains)."""
+# Plain events (`plain_event`): (id, time, source, source_id, event_type, payload UTF-8),
+# the time an aware UTC datetime or float epoch seconds, as `datetime.fromtimestamp`
+# reads them (the range checked, so it cannot fail).
+PlainEvent = tuple[str, "datetime | float", str, str, str, bytes]
+_FIRST_EPOCH = -62135596800 + 1  # 0001-01-01T00:00:01Z: earlier goes the full way
+
+
+def plain_event(
+    record: dict[str, Any], max_payload_bytes: int, payload_json: bytes, *, nul_free: bool = False
+) -> PlainEvent | None:
+    """`validate_plain`'s checks, the event as a `PlainEvent` tuple (what a parsing worker
+    sends on, without building it); None whenever any rule might not plainly pass.
+    `nul_free`: the caller knows the payload's text holds no NUL escape."""
     try:
         ident = record["id"]
         source = record["source"]
@@ -345,12 +418,13 @@ def validate_plain(
         and type(kind) is str
         and 0 < len(ident) <= 512
         and 0 < len(kind) <= 64
-        and "\\u0000" not in payload_json
+        and (nul_free or b"\\u0000" not in payload_json)
+        and len(payload_json) <= max_payload_bytes
     ):
         return None
     # Fewer brackets than the limit cannot nest past it; else look (Reddit objects with
     # media and awards hold hundreds, a few levels deep).
-    if payload_json.count("{") + payload_json.count("[") > MAX_DEPTH and not _nests_within(
+    if payload_json.count(b"{") + payload_json.count(b"[") > MAX_DEPTH and not _nests_within(
         payload, 1
     ):
         return None
@@ -361,19 +435,14 @@ def validate_plain(
         source_id = source_id.lower()
     if not (_path_safe(source) and _path_safe(source_id)):
         return None
-    try:  # an ASCII str's length is its UTF-8 size, known without encoding
-        size = len(payload_json) if payload_json.isascii() else len(payload_json.encode())
-    except UnicodeEncodeError:
-        return None
-    if size > max_payload_bytes:
-        return None
     when_type = type(when)
-    try:
-        if when_type is int or when_type is float:
-            if not when <= time.time() + _TOLERANCE_SECONDS:
-                return None
-            moment = datetime.fromtimestamp(when, UTC)
-        elif when_type is str:  # ISO text with an offset; anything else goes the full way
+    moment: datetime | float
+    if when_type is int or when_type is float:
+        if not _FIRST_EPOCH <= when <= time.time() + _TOLERANCE_SECONDS:  # NaN fails too
+            return None
+        moment = float(when)  # exact: an int this small is a float exactly
+    elif when_type is str:  # ISO text with an offset; anything else goes the full way
+        try:
             moment = datetime.fromisoformat(when)
             if moment.utcoffset() is None:
                 return None
@@ -381,56 +450,92 @@ def validate_plain(
                 moment = moment.astimezone(UTC)
             if moment.timestamp() > time.time() + _TOLERANCE_SECONDS:
                 return None
-        else:
+        except (ValueError, OverflowError, OSError):
             return None
-    except (ValueError, OverflowError, OSError):
+    else:
         return None
+    return (ident, moment, source, source_id, kind, payload_json)
+
+
+def plain_validated(plain: PlainEvent) -> Validated:
+    """The `Validated` of a `PlainEvent` (not sanitized)."""
+    ident, moment, source, source_id, kind, payload = plain
+    if type(moment) is float:
+        moment = datetime.fromtimestamp(moment, UTC)
+    assert isinstance(moment, datetime)
+    return Validated(shipped_event(ident, moment, source, source_id, kind, payload), False)
+
+
+def validate_plain(
+    record: dict[str, Any], max_payload_bytes: int, payload_json: bytes
+) -> Validated | None:
+    """`validate_record`'s answer for the common record (a parser's dict with string
+    fields, an epoch or ISO time, a payload already serialised in UTF-8, nothing to
+    clean) in a few microseconds; None whenever any rule might not plainly pass, and the
+    full path decides (and explains). The event keeps the payload's text only (the
+    parsed payload is read back from it if asked for, see `RawEventDTO.payload_json`)."""
+    plain = plain_event(record, max_payload_bytes, payload_json)
+    return None if plain is None else plain_validated(plain)
+
+
+def shipped_event(
+    ident: str, occurred_at: datetime, source: str, source_id: str, kind: str, payload: bytes
+) -> RawEventDTO:
+    """An event validated elsewhere (a parsing worker, `parallel`), rebuilt from its
+    column values and its payload's UTF-8 JSON text (`payload_bytes`); `payload` is
+    parsed back from that text (`dump_json`'s, which `json.loads` reads exactly) when
+    first used, which an ingest never does (the sinks store the text)."""
     event = RawEventDTO.__new__(RawEventDTO)
     object.__setattr__(
         event,
         "__dict__",
         {
             "id": ident,
-            "occurred_at": moment,
+            "occurred_at": occurred_at,
             "source": source,
             "source_id": source_id,
             "event_type": kind,
-            "payload": payload,
-            "payload_json": payload_json,  # the cached_property's slot
+            "payload_bytes": payload,
         },
     )
-    object.__setattr__(event, "__pydantic_fields_set__", set(_ALL_FIELDS))
+    object.__setattr__(event, "__pydantic_fields_set__", _FIELDS_SET)
     object.__setattr__(event, "__pydantic_extra__", None)
     object.__setattr__(event, "__pydantic_private__", None)
-    return Validated(event, False)
+    return event
 
 
 def _dump_cleaned(payload: dict[str, Any], before: str | None) -> str:
     """`dump_json(payload)` of a cleaned payload whose text before cleaning was `before`
-    (None: not known). orjson (~10x faster) writes exactly `dump_json`'s text unless a
-    float under 1e-4 (which `dump_json` writes with an exponent, `1e-05`) or an integer
-    past 64 bits (orjson refuses it) is in it; cleaning replaces characters in strings
-    only, so `before` without "e-" rules the floats out."""
+    (`dump_json`'s or, for a parsed line, orjson's exact text; None: not known). orjson
+    (~10x faster) writes exactly `dump_json`'s text unless a float under 1e-4 (which
+    `dump_json` writes with an exponent, `1e-05`, and which never reaches orjson's text:
+    `sources.ndjson.loads_exact`) or an integer past 64 bits (orjson refuses it) is in
+    it; cleaning replaces characters in strings only, so `before` without "e-" rules the
+    floats out."""
     text = dumps_exact(payload) if before is not None and "e-" not in before else None
-    return text if text is not None else dump_json(payload)
+    return text.decode() if text is not None else dump_json(payload)
 
 
 def validate_record(
     record: Any,
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
-    payload_json: str | None = None,
+    payload_json: str | bytes | None = None,
 ) -> Validated | Rejected:
     """Validate and clean one raw record (a mapping in RawEventDTO shape).
 
     `payload_json`, when given, is the payload already serialised exactly as `dump_json`
-    would (a `Parsed` record's); it is not serialised again. Returns
+    would (a `Parsed` record's, in UTF-8 bytes or as text); it is not serialised again.
+    Returns
     `Validated(event, sanitized)` or `Rejected(record, reason)`; never raises for bad data
     (an exception here is a bug, which the pipeline dead-letters as such).
     """
-    if payload_json is not None and type(record) is dict:
-        quick = validate_plain(record, max_payload_bytes, payload_json)
-        if quick is not None:
-            return quick
+    if type(payload_json) is bytes:
+        if type(record) is dict:
+            quick = validate_plain(record, max_payload_bytes, payload_json)
+            if quick is not None:
+                return quick
+        payload_json = payload_json.decode()
+    assert payload_json is None or type(payload_json) is str
     if not isinstance(record, Mapping):
         return Rejected(record, f"record is a {type(record).__name__}, not a JSON object")
     missing = [name for name in _FIELDS if name not in record]
@@ -463,7 +568,7 @@ def validate_record(
         sanitized = any(cleaned[k] is not record[k] for k in _FIELDS)
         if sanitized:
             data = cleaned
-            payload_json = _dump_cleaned(cleaned["payload"], payload_json if parsed else None)
+            payload_json = _dump_cleaned(cleaned["payload"], payload_json)
             encoded = payload_json.encode("utf-8")
     size = len(encoded) if encoded is not None else len(payload_json.encode("utf-8"))
     if size > max_payload_bytes:
@@ -477,5 +582,25 @@ def validate_record(
             event = RawEventDTO.model_validate(fields)
         except ValueError as error:
             return Rejected(record, _reason(error))
-    event.__dict__["payload_json"] = payload_json  # the cached_property's slot
+    event.__dict__["payload_json"] = payload_json  # the cached_properties' slots
+    if encoded is not None:
+        event.__dict__["payload_bytes"] = encoded
     return Validated(event, sanitized)
+
+
+def validate_item(item: Any, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Any:
+    """A source's item validated where it was parsed (a reading thread, a worker
+    process): a `Parsed` or plain record becomes `Validated` or `Rejected`; a `Rejected`
+    stays as it is. On an unforeseen exception, the record itself, which the pipeline
+    validates again and dead-letters as an internal error (`pipeline.core`)."""
+    if type(item) is Rejected:
+        return item
+    try:
+        if type(item) is Parsed:
+            record, payload_json = item
+            return validate_plain(record, max_payload_bytes, payload_json) or validate_record(
+                record, max_payload_bytes, payload_json
+            )
+        return validate_record(item, max_payload_bytes)
+    except Exception:
+        return item.record if isinstance(item, Parsed) else item

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     queue_size: int = Field(default=10_000, ge=1)
     max_payload_bytes: int = Field(default=1_048_576, ge=1024)
     db_retry_seconds: float = Field(default=60.0, ge=0)
+    # `ingest ndjson` / `reddit-dump` files: parsing processes beside the writer; None
+    # ("auto"): `parallel.default_workers()`; 0: parse in the main process.
+    parse_workers: int | None = Field(default=None, ge=0, le=64)
     metrics_dir: Path | None = None
 
     subreddits: list[SubredditTarget] = Field(default_factory=list)

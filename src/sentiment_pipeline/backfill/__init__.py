@@ -18,12 +18,18 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from sentiment_pipeline.backfill.checkpoint import Checkpoint, CheckpointFile
-from sentiment_pipeline.dto import Parsed, Rejected, Validated, validate_plain, validate_record
+from sentiment_pipeline.dto import Rejected, Validated
 from sentiment_pipeline.errors import ExitCode
+from sentiment_pipeline.parallel import (
+    BlockPool,
+    LineBlock,
+    parse_workers,
+    split_block,
+)
 from sentiment_pipeline.pipeline import Chunk, run_from_settings_async
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings
@@ -32,8 +38,9 @@ from sentiment_pipeline.sources.reddit_dump import (
     DumpFilter,
     DumpReader,
     DumpReadError,
+    FileHints,
     Kind,
-    dump_blocks,
+    dump_block,
     hints_from_name,
 )
 
@@ -230,7 +237,7 @@ def _read_in_thread(
 ) -> queue.Queue[Any]:
     """Run the source's generator of blocks in a daemon thread; the blocks on a bounded
     queue (then `_END`, or the exception that ended it)."""
-    chunks: queue.Queue[Any] = queue.Queue(maxsize=8)
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=3)  # ~1,400 events each
 
     def put(item: Any) -> bool:
         while not cancelled.is_set():
@@ -265,27 +272,45 @@ def _next_chunk(chunks: queue.Queue[Any], cancelled: threading.Event) -> Any:
     return _END
 
 
-def _validated(
-    blocks: Iterator[list[tuple[int, Any]]], max_payload_bytes: int
-) -> Iterator[list[tuple[int, Any]]]:
-    """The blocks with every record validated (in the reading thread, a block at a time,
-    so the event loop only hands lists on); filtered lines and dead letters as they are."""
-    for block in blocks:
-        yield [
-            (
-                number,
-                item
-                if item is FILTERED or type(item) is Rejected
-                else _validate(item, max_payload_bytes),
-            )
-            for number, item in block
-        ]
+@dataclass(frozen=True)
+class _DumpJob:
+    """What a parsing worker needs to know of the input (sent with every block)."""
+
+    hints: FileHints
+    kind: Kind | None
+    filters: DumpFilter
+    label: str
+    max_payload_bytes: int
+
+
+def _dump_job(job: _DumpJob, block: LineBlock) -> list[Any]:
+    """A block's items, a line each, every record validated (`dto.plain_event`, else
+    `dto.validate_item`); filtered lines and dead letters as they are. `block`: one of
+    `DumpReader.counted_blocks`."""
+    first, lines, data = split_block(block)
+    return dump_block(
+        first, lines, data, job.hints, job.kind, job.filters, job.label, job.max_payload_bytes
+    )
+
+
+def _numbered(blocks: Iterator[LineBlock], pool: BlockPool) -> Iterator[list[tuple[int, Any]]]:
+    """`pool.map(blocks)` with each item's line number (the pool keeps the order)."""
+    firsts: deque[int] = deque()
+
+    def fed() -> Iterator[LineBlock]:
+        for block in blocks:
+            firsts.append(block[0])
+            yield block
+
+    for items in pool.map(fed()):
+        yield list(enumerate(items, start=firsts.popleft()))
 
 
 async def _records(
     reader: DumpReader,
     options: BackfillOptions,
     max_payload_bytes: int,
+    workers: int,
     start: int,
     tracker: _LineTracker,
     result: FileResult,
@@ -294,9 +319,13 @@ async def _records(
 ) -> AsyncIterator[Any]:
     """The pipeline's source for one input: chunks (`pipeline.Chunk`) of validated
     events (lines tracked) and dead letters; filtered lines are only counted."""
-    blocks = dump_blocks(reader, hints_from_name(reader.path), options.kind, options.filters, start)
+    label = PurePath(reader.path).name if reader.path != "-" else "stdin"
+    job = _DumpJob(
+        hints_from_name(reader.path), options.kind, options.filters, label, max_payload_bytes
+    )
+    pool = BlockPool(_dump_job, job, workers, filtered=FILTERED)
     cancelled = threading.Event()
-    chunks = _read_in_thread(_validated(blocks, max_payload_bytes), cancelled)
+    chunks = _read_in_thread(_numbered(reader.counted_blocks(start), pool), cancelled)
     loop = asyncio.get_running_loop()
     try:
         while True:
@@ -341,20 +370,6 @@ async def _records(
         cancelled.set()
 
 
-def _validate(item: Any, max_payload_bytes: int) -> Any:
-    """A `Validated` or `Rejected`; on an unforeseen exception the record itself, which
-    the pipeline validates again and dead-letters as an internal error."""
-    try:
-        if type(item) is Parsed:
-            record, payload_json = item
-            return validate_plain(record, max_payload_bytes, payload_json) or validate_record(
-                record, max_payload_bytes, payload_json
-            )
-        return validate_record(item, max_payload_bytes)
-    except Exception:
-        return item.record if isinstance(item, Parsed) else item
-
-
 async def _one_file(
     settings: Settings,
     path: str,
@@ -391,6 +406,7 @@ async def _one_file(
         reader,
         options,
         settings.max_payload_bytes,
+        parse_workers(settings),
         saved.lines_done,
         tracker,
         result,

@@ -44,13 +44,17 @@ def ndjson(
     """Ingest one JSON object per line ({id, occurred_at, source, source_id, event_type,
     payload}) through validation, dead letters and the configured sinks."""
     from sentiment_pipeline.cli.render import ProgressReporter, render_result
+    from sentiment_pipeline.parallel import parse_workers
     from sentiment_pipeline.pipeline import run_from_settings
     from sentiment_pipeline.sources.ndjson import ndjson_records
 
     settings = settings_from(ctx)
+    records = ndjson_records(
+        path, workers=parse_workers(settings), max_payload_bytes=settings.max_payload_bytes
+    )
     with ProgressReporter("ingesting", enabled=not (quiet or as_json)) as progress:
         result = run_from_settings(
-            settings, ndjson_records(path), sink_names=sink, dry_run=dry_run, on_progress=progress
+            settings, records, sink_names=sink, dry_run=dry_run, on_progress=progress
         )
     render_result(result, as_json=as_json, quiet=quiet)
     raise typer.Exit(int(result.exit_code))

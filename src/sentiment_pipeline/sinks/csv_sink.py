@@ -73,6 +73,15 @@ def csv_field(text: str) -> str:
     return text
 
 
+def csv_field_utf8(text: bytes) -> bytes:
+    """`csv_field` of UTF-8 text, in UTF-8."""
+    if b'"' in text:
+        return b'"' + text.replace(b'"', b'""') + b'"'
+    if b"," in text or b"\n" in text or b"\r" in text:
+        return b'"' + text + b'"'
+    return text
+
+
 def csv_row(fields: Sequence[str], end: str = "\r\n") -> str:
     """A row of `csv_field`s joined by commas, then `end` (the row's line ending, or the
     rest of the row already encoded), byte for byte what `csv.writer` writes for
@@ -165,18 +174,22 @@ class CsvSink:
         """Append the rows in one write (bytes built in bulk, `csv_row`'s RFC 4180 form)
         and fsync."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        lines = [csv_row(COLUMNS).encode()] if _repair_tail(path) else []
-        tail = f",{csv_field(ingested)},false,\r\n"
+        parts = [csv_row(COLUMNS).encode()] if _repair_tail(path) else []
+        tail = f",{csv_field(ingested)},false,\r\n".encode()
         # `csv_row` unrolled: source and source_id are path-safe names and the stamp is
-        # canonical time text, none ever quoted. Each row is encoded on its own: one
-        # emoji would make a joined str four bytes a character, and its encoding slow.
-        lines.extend(
-            f"{csv_field(e.id)},{stamp},{e.source},{e.source_id},{csv_field(e.event_type)},"
-            f"{csv_field(e.payload_json)}{tail}".encode()
-            for e, stamp in rows
-        )
+        # canonical time text, none ever quoted; the payload, the bulk of a row, is
+        # quoted as UTF-8 bytes (as the parser or validation left it), the rest encoded
+        # on its own (one emoji would make a whole row's str four bytes a character).
+        append = parts.append
+        for e, stamp in rows:
+            append(
+                f"{csv_field(e.id)},{stamp},{e.source},{e.source_id},"
+                f"{csv_field(e.event_type)},".encode()
+            )
+            append(csv_field_utf8(e.payload_bytes))
+            append(tail)
         with path.open("ab") as handle:
-            handle.write(b"".join(lines))
+            handle.write(b"".join(parts))
             handle.flush()
             os.fsync(handle.fileno())
 

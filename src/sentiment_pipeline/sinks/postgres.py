@@ -67,14 +67,15 @@ _JSONB_OID = 3802
 
 
 class JsonbTextDumper(Dumper):
-    """Binary jsonb from already-serialised JSON text (version byte 1 + UTF-8), so the
-    DTO's cached `payload_json` is sent as is instead of being `json.dumps`ed again."""
+    """Binary jsonb from already-serialised JSON text, UTF-8 bytes or a str (version
+    byte 1 + UTF-8), so the DTO's `payload_bytes` is sent as is instead of being
+    `json.dumps`ed again."""
 
     format = Format.BINARY
     oid = _JSONB_OID
 
     def dump(self, obj: Any) -> bytes:
-        return b"\x01" + str(obj).encode()
+        return b"\x01" + (obj if type(obj) is bytes else str(obj).encode())
 
 
 def register_jsonb_text(connection: psycopg.Connection[Any]) -> None:
@@ -88,7 +89,7 @@ def copy_rows(cursor: psycopg.Cursor[Any], statement: str, events: Sequence[RawE
         copy.set_types(_TYPES)
         for e in events:
             copy.write_row(
-                (e.id, e.occurred_at, e.source, e.source_id, e.event_type, e.payload_json)
+                (e.id, e.occurred_at, e.source, e.source_id, e.event_type, e.payload_bytes)
             )
 
 

@@ -35,24 +35,38 @@ from typing import IO, Any
 
 import orjson
 
-from sentiment_pipeline.dto import MAX_DEPTH, Chunk, Parsed, Rejected, dumps_exact
+from sentiment_pipeline.dto import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    MAX_DEPTH,
+    Chunk,
+    Parsed,
+    Rejected,
+    dumps_exact,
+    plain_event,
+    validate_item,
+)
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.parallel import BlockPool, LineBlock, numbered_blocks, split_block
 
 __all__ = [
     "BLANK",
+    "NUL_ESCAPE",
     "SLOW",
+    "count_lines",
     "differing_lines",
     "dumps_exact",
+    "lines_holding",
     "loads_exact",
     "may_differ",
     "ndjson_records",
     "parse_line",
     "parse_record_line",
     "split_lines",
+    "validated_block",
 ]
 
 _LINES_PER_CHUNK = 2000
-_BLOCK_BYTES = 1 << 21  # ~1,400 Reddit-sized lines
+_BLOCK_BYTES = 1 << 20  # ~1,400 Reddit-sized lines
 BLANK = object()  # parse_line's answer for an empty line
 SLOW = object()  # loads_exact's answer when only the standard parser gives the right value
 # Where orjson's value or its re-serialisation differs from the json module's: integers
@@ -69,6 +83,7 @@ _NINETEEN_DIGITS = b"0" * 19
 
 
 _RAW_NEEDLE = b"0.0000"  # searched in the bytes themselves
+NUL_ESCAPE = b"\\u0000"  # JSON's only way to write U+0000, which validation replaces
 _SHAPE_NEEDLES = (_NINETEEN_DIGITS, b"0e-")  # searched in their number shape
 
 
@@ -89,14 +104,31 @@ def differing_lines(lines: Sequence[bytes], data: bytes, separator: int) -> set[
     shape = data.translate(_NUMBER_SHAPE)
     searches = ((data, _RAW_NEEDLE), *((shape, needle) for needle in _SHAPE_NEEDLES))
     for haystack, needle in searches:
-        at = haystack.find(needle)
-        while at >= 0:
-            found.append(at)
-            at = haystack.find(needle, at + len(needle))
-    if not found:
+        _find_all(haystack, needle, found)
+    return _lines_at(lines, separator, found)
+
+
+def lines_holding(lines: Sequence[bytes], data: bytes, separator: int, needle: bytes) -> set[int]:
+    """Indices of the `lines` (laid out in `data` as for `differing_lines`) that hold
+    `needle`, from one search of `data`."""
+    found: list[int] = []
+    _find_all(data, needle, found)
+    return _lines_at(lines, separator, found)
+
+
+def _find_all(haystack: bytes, needle: bytes, found: list[int]) -> None:
+    at = haystack.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = haystack.find(needle, at + len(needle))
+
+
+def _lines_at(lines: Sequence[bytes], separator: int, positions: list[int]) -> set[int]:
+    """The indices of the lines the byte `positions` fall in."""
+    if not positions:
         return set()
     starts = list(accumulate((len(line) + separator for line in lines), initial=0))
-    return {index for at in found if (index := bisect_right(starts, at) - 1) < len(lines)}
+    return {index for at in positions if (index := bisect_right(starts, at) - 1) < len(lines)}
 
 
 def loads_exact(line: bytes, checked: bool = False) -> Any:
@@ -112,21 +144,30 @@ def loads_exact(line: bytes, checked: bool = False) -> Any:
         return SLOW
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[tuple[list[bytes], bytes]]:
-    """`(lines, data)` for a stream of byte chunks: the lines completed in each chunk,
-    split at b"\\n" (without it), and `data`, the bytes they came from (starting at the
-    first one; it may hold the start of the next line too); last, a final line that has
-    no newline. A line is never cut, whatever the chunk edges."""
+def count_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """`(count, data)` for a stream of byte chunks: `data` starts with the `count` lines
+    completed in its chunk, each ended by b"\\n", and may hold the start of the next
+    line too; last, `(1, line)` for a final line that has no newline. A line is never
+    cut, whatever the chunk edges; nothing is split (`split_lines` does that)."""
     tail = b""
     for chunk in chunks:
         data = tail + chunk if tail else chunk
         del chunk  # one chunk alive at a time: the allocator reuses its memory
-        lines = data.split(b"\n")
-        tail = lines.pop()
-        if lines:
-            yield lines, data
+        count = data.count(b"\n")
+        if count:
+            tail = data[data.rfind(b"\n") + 1 :]
+            yield count, data
+        else:
+            tail = data
     if tail:
-        yield [tail], tail
+        yield 1, tail
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[tuple[list[bytes], bytes]]:
+    """`(lines, data)` for a stream of byte chunks: `count_lines`, with the lines split
+    off (without their newline)."""
+    for count, data in count_lines(chunks):
+        yield data.split(b"\n", count)[:count], data
 
 
 def parse_record_line(line: bytes | str, line_number: int, checked: bool = False) -> Any:
@@ -194,16 +235,55 @@ def _has_pending_input(handle: IO[Any]) -> bool:
     return bool(readable)
 
 
-def _start_reader(handle: IO[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Queue[Any]:
+def validated_block(max_payload_bytes: int, block: LineBlock) -> list[Any]:
+    """A block of a file's lines (`parallel.LineBlock`), parsed and validated, blank
+    lines left out: per line a `dto.PlainEvent` (the common case, `dto.plain_event`) or
+    what `dto.validate_item` gives. The job `ndjson_records` gives its parsing workers
+    (`parallel.BlockPool` turns plain events into `Validated` ones); `parse_record_line`
+    then `validate_item` for each line, with the common case inline."""
+    first, lines, data = split_block(block)
+    slow = differing_lines(lines, data, 1)
+    nul = lines_holding(lines, data, 1, NUL_ESCAPE)
+    out: list[Any] = []
+    append = out.append
+    for index, line in enumerate(lines):
+        value: Any = SLOW
+        if index not in slow:
+            try:  # noqa: SIM105 (a context manager per line costs more)
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                pass
+        if value is SLOW:
+            parsed = parse_line(line, first + index)
+            if parsed is not BLANK:
+                append(validate_item(parsed, max_payload_bytes))
+            continue
+        payload = value.get("payload") if type(value) is dict else None
+        text = dumps_exact(payload) if type(payload) is dict else None
+        if text is None:
+            append(validate_item(value, max_payload_bytes))
+            continue
+        try:
+            checked = plain_event(value, max_payload_bytes, text, nul_free=index not in nul)
+        except Exception:
+            checked = None
+        append(checked or validate_item(Parsed(value, text), max_payload_bytes))
+    return out
+
+
+def _start_reader(
+    handle: IO[Any], loop: asyncio.AbstractEventLoop, pool: BlockPool | None = None
+) -> asyncio.Queue[Any]:
     """Read lines in a daemon thread and hand them over in chunks.
 
     A regular file is read in blocks of _BLOCK_BYTES, each handed over as `(lines, data)`:
-    the lines split off at newlines, and the bytes they came from. From a pipe, a list of
+    the lines split off at newlines, and the bytes they came from; with a `pool`, as a
+    `Chunk` of the items it made of them (`validated_block`). From a pipe, a list of
     lines goes out at _LINES_PER_CHUNK lines or as soon as the pipe has nothing more to
     give, so a slow producer's lines are not held back. The bounded queue gives
     back-pressure; a daemon thread never keeps the process alive on a stop signal.
     """
-    chunks: asyncio.Queue[Any] = asyncio.Queue(maxsize=8)
+    chunks: asyncio.Queue[Any] = asyncio.Queue(maxsize=3)  # ~1,400 lines each
     try:
         regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
@@ -215,8 +295,13 @@ def _start_reader(handle: IO[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Q
     def work() -> None:
         try:
             if regular:  # whole blocks, split at newlines: no per-line reads
-                for block in split_lines(iter(lambda: handle.read(_BLOCK_BYTES), b"")):
-                    put(block)
+                chunks = iter(lambda: handle.read(_BLOCK_BYTES), b"")
+                if pool is None:
+                    for block in split_lines(chunks):
+                        put(block)
+                else:  # lines counted, not split: the workers split them
+                    for items in pool.map(numbered_blocks(count_lines(chunks))):
+                        put(Chunk(items))
                 put(None)
                 return
             lines: list[bytes | str] = []
@@ -237,11 +322,16 @@ def _start_reader(handle: IO[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Q
     return chunks
 
 
-async def ndjson_records(path: str) -> AsyncIterator[Any]:
+async def ndjson_records(
+    path: str, *, workers: int = 0, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+) -> AsyncIterator[Any]:
     """Yield parsed records, a `pipeline.Chunk` of them per block of lines read; reads
-    happen off the event loop so writing overlaps reading."""
+    happen off the event loop so writing overlaps reading. With `workers`, a regular
+    file's lines are parsed and validated (against `max_payload_bytes`) in that many
+    worker processes (`parallel.BlockPool`) and come as `Validated` / `Rejected` items."""
     handle = _open(path)
-    chunks = _start_reader(handle, asyncio.get_running_loop())
+    pool = BlockPool(validated_block, max_payload_bytes, workers) if workers else None
+    chunks = _start_reader(handle, asyncio.get_running_loop(), pool)
     line_number = 0
     try:
         while True:
@@ -250,6 +340,9 @@ async def ndjson_records(path: str) -> AsyncIterator[Any]:
                 return
             if isinstance(lines, BaseException):
                 raise lines
+            if type(lines) is Chunk:  # parsed and validated already
+                yield lines
+                continue
             chunk = Chunk()
             # One test of the whole block for the lines orjson would read differently.
             if type(lines) is tuple:

@@ -18,13 +18,16 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from sentiment_pipeline.dto import Parsed, Rejected
+from orjson import JSONDecodeError, loads
+
+from sentiment_pipeline.dto import Parsed, Rejected, Sentinel, plain_event, validate_item
 from sentiment_pipeline.sources.ndjson import (
     BLANK,
+    NUL_ESCAPE,
     SLOW,
     differing_lines,
     dumps_exact,
-    loads_exact,
+    lines_holding,
     parse_line,
 )
 from sentiment_pipeline.sources.reddit_dump.reader import DumpReader, DumpReadError
@@ -44,12 +47,13 @@ __all__ = [
     "DumpReader",
     "FileHints",
     "Kind",
+    "dump_block",
     "dump_blocks",
     "dump_items",
     "hints_from_name",
 ]
 
-FILTERED = object()
+FILTERED = Sentinel(__name__, "FILTERED")  # a line skipped, never validated
 
 
 @dataclass(frozen=True)
@@ -116,38 +120,75 @@ def dump_blocks(
     and the loop stays in one function."""
     filters = filters or DumpFilter()
     label = PurePath(reader.path).name if reader.path != "-" else "stdin"
+    for first, lines, data in reader.blocks(skip):
+        items = dump_block(first, lines, data, hints, kind, filters, label)
+        yield list(enumerate(items, start=first))
+
+
+def dump_block(
+    first: int,
+    lines: list[bytes],
+    data: bytes,
+    hints: FileHints,
+    kind: Kind | None,
+    filters: DumpFilter,
+    label: str,
+    max_payload_bytes: int | None = None,
+) -> list[Any]:
+    """The items of one block of `dump_blocks`, a line each, without their numbers:
+    `lines` are numbered from `first`, `data` is the bytes they were split from (see
+    `DumpReader.blocks`), `label` the input's name for dead letters. With
+    `max_payload_bytes`, each record comes validated against it: a `dto.PlainEvent`
+    for the common case (`dto.plain_event`), else as `dto.validate_item` gives it (a
+    `parallel.BlockPool` job)."""
     quick = filters.line_may_match
     no_prefilter = filters._quick is None or hints.subreddit is not None
     keeps = filters.keeps
     everything = not filters.subreddits and filters.since is None and filters.until is None
-    for first, lines, data in reader.blocks(skip):
-        slow = differing_lines(lines, data, 1)
-        out: list[tuple[int, Any]] = []
-        append = out.append
-        for index, line in enumerate(lines):
-            number = first + index
-            if not no_prefilter and not quick(line, hints):
-                append((number, FILTERED))
+    slow = differing_lines(lines, data, 1)
+    nul = lines_holding(lines, data, 1, NUL_ESCAPE) if max_payload_bytes is not None else set()
+    out: list[Any] = []
+    append = out.append
+    for index, line in enumerate(lines):
+        number = first + index
+        if not no_prefilter and not quick(line, hints):
+            append(FILTERED)
+            continue
+        value = SLOW
+        if index not in slow:  # `loads_exact(line, True)`, inline
+            try:  # noqa: SIM105 (a context manager per line costs more)
+                value = loads(line)
+            except JSONDecodeError:
+                pass
+        fast = value is not SLOW
+        if not fast:
+            value = parse_line(line, number)
+            if value is BLANK:
+                append(FILTERED)
                 continue
-            value = loads_exact(line, True) if index not in slow else SLOW
-            fast = value is not SLOW
-            if not fast:
-                value = parse_line(line, number)
-                if value is BLANK:
-                    append((number, FILTERED))
-                    continue
-                if isinstance(value, Rejected):
-                    append((number, Rejected(value.record, f"{label} {value.reason}")))
-                    continue
-            record = dump_record(value, hints, kind)
-            if type(record) is not dict:
-                assert isinstance(record, Rejected)
-                kept = {"line": number, "record": record.record}
-                append((number, Rejected(kept, f"{label} line {number}: {record.reason}")))
+            if isinstance(value, Rejected):
+                append(Rejected(value.record, f"{label} {value.reason}"))
                 continue
-            if not everything and not keeps(record):
-                append((number, FILTERED))
-                continue
-            payload_json = dumps_exact(value) if fast else None
-            append((number, record if payload_json is None else Parsed(record, payload_json)))
-        yield out
+        record = dump_record(value, hints, kind)
+        if type(record) is not dict:
+            assert isinstance(record, Rejected)
+            kept = {"line": number, "record": record.record}
+            append(Rejected(kept, f"{label} line {number}: {record.reason}"))
+            continue
+        if not everything and not keeps(record):
+            append(FILTERED)
+            continue
+        payload_json = dumps_exact(value) if fast else None
+        if max_payload_bytes is None:
+            append(record if payload_json is None else Parsed(record, payload_json))
+        elif payload_json is None:
+            append(validate_item(record, max_payload_bytes))
+        else:
+            try:  # the common case first, without building a `Parsed`
+                checked = plain_event(
+                    record, max_payload_bytes, payload_json, nul_free=index not in nul
+                )
+            except Exception:
+                checked = None
+            append(checked or validate_item(Parsed(record, payload_json), max_payload_bytes))
+    return out

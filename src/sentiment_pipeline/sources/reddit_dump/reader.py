@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.sources.ndjson import split_lines
+from sentiment_pipeline.parallel import numbered_blocks
+from sentiment_pipeline.sources.ndjson import count_lines
 
 __all__ = ["MAX_WINDOW", "ZSTD_MAGIC", "DumpReadError", "DumpReader"]
 
@@ -151,8 +152,11 @@ class DumpReader:
         """`lines()` a decoded chunk at a time: `(number of the first line, lines, data)`,
         where `data` holds at least those lines (for whole-chunk tests such as
         `sources.ndjson.differing_lines`; it may hold part of the next line too)."""
-        number = skip
+        for first, count, data in self.counted_blocks(skip):
+            yield first, data.split(b"\n", count)[:count], data
+
+    def counted_blocks(self, skip: int = 0) -> Iterator[tuple[int, int, bytes]]:
+        """`blocks()` with the number of lines instead of the lines (`parallel.LineBlock`:
+        nothing is split where only a worker process needs the lines)."""
         chunks = _after_lines(self._chunks(), skip) if skip else self._chunks()
-        for lines, data in split_lines(chunks):
-            yield number + 1, lines, data
-            number += len(lines)
+        return numbered_blocks(count_lines(chunks), skip + 1)

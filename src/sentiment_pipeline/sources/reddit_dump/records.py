@@ -92,11 +92,13 @@ def dump_record(obj: Any, hints: FileHints, kind: Kind | None = None) -> dict[st
     """
     if type(obj) is not dict:
         return Rejected(obj, f"not a JSON object but a {type(obj).__name__}")
-    kind = kind or kind_of(obj) or hints.kind
+    name = obj.get("name")
+    prefix = name[:3] if isinstance(name, str) else None
+    # `kind or kind_of(obj) or hints.kind`, with kind_of's first test inline
+    kind = kind or _BY_PREFIX.get(prefix) or kind_of(obj) or hints.kind  # type: ignore[arg-type]
     if kind is None:
         return Rejected(obj, "cannot tell a submission from a comment: give --kind")
-    name = obj.get("name")
-    if not (isinstance(name, str) and name[:3] == _PREFIX[kind]):
+    if prefix != _PREFIX[kind]:
         ident = obj.get("id")
         if not isinstance(ident, str | int) or isinstance(ident, bool) or ident == "":
             return Rejected(obj, "no `name` and no `id`: the record has no key")
@@ -111,7 +113,7 @@ def dump_record(obj: Any, hints: FileHints, kind: Kind | None = None) -> dict[st
         created = obj.get("created")
     return {
         "id": name,
-        "occurred_at": epoch_of(created),
+        "occurred_at": epoch_of(created) if isinstance(created, str) else created,
         "source": SOURCE,
         "source_id": subreddit,
         "event_type": kind,

@@ -1,0 +1,284 @@
+"""Parsing and validation in worker processes, beside the writer.
+
+A file ingest keeps one core busy parsing and validating in Python while the database
+server needs most of another; the writer, the sinks and the bookkeeping share that one
+Python process. `BlockPool.map` runs a source's per-block job (bytes in, items out) in
+a few worker processes and gives the results back in input order, so the main process
+only decodes, writes and counts (docs/performance.md, "Backfill").
+
+What crosses between processes is kept small and flat (`ship` / `unship`): a valid
+event travels as its six column values, its payload as the JSON text already made (the
+parsed payload is not sent; `RawEventDTO.payload` is parsed again from the text if
+someone asks for it); everything else (dead letters, records left to the pipeline) is
+pickled as it is.
+
+Small inputs never pay for the pool: the first blocks are done in-process while the
+workers start, and a pool is started only after `start_after` blocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sentiment_pipeline.dto import Sentinel, Validated, plain_validated, shipped_event
+from sentiment_pipeline.errors import SentpipeError
+
+__all__ = [
+    "FILTERED_TAG",
+    "START_AFTER_BLOCKS",
+    "BlockPool",
+    "LineBlock",
+    "default_workers",
+    "numbered_blocks",
+    "parse_workers",
+    "ship",
+    "split_block",
+    "unship",
+]
+
+_State = TypeVar("_State")
+_Block = TypeVar("_Block")
+Job = Callable[[Any, Any], list[Any]]
+# A block of input lines: (number of its first line, how many, data), where `data` starts
+# with the lines, each ended by b"\n" (but maybe the input's last), and may hold more.
+# What a reader hands a worker: the lines are split off there (`split_block`).
+LineBlock = tuple[int, int, bytes]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_WORKER_NICE = 10
+START_AFTER_BLOCKS = 2  # blocks done in-process before a pool is started (small inputs)
+_FLOAT_SECONDS_BELOW = 2**34  # whole seconds below this are exact floats (year 2514)
+FILTERED_TAG = Sentinel(__name__, "FILTERED_TAG")  # `ship` sends it as a tag alone
+_VALID, _SANITIZED, _FILTERED, _OTHER = 0, 1, 2, 3
+
+
+def default_workers() -> int:
+    """Worker processes for a file ingest when `SENTPIPE_PARSE_WORKERS` is unset: 2 (one
+    keeps the writer fed on most records; two also fill the gaps while one waits), but
+    none on a single core, where parsing in-process costs least."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 2 if (cores or 1) > 1 else 0
+
+
+def parse_workers(settings: Any) -> int:
+    """The worker count `settings.parse_workers` asks for (`SENTPIPE_PARSE_WORKERS`;
+    unset: `default_workers()`)."""
+    configured = getattr(settings, "parse_workers", None)
+    return default_workers() if configured is None else int(configured)
+
+
+def numbered_blocks(blocks: Iterable[tuple[int, bytes]], first: int = 1) -> Iterator[LineBlock]:
+    """`sources.ndjson.count_lines`' `(count, data)` as `LineBlock`s: with the number of
+    each block's first line, counting from `first`."""
+    for count, data in blocks:
+        yield first, count, data
+        first += count
+
+
+def split_block(block: LineBlock) -> tuple[int, list[bytes], bytes]:
+    """`(first, lines, data)` of a `LineBlock`: its lines split off, without newlines."""
+    first, count, data = block
+    return first, data.split(b"\n", count)[:count], data
+
+
+def ship(items: list[Any], filtered: object = FILTERED_TAG) -> tuple[Any, ...]:
+    """A block's items in the flat form `unship` reads: `Validated` events and
+    `dto.PlainEvent` tuples as columns, `filtered` as a tag alone, anything else pickled
+    as it is. A time is sent as float epoch seconds (a plain event's own, or a whole
+    second from 1970 to 2514: exact, and rebuilt fastest), else as integer microseconds
+    since the epoch; equal names are sent once."""
+    tags = bytearray()
+    ids: list[str] = []
+    times: list[float | int] = []
+    names: dict[str, str] = {}  # pickled once per block (pickle's memo)
+    sources: list[str] = []
+    source_ids: list[str] = []
+    kinds: list[str] = []
+    payloads: list[bytes] = []
+    others: list[Any] = []
+    name = names.setdefault
+    for item in items:
+        if type(item) is tuple:  # a `dto.PlainEvent`
+            ident, moment, source, source_id, kind, payload = item
+            tags.append(_VALID)
+            ids.append(ident)
+            if type(moment) is not float:
+                stamp = moment.timestamp()
+                if moment.microsecond or not 0 <= stamp < _FLOAT_SECONDS_BELOW:
+                    stamp = (moment - _EPOCH) // _MICROSECOND
+                moment = stamp
+            times.append(moment)
+            sources.append(name(source, source))
+            source_ids.append(name(source_id, source_id))
+            kinds.append(name(kind, kind))
+            payloads.append(payload)
+        elif type(item) is Validated:
+            event = item.event
+            values = event.__dict__
+            tags.append(_SANITIZED if item.sanitized else _VALID)
+            ids.append(values["id"])
+            moment = values["occurred_at"]
+            stamp = moment.timestamp()
+            if moment.microsecond or not 0 <= stamp < _FLOAT_SECONDS_BELOW:
+                stamp = (moment - _EPOCH) // _MICROSECOND
+            times.append(stamp)
+            source, source_id, kind = values["source"], values["source_id"], values["event_type"]
+            sources.append(name(source, source))
+            source_ids.append(name(source_id, source_id))
+            kinds.append(name(kind, kind))
+            payloads.append(event.payload_bytes)
+        elif item is filtered:
+            tags.append(_FILTERED)
+        else:
+            tags.append(_OTHER)
+            others.append(item)
+    return (bytes(tags), ids, times, sources, source_ids, kinds, payloads, others)
+
+
+def unship(shipped: tuple[Any, ...], filtered: object = FILTERED_TAG) -> list[Any]:
+    """The items `ship` was given, in order; events (plain ones too) rebuilt as
+    `Validated(dto.shipped_event(...))`."""
+    tags, ids, times, sources, source_ids, kinds, payloads, others = shipped
+    out: list[Any] = []
+    append = out.append
+    column = 0
+    other = 0
+    epoch = _EPOCH
+    utc = UTC
+    from_seconds = datetime.fromtimestamp
+    for tag in tags:
+        if tag <= _SANITIZED:
+            stamp = times[column]
+            event = shipped_event(
+                ids[column],
+                from_seconds(stamp, utc)
+                if type(stamp) is float
+                else epoch + timedelta(microseconds=stamp),
+                sources[column],
+                source_ids[column],
+                kinds[column],
+                payloads[column],
+            )
+            append(Validated(event, tag == _SANITIZED))
+            column += 1
+        elif tag == _FILTERED:
+            append(filtered)
+        else:
+            append(others[other])
+            other += 1
+    return out
+
+
+def _worker_start() -> None:
+    """In each worker: Ctrl-C is the main process's to handle (it stops the pool); the
+    cycle collector runs as rarely as in a pipeline run (`pipeline.core`); and a lower
+    CPU priority (`_WORKER_NICE`), so the writer and a local database server, which set
+    the pace, get a core first and the workers take what is left."""
+    import gc
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.set_threshold(100_000, 50, 1000)
+    with contextlib.suppress(OSError):
+        os.nice(_WORKER_NICE)
+
+
+def _shipped(job: Job, state: Any, block: Any, filtered: object) -> tuple[Any, ...]:
+    return ship(job(state, block), filtered)
+
+
+def _ready() -> bool:
+    return True
+
+
+class BlockPool:
+    """An ordered map of `job(state, block)` over blocks, in up to `workers` processes.
+
+    `job` is a module-level function (workers import it by name) returning a list of
+    items, where a valid event may be a `dto.PlainEvent` tuple (given back as
+    `Validated`); `state` (picklable) is sent with every block. `filtered` is the source's
+    sentinel for a skipped item (sent as a tag: a sentinel does not survive pickling).
+    `workers=0` runs everything in-process. Raises `SentpipeError` when a worker dies
+    (killed, out of memory); what `job` raises is raised by `map`, in order."""
+
+    def __init__(
+        self,
+        job: Job,
+        state: Any,
+        workers: int,
+        *,
+        filtered: object = FILTERED_TAG,
+        start_after: int | None = None,
+    ) -> None:
+        self.job = job
+        self.state = state
+        self.workers = max(0, workers)
+        self.filtered = filtered
+        self.start_after = START_AFTER_BLOCKS if start_after is None else start_after
+        self._executor: ProcessPoolExecutor | None = None
+        self._ready: Future[bool] | None = None
+
+    def map(self, blocks: Iterable[Any]) -> Iterator[list[Any]]:
+        """The job's items for each block, in order; at most 2 × workers blocks in flight."""
+        pending: deque[Future[tuple[Any, ...]]] = deque()
+        limit = 2 * self.workers
+        try:
+            for count, block in enumerate(blocks):
+                if not pending and not self._use_pool(count):
+                    items = self.job(self.state, block)
+                    yield [plain_validated(x) if type(x) is tuple else x for x in items]
+                    continue
+                assert self._executor is not None
+                pending.append(
+                    self._executor.submit(_shipped, self.job, self.state, block, self.filtered)
+                )
+                del block
+                while len(pending) >= limit:
+                    yield self._result(pending.popleft())
+            while pending:
+                yield self._result(pending.popleft())
+        finally:
+            for future in pending:
+                future.cancel()
+            self.close()
+
+    def _use_pool(self, count: int) -> bool:
+        """True once the workers are up: started after `start_after` blocks (in-process
+        until then, and while they start)."""
+        if self.workers == 0 or count < self.start_after:
+            return False
+        if self._executor is None:
+            context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_worker_start
+            )
+            self._ready = self._executor.submit(_ready)
+            for _ in range(self.workers - 1):
+                self._executor.submit(_ready)
+        assert self._ready is not None
+        return self._ready.done()
+
+    def _result(self, future: Future[tuple[Any, ...]]) -> list[Any]:
+        try:
+            shipped = future.result()
+        except BrokenProcessPool as error:
+            raise SentpipeError(
+                f"a parsing worker process died ({error})",
+                "check memory (dmesg), or set SENTPIPE_PARSE_WORKERS=0 to parse in-process",
+            ) from None
+        return unship(shipped, self.filtered)
+
+    def close(self) -> None:
+        """Stop the workers; blocks not yet started are dropped."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
