@@ -19,6 +19,7 @@ workers start, and a pool is started only after `start_after` blocks.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -179,15 +180,37 @@ def unship(shipped: tuple[Any, ...], filtered: object = FILTERED_TAG) -> list[An
     return out
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+_MMAP_THRESHOLD = 32 << 20  # glibc's largest; blocks and messages are a few MB
+_TRIM_THRESHOLD = 128 << 20
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc's malloc keep and reuse the memory of freed blocks and messages (a few MB
+    each, many a second) instead of mapping fresh pages for each: its defaults handed
+    them back to the kernel, and the page faults of mapping them again were a third of
+    an ingest's kernel time (docs/performance.md, "Backfill"). Process-wide, for the
+    rest of the process; nothing elsewhere than glibc."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+
+
 def _worker_start() -> None:
     """In each worker: Ctrl-C is the main process's to handle (it stops the pool); the
-    cycle collector runs as rarely as in a pipeline run (`pipeline.core`); and a lower
+    cycle collector runs as rarely as in a pipeline run (`pipeline.core`); freed memory
+    is kept for reuse (`_keep_freed_memory`); and a lower
     CPU priority (`_WORKER_NICE`), so the writer and a local database server, which set
     the pace, get a core first and the workers take what is left."""
     import gc
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.set_threshold(100_000, 50, 1000)
+    _keep_freed_memory()
     with contextlib.suppress(OSError):
         os.nice(_WORKER_NICE)
 
@@ -257,6 +280,7 @@ class BlockPool:
         if self.workers == 0 or count < self.start_after:
             return False
         if self._executor is None:
+            _keep_freed_memory()
             context = multiprocessing.get_context("spawn")  # no fork of a threaded process
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_worker_start
