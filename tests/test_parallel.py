@@ -359,9 +359,65 @@ def test_a_dump_with_workers_stores_exactly_what_it_stores_without(
     assert alone[0]["total"]["sanitized"] > 0 and alone[0]["total"]["invalid"] >= 2
 
 
-def test_ctrl_c_to_the_whole_process_group_stops_cleanly_and_resumes(tmp_path: Path) -> None:
-    """A terminal's Ctrl-C reaches the workers too: they leave it to the main process,
-    which stops, keeps its checkpoint, and the next run stores exactly the rest."""
+_ORPHAN = """
+import sys, time
+sys.path[:0] = {paths!r}
+from sentiment_pipeline.parallel import BlockPool
+from tests.test_parallel import _pid_job
+
+def slowly():
+    for block in range(10_000):
+        time.sleep(0.01)
+        yield block
+
+if __name__ == "__main__":
+    for _ in BlockPool(_pid_job, -1, 2, start_after=0).map(slowly()):
+        pass
+"""
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
+            found.update(int(child) for child in handle.read().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running, not ended (a zombie waiting for init to reap it has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_workers_end_when_their_main_process_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "pool.py"
+    root = Path(__file__).parents[1]
+    script.write_text(_ORPHAN.format(paths=[str(root / "src"), str(root)]), encoding="utf-8")
+    process = subprocess.Popen([sys.executable, str(script)])
+    deadline = time.monotonic() + 60
+    while len(_children(process.pid)) < 3:  # two workers and multiprocessing's tracker
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    children = _children(process.pid)
+    process.kill()  # SIGKILL: no chance to stop the pool
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(child) for child in children):
+        assert time.monotonic() < deadline, "worker processes outlived their main process"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_to_the_whole_process_group_stops_cleanly_and_resumes(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """A terminal's Ctrl-C, or a service manager's SIGTERM to every process of the
+    service, reaches the workers too: they leave it to the main process, which stops,
+    keeps its checkpoint, and the next run stores exactly the rest."""
     total = 60_000
     path = write_dump(tmp_path / "RC_2019-03.zst", dump_lines(dump_objects("comment", 2019, total)))
     settings = {
@@ -381,9 +437,8 @@ def test_ctrl_c_to_the_whole_process_group_stops_cleanly_and_resumes(tmp_path: P
     while not list(checkpoints.glob("*.json")) and process.poll() is None:
         assert time.monotonic() < deadline, "no checkpoint written"
         time.sleep(0.05)
-    time.sleep(0.3)  # the workers are up by now
     assert process.poll() is None, process.communicate()[1].decode()
-    os.killpg(process.pid, signal.SIGINT)
+    os.killpg(process.pid, stop)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err.decode()
     assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()

@@ -23,12 +23,14 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sentiment_pipeline.dto import Sentinel, Validated, plain_validated, shipped_event
 from sentiment_pipeline.errors import SentpipeError
@@ -46,8 +48,6 @@ __all__ = [
     "unship",
 ]
 
-_State = TypeVar("_State")
-_Block = TypeVar("_Block")
 Job = Callable[[Any, Any], list[Any]]
 # A block of input lines: (number of its first line, how many, data), where `data` starts
 # with the lines, each ended by b"\n" (but maybe the input's last), and may hold more.
@@ -57,6 +57,7 @@ LineBlock = tuple[int, int, bytes]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _WORKER_NICE = 10
+_PARENT_CHECK_SECONDS = 0.5
 START_AFTER_BLOCKS = 2  # blocks done in-process before a pool is started (small inputs)
 _FLOAT_SECONDS_BELOW = 2**34  # whole seconds below this are exact floats (year 2514)
 FILTERED_TAG = Sentinel(__name__, "FILTERED_TAG")  # `ship` sends it as a tag alone
@@ -112,37 +113,31 @@ def ship(items: list[Any], filtered: object = FILTERED_TAG) -> tuple[Any, ...]:
         if type(item) is tuple:  # a `dto.PlainEvent`
             ident, moment, source, source_id, kind, payload = item
             tags.append(_VALID)
-            ids.append(ident)
-            if type(moment) is not float:
-                stamp = moment.timestamp()
-                if moment.microsecond or not 0 <= stamp < _FLOAT_SECONDS_BELOW:
-                    stamp = (moment - _EPOCH) // _MICROSECOND
-                moment = stamp
-            times.append(moment)
-            sources.append(name(source, source))
-            source_ids.append(name(source_id, source_id))
-            kinds.append(name(kind, kind))
-            payloads.append(payload)
         elif type(item) is Validated:
             event = item.event
             values = event.__dict__
-            tags.append(_SANITIZED if item.sanitized else _VALID)
-            ids.append(values["id"])
-            moment = values["occurred_at"]
-            stamp = moment.timestamp()
-            if moment.microsecond or not 0 <= stamp < _FLOAT_SECONDS_BELOW:
-                stamp = (moment - _EPOCH) // _MICROSECOND
-            times.append(stamp)
+            ident, moment = values["id"], values["occurred_at"]
             source, source_id, kind = values["source"], values["source_id"], values["event_type"]
-            sources.append(name(source, source))
-            source_ids.append(name(source_id, source_id))
-            kinds.append(name(kind, kind))
-            payloads.append(event.payload_bytes)
+            payload = event.payload_bytes
+            tags.append(_SANITIZED if item.sanitized else _VALID)
         elif item is filtered:
             tags.append(_FILTERED)
+            continue
         else:
             tags.append(_OTHER)
             others.append(item)
+            continue
+        if type(moment) is not float:
+            stamp = moment.timestamp()
+            if moment.microsecond or not 0 <= stamp < _FLOAT_SECONDS_BELOW:
+                stamp = (moment - _EPOCH) // _MICROSECOND
+            moment = stamp
+        ids.append(ident)
+        times.append(moment)
+        sources.append(name(source, source))
+        source_ids.append(name(source_id, source_id))
+        kinds.append(name(kind, kind))
+        payloads.append(payload)
     return (bytes(tags), ids, times, sources, source_ids, kinds, payloads, others)
 
 
@@ -188,9 +183,9 @@ _TRIM_THRESHOLD = 128 << 20
 def _keep_freed_memory() -> None:
     """Let glibc's malloc keep and reuse the memory of freed blocks and messages (a few MB
     each, many a second) instead of mapping fresh pages for each: its defaults handed
-    them back to the kernel, and the page faults of mapping them again were a third of
-    an ingest's kernel time (docs/performance.md, "Backfill"). Process-wide, for the
-    rest of the process; nothing elsewhere than glibc."""
+    them back to the kernel, and mapping them again was two thirds of an ingest's page
+    faults (docs/performance.md, "Backfill"). Process-wide, for the rest of the process;
+    nothing where the C library is not glibc."""
     try:
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
@@ -200,19 +195,48 @@ def _keep_freed_memory() -> None:
     mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
 
 
-def _worker_start() -> None:
-    """In each worker: Ctrl-C is the main process's to handle (it stops the pool); the
-    cycle collector runs as rarely as in a pipeline run (`pipeline.core`); freed memory
-    is kept for reuse (`_keep_freed_memory`); and a lower
-    CPU priority (`_WORKER_NICE`), so the writer and a local database server, which set
-    the pace, get a core first and the workers take what is left."""
+def _worker_start(parent: int) -> None:
+    """In each worker: Ctrl-C and SIGTERM (a terminal's, or a service manager's to the
+    whole group) are the main process's to handle: it stops the pool; a worker whose
+    main process (`parent`) is gone ends within a second (`_end_with`). The cycle
+    collector runs as rarely as in a pipeline run (`pipeline.core`); freed memory is
+    kept for reuse (`_keep_freed_memory`); and a lower CPU priority (`_WORKER_NICE`), so
+    the writer and a local database server, which set the pace, get a core first and the
+    workers take what is left."""
     import gc
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)  # blocked since its birth
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
     gc.set_threshold(100_000, 50, 1000)
     _keep_freed_memory()
     with contextlib.suppress(OSError):
         os.nice(_WORKER_NICE)
+
+
+_STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _stops_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM blocked in this thread while workers are spawned: a child
+    starts with the mask of the thread that made it (kept across exec), so a stop that
+    comes while a worker still imports waits, and is then ignored (`_worker_start`),
+    instead of interrupting it with a traceback."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _end_with(parent: int) -> None:
+    """End this worker once its main process is gone (killed, out of memory): its queue
+    stays open in the other workers, so it would wait for work for ever."""
+    while os.getppid() == parent:
+        time.sleep(_PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _shipped(job: Job, state: Any, block: Any, filtered: object) -> tuple[Any, ...]:
@@ -283,11 +307,15 @@ class BlockPool:
             _keep_freed_memory()
             context = multiprocessing.get_context("spawn")  # no fork of a threaded process
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_worker_start
+                self.workers,
+                mp_context=context,
+                initializer=_worker_start,
+                initargs=(os.getpid(),),  # not the worker's getppid(): it may be gone by then
             )
-            self._ready = self._executor.submit(_ready)
-            for _ in range(self.workers - 1):
-                self._executor.submit(_ready)
+            with _stops_blocked():  # each submit while none is idle spawns a worker
+                self._ready = self._executor.submit(_ready)
+                for _ in range(self.workers - 1):
+                    self._executor.submit(_ready)
         assert self._ready is not None
         return self._ready.done()
 
