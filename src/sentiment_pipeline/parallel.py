@@ -175,17 +175,20 @@ def unship(shipped: tuple[Any, ...], filtered: object = FILTERED_TAG) -> list[An
     return out
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's mallopt (malloc.h)
 _MMAP_THRESHOLD = 32 << 20  # glibc's largest; blocks and messages are a few MB
-_TRIM_THRESHOLD = 128 << 20
+_TRIM_THRESHOLD = 16 << 20
+_ARENA_MAX = 2  # a block's events are made on one thread and freed on others
 
 
 def _keep_freed_memory() -> None:
     """Let glibc's malloc keep and reuse the memory of freed blocks and messages (a few MB
     each, many a second) instead of mapping fresh pages for each: its defaults handed
     them back to the kernel, and mapping them again was two thirds of an ingest's page
-    faults (docs/performance.md, "Backfill"). Process-wide, for the rest of the process;
-    nothing where the C library is not glibc."""
+    faults (docs/performance.md, "Backfill"). And at most two arenas from now on: events
+    made on the reading thread and freed on the writer's spread free memory over one
+    arena per thread (~30 MB more at the peak). Process-wide, for the rest of the
+    process; nothing where the C library is not glibc."""
     try:
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
@@ -193,6 +196,7 @@ def _keep_freed_memory() -> None:
         return
     mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
     mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+    mallopt(_M_ARENA_MAX, _ARENA_MAX)
 
 
 def _worker_start(parent: int) -> None:
