@@ -141,6 +141,32 @@ async def test_stop_flushes_what_is_in_flight() -> None:
     assert len(sink.rows) == result.valid >= 6
 
 
+async def test_a_stop_while_the_queue_is_full_writes_every_event_it_counted() -> None:
+    """A chunk counted as fetched and valid, whose put was waiting for queue space when
+    the stop came, is written too: the summary's valid = inserted + duplicates."""
+
+    class SlowSink(MemorySink):
+        def write(self, batch: Any) -> Any:
+            time.sleep(0.02)  # the queue fills up behind it
+            return super().write(batch)
+
+    sink = SlowSink()
+    stop = asyncio.Event()
+
+    async def chunks() -> AsyncIterator[Any]:
+        n = 0
+        while True:
+            yield Chunk(raw_event(n + k) for k in range(7))
+            n += 7
+            if n > 200:
+                stop.set()
+
+    options = PipelineOptions(batch_size=10, flush_interval=0.05, queue_size=20)
+    result = await run(chunks(), [sink], options=options, stop=stop)
+    assert result.stopped_early
+    assert result.valid == result.inserted + result.duplicates == len(sink.rows) > 0
+
+
 async def test_source_error_propagates_after_flushing() -> None:
     sink = MemorySink()
 

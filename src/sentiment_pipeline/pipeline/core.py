@@ -261,6 +261,13 @@ class _EventQueue:
             self.count += len(events)
         self._readable.set()
 
+    def put_now(self, events: Any) -> None:
+        """Queue a list of events at once, past the limit: events already counted, which
+        a stop must not drop (`_produce`)."""
+        self._items.append(events)
+        self.count += len(events)
+        self._readable.set()
+
     def get_nowait(self) -> Any:
         """The oldest list (or `_END`); raises asyncio.QueueEmpty."""
         if not self._items:
@@ -293,12 +300,15 @@ async def _produce(
                 for record in item
                 if (event := _check(record, options, dead_letters, result)) is not None
             ]
-            if events:
+        else:
+            event = _check(item, options, dead_letters, result)
+            events = [event] if event is not None else []
+        if events:
+            try:
                 await queue.put(events)
-            continue
-        event = _check(item, options, dead_letters, result)
-        if event is not None:
-            await queue.put([event])
+            except asyncio.CancelledError:  # a stop while the queue was full: the
+                queue.put_now(events)  # events are counted, so they are written too
+                raise
 
 
 def _check(
