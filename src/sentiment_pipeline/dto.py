@@ -48,6 +48,7 @@ __all__ = [
     "plain_validated",
     "shipped_event",
     "validate_item",
+    "validate_parsed",
     "validate_plain",
     "validate_record",
 ]
@@ -596,11 +597,24 @@ def validate_item(item: Any, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES)
     if type(item) is Rejected:
         return item
     try:
-        if type(item) is Parsed:
-            record, payload_json = item
-            return validate_plain(record, max_payload_bytes, payload_json) or validate_record(
-                record, max_payload_bytes, payload_json
-            )
+        if type(item) is Parsed:  # (`validate_record` tries `validate_plain` first)
+            return validate_record(item.record, max_payload_bytes, item.payload_json)
         return validate_record(item, max_payload_bytes)
     except Exception:
         return item.record if isinstance(item, Parsed) else item
+
+
+def validate_parsed(
+    record: dict[str, Any], payload_json: bytes, max_payload_bytes: int, *, nul_free: bool = False
+) -> Any:
+    """`validate_item(Parsed(record, payload_json))` as a parsing worker wants it: the
+    common record as a `PlainEvent` (`plain_event`; `nul_free` as there), else
+    `validate_record`'s answer, without trying the quick checks twice; on an unforeseen
+    exception, the record itself."""
+    try:
+        plain = plain_event(record, max_payload_bytes, payload_json, nul_free=nul_free)
+        if plain is not None:
+            return plain
+        return validate_record(record, max_payload_bytes, payload_json.decode())
+    except Exception:
+        return record

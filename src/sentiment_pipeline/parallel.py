@@ -30,10 +30,13 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentiment_pipeline.dto import Sentinel, Validated, plain_validated, shipped_event
 from sentiment_pipeline.errors import SentpipeError
+
+if TYPE_CHECKING:
+    from sentiment_pipeline.settings import Settings
 
 __all__ = [
     "FILTERED_TAG",
@@ -72,11 +75,11 @@ def default_workers() -> int:
     return 2 if (cores or 1) > 1 else 0
 
 
-def parse_workers(settings: Any) -> int:
+def parse_workers(settings: Settings) -> int:
     """The worker count `settings.parse_workers` asks for (`SENTPIPE_PARSE_WORKERS`;
     unset: `default_workers()`)."""
-    configured = getattr(settings, "parse_workers", None)
-    return default_workers() if configured is None else int(configured)
+    configured = settings.parse_workers
+    return default_workers() if configured is None else configured
 
 
 def numbered_blocks(blocks: Iterable[tuple[int, bytes]], first: int = 1) -> Iterator[LineBlock]:

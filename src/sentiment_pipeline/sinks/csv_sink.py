@@ -182,23 +182,13 @@ class CsvSink:
         # quoted as UTF-8 bytes (as the parser or validation left it), the rest encoded
         # on its own (one emoji would make a whole row's str four bytes a character).
         append = parts.append
-        quote_then_tail = b'"' + tail
         for e, stamp in rows:
-            payload = e.payload_bytes
-            if b'"' in payload:  # always, for a JSON object with a key: `csv_field_utf8`
-                append(  # without copying the payload more than once before the join
-                    f"{csv_field(e.id)},{stamp},{e.source},{e.source_id},"
-                    f'{csv_field(e.event_type)},"'.encode()
-                )
-                append(payload.replace(b'"', b'""'))
-                append(quote_then_tail)
-            else:
-                append(
-                    f"{csv_field(e.id)},{stamp},{e.source},{e.source_id},"
-                    f"{csv_field(e.event_type)},".encode()
-                )
-                append(csv_field_utf8(payload))
-                append(tail)
+            append(
+                f"{csv_field(e.id)},{stamp},{e.source},{e.source_id},"
+                f"{csv_field(e.event_type)},".encode()
+            )
+            append(csv_field_utf8(e.payload_bytes))
+            append(tail)
         with path.open("ab") as handle:
             handle.write(b"".join(parts))
             handle.flush()

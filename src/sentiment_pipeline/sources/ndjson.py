@@ -42,8 +42,8 @@ from sentiment_pipeline.dto import (
     Parsed,
     Rejected,
     dumps_exact,
-    plain_event,
     validate_item,
+    validate_parsed,
 )
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.parallel import BlockPool, LineBlock, numbered_blocks, split_block
@@ -237,10 +237,11 @@ def _has_pending_input(handle: IO[Any]) -> bool:
 
 def validated_block(max_payload_bytes: int, block: LineBlock) -> list[Any]:
     """A block of a file's lines (`parallel.LineBlock`), parsed and validated, blank
-    lines left out: per line a `dto.PlainEvent` (the common case, `dto.plain_event`) or
-    what `dto.validate_item` gives. The job `ndjson_records` gives its parsing workers
-    (`parallel.BlockPool` turns plain events into `Validated` ones); `parse_record_line`
-    then `validate_item` for each line, with the common case inline."""
+    lines left out: per line a `dto.PlainEvent` (the common case) or what
+    `dto.validate_item` gives (`dto.validate_parsed`). The job `ndjson_records` gives
+    its parsing workers (`parallel.BlockPool` turns plain events into `Validated` ones):
+    `parse_record_line` then `validate_item` for each line, with the common case
+    inline."""
     first, lines, data = split_block(block)
     slow = differing_lines(lines, data, 1)
     nul = lines_holding(lines, data, 1, NUL_ESCAPE)
@@ -263,11 +264,7 @@ def validated_block(max_payload_bytes: int, block: LineBlock) -> list[Any]:
         if text is None:
             append(validate_item(value, max_payload_bytes))
             continue
-        try:
-            checked = plain_event(value, max_payload_bytes, text, nul_free=index not in nul)
-        except Exception:
-            checked = None
-        append(checked or validate_item(Parsed(value, text), max_payload_bytes))
+        append(validate_parsed(value, text, max_payload_bytes, nul_free=index not in nul))
     return out
 
 
@@ -295,12 +292,12 @@ def _start_reader(
     def work() -> None:
         try:
             if regular:  # whole blocks, split at newlines: no per-line reads
-                chunks = iter(lambda: handle.read(_BLOCK_BYTES), b"")
+                reads = iter(lambda: handle.read(_BLOCK_BYTES), b"")
                 if pool is None:
-                    for block in split_lines(chunks):
+                    for block in split_lines(reads):
                         put(block)
                 else:  # lines counted, not split: the workers split them
-                    for items in pool.map(numbered_blocks(count_lines(chunks))):
+                    for items in pool.map(numbered_blocks(count_lines(reads))):
                         put(Chunk(items))
                 put(None)
                 return

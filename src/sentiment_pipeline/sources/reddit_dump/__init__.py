@@ -20,7 +20,7 @@ from typing import Any
 
 from orjson import JSONDecodeError, loads
 
-from sentiment_pipeline.dto import Parsed, Rejected, Sentinel, plain_event, validate_item
+from sentiment_pipeline.dto import Parsed, Rejected, Sentinel, validate_item, validate_parsed
 from sentiment_pipeline.sources.ndjson import (
     BLANK,
     NUL_ESCAPE,
@@ -139,8 +139,8 @@ def dump_block(
     `lines` are numbered from `first`, `data` is the bytes they were split from (see
     `DumpReader.blocks`), `label` the input's name for dead letters. With
     `max_payload_bytes`, each record comes validated against it: a `dto.PlainEvent`
-    for the common case (`dto.plain_event`), else as `dto.validate_item` gives it (a
-    `parallel.BlockPool` job)."""
+    for the common case, else as `dto.validate_item` gives it (`dto.validate_parsed`;
+    a `parallel.BlockPool` job)."""
     quick = filters.line_may_match
     no_prefilter = filters._quick is None or hints.subreddit is not None
     keeps = filters.keeps
@@ -184,11 +184,7 @@ def dump_block(
         elif payload_json is None:
             append(validate_item(record, max_payload_bytes))
         else:
-            try:  # the common case first, without building a `Parsed`
-                checked = plain_event(
-                    record, max_payload_bytes, payload_json, nul_free=index not in nul
-                )
-            except Exception:
-                checked = None
-            append(checked or validate_item(Parsed(record, payload_json), max_payload_bytes))
+            append(
+                validate_parsed(record, payload_json, max_payload_bytes, nul_free=index not in nul)
+            )
     return out

@@ -113,7 +113,7 @@ def dump_record(obj: Any, hints: FileHints, kind: Kind | None = None) -> dict[st
         created = obj.get("created")
     return {
         "id": name,
-        "occurred_at": epoch_of(created) if isinstance(created, str) else created,
+        "occurred_at": epoch_of(created),
         "source": SOURCE,
         "source_id": subreddit,
         "event_type": kind,
