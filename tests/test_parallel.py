@@ -45,6 +45,17 @@ from tests.fixtures.cli import invoke
 from tests.fixtures.events import stored_rows
 
 SENTPIPE = Path(sys.executable).with_name("sentpipe")
+CASES = Path(__file__).parent / "data" / "cases"  # inputs that once failed (issue 10)
+
+
+def _case_lines(*names: str) -> list[bytes]:
+    return [
+        line
+        for name in names
+        for path in sorted((CASES / name).glob("*.ndjson"))
+        for line in path.read_bytes().splitlines()
+    ]
+
 
 _MOMENTS = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
@@ -249,6 +260,12 @@ def _event_lines(objects: list[dict[str, Any]]) -> list[bytes]:
         }
         lines.append(json.dumps(head).encode()[:-1] + b',"payload":' + raw.rstrip(b"\n") + b"}")
     lines[50:50] = [b"", b"{not json", b'{"id":"x","payload":NaN}', b"[1,2]", b"   "]
+    lines[300:300] = _case_lines(  # surrogates, a 4,400-digit integer, year 1, 200k chars
+        "01-lone-surrogate-ingest",
+        "03-integer-over-4300-digits",
+        "05-year-before-1000",
+        "08-csv-sink-field-over-128k",
+    )
     lines[400:400] = [  # refused by validation: a time far ahead, a name that is a path
         b'{"id":"t3_f","occurred_at":99999999999,"source":"r","source_id":"s",'
         b'"event_type":"e","payload":{}}',
@@ -284,6 +301,7 @@ def _ingest(tmp_path: Path, name: str, workers: int, *args: str) -> tuple[Any, .
         if path.is_file()
         for line in path.read_text(encoding="utf-8").splitlines()
     ]
+    csv.field_size_limit(2**31 - 1)  # case 08's 200,000-character comment
     csv_files = {}  # each file's rows without their ingested_at
     for path in sorted((data / "csv").rglob("*.csv")):
         with path.open(newline="", encoding="utf-8") as handle:
@@ -336,7 +354,9 @@ def test_ndjson_with_workers_stores_exactly_what_it_stores_without(
     assert _counts(pooled_run[0]) == _counts(alone[0])
     assert pooled_run[1:] == alone[1:]
     summary = alone[0]
-    assert summary["sanitized"] > 0 and summary["invalid"] == 5 and summary["inserted"] == 601
+    # 600 generated + the big integer + the cases' 11 records, of which case 03's huge
+    # integer is dead-lettered; 5 refusals of the file's own
+    assert summary["sanitized"] > 0 and summary["invalid"] == 6 and summary["inserted"] == 611
 
 
 def test_a_dump_with_workers_stores_exactly_what_it_stores_without(
@@ -347,6 +367,8 @@ def test_a_dump_with_workers_stores_exactly_what_it_stores_without(
     objects = _hostile_objects(1_000)
     lines = list(dump_lines(objects))
     lines[10:10] = [b"{broken\n", b"\n", b'"a string"\n']
+    poll = json.loads((CASES / "09-poll-post" / "poll-post.json").read_text(encoding="utf-8"))
+    lines[500:500] = [json.dumps({**poll, "subreddit": "python"}).encode() + b"\n"]
     path = write_dump(tmp_path / "python_comments.zst", lines)
     args = ("ingest", "reddit-dump", str(path))
     alone = _ingest(tmp_path, "alone", 0, *args, "--subreddit", "python", "--limit", "900")
