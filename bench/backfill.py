@@ -19,7 +19,12 @@ pages; the main process's own peak RSS beside it):
       (the decoding inside its process; the whole process is printed too).
 
 Each round measures (a) to (f) once; ratios are taken within a round (the machine's
-load changes between rounds), and the summary gives the best and the median.
+load changes between rounds), and the summary gives the best and the median. Every timed
+run starts on a quiet server (`Scratch.settle`): the database of the run before is dropped
+as soon as its rows are counted, then a CHECKPOINT, then a wait until no autovacuum worker
+is busy. Without that, each run shared the two cores with the server vacuuming and
+flushing the tables loaded just before it (~1.5 GB each at 1M records), and the yardstick,
+always first after a round's clean-up, got the quietest server of all.
 
 Goals (issue 12): (b),(d) >= 0.6x of (a); (c),(e) >= 0.5x; peak RSS < 300 MB at 1M
 records with database + CSV; (f) >= 0.9x.
@@ -174,6 +179,24 @@ class Scratch:
         with closing(psycopg.connect(self.admin.libpq, autocommit=True)) as conn:
             for name in self.names:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.names.clear()
+
+    def settle(self, timeout: float = 120.0) -> None:
+        """Drop the databases made so far, write a checkpoint, and wait (at most
+        `timeout` seconds) until no autovacuum worker is busy: the next timed run starts
+        on a quiet server, as the one before it did."""
+        self.drop()
+        deadline = time.monotonic() + timeout
+        with closing(psycopg.connect(self.admin.libpq, autocommit=True)) as conn:
+            conn.execute("CHECKPOINT")
+            while time.monotonic() < deadline:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE backend_type = 'autovacuum worker' AND state = 'active'"
+                ).fetchone()
+                if row is None or row[0] == 0:
+                    return
+                time.sleep(0.5)
 
 
 def count_rows(url: str) -> int:
@@ -273,6 +296,7 @@ def main() -> None:
         window_rss = float("nan")
         try:
             for round_ in range(1, args.repeat + 1):
+                scratch.settle()
                 url = scratch.new()
                 libpq = parse_database_url(url).libpq
                 copy = (
@@ -288,6 +312,7 @@ def main() -> None:
                 )
                 for label, command in cases:
                     for sinks, flags in sink_sets:
+                        scratch.settle()
                         url = scratch.new()
                         data_dir = folder / f"data-{label}-{len(sinks)}-{round_}"
                         took, own, rss = sentpipe(
@@ -304,8 +329,7 @@ def main() -> None:
                             f"rows/s {yardstick / took:5.2f}x of \\copy; peak memory {rss:.0f} MB "
                             f"(main process alone {own:.0f} MB RSS)"
                         )
-                scratch.drop()
-                scratch.names.clear()
+                scratch.settle()
                 native, window_rss, process, decoding = decode_only(dump)
                 decode.append(native / decoding)
                 print(
