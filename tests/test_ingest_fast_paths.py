@@ -5,7 +5,10 @@
   `differing_lines` names exactly the lines of a block the regex matches;
 - `sinks.csv_sink.csv_row` writes the bytes `csv.writer` writes (the CSV sink's files and
   `rewrite_payloads` must agree byte for byte);
-- `dto.validate_plain` gives the same event as the full validation, or defers to it.
+- `dto.validate_plain` gives the same event as the full validation, or defers to it;
+- `sources.ndjson.parse_cleaned` (cleaning in the text, before parsing) gives the value
+  the standard parser and validation's cleaning give, or defers to them; a dump's or an
+  NDJSON file's blocks give the same items with it and without it.
 """
 
 from __future__ import annotations
@@ -14,12 +17,30 @@ import csv
 import io
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sentiment_pipeline.dto import Validated, dump_json, validate_plain, validate_record
+from sentiment_pipeline.dto import (
+    Validated,
+    _clean,
+    _Unfit,
+    dump_json,
+    validate_plain,
+    validate_record,
+)
+from sentiment_pipeline.parallel import ship, unship
 from sentiment_pipeline.sinks.csv_sink import CsvSink, csv_row
-from sentiment_pipeline.sources.ndjson import _ORJSON_DIFFERS, differing_lines, may_differ
+from sentiment_pipeline.sources import ndjson, reddit_dump
+from sentiment_pipeline.sources.ndjson import (
+    _ORJSON_DIFFERS,
+    differing_lines,
+    may_differ,
+    parse_cleaned,
+    parse_line,
+    validated_block,
+)
+from sentiment_pipeline.sources.reddit_dump import FILTERED, DumpFilter, dump_block, hints_from_name
 from tests.fixtures.events import event
 
 _NUMERIC = st.text(alphabet='0123456789eE-.+x \n"{}', max_size=60)
@@ -176,3 +197,146 @@ def test_a_cleaned_payload_is_written_as_dump_json_writes_it() -> None:
         cleaned = {**payload, "t": "nul\ufffdhere"}
         assert checked.event.payload_json == dump_json(cleaned)
         assert checked.event.payload == cleaned
+
+
+# Cleaning in the text (`parse_cleaned`): JSON text pieces, as bytes, with every kind of
+# thing validation replaces by U+FFFD and every near miss (an escaped backslash before
+# `u0000`, a surrogate pair, a pair in upper case, a lone half followed by other escapes).
+_PIECES = st.sampled_from(
+    [
+        b"a",
+        b"\xc3\xa9",  # é
+        b"\xf0\x9f\x98\x80",  # an emoji, raw
+        b"\\ud83d",
+        b"\\uDE00",
+        b"\\ud83d\\ude00",
+        b"\\uD83D\\uDE00",
+        b"\\ud83d\\ud83d\\ude00",
+        b"\\ud83d\\u0041",
+        b"\\u0000",
+        b"\\\\u0000",
+        b"\\\\ud83d",
+        b"\\\\\\ud800",
+        b"\\\\",
+        b'\\"',
+        b"\\n",
+        b"\\u00e9",
+        b"\xff",
+        b"\xe2\x82",  # a sequence cut short
+        b"\xed\xa0\x80",  # a surrogate in UTF-8: undecodable
+        b"\xef\xbf\xbd",  # U+FFFD itself
+    ]
+)
+_STRINGS = st.lists(_PIECES, max_size=5).map(lambda pieces: b'"' + b"".join(pieces) + b'"')
+
+
+@st.composite
+def _object_texts(draw: st.DrawFn, head: bytes) -> bytes:
+    """A JSON object's text: `head` (its first members), then members whose keys and
+    values are `_STRINGS` (keys may collide once cleaned)."""
+    members = [head] if head else []
+    for _ in range(draw(st.integers(0, 4))):
+        members.append(draw(_STRINGS) + b":" + draw(_STRINGS | st.sampled_from([b"1", b"[]"])))
+    return b"{" + b",".join(members) + b"}"
+
+
+def _standard(line: bytes) -> Any:
+    """What the standard path makes of a line: parsed, then cleaned (or the refusal)."""
+    value = parse_line(line, 2)
+    try:
+        return _clean(value)
+    except _Unfit:
+        return "refused"
+
+
+@settings(max_examples=500, deadline=None)
+@given(_object_texts(b""))
+def test_parse_cleaned_gives_the_standard_paths_cleaned_value(line: bytes) -> None:
+    cleaned = parse_cleaned(line)
+    if cleaned is None:
+        return
+    value, text = cleaned
+    assert value == _standard(line)
+    assert text == dump_json(value).encode()
+
+
+def test_parse_cleaned_leaves_merged_keys_and_clean_lines_to_the_standard_path() -> None:
+    merged = b'{"k\\ud800":1,"k\\u0000":2}'  # one key once cleaned: validation refuses it
+    assert _standard(merged) == "refused"
+    assert parse_cleaned(merged) is None
+    assert parse_cleaned(b'{"a":"\\\\u0000 \\ud83d\\ude00 \\u00e9"}') is None  # nothing to clean
+    # A repeated key dropped the value that needed cleaning: not sanitized, so not here.
+    assert parse_cleaned(b'{"a":"\\ud83d","a":"x"}') is None
+    assert parse_cleaned(b'{"a":"\\ud83d"}') == ({"a": "\ufffd"}, '{"a":"\ufffd"}'.encode())
+    assert parse_cleaned(b'{"a":"\xe2\x82!"}')[0] == {"a": "\ufffd\ufffd!"}  # one per byte
+
+
+def _without_cleaning(job: Any, monkeypatch: pytest.MonkeyPatch, module: Any) -> Any:
+    with monkeypatch.context() as patched:
+        patched.setattr(module, "parse_cleaned", lambda line: None)
+        return job()
+
+
+def _comparable(items: list[Any]) -> list[Any]:
+    return [
+        (item.sanitized, item.event.model_dump(), item.event.payload_bytes)
+        if isinstance(item, Validated)
+        else item
+        for item in unship(ship(items, FILTERED), FILTERED)
+    ]
+
+
+_DUMP_HEAD = st.sampled_from(
+    [
+        b'"name":"t3_a1","subreddit":"Python","created_utc":1700000000',
+        b'"id":"b2","subreddit":"python","created_utc":"1600000000","title":"x"',
+        b'"name":"t1_c3","created_utc":1.5e9,"link_id":"t3_a1"',  # no subreddit
+        b'"name":"t3_d4","subreddit":"py\\ud800","created_utc":1700000000',
+        b'"name":"t3_e5","subreddit":"rust","created_utc":"17\\u0000"',
+    ]
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(_DUMP_HEAD.flatmap(_object_texts), min_size=1, max_size=6), st.booleans())
+def test_dump_blocks_give_what_the_standard_path_gives(
+    monkeypatch: pytest.MonkeyPatch, lines: list[bytes], only_python: bool
+) -> None:
+    data = b"\n".join(lines) + b"\n"
+    filters = DumpFilter(frozenset({"python"}) if only_python else frozenset())
+    hints = hints_from_name("python_submissions.zst")
+
+    def job() -> list[Any]:
+        return dump_block(3, list(lines), data, hints, None, filters, "f.zst", 1 << 20)
+
+    assert _comparable(job()) == _comparable(_without_cleaning(job, monkeypatch, reddit_dump))
+
+
+_EVENT_HEAD = st.sampled_from(
+    [
+        b'"id":"t3_a","occurred_at":1700000000,"source":"reddit","source_id":"Python",'
+        b'"event_type":"submission","payload":',
+        b'"id":"t3_\\ud800","occurred_at":"2024-01-02T03:04:05Z","source":"reddit",'
+        b'"source_id":"python","event_type":"comment","payload":',
+        b'"id":"x","occurred_at":1700000000,"source":"s","source_id":"b\\u0000",'
+        b'"event_type":"e","payload":',
+    ]
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(_EVENT_HEAD, _object_texts(b"")), min_size=1, max_size=6))
+def test_ndjson_blocks_give_what_the_standard_path_gives(
+    monkeypatch: pytest.MonkeyPatch, parts: list[tuple[bytes, bytes]]
+) -> None:
+    lines = [b"{" + head + payload + b"}" for head, payload in parts]
+    data = b"\n".join(lines) + b"\n"
+
+    def job() -> list[Any]:
+        return validated_block(1 << 20, (5, len(lines), data))
+
+    assert _comparable(job()) == _comparable(_without_cleaning(job, monkeypatch, ndjson))

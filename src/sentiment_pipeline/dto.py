@@ -47,6 +47,7 @@ __all__ = [
     "plain_event",
     "plain_validated",
     "shipped_event",
+    "validate_cleaned",
     "validate_item",
     "validate_parsed",
     "validate_plain",
@@ -357,20 +358,34 @@ def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | No
         moment = _to_utc(fields["occurred_at"])
     except ValueError:
         return None
-    # What `model_construct` does, without its per-call overhead.
+    return _constructed(
+        {
+            "id": ident,
+            "occurred_at": moment,
+            "source": source,
+            "source_id": source_id,
+            "event_type": kind,
+            "payload": fields["payload"],
+        }
+    )
+
+
+_SLOTS = BaseModel.__dict__  # pydantic's instance slots, set through their descriptors
+_set_values = _SLOTS["__dict__"].__set__
+_set_fields_set = _SLOTS["__pydantic_fields_set__"].__set__
+_set_extra = _SLOTS["__pydantic_extra__"].__set__
+_set_private = _SLOTS["__pydantic_private__"].__set__
+
+
+def _constructed(values: dict[str, Any]) -> RawEventDTO:
+    """The event holding `values` (its fields, already valid), unvalidated: what
+    `model_construct` does without its per-call overhead, and with the slot descriptors
+    called directly (0.5 µs an event, against 0.8 by `object.__setattr__`)."""
     event = RawEventDTO.__new__(RawEventDTO)
-    values = {
-        "id": ident,
-        "occurred_at": moment,
-        "source": source,
-        "source_id": source_id,
-        "event_type": kind,
-        "payload": fields["payload"],
-    }
-    object.__setattr__(event, "__dict__", values)
-    object.__setattr__(event, "__pydantic_fields_set__", _FIELDS_SET)
-    object.__setattr__(event, "__pydantic_extra__", None)
-    object.__setattr__(event, "__pydantic_private__", None)
+    _set_values(event, values)
+    _set_fields_set(event, _FIELDS_SET)
+    _set_extra(event, None)
+    _set_private(event, None)
     return event
 
 
@@ -467,6 +482,16 @@ def plain_validated(plain: PlainEvent) -> Validated:
     return Validated(shipped_event(ident, moment, source, source_id, kind, payload), False)
 
 
+def validate_cleaned(
+    record: dict[str, Any], payload_json: bytes, max_payload_bytes: int
+) -> Validated | None:
+    """The event of a record whose text was cleaned before parsing
+    (`sources.ndjson.parse_cleaned`), counted as sanitized, when it plainly passes
+    (`plain_event`); None: the standard path decides (and explains)."""
+    plain = plain_event(record, max_payload_bytes, payload_json, nul_free=True)
+    return None if plain is None else Validated(plain_validated(plain).event, True)
+
+
 def validate_plain(
     record: dict[str, Any], max_payload_bytes: int, payload_json: bytes
 ) -> Validated | None:
@@ -486,10 +511,7 @@ def shipped_event(
     column values and its payload's UTF-8 JSON text (`payload_bytes`); `payload` is
     parsed back from that text (`dump_json`'s, which `json.loads` reads exactly) when
     first used, which an ingest never does (the sinks store the text)."""
-    event = RawEventDTO.__new__(RawEventDTO)
-    object.__setattr__(
-        event,
-        "__dict__",
+    return _constructed(
         {
             "id": ident,
             "occurred_at": occurred_at,
@@ -497,12 +519,8 @@ def shipped_event(
             "source_id": source_id,
             "event_type": kind,
             "payload_bytes": payload,
-        },
+        }
     )
-    object.__setattr__(event, "__pydantic_fields_set__", _FIELDS_SET)
-    object.__setattr__(event, "__pydantic_extra__", None)
-    object.__setattr__(event, "__pydantic_private__", None)
-    return event
 
 
 def _dump_cleaned(payload: dict[str, Any], before: str | None) -> str:
