@@ -8,8 +8,8 @@ Writes a synthetic `--long=31` dump (`sources/reddit_dump/synthetic.py`: submiss
 comments, ~1.3 KB objects, hostile text included) and the same records as event-shaped
 NDJSON, not timed. Then, each into its own fresh database on the same server, whole
 processes timed by wall clock, and their peak memory (the process and its parsing workers
-together: its RSS plus each worker's PSS, sampled every 50 ms, see `_tree_memory_mb`;
-the main process's own peak RSS beside it):
+together, sampled every 50 ms: every process's private pages and the shared library
+pages once, see `_tree_memory_mb`; the main process's own peak RSS beside it):
 
   (a) `psql \\copy` of exactly the rows the pipeline stores (text COPY of the validated
       events), into an identical fresh table: the yardstick;
@@ -111,25 +111,21 @@ def _copy_escape(text: str) -> str:
 
 
 def _tree_memory_mb(pid: int) -> float:
-    """Memory, MB, of `pid` and every process below it (the parsing workers), now: the
-    process's own RSS (`/proc/PID/status`, a counter) plus each worker's proportional set
-    size (its private pages and its share of the pages it shares, the interpreter and
-    libraries, from `smaps_rollup`). The process's own PSS is not read: `smaps_rollup`
-    walks its page tables, 15 ms a read with the 2 GiB zstd window mapped, which sampled
-    every 50 ms slowed the run it measured by ~7%; a worker's walk is short."""
+    """Memory, MB, that `pid` and every process below it (the parsing workers, the
+    resource tracker) hold now: each one's private pages (`RssAnon` + `RssShmem`) plus
+    the file pages of `pid` (the interpreter and libraries, which the workers map too)
+    once. All from `/proc/PID/status`, counters that cost nothing to read: the PSS of
+    `smaps_rollup` walks the page tables, 15 ms a read with the 2 GiB zstd window mapped,
+    which sampled every 50 ms slowed the run it measured by ~7%."""
     total, stack = 0, [pid]
     while stack:
         process = stack.pop()
         try:
-            if process == pid:
-                name, path = "VmRSS:", f"/proc/{process}/status"
-            else:
-                name, path = "Pss:", f"/proc/{process}/smaps_rollup"
-            with open(path, encoding="ascii") as handle:
+            with open(f"/proc/{process}/status", encoding="ascii") as handle:
                 for line in handle:
-                    if line.startswith(name):
-                        total += int(line.split()[1]) * 1024
-                        break
+                    name, _, value = line.partition(":")
+                    if name in ("RssAnon", "RssShmem") or (name == "RssFile" and process == pid):
+                        total += int(value.split()[0]) * 1024
             for task in os.listdir(f"/proc/{process}/task"):
                 with open(f"/proc/{process}/task/{task}/children", encoding="ascii") as handle:
                     stack.extend(int(child) for child in handle.read().split())
