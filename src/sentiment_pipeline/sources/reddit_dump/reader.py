@@ -28,6 +28,11 @@ __all__ = ["MAX_WINDOW", "ZSTD_MAGIC", "DumpReadError", "DumpReader"]
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_WINDOW = 2**31  # `--long=31`
 READ_SIZE = 1 << 18  # compressed bytes per read (~1-2 MiB decompressed)
+# The decoder's output buffer: a read's whole output fits in it, so it is decoded in one
+# go with the GIL released and copied out once. The default (128 KiB) took a dozen turns
+# a read, each growing the output by a copy of all of it, GIL held: the threads that feed
+# the database waited meanwhile.
+WRITE_SIZE = 4 << 20
 CHUNK_SIZE = 4 << 20  # bytes per read of an uncompressed file
 
 
@@ -120,7 +125,7 @@ class DumpReader:
         import zstandard
 
         decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
-        frame = decompressor.decompressobj()
+        frame = decompressor.decompressobj(write_size=WRITE_SIZE)
         inside = False  # fed part of a frame that has not ended yet
         data = head
         try:
@@ -134,7 +139,8 @@ class DumpReader:
                         # allocator maps fresh memory for every chunk (~20% of decoding).
                         del out
                     if frame.eof:  # the next frame starts in what was left over
-                        data, frame, inside = frame.unused_data, decompressor.decompressobj(), False
+                        data, inside = frame.unused_data, False
+                        frame = decompressor.decompressobj(write_size=WRITE_SIZE)
                     else:
                         data = b""
         except zstandard.ZstdError as error:
