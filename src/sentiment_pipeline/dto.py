@@ -473,13 +473,13 @@ def plain_event(
     return (ident, moment, source, source_id, kind, payload_json)
 
 
-def plain_validated(plain: PlainEvent) -> Validated:
-    """The `Validated` of a `PlainEvent` (not sanitized)."""
+def plain_validated(plain: PlainEvent, sanitized: bool = False) -> Validated:
+    """The `Validated` of a `PlainEvent`."""
     ident, moment, source, source_id, kind, payload = plain
     if type(moment) is float:
         moment = datetime.fromtimestamp(moment, UTC)
     assert isinstance(moment, datetime)
-    return Validated(shipped_event(ident, moment, source, source_id, kind, payload), False)
+    return Validated(shipped_event(ident, moment, source, source_id, kind, payload), sanitized)
 
 
 def validate_cleaned(
@@ -489,7 +489,7 @@ def validate_cleaned(
     (`sources.ndjson.parse_cleaned`), counted as sanitized, when it plainly passes
     (`plain_event`); None: the standard path decides (and explains)."""
     plain = plain_event(record, max_payload_bytes, payload_json, nul_free=True)
-    return None if plain is None else Validated(plain_validated(plain).event, True)
+    return None if plain is None else plain_validated(plain, sanitized=True)
 
 
 def validate_plain(

@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from sentiment_pipeline.backfill.checkpoint import Checkpoint, CheckpointFile
@@ -319,9 +319,8 @@ async def _records(
 ) -> AsyncIterator[Any]:
     """The pipeline's source for one input: chunks (`pipeline.Chunk`) of validated
     events (lines tracked) and dead letters; filtered lines are only counted."""
-    label = PurePath(reader.path).name if reader.path != "-" else "stdin"
     job = _DumpJob(
-        hints_from_name(reader.path), options.kind, options.filters, label, max_payload_bytes
+        hints_from_name(reader.path), options.kind, options.filters, reader.label, max_payload_bytes
     )
     pool = BlockPool(_dump_job, job, workers, filtered=FILTERED)
     cancelled = threading.Event()

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from pathlib import PurePath
 from typing import Any
 
 from orjson import JSONDecodeError, loads
@@ -128,9 +127,8 @@ def dump_blocks(
     lines each): one pass over the chunk finds the lines orjson would read differently,
     and the loop stays in one function."""
     filters = filters or DumpFilter()
-    label = PurePath(reader.path).name if reader.path != "-" else "stdin"
     for first, lines, data in reader.blocks(skip):
-        items = dump_block(first, lines, data, hints, kind, filters, label)
+        items = dump_block(first, lines, data, hints, kind, filters, reader.label)
         yield list(enumerate(items, start=first))
 
 
@@ -155,8 +153,7 @@ def dump_block(
     keeps = filters.keeps
     everything = not filters.subreddits and filters.since is None and filters.until is None
     slow = differing_lines(lines, data, 1)
-    validating = max_payload_bytes is not None
-    nul = lines_holding(lines, data, 1, NUL_ESCAPE) if validating else set()
+    nul = lines_holding(lines, data, 1, NUL_ESCAPE) if max_payload_bytes is not None else set()
     sanitized = partial(
         _sanitized, hints=hints, kind=kind, filters=filters, max_payload_bytes=max_payload_bytes
     )
@@ -176,7 +173,7 @@ def dump_block(
             try:
                 value = loads(line)
             except JSONDecodeError:
-                if validating and sanitized(out, line):
+                if sanitized(out, line):
                     continue
         fast = value is not SLOW
         if not fast:
@@ -219,7 +216,8 @@ def _sanitized(
     """Append the line's event, sanitized, to `out` and return True when its record is
     a plain one once cleaned in the text (`sources.ndjson.parse_cleaned`: a fraction of
     the standard path's cost); False (nothing appended) leaves the line to that path,
-    which also decides every refusal, filter and dead letter."""
+    which also decides every refusal, filter and dead letter. Without
+    `max_payload_bytes` (records left to the pipeline to validate) never."""
     if max_payload_bytes is None:
         return False
     cleaned = parse_cleaned(line)

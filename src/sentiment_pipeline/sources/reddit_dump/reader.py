@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, Any
 
 from sentiment_pipeline.errors import ConfigError
@@ -103,6 +103,11 @@ class DumpReader:
     @property
     def bytes_read(self) -> int:
         return self._counter.count
+
+    @property
+    def label(self) -> str:
+        """The input's name in dead letters: the file's name, or `stdin`."""
+        return PurePath(self.path).name if self.path != "-" else "stdin"
 
     def close(self) -> None:
         if self.path != "-":
