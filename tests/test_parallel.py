@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import itertools
 import os
 import pickle
 import signal
@@ -223,7 +224,7 @@ def test_a_failing_block_raises_after_the_blocks_before_it() -> None:
 def test_a_dead_worker_is_a_clear_error() -> None:
     pool = BlockPool(_dying_job, os.getpid(), 2, start_after=0)
     with pytest.raises(SentpipeError, match="parsing worker process died") as caught:
-        for _ in pool.map(range(200)):
+        for _ in pool.map(itertools.count()):  # until the workers are up and one dies
             time.sleep(0.001)
     assert "SENTPIPE_PARSE_WORKERS=0" in (caught.value.hint or "")
 
