@@ -6,8 +6,8 @@ without them does (NDJSON and dumps, hostile lines included)."""
 from __future__ import annotations
 
 import csv
-import json
 import itertools
+import json
 import os
 import pickle
 import signal
