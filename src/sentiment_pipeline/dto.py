@@ -42,6 +42,7 @@ __all__ = [
     "Sentinel",
     "Validated",
     "clean_text",
+    "compact_json",
     "dump_json",
     "dumps_exact",
     "plain_event",
@@ -81,6 +82,11 @@ def _path_safe(name: str) -> bool:
 def dump_json(value: Any) -> str:
     """Compact, UTF-8 (not \\u-escaped) JSON: the form stored in JSONB and CSV."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def compact_json(text: str | bytes) -> bytes:
+    """JSON text (a database's, with its own spacing) as `dump_json`'s compact UTF-8."""
+    return dump_json(json.loads(text)).encode()
 
 
 def dumps_exact(value: Any) -> bytes | None:

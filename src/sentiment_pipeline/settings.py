@@ -176,6 +176,11 @@ class Settings(BaseSettings):
         return self.data_dir / "spool"
 
     @property
+    def journal_dir(self) -> Path:
+        """The follower journals (`pipeline.journal`): rows the CSV sink may still owe."""
+        return self.data_dir / "journal"
+
+    @property
     def lock_path(self) -> Path:
         return self.data_dir / "scrape.lock"
 

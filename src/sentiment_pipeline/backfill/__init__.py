@@ -30,7 +30,7 @@ from sentiment_pipeline.parallel import (
     parse_workers,
     split_block,
 )
-from sentiment_pipeline.pipeline import Chunk, run_from_settings_async
+from sentiment_pipeline.pipeline import Chunk, catch_up_async, run_from_settings_async
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings
 from sentiment_pipeline.sources.reddit_dump import (
@@ -101,16 +101,21 @@ class FileResult(RunResult):
 
 @dataclass
 class BackfillResult:
-    """Every input's `FileResult`, in order, and their sum (`total`)."""
+    """Every input's `FileResult`, in order, and their sum (`total`). `catch_up` is what
+    the run did before the first file (the spool replayed, followers repaired)."""
 
     files: list[FileResult] = field(default_factory=list)
+    catch_up: RunResult | None = None
 
     @property
     def total(self) -> FileResult:
-        """The files' counts summed (`path` empty; `complete` when every file is)."""
-        total = FileResult(path="", complete=all(f.complete for f in self.files))
+        """The catch-up's and the files' counts summed (`path` empty; `complete` when
+        every file is)."""
+        complete = bool(self.files) and all(f.complete for f in self.files)
+        total = FileResult(path="", complete=complete)
         numbers = [f.name for f in fields(RunResult) if f.type in ("int", "float")]
-        for result in self.files:
+        parts = [self.catch_up] if self.catch_up is not None else []
+        for result in [*parts, *self.files]:
             for name in numbers:
                 setattr(total, name, getattr(total, name) + getattr(result, name))
             for source_id, counts in result.per_source_id.items():
@@ -119,8 +124,9 @@ class BackfillResult:
                     setattr(into, name, getattr(into, name) + getattr(counts, name))
             total.errors += result.errors
             total.warnings += result.warnings
-            total.lines_read += result.lines_read
-            total.filtered += result.filtered
+            if isinstance(result, FileResult):
+                total.lines_read += result.lines_read
+                total.filtered += result.filtered
             total.dry_run = total.dry_run or result.dry_run
             if result.stopped_early:
                 total.stopped_early, total.stop_reason = True, result.stop_reason
@@ -152,21 +158,6 @@ class DumpProgress:
     lines: int
     result: FileResult
     finished: bool = False
-
-
-def check_schema_before_first_write(settings: Settings, sink_names: Sequence[str] | None) -> None:
-    """Before the first file is opened: every database the sinks write to is reachable
-    and migrated (`pipeline.prepare_databases`; the embedded default is migrated here).
-    Each file's pipeline run checks again, which costs one query."""
-    from sentiment_pipeline.pipeline import prepare_databases
-    from sentiment_pipeline.sinks import build_sinks
-
-    sinks = build_sinks(list(sink_names or settings.sinks), settings)
-    try:
-        prepare_databases(settings, sinks)
-    finally:
-        for sink in sinks:
-            sink.close()
 
 
 class _LineTracker:
@@ -450,11 +441,13 @@ async def backfill_async(
     for path in paths:
         if path != "-":
             DumpReader(path).close()  # every file exists, before the first is loaded
-    if not options.dry_run:
-        check_schema_before_first_write(settings, options.sink_names)
     stop = stop or asyncio.Event()
     budget = _Budget(options.limit)
     outcome = BackfillResult()
+    if not options.dry_run:  # before the first file: the databases, the spool, the CSV
+        outcome.catch_up = await catch_up_async(settings, options.sink_names, stop)
+        if outcome.catch_up.spooled or stop.is_set():  # the database went away again
+            return outcome
     for index, path in enumerate(paths, start=1):
         result = await _one_file(
             settings, path, options, stop, budget, on_progress, (index, len(paths))

@@ -244,7 +244,8 @@ def replay(
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Write spooled batches to the database (each run also does this first)."""
+    """Write spooled batches to the database and give the CSV sink the rows interrupted
+    runs left out of it (each run also does this first)."""
     from sentiment_pipeline.cli.render import render_result
     from sentiment_pipeline.pipeline import replay_spool
 
@@ -255,22 +256,31 @@ def replay(
 
 @spool_app.command("status")
 def spool_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """How many batches and records wait in the spool."""
+    """How many batches and records wait in the spool, and how many rows of interrupted
+    runs the CSV sink may still lack (the next run writes them, or `spool replay`)."""
     import json
 
     from sentiment_pipeline.cli.console import out_console
+    from sentiment_pipeline.pipeline.journal import owed_rows
     from sentiment_pipeline.pipeline.spool import Spool
 
-    spool = Spool(settings_from(ctx).spool_dir)
+    settings = settings_from(ctx)
+    spool = Spool(settings.spool_dir)
     files = spool.files()
     data = {
         "directory": str(spool.directory),
         "files": len(files),
         "records": spool.pending_records(),
+        "journal_rows": owed_rows(settings.journal_dir),
     }
     if as_json:
         out_console.print_json(json.dumps(data))
-    else:
+        return
+    out_console.print(
+        f"{data['records']:,} records in {data['files']} spool files under {data['directory']}"
+    )
+    if data["journal_rows"]:
         out_console.print(
-            f"{data['records']:,} records in {data['files']} spool files under {data['directory']}"
+            f"{data['journal_rows']:,} rows of interrupted runs to check against the CSV sink "
+            f"(journals under {settings.journal_dir}): the next run writes those it lacks"
         )

@@ -32,8 +32,11 @@ def render_result(result: Any, as_json: bool = False, quiet: bool = False) -> No
     summary = (
         f"fetched {result.fetched:,}, valid {result.valid:,}, invalid {result.invalid:,} "
         f"(dead-lettered), sanitized {result.sanitized:,}, inserted {result.inserted:,}, "
-        f"duplicates {result.duplicates:,}, spooled {result.spooled:,} "
-        f"in {result.duration:.1f} s" + (" (dry run: nothing written)" if result.dry_run else "")
+        f"duplicates {result.duplicates:,}, spooled {result.spooled:,}"
+        + (f", replayed {result.replayed:,} from the spool" if result.replayed else "")
+        + (f", repaired {result.repaired:,} rows the CSV sink missed" if result.repaired else "")
+        + f" in {result.duration:.1f} s"
+        + (" (dry run: nothing written)" if result.dry_run else "")
     )
     if result.stopped_early:
         summary += f"; stopped early: {result.stop_reason}"

@@ -27,6 +27,8 @@ __all__ = [
     "Chunk",
     "PipelineOptions",
     "RunResult",
+    "catch_up_async",
+    "catch_up_pending",
     "database_urls",
     "prepare_databases",
     "replay_spool",
@@ -101,6 +103,7 @@ async def run_from_settings_async(
             on_progress=on_progress,
             result=result,
             on_durable=on_durable,
+            journal_dir=settings.journal_dir,
         )
     finally:
         restore_signals()
@@ -117,6 +120,27 @@ async def _nothing() -> Any:
 
 
 def replay_spool(settings: Settings, sink_names: Sequence[str] | None = None) -> RunResult:
-    """Write the spool (and nothing else) to the sinks; their databases are checked
-    first, as for any run (`prepare_databases`)."""
+    """Catch up and nothing else: write the spool to the sinks and repair the followers
+    earlier runs left behind (`pipeline.journal`); their databases are checked first, as
+    for any run (`prepare_databases`). `spooled` counts the rows still waiting."""
     return run_from_settings(settings, _nothing(), sink_names=sink_names)
+
+
+async def catch_up_async(
+    settings: Settings,
+    sink_names: Sequence[str] | None = None,
+    stop: asyncio.Event | None = None,
+) -> RunResult:
+    """`replay_spool` in a running event loop (`stop` is set by SIGINT/SIGTERM)."""
+    return await run_from_settings_async(settings, _nothing(), sink_names=sink_names, stop=stop)
+
+
+def catch_up_pending(settings: Settings) -> bool:
+    """True when the spool holds batches or a journal may owe rows to a follower: the
+    work `replay_spool` does first (cheap: two folder listings)."""
+    from sentiment_pipeline.pipeline.journal import SUFFIX
+
+    journal_dir = settings.journal_dir
+    return bool(Spool(settings.spool_dir).files()) or (
+        journal_dir.is_dir() and any(journal_dir.glob(f"*{SUFFIX}"))
+    )

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sentiment_pipeline.dto import (
@@ -153,10 +154,13 @@ async def run(
     on_progress: Callable[[RunResult], None] | None = None,
     result: RunResult | None = None,
     on_durable: Callable[[int], None] | None = None,
+    journal_dir: Path | None = None,
 ) -> RunResult:
     """Run one ingestion; returns counts. Raises only what the source raises, after
     flushing everything already collected.
 
+    Before the source is read: the spool is replayed and followers that an earlier run
+    left behind are repaired (`journal_dir`: the follower journals; None keeps none).
     `on_durable(n)` is called (in the writer thread) whenever the first `n` valid events
     of this run, in input order, are safely stored or spooled (see `BatchWriter`)."""
     with _run_tuning():
@@ -170,6 +174,7 @@ async def run(
             on_progress=on_progress,
             result=result,
             on_durable=on_durable,
+            journal_dir=journal_dir,
         )
 
 
@@ -184,6 +189,7 @@ async def _run(
     on_progress: Callable[[RunResult], None] | None,
     result: RunResult | None,
     on_durable: Callable[[int], None] | None,
+    journal_dir: Path | None,
 ) -> RunResult:
     options = options or PipelineOptions()
     result = result or RunResult()
@@ -191,7 +197,12 @@ async def _run(
     stop = stop or asyncio.Event()
     started = time.monotonic()
     writer = BatchWriter(
-        [] if options.dry_run else sinks, spool, options.retry_seconds, result, overlap=True
+        [] if options.dry_run else sinks,
+        spool,
+        options.retry_seconds,
+        result,
+        overlap=True,
+        journal_dir=journal_dir,
     )
     # One dedicated thread: every sink call happens on it, in order, off the event loop.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentpipe-writer")
@@ -203,6 +214,7 @@ async def _run(
     try:
         if options.replay_spool and not options.dry_run:
             await in_thread(writer.replay_spool)
+            await in_thread(writer.repair_followers)
         producer = asyncio.create_task(_produce(source, queue, options, dead_letters, result))
         consumer = asyncio.create_task(_consume(queue, writer, options, result, in_thread))
         if on_progress is not None:

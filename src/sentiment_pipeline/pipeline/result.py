@@ -27,7 +27,9 @@ class RunResult:
 
     Counts are records: `fetched` from the source, `valid`/`invalid` (dead-lettered),
     `sanitized` (text cleaned on validation), `inserted` (new in the leading sink),
-    `duplicates`, `spooled` (waiting for the database), `replayed` (from the spool);
+    `duplicates`, `spooled` (waiting for the database), `replayed` (from the spool),
+    `repaired` (rows a follower sink such as the CSV sink had missed, written to it from
+    the database, see `pipeline.journal`);
     `batches` written; `per_source_id` the same per source id; `duration` in seconds.
     `errors`/`warnings` are one-line messages; `stopped_early`/`stop_reason` tell a
     bounded or interrupted run. A job that runs the pipeline may subclass this to add
@@ -42,6 +44,7 @@ class RunResult:
     duplicates: int = 0
     spooled: int = 0
     replayed: int = 0
+    repaired: int = 0
     batches: int = 0
     per_source_id: dict[str, SourceCounts] = field(default_factory=dict)
     duration: float = 0.0

@@ -25,20 +25,62 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
 from sentiment_pipeline.errors import SentpipeError, TransientError
+from sentiment_pipeline.pipeline import journal as journals
+from sentiment_pipeline.pipeline.journal import FollowerJournal, JournalFile
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.pipeline.spool import Spool
-from sentiment_pipeline.sinks.base import Sink, WriteResult, leaders_and_followers
+from sentiment_pipeline.sinks.base import (
+    Repairable,
+    Sink,
+    StoredRows,
+    WriteResult,
+    leaders_and_followers,
+)
 
 __all__ = ["BatchWriter"]
 
 LOGGER = logging.getLogger(__name__)
 _MAX_BACKOFF = 10.0
+_REPAIR_CHUNK = 20_000  # owed keys looked up in the database at a time
+
+
+def _journal_for(
+    leaders: Sequence[Sink], followers: Sequence[Sink], directory: Path | None
+) -> FollowerJournal | None:
+    """A journal when followers follow a leader that gives its rows back by key (a real
+    database) and every follower can take rows it may hold already; else None."""
+    if directory is None or not leaders or not followers:
+        return None
+    leader = leaders[0]
+    if not isinstance(leader, StoredRows):
+        return None
+    if not all(isinstance(follower, Repairable) for follower in followers):
+        return None
+    names = [follower.identity for follower in followers]  # type: ignore[attr-defined]
+    return FollowerJournal(directory, leader.identity, names)
+
+
+def _names(sinks: Sequence[Sink]) -> str:
+    return ", ".join(sink.name for sink in sinks)
+
+
+def _elsewhere(journal: JournalFile) -> str:
+    """The warning for a journal this run cannot repair (other database or folder)."""
+    return (
+        f"{len(journal.owed):,} rows are owed to {', '.join(journal.followers)} from the "
+        f"database {journal.leader} (journal {journal.path}); run a command with that "
+        "database and sink configured to write them"
+    )
 
 
 class BatchWriter:
+    """Writes batches to `sinks` in order (see the module docstring). `journal_dir`: where
+    the follower journal lives (`<data dir>/journal`); None keeps no journal."""
+
     def __init__(
         self,
         sinks: Sequence[Sink],
@@ -46,6 +88,7 @@ class BatchWriter:
         retry_seconds: float,
         result: RunResult,
         overlap: bool = False,
+        journal_dir: Path | None = None,
     ) -> None:
         self.leaders, self.followers = leaders_and_followers(sinks)
         self.spool = spool
@@ -56,6 +99,8 @@ class BatchWriter:
         self.on_durable: Callable[[int], None] | None = None
         self.durable = 0  # events of this run, in input order, stored or spooled
         self._durable_stuck = False  # a sink missed a batch: durable stops advancing
+        self.journal_dir = journal_dir
+        self.journal = _journal_for(self.leaders, self.followers, journal_dir)
         self._following: ThreadPoolExecutor | None = None
         if overlap and self.leaders and self.followers:
             self._following = ThreadPoolExecutor(1, thread_name_prefix="sentpipe-follower")
@@ -68,44 +113,59 @@ class BatchWriter:
         """Write a batch; False if it had to be spooled (or, without spool, failed).
 
         `allow_spool=False` is the spool's own replay: those events are not the run's
-        input, so `durable` does not count them."""
+        input, so `durable` does not count them. Raises `SentpipeError` when the journal
+        cannot be written (the batch is then written nowhere)."""
         self.result.batches += 1
         if not self.leaders and not self.followers:  # dry run
             return True
-        if self.leaders:
-            outcome = self._write_leader(batch)
-            self.flush()  # the batch before: its followers end, its accounting is done
-            errors = len(self.result.errors)
-            if outcome is None:
-                if allow_spool:
-                    self._advance(batch, safe=self._spool(batch))
-                return False
-            for extra in self.leaders[1:]:
-                self._guarded(extra, batch)
-            followed = outcome.new
-            if self._following is not None and followed:
-                clean = len(self.result.errors) == errors  # the extra leaders took it
-                done = outcome
-                self._behind = (
-                    self._following.submit(self._follow, followed),
-                    lambda failures: self._finish(
-                        batch, done, failures, allow_spool, safe=clean and not failures
-                    ),
-                )
-                return True
-            followers = self.followers
+        if not self.leaders:
+            return self._write_without_leader(batch, allow_spool)
+        entry = self._begin(batch)
+        outcome = self._write_leader(batch)
+        self.flush()  # the batch before: its followers end, its accounting is done
+        if outcome is None:
+            if allow_spool:
+                self._advance(batch, safe=self._spool(batch))
+            return False
+        errors = len(self.result.errors)
+        for extra in self.leaders[1:]:
+            self._guarded(extra, batch)
+        clean = len(self.result.errors) == errors  # the extra leaders took it
+
+        def finish(failures: list[str]) -> None:
+            self._finish(batch, outcome, failures, allow_spool, entry, clean=clean)
+
+        if self._following is not None and outcome.new:
+            self._behind = (self._following.submit(self._follow, outcome.new), finish)
         else:
-            errors = len(self.result.errors)
-            outcome = self._guarded(self.followers[0], batch)
-            if outcome is None:
-                self._advance(batch, safe=False)
-                return False
-            followers, followed = self.followers[1:], batch
-        if followed:
-            for follower in followers:
-                self._guarded(follower, followed)
-        self._finish(batch, outcome, [], allow_spool, safe=len(self.result.errors) == errors)
+            finish(self._follow(outcome.new) if outcome.new else [])
         return True
+
+    def _write_without_leader(self, batch: Sequence[RawEventDTO], allow_spool: bool) -> bool:
+        """No database: the first sink de-duplicates itself, the others get the whole batch."""
+        outcome = self._guarded(self.followers[0], batch)
+        if outcome is None:
+            self._advance(batch, safe=False)
+            return False
+        failures: list[str] = []
+        for follower in self.followers[1:]:
+            self._guarded(follower, batch, failures)
+        self._finish(batch, outcome, failures, allow_spool, None, clean=True)
+        return True
+
+    def _begin(self, batch: Sequence[RawEventDTO]) -> int | None:
+        """Journal the batch's keys before the leader commits it (None: no journal)."""
+        if self.journal is None:
+            return None
+        try:
+            return self.journal.begin(batch)
+        except OSError as error:
+            raise SentpipeError(
+                f"cannot write the follower journal in {self.journal.directory}: "
+                f"{error.strerror or error}",
+                "free space in SENTPIPE_DATA_DIR, then run the same command again "
+                "(the batch was written to no sink)",
+            ) from error
 
     def flush(self) -> None:
         """Wait for the followers of the last batch and finish its accounting (overlap
@@ -129,15 +189,19 @@ class BatchWriter:
         outcome: WriteResult,
         failures: list[str],
         allow_spool: bool,
+        entry: int | None,
         *,
-        safe: bool,
+        clean: bool,
     ) -> None:
-        """Count a written batch (`failures`: the follower thread's, added to the run's
-        errors), make it durable when `safe` (every sink took it), report progress."""
+        """Count a written batch (`failures`: its followers', added to the run's errors),
+        mark it done in the journal when every follower took it, make it durable when
+        every sink did (`clean`: the other leaders took it), report progress."""
         self.result.errors.extend(failures)
         self._count(batch, outcome)
+        if entry is not None and not failures and self.journal is not None:
+            self.journal.done(entry)
         if allow_spool:
-            self._advance(batch, safe=safe)
+            self._advance(batch, safe=clean and not failures)
         if self.on_batch is not None:
             self.on_batch(self.result)
 
@@ -222,6 +286,7 @@ class BatchWriter:
                     events.append(checked.event)
             if events and not self.write(events, allow_spool=False):
                 LOGGER.warning("the database is still unavailable; %s stays spooled", path)
+                self.result.spooled += self.spool.pending_records()  # still waiting
                 break
             self.flush()  # every sink has the rows before their spool file goes
             self.spool.remove(path)
@@ -229,13 +294,79 @@ class BatchWriter:
         self.result.replayed += replayed
         return replayed
 
+    # Followers left behind ----------------------------------------------------------
+
+    def repair_followers(self) -> int:
+        """Give the followers the rows that journals of finished runs say they may miss
+        (`pipeline.journal`): rows the database holds and no running run is about to
+        write, written unless the follower has them already. A journal is deleted once
+        repaired; one for another database or follower is left, with a warning. A
+        failure (database down, the follower's disk full) is in the run's errors and
+        the journal stays for the next run. Returns the rows written."""
+        if self.journal is None or self.journal_dir is None:
+            return 0
+        leader = self.leaders[0]
+        assert isinstance(leader, StoredRows)
+        mine = {follower.identity: follower for follower in self.followers}  # type: ignore[attr-defined]
+        repaired = 0
+        with journals.stale_journals(self.journal_dir) as stale:
+            held = {journal.path for journal in stale}
+            for journal in stale:
+                if journal.leader != leader.identity or not set(journal.followers) <= set(mine):
+                    if journal.owed:
+                        self.result.warnings.append(_elsewhere(journal))
+                    continue
+                targets = [mine[name] for name in journal.followers]
+                done = self._repair_one(journal, leader, targets, held)
+                if done is None:
+                    break
+                repaired += done
+                journal.path.unlink(missing_ok=True)
+        self.result.repaired += repaired
+        return repaired
+
+    def _repair_one(
+        self, journal: JournalFile, leader: StoredRows, targets: list[Sink], held: set[Path]
+    ) -> int | None:
+        """Repair one journal's owed rows in chunks; None on failure (noted in errors).
+        Order matters against runs going on now: the database is asked first, then the
+        live journals (a row stored by a running run is in its journal until its own
+        follower wrote it), then the follower's files."""
+        written = 0
+        for start in range(0, len(journal.owed), _REPAIR_CHUNK):
+            keys = journal.owed[start : start + _REPAIR_CHUNK]
+            try:
+                stored = leader.stored(keys)
+            except (TransientError, SentpipeError) as error:
+                self.result.errors.append(
+                    f"{len(journal.owed):,} rows owed to the {_names(targets)} sink by an "
+                    f"interrupted run wait for the database ({error}); run again once it is up"
+                )
+                return None
+            if not stored:
+                continue
+            live = journals.live_keys(self.journal_dir or journal.path.parent, exclude=held)
+            missing = [event for event in stored if event.key not in live]
+            for follower in targets:
+                try:
+                    written += follower.repair(missing)  # type: ignore[attr-defined]
+                except (TransientError, OSError) as error:
+                    message = f"{follower.name} sink failed: {error}"
+                    LOGGER.error(message)
+                    self.result.errors.append(message)
+                    return None
+        return written
+
     def close(self) -> None:
-        """Finish the last batch (`flush`), then close every sink."""
+        """Finish the last batch (`flush`), close the journal (kept if anything is owed),
+        then close every sink."""
         try:
             self.flush()
         finally:
             if self._following is not None:
                 self._following.shutdown(wait=True)
+            if self.journal is not None:
+                self.journal.close()
             self._close_sinks()
 
     def _close_sinks(self) -> None:

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from sentiment_pipeline.dto import RawEventDTO
 
-__all__ = ["FollowsLeader", "Sink", "WriteResult", "dedupe_batch", "leaders_and_followers"]
+__all__ = [
+    "FollowsLeader",
+    "Repairable",
+    "Sink",
+    "StoredRows",
+    "WriteResult",
+    "dedupe_batch",
+    "leaders_and_followers",
+]
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,33 @@ class FollowsLeader(Protocol):
     drops its own de-duplication (the CSV sink: no look-up of keys in its files)."""
 
     def follow_leader(self) -> None: ...
+
+
+@runtime_checkable
+class StoredRows(Protocol):
+    """A leading database that gives its rows back by key, so a follower that missed
+    some can be repaired from it (`pipeline.journal`). `identity` names the database
+    without any secret (`postgresql://user:***@host:5432/db`, `sqlite:/abs/path.db`)."""
+
+    identity: str
+
+    def stored(self, keys: Sequence[tuple[str, datetime]]) -> list[RawEventDTO]:
+        """The stored events of those keys (id, aware `occurred_at`), as they are stored
+        now; keys not stored are left out. Raises `TransientError` when unreachable."""
+        ...
+
+
+@runtime_checkable
+class Repairable(Protocol):
+    """A follower that can take rows it may hold already (`repair`): it writes only
+    those it lacks. `identity` names where it writes (`csv:/abs/folder`)."""
+
+    identity: str
+
+    def repair(self, events: Sequence[RawEventDTO]) -> int:
+        """Write the events this sink does not hold yet; how many it wrote. Raises
+        `OSError` (a full disk) or `TransientError`; a failed repair writes nothing torn."""
+        ...
 
 
 def leaders_and_followers(sinks: Sequence[Sink]) -> tuple[list[Sink], list[Sink]]:

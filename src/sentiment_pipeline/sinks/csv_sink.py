@@ -3,7 +3,11 @@
 Guarantees: RFC 4180 (CRLF rows, quoted fields), UTF-8, one header per file, appends across
 runs, no duplicates. Following a database sink it receives exactly the rows the database
 newly inserted; alone, it skips keys already present in that day's file. Each file's rows
-of a batch go out in one write, and a torn last row (from a crash) is cut on reopen.
+of a batch go out in one write under the file's `flock` (several processes may append to
+one file); a write that fails (a full disk) is cut back off at once, and a torn last row
+(from a crash) is cut by the next writer. Rows the database stored but this sink missed
+(a crash between the two, a full disk) are written by a later run from the database
+(`repair`, driven by `pipeline.journal`).
 
 Times are in the canonical export form (`2024-01-02T03:04:05.123456Z`, timeparse.py).
 Every row is one physical line (validation keeps control characters out of `id` and
@@ -14,13 +18,15 @@ can write, it can read.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import logging
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,6 +60,7 @@ COLUMNS = (
     "processed_at",
 )
 LOGGER = logging.getLogger(__name__)
+_TAIL_BLOCK = 1 << 20  # bytes read back at a time to find a torn row's start
 
 
 def csv_timestamp(moment: datetime) -> str:
@@ -111,6 +118,9 @@ def _key(row: list[str]) -> str:
 
 
 class CsvSink:
+    """Appends events to day files (module docstring). `repair(events)` writes those a
+    file lacks (`sinks.base.Repairable`), for rows a run left out (`pipeline.journal`)."""
+
     name = "csv"
     is_database = False
 
@@ -118,7 +128,13 @@ class CsvSink:
         self.directory = directory
         # True when no database leads: then keys already in the file are skipped.
         self.dedupe_against_files = dedupe_against_files
-        self._seen: dict[Path, set[str]] = {}
+        # path -> (inode, size, keys) of a file as this sink last saw it
+        self._seen: dict[Path, tuple[int, int, set[str]]] = {}
+
+    @property
+    def identity(self) -> str:
+        """Where it writes (`sinks.base.Repairable`)."""
+        return f"csv:{self.directory.absolute()}"
 
     def follow_leader(self) -> None:
         """A database sink leads: it sends only rows it newly stored, so skip file look-ups."""
@@ -131,91 +147,168 @@ class CsvSink:
     def write(self, batch: Sequence[RawEventDTO]) -> WriteResult:
         # Following a database, a batch is the rows it newly stored: unique already.
         unique, repeats = dedupe_batch(batch) if self.dedupe_against_files else (batch, 0)
+        new = self._write(unique, check=self.dedupe_against_files)
+        return WriteResult(new=new, duplicates=repeats + len(unique) - len(new))
+
+    def repair(self, events: Sequence[RawEventDTO]) -> int:
+        """Append the events whose key the day file lacks; how many were appended."""
+        unique, _ = dedupe_batch(events)
+        return len(self._write(unique, check=True))
+
+    def _write(self, events: Sequence[RawEventDTO], check: bool) -> list[RawEventDTO]:
+        """Append `events` to their day files (`check`: those a file lacks); the events
+        appended, grouped by file."""
         # (source, source_id, day) -> the events and their canonical times, in batch order
         by_day: dict[tuple[str, str, str], list[tuple[RawEventDTO, str]]] = defaultdict(list)
-        for event in unique:
+        for event in events:
             stamp = csv_timestamp(event.occurred_at)
             by_day[(event.source, event.source_id, stamp[:10])].append((event, stamp))
         new: list[RawEventDTO] = []
         ingested = csv_timestamp(datetime.now(UTC))
         for (source, source_id, day), rows in by_day.items():
             path = self.directory / source / source_id / f"{day}.csv"
-            fresh = self._filter_seen(path, rows) if self.dedupe_against_files else rows
-            if fresh:
-                self._append(path, fresh, ingested)
-                new.extend(event for event, _ in fresh)
-        return WriteResult(new=new, duplicates=repeats + len(unique) - len(new))
+            new.extend(self._append(path, rows, ingested, check))
+        return new
 
-    def _filter_seen(
-        self, path: Path, rows: list[tuple[RawEventDTO, str]]
+    def _append(
+        self, path: Path, rows: list[tuple[RawEventDTO, str]], ingested: str, check: bool
+    ) -> list[RawEventDTO]:
+        """Append rows to one day file in one write, under the file's lock, and fsync;
+        `check`: only rows whose key the file lacks. A failed write (a full disk) is cut
+        back off, so the file never keeps a torn row. Returns the rows appended."""
+        with locked_day_file(path) as (descriptor, size):
+            if check:
+                rows = self._fresh(path, descriptor, size, rows)
+            else:
+                self._seen.pop(path, None)
+            if not rows:
+                return []
+            data = _row_bytes(rows, ingested, header=size == 0)
+            try:
+                _write_all(descriptor, data)
+                os.fsync(descriptor)
+            except OSError:
+                self._seen.pop(path, None)
+                _cut_back(path, descriptor, size)
+                raise
+            if check:
+                inode, _, keys = self._seen[path]
+                keys.update(f"{event.id}\t{stamp}" for event, stamp in rows)
+                self._seen[path] = (inode, size + len(data), keys)
+        return [event for event, _ in rows]
+
+    def _fresh(
+        self, path: Path, descriptor: int, size: int, rows: list[tuple[RawEventDTO, str]]
     ) -> list[tuple[RawEventDTO, str]]:
-        seen = self._seen.get(path)
-        if seen is None:
-            seen = self._read_keys(path)
-            self._seen[path] = seen
-        fresh = []
+        """The rows whose key the file lacks, each key once (the file's keys are read
+        back unless it is as this sink left it)."""
+        inode = os.fstat(descriptor).st_ino
+        cached = self._seen.get(path)
+        if cached is None or cached[:2] != (inode, size):
+            cached = (inode, size, _read_keys(path) if size else set())
+            self._seen[path] = cached
+        seen = cached[2]
+        fresh: dict[str, tuple[RawEventDTO, str]] = {}
         for event, stamp in rows:
             key = f"{event.id}\t{stamp}"
             if key not in seen:
-                seen.add(key)
-                fresh.append((event, stamp))
-        return fresh
-
-    @staticmethod
-    def _read_keys(path: Path) -> set[str]:
-        if _repair_tail(path):  # also cuts a torn last row before it is read
-            return set()
-        _unlimited_fields()
-        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-            reader = csv.reader(handle)
-            next(reader, None)
-            return {_key(row) for row in reader if len(row) >= 2}
-
-    def _append(self, path: Path, rows: list[tuple[RawEventDTO, str]], ingested: str) -> None:
-        """Append the rows in one write (bytes built in bulk, `csv_row`'s RFC 4180 form)
-        and fsync."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        parts = [csv_row(COLUMNS).encode()] if _repair_tail(path) else []
-        tail = f",{csv_field(ingested)},false,\r\n".encode()
-        # `csv_row` unrolled: source and source_id are path-safe names and the stamp is
-        # canonical time text, none ever quoted; the payload, the bulk of a row, is
-        # quoted as UTF-8 bytes (as the parser or validation left it), the rest encoded
-        # on its own (one emoji would make a whole row's str four bytes a character).
-        append = parts.append
-        for e, stamp in rows:
-            append(
-                f"{csv_field(e.id)},{stamp},{e.source},{e.source_id},"
-                f"{csv_field(e.event_type)},".encode()
-            )
-            append(csv_field_utf8(e.payload_bytes))
-            append(tail)
-        with path.open("ab") as handle:
-            handle.write(b"".join(parts))
-            handle.flush()
-            os.fsync(handle.fileno())
+                fresh.setdefault(key, (event, stamp))
+        return list(fresh.values())
 
     def close(self) -> None:
         self._seen.clear()
 
 
-def _repair_tail(path: Path) -> bool:
-    """Return True if the file is new or empty; cut a torn last row left by a crash."""
+def _row_bytes(rows: list[tuple[RawEventDTO, str]], ingested: str, header: bool) -> bytes:
+    """The rows as `csv_row` writes them (RFC 4180), built in bulk: source and source_id
+    are path-safe names and the stamp is canonical time text, none ever quoted; the
+    payload, the bulk of a row, is quoted as UTF-8 bytes (as the parser or validation
+    left it), the rest encoded on its own (one emoji would make a whole row's str four
+    bytes a character)."""
+    parts = [csv_row(COLUMNS).encode()] if header else []
+    tail = f",{csv_field(ingested)},false,\r\n".encode()
+    append = parts.append
+    for e, stamp in rows:
+        append(
+            f"{csv_field(e.id)},{stamp},{e.source},{e.source_id},"
+            f"{csv_field(e.event_type)},".encode()
+        )
+        append(csv_field_utf8(e.payload_bytes))
+        append(tail)
+    return b"".join(parts)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    """`os.write` until all of `data` is written (a write may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(descriptor, view)
+        view = view[written:]
+
+
+def _read_keys(path: Path) -> set[str]:
+    """The keys of a day file's rows (`_key`), read with no field-size limit."""
+    _unlimited_fields()
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        return {_key(row) for row in reader if len(row) >= 2}
+
+
+@contextlib.contextmanager
+def locked_day_file(path: Path) -> Iterator[tuple[int, int]]:
+    """`(descriptor, size)` of a day file opened for appending (created if need be)
+    under an exclusive `flock`, its torn last row (left by a crash) cut off first.
+
+    Every writer of a day file takes it, so appends of several processes and a rewrite
+    (`rewrite_payloads`, which replaces the file) never interleave; a file replaced or
+    removed while we waited for its lock is opened again."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = -1
+            if current != os.fstat(descriptor).st_ino:
+                continue  # replaced or removed meanwhile: open what is there now
+            yield descriptor, _cut_torn_tail(path, descriptor)
+            return
+        finally:
+            os.close(descriptor)  # releases the lock
+
+
+def _cut_torn_tail(path: Path, descriptor: int) -> int:
+    """Cut a torn last row (no CRLF at the end) back to the last CRLF; the size after."""
+    size = os.fstat(descriptor).st_size
+    if size == 0 or os.pread(descriptor, 2, size - 2) == b"\r\n":
+        return size
+    cut = 0
+    end = size
+    while end > 0:  # read back a block at a time for the last CRLF
+        start = max(0, end - _TAIL_BLOCK)
+        block = os.pread(descriptor, min(size, end + 1) - start, start)  # +1: CRLF across
+        found = block.rfind(b"\r\n")
+        if found >= 0:
+            cut = start + found + 2
+            break
+        end = start
+    os.ftruncate(descriptor, cut)
+    LOGGER.warning("cut a torn last row from %s (left by an interrupted run)", path)
+    return cut
+
+
+def _cut_back(path: Path, descriptor: int, size: int) -> None:
+    """After a failed append: the file back to `size` (best effort: the next writer
+    cuts a torn row anyway); a file left empty is removed."""
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return True
-    if size == 0:
-        return True
-    with path.open("rb+") as handle:
-        handle.seek(max(0, size - 2))
-        if handle.read().endswith(b"\r\n"):
-            return False
-        handle.seek(0)
-        data = handle.read()
-        cut = data.rfind(b"\r\n")
-        handle.truncate(cut + 2 if cut >= 0 else 0)
-        LOGGER.warning("cut a torn last row from %s (left by an interrupted run)", path)
-        return cut < 0
+        os.ftruncate(descriptor, size)
+        if size == 0:
+            path.unlink(missing_ok=True)
+    except OSError as error:
+        LOGGER.warning("could not cut the failed append off %s: %s", path, error)
 
 
 def day_file(directory: Path, source: str, source_id: str, occurred_at: datetime) -> Path:

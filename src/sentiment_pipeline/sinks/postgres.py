@@ -31,9 +31,10 @@ from psycopg.pq import Format
 
 from sentiment_pipeline.db.errors import map_postgres_error
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.dto import RawEventDTO
+from sentiment_pipeline.dto import RawEventDTO, compact_json, shipped_event
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
+from sentiment_pipeline.timeparse import to_utc
 
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
@@ -62,6 +63,11 @@ _PROBE = (
     "JOIN unnest(%b::text[], %b::timestamptz[]) AS k(id, occurred_at) "
     "ON r.id = k.id AND r.occurred_at = k.occurred_at "
     "WHERE r.occurred_at BETWEEN %b AND %b"
+)
+_STORED = (
+    "SELECT r.id, r.occurred_at, r.source, r.source_id, r.event_type, r.payload::text "
+    "FROM raw_events r JOIN unnest(%s::text[], %s::timestamptz[]) AS k(id, occurred_at) "
+    "ON r.id = k.id AND r.occurred_at = k.occurred_at WHERE r.occurred_at BETWEEN %s AND %s"
 )
 _JSONB_OID = 3802
 
@@ -131,6 +137,33 @@ class PostgresSink:
         if self._unreported:
             self._unreported.difference_update(e.key for e in new)
         return WriteResult(new=new, duplicates=repeats + len(unique) - len(new))
+
+    @property
+    def identity(self) -> str:
+        """The database, without its password (`sinks.base.StoredRows`)."""
+        return self.url.masked
+
+    def stored(self, keys: Sequence[Key]) -> list[RawEventDTO]:
+        """The stored events of `keys` (`sinks.base.StoredRows`); payloads as compact
+        JSON text of the stored jsonb. Raises `TransientError` when unreachable."""
+        if not keys:
+            return []
+        times = [moment for _, moment in keys]
+        try:
+            rows = (
+                self._connection()
+                .execute(_STORED, ([k[0] for k in keys], times, min(times), max(times)))
+                .fetchall()
+            )
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            self._drop()
+            raise map_postgres_error(self.url, error, retry=True) from error
+        except pg_errors.UndefinedTable as error:
+            raise map_postgres_error(self.url, error) from error
+        return [
+            shipped_event(ident, to_utc(moment), source, source_id, kind, compact_json(text))
+            for ident, moment, source, source_id, kind, text in rows
+        ]
 
     def close(self) -> None:
         self._drop()

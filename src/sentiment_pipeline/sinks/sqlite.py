@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from sentiment_pipeline.db.engine import ensure_sqlite_dir
 from sentiment_pipeline.db.errors import map_sqlite_error, missing_table
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.dto import RawEventDTO
+from sentiment_pipeline.dto import RawEventDTO, shipped_event
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
-from sentiment_pipeline.timeparse import storage_text
+from sentiment_pipeline.timeparse import storage_text, to_utc
 
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
@@ -106,6 +106,37 @@ class SqliteSink:
                 raise
             raise mapped from error
         return WriteResult(new=new_events, duplicates=repeats + len(unique) - len(new_events))
+
+    @property
+    def identity(self) -> str:
+        """The database file (`sinks.base.StoredRows`)."""
+        return f"sqlite:{self.path.absolute()}"
+
+    def stored(self, keys: Sequence[tuple[str, datetime]]) -> list[RawEventDTO]:
+        """The stored events of `keys` (`sinks.base.StoredRows`), payloads as stored."""
+        wanted = {(ident, format_timestamp(moment)) for ident, moment in keys}
+        ids = sorted({ident for ident, _ in keys})
+        found: list[RawEventDTO] = []
+        try:
+            connection = self._connect()
+            for start in range(0, len(ids), _PROBE_CHUNK):
+                chunk = ids[start : start + _PROBE_CHUNK]
+                rows = connection.execute(
+                    "SELECT id, occurred_at, source, source_id, event_type, payload "
+                    f"FROM raw_events WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.extend(
+                    shipped_event(i, to_utc(t), src, sid, kind, payload.encode())
+                    for i, t, src, sid, kind, payload in rows
+                    if (i, t) in wanted
+                )
+        except sqlite3.OperationalError as error:
+            mapped = map_sqlite_error(self.url, error, retry=True)
+            if mapped is error:
+                raise
+            raise mapped from error
+        return found
 
     @staticmethod
     def _existing(

@@ -1,0 +1,284 @@
+"""Every sink converges: rows the database stored but the CSV sink missed (a crash between
+the two, a full disk, a failed append) are written to it by the next run, from the
+database, exactly once (`pipeline.journal`, `BatchWriter.repair_followers`,
+`CsvSink.repair`); a failed append never leaves a torn row; appends of several processes
+to one day file never interleave."""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sentiment_pipeline.db.migrate import init_db
+from sentiment_pipeline.db.url import parse_database_url
+from sentiment_pipeline.pipeline import journal as journals
+from sentiment_pipeline.pipeline.result import RunResult
+from sentiment_pipeline.pipeline.spool import Spool
+from sentiment_pipeline.pipeline.writer import BatchWriter
+from sentiment_pipeline.sinks.base import Sink
+from sentiment_pipeline.sinks.csv_sink import CsvSink, locked_day_file
+from sentiment_pipeline.sinks.postgres import PostgresSink
+from sentiment_pipeline.sinks.sqlite import SqliteSink
+from tests.fixtures.events import event, stored_rows
+
+
+def database_sink(url: str) -> Sink:
+    parsed = parse_database_url(url)
+    init_db(parsed)
+    return SqliteSink(parsed) if parsed.backend == "sqlite" else PostgresSink(parsed)
+
+
+@pytest.fixture
+def database(any_db_url: str) -> Iterator[str]:
+    database_sink(any_db_url).close()  # migrated
+    yield any_db_url
+
+
+def writer(url: str, csv_dir: Path, data: Path, **kwargs: Any) -> BatchWriter:
+    sinks = [database_sink(url), CsvSink(csv_dir)]
+    return BatchWriter(
+        sinks, Spool(data / "spool"), 0.0, RunResult(), journal_dir=data / "journal", **kwargs
+    )
+
+
+def csv_ids(folder: Path) -> list[str]:
+    ids: list[str] = []
+    for path in sorted(folder.rglob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        assert rows[0][0] == "id"  # one header, first
+        assert all(row[0] != "id" for row in rows[1:])
+        ids += [row[0] for row in rows[1:]]
+    return ids
+
+
+def kill(dead: BatchWriter) -> None:
+    """What SIGKILL leaves of a writer: its journal as it is on disk, its lock gone."""
+    assert dead.journal is not None and dead.journal._handle is not None
+    dead.journal._handle.close()
+    dead.journal._handle = None
+    dead._close_sinks()
+
+
+class FailingCsv(CsvSink):
+    """A CSV sink whose disk is full."""
+
+    def _append(self, *args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+
+def test_a_follower_that_failed_gets_the_rows_from_the_next_run(
+    database: str, tmp_path: Path
+) -> None:
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    first = BatchWriter(
+        [database_sink(database), FailingCsv(folder)],
+        None,
+        0.0,
+        RunResult(),
+        journal_dir=data / "journal",
+    )
+    first.write([event(n) for n in range(1, 6)])
+    first.write([event(n) for n in range(6, 9)])
+    first.close()
+    assert any("csv sink failed" in error for error in first.result.errors)
+    assert first.durable == 0
+    assert journals.owed_rows(data / "journal") == 8
+    assert len(stored_rows(database)) == 8 and csv_ids(folder) == []
+
+    second = writer(database, folder, data)
+    assert second.repair_followers() == 8
+    second.write([event(n) for n in range(1, 9)])  # the same input again: duplicates
+    second.close()
+    assert sorted(csv_ids(folder)) == sorted(event(n).id for n in range(1, 9))
+    assert second.result.errors == [] and second.result.repaired == 8
+    assert journals.owed_rows(data / "journal") == 0
+    assert not list((data / "journal").glob("*.journal"))
+
+
+def test_a_crash_between_the_commit_and_the_csv_loses_nothing(
+    database: str, tmp_path: Path
+) -> None:
+    """SIGKILL after the database committed and before the CSV append: the journal holds
+    the batch, not done; the next run writes it to the CSV from the database."""
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    crashed = writer(database, folder, data)
+    crashed.write([event(1), event(2)])  # a whole batch: both sinks
+    crashed.flush()
+    batch = [event(3), event(4)]
+    assert crashed.journal is not None
+    crashed.journal.begin(batch)
+    crashed.leaders[0].write(batch)  # committed, then the process dies
+    kill(crashed)
+
+    rerun = writer(database, folder, data)
+    assert rerun.repair_followers() == 2  # what core.run does before reading the input
+    rerun.write([event(n) for n in range(1, 6)])  # the same input again, and one more
+    rerun.close()
+    assert sorted(csv_ids(folder)) == sorted(event(n).id for n in range(1, 6))
+    assert rerun.result.errors == []
+
+
+def test_a_batch_that_never_reached_the_database_is_not_written_to_the_csv(
+    database: str, tmp_path: Path
+) -> None:
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    crashed = writer(database, folder, data)
+    assert crashed.journal is not None
+    crashed.journal.begin([event(1)])  # journaled, then killed before the commit
+    kill(crashed)
+    rerun = writer(database, folder, data)
+    assert rerun.repair_followers() == 0
+    rerun.close()
+    assert csv_ids(folder) == [] and stored_rows(database) == []
+    assert not list((data / "journal").glob("*.journal"))
+
+
+def test_rows_a_running_run_is_about_to_write_are_left_to_it(database: str, tmp_path: Path) -> None:
+    """A row stored by a run still going is in its live journal until its own CSV write:
+    a repair by another process must not write it too (it would be there twice)."""
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    dead = writer(database, folder, data)
+    assert dead.journal is not None
+    dead.journal.begin([event(1), event(2)])  # died before its commit
+    kill(dead)
+
+    running = writer(database, folder, data)
+    assert running.journal is not None
+    running.journal.begin([event(1)])  # committed by the running run, its CSV write to come
+    running.leaders[0].write([event(1)])
+    bare = database_sink(database)
+    bare.write([event(2)])  # stored by a run with no CSV sink at all
+    bare.close()
+
+    repairer = writer(database, folder, data)
+    assert repairer.repair_followers() == 1  # event 2 only
+    repairer.close()
+    assert csv_ids(folder) == [event(2).id]
+    kill(running)  # (its batch stays owed: it never wrote it to the CSV)
+
+
+def test_a_journal_of_another_database_is_kept_with_a_warning(tmp_path: Path) -> None:
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    killed = writer(f"sqlite:///{tmp_path / 'one.db'}", folder, data)
+    assert killed.journal is not None
+    killed.journal.begin([event(1)])
+    kill(killed)
+    other = writer(f"sqlite:///{tmp_path / 'other.db'}", folder, data)
+    assert other.repair_followers() == 0
+    warned = [w for w in other.result.warnings if "one.db" in w and "owed to csv:" in w]
+    assert warned
+    other.close()
+    assert journals.owed_rows(data / "journal") == 1  # kept for a run on that database
+    same = writer(f"sqlite:///{tmp_path / 'one.db'}", folder, data)
+    assert same.repair_followers() == 0  # never committed: nothing to write
+    same.close()
+    assert journals.owed_rows(data / "journal") == 0
+
+
+def test_a_failed_append_is_cut_back_and_a_torn_row_is_cut(tmp_path: Path) -> None:
+    sink = CsvSink(tmp_path)
+    sink.write([event(1)])
+    path = sink.path_for(event(1))
+    before = path.read_bytes()
+    with path.open("ab") as handle:  # a crash mid-row
+        handle.write(b't3_2,2023-11-14T22:13:22.000000Z,reddit,python,submission,"{""ti')
+    sink = CsvSink(tmp_path)
+    sink.write([event(3)])
+    assert path.read_bytes().startswith(before)
+    assert csv_ids(tmp_path) == [event(1).id, event(3).id]
+
+    full = CsvSink(tmp_path)
+    size = path.stat().st_size
+    real_write = os.write
+
+    def half(descriptor: int, data: Any) -> int:
+        real_write(descriptor, bytes(data[: len(data) // 2]))
+        raise OSError(28, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "write", half)
+        with pytest.raises(OSError):
+            full.write([event(4)])
+    assert path.stat().st_size == size  # the half row is gone at once
+    assert csv_ids(tmp_path) == [event(1).id, event(3).id]
+
+
+def test_a_failed_first_append_leaves_no_empty_file(tmp_path: Path) -> None:
+    def full(descriptor: int, data: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "write", full)
+        with pytest.raises(OSError):
+            CsvSink(tmp_path).write([event(1)])
+    assert not list(tmp_path.rglob("*.csv"))
+
+
+def _append_many(folder: str, start: int, count: int) -> None:
+    sink = CsvSink(Path(folder))
+    sink.follow_leader()
+    for n in range(start, start + count):
+        sink.write([event(n, payload={"title": "x" * (n % 7000), "n": n})])
+
+
+def test_appends_of_several_processes_never_interleave(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_append_many, args=(str(tmp_path), 1 + 200 * i, 200))
+        for i in range(3)
+    ]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(60)
+        assert process.exitcode == 0
+    ids = csv_ids(tmp_path)
+    assert sorted(ids) == sorted(event(n).id for n in range(1, 601))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    present=st.sets(st.integers(1, 40), max_size=40),
+    asked=st.lists(st.integers(1, 40), max_size=60),
+)
+def test_repair_writes_exactly_what_a_file_lacks(
+    tmp_path_factory: pytest.TempPathFactory, present: set[int], asked: list[int]
+) -> None:
+    folder = tmp_path_factory.mktemp("csv")
+    sink = CsvSink(folder)
+    sink.follow_leader()
+    if present:
+        sink.write([event(n) for n in sorted(present)])
+    repaired = CsvSink(folder).repair([event(n) for n in asked])
+    assert repaired == len(set(asked) - present)
+    ids = csv_ids(folder)
+    assert sorted(ids) == sorted(event(n).id for n in present | set(asked))
+
+
+def test_an_append_waiting_for_a_rewrite_goes_to_the_new_file(tmp_path: Path) -> None:
+    """A rewrite (redaction) replaces a day file under its lock; an append that waited
+    for the lock meanwhile must land in the new file, not in the replaced one."""
+    CsvSink(tmp_path).write([event(1)])
+    path = CsvSink(tmp_path).path_for(event(1))
+    waiting = threading.Thread(target=lambda: CsvSink(tmp_path).write([event(2)]))
+    with locked_day_file(path):
+        waiting.start()
+        time.sleep(0.3)  # the append is now waiting for the lock (a delay, not a timing)
+        replacement = path.with_name("rewritten.tmp")
+        replacement.write_bytes(path.read_bytes())
+        os.replace(replacement, path)
+    waiting.join(10)
+    assert csv_ids(tmp_path) == [event(1).id, event(2).id]
