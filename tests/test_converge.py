@@ -282,3 +282,28 @@ def test_an_append_waiting_for_a_rewrite_goes_to_the_new_file(tmp_path: Path) ->
         os.replace(replacement, path)
     waiting.join(10)
     assert csv_ids(tmp_path) == [event(1).id, event(2).id]
+
+
+def test_a_spool_that_cannot_be_written_stops_the_run_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    from sentiment_pipeline.errors import SentpipeError
+    from sentiment_pipeline.sinks.memory import MemorySink
+
+    blocked = tmp_path / "spool"
+    blocked.write_text("a file where the spool folder should be", encoding="utf-8")
+    down = BatchWriter([MemorySink(fail_always=True)], Spool(blocked), 0.0, RunResult())
+    with pytest.raises(SentpipeError, match="cannot be spooled") as raised:
+        down.write([event(1)])
+    assert "SENTPIPE_DATA_DIR" in (raised.value.hint or "")
+    assert down.durable == 0  # never counted as safe: a checkpoint stays before it
+
+
+def test_a_dead_letter_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    from sentiment_pipeline.errors import SentpipeError
+    from sentiment_pipeline.pipeline.deadletter import DeadLetterWriter
+
+    blocked = tmp_path / "dead-letter"
+    blocked.write_text("a file where the folder should be", encoding="utf-8")
+    with pytest.raises(SentpipeError, match="cannot write a dead letter"):
+        DeadLetterWriter(blocked).write({"id": 1}, "bad")

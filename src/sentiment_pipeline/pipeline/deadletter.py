@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from sentiment_pipeline.errors import SentpipeError
+
 __all__ = ["DeadLetterWriter", "dead_letter_line"]
 
 
@@ -55,6 +57,17 @@ class DeadLetterWriter:
         self.paths: set[Path] = set()
 
     def write(self, record: Any, error: str) -> None:
+        """Append one dead letter. Raises `SentpipeError` when it cannot be written (a
+        full disk): the run stops rather than drop the record."""
+        try:
+            self._write(record, error)
+        except OSError as failure:
+            raise SentpipeError(
+                f"cannot write a dead letter in {self.directory}: {failure.strerror or failure}",
+                "free space in SENTPIPE_DATA_DIR, then run the same command again",
+            ) from failure
+
+    def _write(self, record: Any, error: str) -> None:
         now = datetime.now(UTC)
         day = now.date().isoformat()
         if self._handle is None or day != self._day:

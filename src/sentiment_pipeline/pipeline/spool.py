@@ -21,6 +21,9 @@ __all__ = ["Spool"]
 
 
 class Spool:
+    """The spool folder: `write` a batch as one file (whole or absent), `files` oldest
+    first, `read` one back, `remove` it once every sink has its rows."""
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
@@ -29,11 +32,15 @@ class Spool:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         final = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.ndjson"
         temporary = final.with_suffix(".tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            for event in batch:
-                handle.write(dump_json(event.to_record()) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with temporary.open("w", encoding="utf-8") as handle:
+                for event in batch:
+                    handle.write(dump_json(event.to_record()) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            temporary.unlink(missing_ok=True)  # a full disk: no half file left behind
+            raise
         os.replace(temporary, final)
         return final
 

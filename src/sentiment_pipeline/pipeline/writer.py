@@ -256,7 +256,15 @@ class BatchWriter:
         if self.spool is None:
             self.result.errors.append(f"{len(batch)} records lost: no spool configured")
             return False
-        path = self.spool.write(batch)
+        try:
+            path = self.spool.write(batch)
+        except OSError as error:
+            raise SentpipeError(
+                f"the database is down and {len(batch):,} records cannot be spooled in "
+                f"{self.spool.directory}: {error.strerror or error}",
+                "free space in SENTPIPE_DATA_DIR, then run the same command again "
+                "once the database is back",
+            ) from error
         self.result.spooled += len(batch)
         LOGGER.warning("spooled %d records to %s", len(batch), path)
         return True
