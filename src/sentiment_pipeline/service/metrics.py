@@ -47,6 +47,8 @@ COUNTERS: dict[str, str] = {
     "events_duplicates": "Events the database already held, in the last run.",
     "events_dead_lettered": "Records rejected into the dead-letter file in the last run.",
     "events_spooled": "Events waiting in the spool (database unreachable) after the last run.",
+    "events_repaired": "Rows the CSV sink had missed (an earlier run interrupted or its disk "
+    "full), written to it from the database in the last run.",
     "requests": "API requests made in the last run.",
     "rate_limit_wait_seconds": "Seconds spent waiting for the API rate limit in the last run.",
     "events_scored": "Events scored in the last run.",
@@ -152,6 +154,7 @@ def _pipeline_figures(result: Any) -> RunFigures:
             "events_duplicates": result.duplicates,
             "events_dead_lettered": result.invalid,
             "events_spooled": result.spooled,
+            "events_repaired": result.repaired,
         }
     )
     for source_id, counts in result.per_source_id.items():
