@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.timeparse import storage_text
 
 __all__ = ["BUCKETS", "JSON_VERSION", "ReportRow", "SentimentReport", "sentiment_report"]
 
@@ -128,11 +129,7 @@ def sentiment_report(
     for bound, op in ((since, ">="), (until, "<")):
         if bound is not None:
             clauses.append(f"occurred_at {op} {mark}")
-            params.append(
-                bound
-                if url.backend == "postgresql"
-                else bound.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            )
+            params.append(bound if url.backend == "postgresql" else storage_text(bound))
     connection: Any
     if url.backend == "postgresql":
         from sentiment_pipeline.sentiment.store import PostgresStore

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from sentiment_pipeline.db.errors import map_db_error, missing_table
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import SentpipeError
+from sentiment_pipeline.timeparse import storage_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -85,17 +86,13 @@ class SentimentStore(Protocol):
     def close(self) -> None: ...
 
 
-def _sqlite_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
 def _scope_sql(scope: EventScope, mark: str, dialect: str) -> tuple[str, list[Any]]:
     params: list[Any] = []
     false = "false" if dialect == "postgresql" else "FALSE"
     if scope.rescore_before is not None:
         clauses = [f"(processed = {false} OR processed_at < {mark})"]
         params.append(
-            scope.rescore_before if dialect == "postgresql" else _sqlite_time(scope.rescore_before)
+            scope.rescore_before if dialect == "postgresql" else storage_text(scope.rescore_before)
         )
     else:
         clauses = [f"processed = {false}"]
@@ -105,7 +102,7 @@ def _scope_sql(scope: EventScope, mark: str, dialect: str) -> tuple[str, list[An
     for bound, op in ((scope.since, ">="), (scope.until, "<")):
         if bound is not None:
             clauses.append(f"occurred_at {op} {mark}")
-            params.append(bound if dialect == "postgresql" else _sqlite_time(bound))
+            params.append(bound if dialect == "postgresql" else storage_text(bound))
     return " AND ".join(clauses), params
 
 
@@ -270,7 +267,7 @@ class SQLiteStore:
         ]
 
     def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
-        now = _sqlite_time(datetime.now(UTC))
+        now = storage_text(datetime.now(UTC))
         try:
             with self._guard():
                 self._write(now, scores, claimed)
