@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sentiment_pipeline.db.errors import map_db_error, missing_table
+from sentiment_pipeline.db.filters import source_id_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import SentpipeError
 from sentiment_pipeline.timeparse import storage_text
@@ -41,7 +42,8 @@ __all__ = ["Claimed", "EventScope", "ScoreRow", "SentimentStore", "open_store"]
 
 @dataclass(frozen=True)
 class EventScope:
-    """Which events a run may claim (every condition given must hold)."""
+    """Which events a run may claim (every condition given must hold); `source_ids`
+    match as `db.filters.SourceIdMatch` says (subreddit names in any spelling)."""
 
     source_ids: tuple[str, ...] = ()
     since: datetime | None = None  # inclusive
@@ -97,8 +99,9 @@ def _scope_sql(scope: EventScope, mark: str, dialect: str) -> tuple[str, list[An
     else:
         clauses = [f"processed = {false}"]
     if scope.source_ids:
-        clauses.append(f"source_id IN ({', '.join(mark for _ in scope.source_ids)})")
-        params.extend(scope.source_ids)
+        clause, values = source_id_sql(mark, scope.source_ids)
+        clauses.append(clause)
+        params.extend(values)
     for bound, op in ((scope.since, ">="), (scope.until, "<")):
         if bound is not None:
             clauses.append(f"occurred_at {op} {mark}")
