@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from sentiment_pipeline.dto import Rejected, Validated, validate_record
+from sentiment_pipeline.dto import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    RawEventDTO,
+    Rejected,
+    Validated,
+    plain_event,
+    stored_source_id,
+    validate_plain,
+    validate_record,
+)
 from tests.fixtures.events import raw_event
 
 
@@ -190,3 +200,18 @@ def test_control_characters_in_id_and_event_type_rejected(field: str, char: str)
 def test_reddit_subreddit_lower_cased() -> None:
     assert ok(raw_event(source_id="Python")).event.source_id == "python"
     assert ok(raw_event(source="custom", source_id="Feed")).event.source_id == "Feed"
+
+
+@pytest.mark.parametrize(("source", "stored"), [("reddit", "python"), ("custom", "PyThon")])
+def test_every_validation_path_stores_one_spelling(source: str, stored: str) -> None:
+    """The plain path, the full path (fast and pydantic) and a model built directly all
+    store `stored_source_id`'s spelling."""
+    raw = raw_event(source=source, source_id="PyThon")
+    payload = json.dumps(raw["payload"], separators=(",", ":")).encode()
+    plain = validate_plain(raw, DEFAULT_MAX_PAYLOAD_BYTES, payload)
+    assert plain is not None and plain.event.source_id == stored
+    parsed = plain_event(raw, DEFAULT_MAX_PAYLOAD_BYTES, payload)
+    assert parsed is not None and parsed[3] == stored
+    assert ok(raw).event.source_id == stored
+    built = RawEventDTO.model_validate({**raw, "occurred_at": "2024-01-01T00:00:00Z"})
+    assert built.source_id == stored == stored_source_id(source, "PyThon")

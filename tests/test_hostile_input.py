@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from sentiment_pipeline.backfill import BackfillResult, FileResult
 from sentiment_pipeline.cli import app
 from sentiment_pipeline.pipeline import PipelineOptions, run
 from sentiment_pipeline.pipeline.deadletter import DeadLetterWriter
@@ -302,6 +303,30 @@ def test_one_records_bug_never_ends_the_run(tmp_path: Path) -> None:
     (path,) = tmp_path.glob("*.ndjson")
     (letter,) = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert letter["error"] == "internal error: RuntimeError: boom"
+
+
+def test_internal_errors_are_all_counted_and_the_first_ten_listed(tmp_path: Path) -> None:
+    async def source() -> AsyncIterator[Any]:
+        yield json.loads(_line(0, "fine"))
+        for n in range(1, 26):
+            yield Exploding(json.loads(_line(n, "broken")))
+
+    letters = DeadLetterWriter(tmp_path)
+    result = asyncio.run(
+        run(source(), [MemorySink()], options=PipelineOptions(), dead_letters=letters)
+    )
+    assert (result.fetched, result.valid, result.invalid) == (26, 1, 25)
+    assert result.internal_errors == 25
+    assert result.to_dict()["internal_errors"] == 25
+    assert int(result.exit_code) == 1
+    assert len(result.errors) == 11
+    assert all("internal error: RuntimeError: boom" in line for line in result.errors[:10])
+    assert result.errors[10] == "more records hit internal errors: see the dead letters"
+    (path,) = tmp_path.glob("*.ndjson")
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 25
+    # a backfill's total sums the counter over its files
+    files = [FileResult(path="a", internal_errors=25), FileResult(path="b", internal_errors=2)]
+    assert BackfillResult(files).total.internal_errors == 27
 
 
 EXCEL_CELLS = {

@@ -30,6 +30,7 @@ from sentiment_pipeline.sentiment import (
     score_events,
     sentiment_report,
 )
+from sentiment_pipeline.sentiment.report import BUCKETS
 from sentiment_pipeline.sentiment.scorers import (
     CHUNK_LIMIT,
     EXACT_LIMIT,
@@ -599,3 +600,65 @@ def test_stats_shows_scored_skipped_waiting(any_db_url: str, tmp_path: Path) -> 
     text = runner.invoke(app, ["stats"], env=env)
     assert f"{done.scored:,} scored, {done.skipped:,} skipped, 10 waiting" in text.output
     engine.dispose()
+
+
+# The three records of shared case 05: an ordinary year, year 1 and year 999.
+OLD_YEARS = {
+    "t3_ya0001": datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC),
+    "t3_ya0002": datetime(1, 1, 1, tzinfo=UTC),
+    "t3_ya0003": datetime(999, 6, 1, 12, tzinfo=UTC),
+}
+
+
+def _bucket_start(moment: datetime, width: timedelta) -> str:
+    origin = datetime(2000, 1, 3, tzinfo=UTC)  # TimescaleDB's default origin, a Monday
+    return (moment - (moment - origin) % width).isoformat()
+
+
+def test_years_before_1000_are_scored_and_reported(any_db_url: str, tmp_path: Path) -> None:
+    """`--since`/`--until`/`--rescore` bounds and report buckets before the year 1000
+    (four-digit years on SQLite, whose times compare as text)."""
+    env = {"SENTPIPE_DATABASE_URL": any_db_url, "SENTPIPE_DATA_DIR": str(tmp_path)}
+    assert runner.invoke(app, ["db", "init"], env=env).exit_code == 0
+    lines = [
+        json.dumps(
+            {
+                "id": ident,
+                "occurred_at": moment.isoformat(),
+                "source": "reddit",
+                "source_id": "python",
+                "event_type": "submission",
+                "payload": {"title": "what a great day"},
+            }
+        )
+        for ident, moment in OLD_YEARS.items()
+    ]
+    source = tmp_path / "input.ndjson"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ingested = runner.invoke(app, ["ingest", "ndjson", str(source), "--sink", "database"], env=env)
+    assert ingested.exit_code == 0, ingested.output
+
+    def score(*args: str) -> int:
+        result = runner.invoke(app, ["sentiment", "score", "--json", *args], env=env)
+        assert result.exit_code == 0, result.output
+        return int(json.loads(result.stdout)["scored"])
+
+    def starts(*args: str) -> list[str]:
+        result = runner.invoke(app, ["sentiment", "report", "--json", *args], env=env)
+        assert result.exit_code == 0, result.output
+        return [row["bucket_start"] for row in json.loads(result.stdout)["rows"]]
+
+    assert score("--since", "0500-01-01") == 2  # years 999 and 2023
+    assert score("--until", "1000-01-01") == 1  # year 1
+    assert score("--rescore", "--since", "0001-01-01", "--until", "1000-01-01") == 2
+    day = [_bucket_start(m, timedelta(days=1)) for m in sorted(OLD_YEARS.values())]
+    assert day == ["0001-01-01T00:00:00+00:00", "0999-06-01T00:00:00+00:00", day[2]]
+    assert starts() == day
+    assert starts("--since", "0500-01-01", "--until", "2000-01-01") == [day[1]]
+    assert starts("--until", "0999-06-01T12:00:00Z") == [day[0]]
+    for width in ("1h", "7d"):
+        expected = [_bucket_start(m, BUCKETS[width]) for m in sorted(OLD_YEARS.values())]
+        assert starts("--bucket", width) == expected
+    plain = runner.invoke(app, ["sentiment", "report"], env=env)  # not a terminal: TSV
+    cells = [line.split()[:3] for line in plain.stdout.splitlines()]
+    assert ["python", "0999-06-01T00:00:00+00:00", "1"] in cells

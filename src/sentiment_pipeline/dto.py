@@ -26,7 +26,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sentiment_pipeline.timeparse import to_utc
 
@@ -48,6 +48,7 @@ __all__ = [
     "plain_event",
     "plain_validated",
     "shipped_event",
+    "stored_source_id",
     "validate_cleaned",
     "validate_item",
     "validate_parsed",
@@ -77,6 +78,13 @@ def _path_safe(name: str) -> bool:
     if len(_SAFE_NAMES) < 10_000:
         _SAFE_NAMES.add(name)
     return True
+
+
+def stored_source_id(source: str, source_id: str) -> str:
+    """`source_id` as validation stores it for `source`: a Reddit subreddit name
+    lower-cased (Reddit treats `Python` and `python` as one subreddit: one spelling),
+    any other source's id as given. Filters that compare with stored ids use it too."""
+    return source_id.lower() if source == "reddit" else source_id
 
 
 def dump_json(value: Any) -> str:
@@ -175,6 +183,18 @@ class RawEventDTO(BaseModel):
     source_id: str
     event_type: str = Field(min_length=1, max_length=64)
     payload: dict[str, Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spelling(cls, data: Any) -> Any:
+        # The stored spelling of `source_id` (`stored_source_id`), however the event is built.
+        if isinstance(data, Mapping):
+            source, source_id = data.get("source"), data.get("source_id")
+            if isinstance(source, str) and isinstance(source_id, str):
+                stored = stored_source_id(source, source_id)
+                if stored != source_id:
+                    return {**data, "source_id": stored}
+        return data
 
     @field_validator("occurred_at", mode="before")
     @classmethod
@@ -336,7 +356,8 @@ _FIELDS_SET = set(_ALL_FIELDS)
 
 def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | None:
     """The event built without pydantic's validation (which copies the payload) when every
-    field plainly passes RawEventDTO's rules; None to let pydantic decide (and explain).
+    field plainly passes RawEventDTO's rules (`source_id` stored as `stored_source_id`
+    says, as pydantic's path stores it); None to let pydantic decide (and explain).
     `keys_are_text`: the payload's keys are known to be strings (a parser's output)."""
     ident, source, source_id, kind = (
         fields["id"],
@@ -369,7 +390,7 @@ def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | No
             "id": ident,
             "occurred_at": moment,
             "source": source,
-            "source_id": source_id,
+            "source_id": stored_source_id(source, source_id),
             "event_type": kind,
             "payload": fields["payload"],
         }
@@ -453,8 +474,7 @@ def plain_event(
     # (A path-safe name holds neither control nor unstorable characters.)
     if _CONTROL_OR_UNSTORABLE.search(ident + kind) or ident.isspace() or kind.isspace():
         return None
-    if source == "reddit":
-        source_id = source_id.lower()
+    source_id = stored_source_id(source, source_id)
     if not (_path_safe(source) and _path_safe(source_id)):
         return None
     when_type = type(when)
@@ -599,9 +619,7 @@ def validate_record(
     if size > max_payload_bytes:
         return Rejected(record, f"payload: {size} bytes exceeds the {max_payload_bytes}-byte limit")
     fields = {k: data[k] for k in _FIELDS}
-    if fields["source"] == "reddit" and isinstance(fields["source_id"], str):
-        fields["source_id"] = fields["source_id"].lower()  # subreddit names: one spelling
-    event = _fast_event(fields, keys_are_text=parsed)
+    event = _fast_event(fields, keys_are_text=parsed)  # both store `stored_source_id`
     if event is None:
         try:
             event = RawEventDTO.model_validate(fields)

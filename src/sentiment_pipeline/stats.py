@@ -16,7 +16,7 @@ from typing import Any
 
 from sentiment_pipeline.db.backend import ServerInfo, describe
 from sentiment_pipeline.db.connect import Reader, open_reader
-from sentiment_pipeline.db.filters import EventFilter, where_sql
+from sentiment_pipeline.db.filters import EventFilter, SourceIdMatch, where_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.timeparse import canonical_text, to_utc
 
@@ -64,6 +64,17 @@ class Stats:
     @property
     def last_ingest_age(self) -> timedelta | None:
         return None if self.last_ingested_at is None else self.generated_at - self.last_ingested_at
+
+    @property
+    def unmatched_source_ids(self) -> list[str]:
+        """The `source_ids` filter values that no counted event matched (a typo, most
+        likely), in the order given."""
+        wanted = {value: SourceIdMatch.of([value]) for value in self.source_ids}
+        return [
+            value
+            for value, match in wanted.items()
+            if not any(match.matches(s, sid) for s, sid, _ in self.by_source_id)
+        ]
 
     def is_stale(self, max_age: timedelta) -> bool:
         """True when nothing was ingested within `max_age` (or ever): a stopped scraper."""
@@ -131,8 +142,8 @@ def collect_stats(
     now: datetime | None = None,
 ) -> Stats:
     """Gather every figure `sentpipe stats` shows, for events of `source_ids` (all when
-    empty) from `since` on; the chart covers `days` ≥ 1 UTC days ending on `now`'s date
-    (default: the current time).
+    empty; matched as `db.filters.SourceIdMatch` says) from `since` on; the chart covers
+    `days` ≥ 1 UTC days ending on `now`'s date (default: the current time).
 
     Raises `ConfigError` (no SQLite file, which is never created; no `raw_events`;
     login refused) or `DatabaseUnreachable` (server down or connection lost)."""

@@ -71,7 +71,10 @@ def csv(
     source_id: Annotated[
         list[str] | None,
         typer.Option(
-            "--source-id", "--subreddit", metavar="NAME", help="Only this subreddit (repeatable)."
+            "--source-id",
+            "--subreddit",
+            metavar="NAME",
+            help="Only this subreddit, in any case, r/ or not (repeatable).",
         ),
     ] = None,
     event_type: Annotated[
@@ -177,6 +180,12 @@ def csv(
                 raise typer.Exit(0) from None
         else:
             result = export_csv(url, Path(out), where, names, **common)
+    if result.rows == 0 and where.source_ids:
+        print_line(
+            f"Warning: no events for {', '.join(map(repr, where.source_ids))} with these "
+            "filters: check the names (`sentpipe stats` lists the stored ones).",
+            stderr=True,
+        )
     if quiet:
         return
     where_to = (

@@ -84,7 +84,11 @@ def reddit_dump(
     ] = None,
     subreddit: Annotated[
         list[str] | None,
-        typer.Option("--subreddit", "-s", help="Keep only this subreddit (repeatable, any case)."),
+        typer.Option(
+            "--subreddit",
+            "-s",
+            help="Keep only this subreddit (repeatable, any case, r/ or not).",
+        ),
     ] = None,
     since: Annotated[
         str | None, typer.Option(help="Keep records created at or after: 2024-01-31, ISO, 7d.")
@@ -110,6 +114,7 @@ def reddit_dump(
     line) into the same deduplicated table as `scrape reddit`. Resumable: a checkpoint per
     file in the data dir; run the same command again to continue after a stop."""
     from sentiment_pipeline.backfill import BackfillOptions, backfill
+    from sentiment_pipeline.db.filters import subreddit_keys
     from sentiment_pipeline.sources.reddit_dump import DumpFilter
     from sentiment_pipeline.timeparse import parse_moment
 
@@ -117,7 +122,7 @@ def reddit_dump(
     options = BackfillOptions(
         kind=kind.value if kind is not None else None,
         filters=DumpFilter(
-            frozenset(subreddit or ()),
+            frozenset(subreddit_keys(subreddit or ())),
             parse_moment(since, "--since") if since is not None else None,
             parse_moment(until, "--until") if until is not None else None,
         ),

@@ -22,7 +22,11 @@ def reddit(
     ctx: typer.Context,
     subreddit: Annotated[
         list[str] | None,
-        typer.Option("--subreddit", "-s", help="Only this subreddit (repeatable)."),
+        typer.Option(
+            "--subreddit",
+            "-s",
+            help="Only this subreddit, in any case, r/ or not (repeatable).",
+        ),
     ] = None,
     max_age: Annotated[
         str | None,
@@ -74,6 +78,7 @@ def reddit(
     2 usage or configuration error, 3 database or network unreachable, 4 lock held.
     """
     from sentiment_pipeline.cli.console import setup_logging
+    from sentiment_pipeline.db.filters import subreddit_keys
     from sentiment_pipeline.refresh import RefreshOptions, refresh_reddit
 
     if quiet:
@@ -81,7 +86,7 @@ def reddit(
     options = RefreshOptions(
         max_age=max_age,
         schedule=schedule,
-        source_ids=tuple(part.strip() for s in subreddit or [] for part in s.split(",") if part),
+        source_ids=subreddit_keys(part for s in subreddit or [] for part in s.split(",") if part),
         max_requests=max_requests,
         max_duration=max_duration,
         dry_run=dry_run,

@@ -21,7 +21,12 @@ _SPARK = "▁▂▃▄▅▆▇█"
 
 Subreddits = Annotated[
     list[str] | None,
-    typer.Option("--subreddit", "--source-id", metavar="NAME", help="Only this subreddit."),
+    typer.Option(
+        "--subreddit",
+        "--source-id",
+        metavar="NAME",
+        help="Only this subreddit, in any case, r/ or not (repeatable).",
+    ),
 ]
 Since = Annotated[
     str | None,

@@ -17,7 +17,10 @@ def stats(
     source_id: Annotated[
         list[str] | None,
         typer.Option(
-            "--source-id", "--subreddit", metavar="NAME", help="Only this subreddit (repeatable)."
+            "--source-id",
+            "--subreddit",
+            metavar="NAME",
+            help="Only this subreddit, in any case, r/ or not (repeatable).",
         ),
     ] = None,
     since: Annotated[
@@ -56,6 +59,7 @@ def stats(
         out_console.print_json(json.dumps(result.to_dict(max_age)))
     else:
         _render(result)
+    _warn_unmatched(result.unmatched_source_ids)
     if max_age is not None and result.is_stale(max_age):
         age = result.last_ingest_age
         detail = (
@@ -65,6 +69,19 @@ def stats(
         )
         err_console.print(f"Stale: {detail} (limit {format_duration(max_age)}).", markup=False)
         raise typer.Exit(1)
+
+
+def _warn_unmatched(values: list[str]) -> None:
+    """One line on standard error per filter value that matched no event (exit code
+    unchanged): a misspelt name should not read as "nothing collected"."""
+    from sentiment_pipeline.cli.console import print_line
+
+    for value in values:
+        print_line(
+            f"Warning: no events for {value!r}: check the name "
+            "(`sentpipe stats` without --subreddit lists the stored ones).",
+            stderr=True,
+        )
 
 
 def _human_bytes(size: int | None) -> str:
@@ -123,7 +140,8 @@ def _render(result: Any) -> None:
         summary.add_row("Last refresh", f"{iso(result.last_observed_at)}  ({states})")
     out_console.print(summary)
     if result.total == 0:
-        out_console.print("No events yet: run `sentpipe scrape` or `sentpipe demo`.")
+        if not scope:
+            out_console.print("No events yet: run `sentpipe scrape` or `sentpipe demo`.")
         return
 
     groups = _table("source", result.by_source.items())

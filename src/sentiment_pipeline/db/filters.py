@@ -1,21 +1,38 @@
 """Which events a read-side command looks at: `EventFilter` and its SQL `WHERE` clause.
 
-Shared by `export csv` and `stats`. Plain strings and parameters, no driver import:
-PostgreSQL gets `%s` placeholders and aware datetimes, SQLite gets `?` placeholders and
-the UTC text form the SQLite sink stores (`sqlite_time`), so comparisons stay textual
-and use the `occurred_at` index.
+Shared by `export csv` and `stats`; `source_id_sql` also by `sentiment score|report`.
+Plain strings and parameters, no driver import: PostgreSQL gets `%s` placeholders and
+aware datetimes, SQLite gets `?` placeholders and the UTC text form the SQLite sink
+stores (`sqlite_time`), so comparisons stay textual and use the `occurred_at` index.
+
+A source-id (`--subreddit`/`--source-id`) value matches stored ids the way validation
+stores them (`dto.stored_source_id`): on Reddit rows it is a subreddit name written any
+way people write it (`Python`, `r/Python`, `/r/Python`, ` python ` all match the stored
+`python`, see `subreddit_key`; any other value matches in any case); on any other
+source's rows it matches as given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from sentiment_pipeline.dto import stored_source_id
+from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.timeparse import storage_text
 
-__all__ = ["Dialect", "EventFilter", "sqlite_time", "where_sql"]
+__all__ = [
+    "Dialect",
+    "EventFilter",
+    "SourceIdMatch",
+    "source_id_sql",
+    "sqlite_time",
+    "subreddit_key",
+    "subreddit_keys",
+    "where_sql",
+]
 
 Dialect = Literal["postgresql", "sqlite"]
 
@@ -26,6 +43,7 @@ class EventFilter:
 
     Empty tuples and `None` mean "no condition". `since` is inclusive and `until`
     exclusive, both compared with `occurred_at` (aware datetimes, any zone).
+    `source_ids` are matched as people type them (`SourceIdMatch`).
     """
 
     sources: tuple[str, ...] = ()
@@ -49,7 +67,10 @@ def where_sql(dialect: Dialect, where: EventFilter) -> tuple[str, list[Any]]:
             params.extend(values)
 
     any_of("source", where.sources)
-    any_of("source_id", where.source_ids)
+    if where.source_ids:
+        clause, values = source_id_sql(mark, where.source_ids)
+        clauses.append(clause)
+        params.extend(values)
     any_of("event_type", where.event_types)
     for bound, op in ((where.since, ">="), (where.until, "<")):
         if bound is not None:
@@ -64,3 +85,72 @@ def sqlite_time(moment: datetime) -> str:
     """An aware moment as the SQLite sink stores it: UTC `'YYYY-MM-DD HH:MM:SS.ffffff'`
     text (so `occurred_at` comparisons are plain text comparisons)."""
     return storage_text(moment)
+
+
+def subreddit_key(name: str) -> str | None:
+    """The stored spelling of a subreddit name as people write it (`Python`, `r/Python`,
+    `/r/Python`, ` python `): cleaned as a scrape target's name is
+    (`settings.SubredditTarget`), then as validation stores it (`dto.stored_source_id`);
+    None when `name` is no subreddit name (letters, digits, `_`)."""
+    from pydantic import ValidationError
+
+    from sentiment_pipeline.settings import SubredditTarget
+
+    try:
+        cleaned = SubredditTarget(name=name).name
+    except ValidationError:
+        return None
+    return stored_source_id("reddit", cleaned)
+
+
+def subreddit_keys(names: Iterable[str], option: str = "--subreddit") -> tuple[str, ...]:
+    """`subreddit_key` of each name, each once, in order, for options that take only
+    subreddit names. Raises `ConfigError` (naming `option`) for one that is none."""
+    keys: dict[str, None] = {}
+    for name in names:
+        key = subreddit_key(name)
+        if key is None:
+            raise ConfigError(
+                f"{option} {name!r} is not a subreddit name",
+                "give it as Reddit shows it, e.g. Python or r/Python (letters, digits, _)",
+            )
+        keys[key] = None
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
+class SourceIdMatch:
+    """The stored ids that source-id filter values match: `reddit`, on rows whose source is
+    `reddit` (each value's `subreddit_key`; a value that is no subreddit name, as
+    validation would store it), and `others`, on every other source's rows (the values
+    as given). Build it with `SourceIdMatch.of(values)`."""
+
+    reddit: tuple[str, ...]
+    others: tuple[str, ...]
+
+    @classmethod
+    def of(cls, values: Sequence[str]) -> SourceIdMatch:
+        keys = (subreddit_key(v) or stored_source_id("reddit", v) for v in values)
+        return cls(tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(values)))
+
+    def matches(self, source: str, source_id: str) -> bool:
+        """True when a stored row of (`source`, `source_id`) passes the filter."""
+        return source_id in (self.reddit if source == "reddit" else self.others)
+
+
+def source_id_sql(mark: str, values: Sequence[str]) -> tuple[str, list[str]]:
+    """The condition on (`source`, `source_id`) columns that keeps the rows
+    `SourceIdMatch.of(values)` matches, and its parameters (`mark`: `%s` or `?`).
+    A plain `source_id IN (…)` when the values are stored subreddit names already."""
+    match = SourceIdMatch.of(values)
+
+    def one_of(names: Sequence[str]) -> str:
+        return f"source_id IN ({', '.join(mark for _ in names)})"
+
+    if set(match.reddit) == set(match.others):
+        return one_of(match.others), list(match.others)
+    clause = (
+        f"((source = 'reddit' AND {one_of(match.reddit)}) "
+        f"OR (source <> 'reddit' AND {one_of(match.others)}))"
+    )
+    return clause, [*match.reddit, *match.others]

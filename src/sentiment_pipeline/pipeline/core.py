@@ -362,18 +362,19 @@ def _check(
 
 
 def _internal_error(record: Any, error: Exception, result: RunResult) -> Rejected:
-    """Dead-letter material for a record whose validation raised; notes it in `result`."""
+    """Dead-letter material for a record whose validation raised; counts it in `result`
+    (`internal_errors`) and lists the first `_REPORTED_INTERNAL_ERRORS` in its errors,
+    then one line for all the rest."""
     try:
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     except Exception:
         message = "(the error's message cannot be shown)"
     reason = f"internal error: {type(error).__name__}: {message}"
     LOGGER.debug("record %s raised while validating", result.fetched, exc_info=error)
-    count = result.extra.get("internal_errors", 0) + 1
-    result.extra["internal_errors"] = count
-    if count <= _REPORTED_INTERNAL_ERRORS:
+    result.internal_errors += 1
+    if result.internal_errors <= _REPORTED_INTERNAL_ERRORS:
         result.errors.append(f"record {result.fetched} dead-lettered: {reason} ({REPORT_HINT})")
-    elif count == _REPORTED_INTERNAL_ERRORS + 1:
+    elif result.internal_errors == _REPORTED_INTERNAL_ERRORS + 1:
         result.errors.append("more records hit internal errors: see the dead letters")
     return Rejected(record, reason)
 

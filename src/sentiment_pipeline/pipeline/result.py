@@ -26,6 +26,7 @@ class RunResult:
     """What one pipeline run did.
 
     Counts are records: `fetched` from the source, `valid`/`invalid` (dead-lettered),
+    `internal_errors` (of the invalid, those whose validation raised: a bug to report),
     `sanitized` (text cleaned on validation), `inserted` (new in the leading sink),
     `duplicates`, `spooled` (waiting for the database), `replayed` (from the spool),
     `repaired` (rows a follower sink such as the CSV sink had missed, written to it from
@@ -39,6 +40,7 @@ class RunResult:
     fetched: int = 0
     valid: int = 0
     invalid: int = 0
+    internal_errors: int = 0
     sanitized: int = 0
     inserted: int = 0
     duplicates: int = 0

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sentiment_pipeline.db.filters import source_id_sql
 from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.timeparse import storage_text
 
 __all__ = ["BUCKETS", "JSON_VERSION", "ReportRow", "SentimentReport", "sentiment_report"]
 
@@ -123,16 +125,13 @@ def sentiment_report(
     clauses = [f"model = {mark}"]
     params: list[Any] = [model_id]
     if source_ids:
-        clauses.append(f"source_id IN ({', '.join(mark for _ in source_ids)})")
-        params.extend(source_ids)
+        clause, values = source_id_sql(mark, source_ids)
+        clauses.append(clause)
+        params.extend(values)
     for bound, op in ((since, ">="), (until, "<")):
         if bound is not None:
             clauses.append(f"occurred_at {op} {mark}")
-            params.append(
-                bound
-                if url.backend == "postgresql"
-                else bound.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            )
+            params.append(bound if url.backend == "postgresql" else storage_text(bound))
     connection: Any
     if url.backend == "postgresql":
         from sentiment_pipeline.sentiment.store import PostgresStore

@@ -29,8 +29,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sentiment_pipeline.db.errors import map_db_error, missing_table
+from sentiment_pipeline.db.filters import source_id_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import SentpipeError
+from sentiment_pipeline.timeparse import storage_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -40,7 +42,8 @@ __all__ = ["Claimed", "EventScope", "ScoreRow", "SentimentStore", "open_store"]
 
 @dataclass(frozen=True)
 class EventScope:
-    """Which events a run may claim (every condition given must hold)."""
+    """Which events a run may claim (every condition given must hold); `source_ids`
+    match as `db.filters.SourceIdMatch` says (subreddit names in any spelling)."""
 
     source_ids: tuple[str, ...] = ()
     since: datetime | None = None  # inclusive
@@ -85,27 +88,24 @@ class SentimentStore(Protocol):
     def close(self) -> None: ...
 
 
-def _sqlite_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
 def _scope_sql(scope: EventScope, mark: str, dialect: str) -> tuple[str, list[Any]]:
     params: list[Any] = []
     false = "false" if dialect == "postgresql" else "FALSE"
     if scope.rescore_before is not None:
         clauses = [f"(processed = {false} OR processed_at < {mark})"]
         params.append(
-            scope.rescore_before if dialect == "postgresql" else _sqlite_time(scope.rescore_before)
+            scope.rescore_before if dialect == "postgresql" else storage_text(scope.rescore_before)
         )
     else:
         clauses = [f"processed = {false}"]
     if scope.source_ids:
-        clauses.append(f"source_id IN ({', '.join(mark for _ in scope.source_ids)})")
-        params.extend(scope.source_ids)
+        clause, values = source_id_sql(mark, scope.source_ids)
+        clauses.append(clause)
+        params.extend(values)
     for bound, op in ((scope.since, ">="), (scope.until, "<")):
         if bound is not None:
             clauses.append(f"occurred_at {op} {mark}")
-            params.append(bound if dialect == "postgresql" else _sqlite_time(bound))
+            params.append(bound if dialect == "postgresql" else storage_text(bound))
     return " AND ".join(clauses), params
 
 
@@ -270,7 +270,7 @@ class SQLiteStore:
         ]
 
     def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
-        now = _sqlite_time(datetime.now(UTC))
+        now = storage_text(datetime.now(UTC))
         try:
             with self._guard():
                 self._write(now, scores, claimed)
