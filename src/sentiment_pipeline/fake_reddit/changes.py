@@ -2,7 +2,8 @@
 
 Tests age a fake subreddit's posts and comments the way Reddit's do: scores and comment
 counts grow, authors edit (``edited`` becomes the edit time), delete (author and text
-``[deleted]``) or moderators remove (text ``[removed]``, ``removed_by_category``).
+``[deleted]``) or moderators and admins remove (text ``[removed]`` or a ``[ Removed by
+Reddit … ]`` sentence, ``removed_by_category``).
 ``hide`` makes an item absent from ``/api/info`` (as for a private or banned subreddit).
 Every change goes through the store's lock; the listing and comment routes show it too.
 """
@@ -173,16 +174,26 @@ def delete(store: Store, fullname: str) -> None:
             data["body"] = "[deleted]"
 
 
-def remove(store: Store, fullname: str, category: str = "moderator") -> None:
-    """A moderator removes the item: text ``[removed]``; posts get ``removed_by_category``
-    and comments lose their author, as Reddit shows them to other users."""
+def remove(
+    store: Store,
+    fullname: str,
+    category: str = "moderator",
+    text: str = "[removed]",
+    title: str | None = None,
+) -> None:
+    """A moderator (or Reddit's admins) removes the item: its text becomes ``text``
+    (``[removed]``; an admin removal shows a ``[ Removed by Reddit … ]`` sentence, a post's
+    ``title`` too); posts get ``removed_by_category`` and comments lose their author, as
+    Reddit shows them to other users."""
     with store.lock:
         kind, data = _data(store, fullname)
         if kind == ids.POST_KIND:
-            data["selftext"] = "[removed]"
+            data["selftext"] = text
             data["removed_by_category"] = category
+            if title is not None:
+                data["title"] = title
         else:
-            data["body"] = "[removed]"
+            data["body"] = text
             data["author"] = "[deleted]"
             data.pop("author_fullname", None)
 

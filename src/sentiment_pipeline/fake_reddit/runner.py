@@ -85,9 +85,15 @@ class RunningFakeReddit:
         """Delete an item as its author; see :meth:`FakeReddit.delete`."""
         self.fake.delete(fullname)
 
-    def remove(self, fullname: str, category: str = "moderator") -> None:
-        """Remove an item as a moderator; see :meth:`FakeReddit.remove`."""
-        self.fake.remove(fullname, category)
+    def remove(
+        self,
+        fullname: str,
+        category: str = "moderator",
+        text: str = "[removed]",
+        title: str | None = None,
+    ) -> None:
+        """Remove an item as a moderator or admin; see :meth:`FakeReddit.remove`."""
+        self.fake.remove(fullname, category, text, title)
 
     def hide(self, *fullnames: str) -> None:
         """Leave items out of /api/info; see :meth:`FakeReddit.hide`."""

@@ -87,9 +87,15 @@ class FakeReddit:
         """The author deletes an item; see ``changes.delete``."""
         changes.delete(self.world.store, fullname)
 
-    def remove(self, fullname: str, category: str = "moderator") -> None:
-        """A moderator removes an item; see ``changes.remove``."""
-        changes.remove(self.world.store, fullname, category)
+    def remove(
+        self,
+        fullname: str,
+        category: str = "moderator",
+        text: str = "[removed]",
+        title: str | None = None,
+    ) -> None:
+        """A moderator or admin removes an item; see ``changes.remove``."""
+        changes.remove(self.world.store, fullname, category, text, title)
 
     def hide(self, *fullnames: str) -> None:
         """Leave items out of ``/api/info``; see ``changes.hide``."""

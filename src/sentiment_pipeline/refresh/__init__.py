@@ -2,12 +2,13 @@
 
 One run takes the scrape's lock (one OAuth client, one quota), picks the stored items
 that are due on the revisit schedule (`observe.checkpoint`), re-reads them through
-`/api/info` 100 fullnames per request (`sources.reddit.info.read_info`), appends one
-observation per item to `raw_event_revisions`, applies edits (the payload's text, and
-`processed = false` so `sentiment score` scores them again), applies the deleted-content
-policy (`redact`: blank payload, scores deleted, CSV day files rewritten), and finally
-fetches the comment trees of posts that gained comments through the pipeline, like a
-scrape. See docs/refresh.md.
+`/api/info` 100 fullnames per request, each fullname once
+(`sources.reddit.info.read_info`), appends one observation per stored row to
+`raw_event_revisions` (an item stored under two times gets two), applies edits (the
+payload's text, and `processed = false` so `sentiment score` scores them again), applies
+the deleted-content policy (`redact`: blank payload, scores deleted, CSV day files
+rewritten), and finally fetches the comment trees of posts that gained comments through
+the pipeline, like a scrape. See docs/refresh.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -68,11 +69,13 @@ class RefreshOptions:
 
 @dataclass
 class RefreshReport:
-    """What a refresh did. `due`: items due; `asked`: fullnames sent to /api/info;
-    `states`: observations per state; `edits`: payloads updated; `grown`: posts whose
-    comment trees were fetched; `redacted`: payloads blanked; `scores_deleted`;
-    `csv_rows_rewritten` / `csv_files_rewritten`; `requests`: {total, token, info,
-    comments}; `db_seconds`: time spent choosing and writing in the database."""
+    """What a refresh did. `due`: stored rows due; `asked`: fullnames sent to /api/info
+    (each once; an item stored under two times is one fullname, two rows); `states`:
+    observations per state (one per stored row); `edits`: payloads updated; `grown`:
+    posts whose comment trees were fetched; `redacted`: payloads blanked now (not those
+    blank already); `scores_deleted`; `csv_rows_rewritten` / `csv_files_rewritten`: CSV
+    rows (files) that still held content and were rewritten; `requests`: {total, token,
+    info, comments}; `db_seconds`: time spent choosing and writing in the database."""
 
     policy: str = "redact"
     due: int = 0
@@ -124,22 +127,27 @@ def _ages(settings: Settings, options: RefreshOptions) -> list[timedelta]:
 def _redact(
     settings: Settings, store: Any, keys: Sequence[tuple[str, Any]], report: RefreshReport
 ) -> None:
-    """Blank the payloads, delete their scores, rewrite their CSV day files."""
+    """Apply the deleted-content policy to every copy of these stored rows: blank the
+    payloads (idempotent), delete their scores, and write the blanked payload into each
+    row's CSV day file wherever the file still differs (also for a payload blanked by
+    an earlier run whose CSV rewrite did not happen)."""
     from sentiment_pipeline.sinks.csv_sink import day_file, rewrite_payloads
 
+    if not keys:
+        return
     started = time.perf_counter()
-    changed, deleted = store.redact(keys)
+    rows, deleted = store.redact(keys)
     report.db_seconds += time.perf_counter() - started
-    report.redacted += len(changed)
+    report.redacted += sum(1 for row in rows if row.changed)
     report.scores_deleted += deleted
     by_file: dict[Any, dict[tuple[str, datetime], str]] = defaultdict(dict)
-    for row in changed:
+    for row in rows:
         path = day_file(settings.csv_path, row.source, row.source_id, row.occurred_at)
         by_file[path][(row.id, row.occurred_at)] = row.payload_json
     for path, payloads in by_file.items():
-        rows = rewrite_payloads(path, payloads)
-        report.csv_rows_rewritten += rows
-        report.csv_files_rewritten += 1 if rows else 0
+        rewritten = rewrite_payloads(path, payloads)
+        report.csv_rows_rewritten += rewritten
+        report.csv_files_rewritten += 1 if rewritten else 0
 
 
 def _target(settings: Settings, source_id: str) -> SubredditTarget:
@@ -203,7 +211,7 @@ async def refresh_reddit_async(
             report.db_seconds += time.perf_counter() - clock
             report.due = len(due)
             if options.dry_run:
-                report.requests["info"] = math.ceil(len(due) / 100)
+                report.requests["info"] = math.ceil(len(_per_fullname(due)) / 100)
                 return result
             handed, sinks = sinks, []  # the pipeline closes them (or `_fetch` does)
             await _fetch(settings, options, store, due, result, handed, on_progress, stop)
@@ -236,6 +244,151 @@ def _prepare(settings: Settings, options: RefreshOptions, fetching: bool) -> lis
     return sinks
 
 
+def _per_fullname(due: Sequence[DueItem]) -> dict[str, list[DueItem]]:
+    """The due rows per fullname, in due order, each stored row `(id, occurred_at)` once.
+
+    One Reddit item can be stored under two times (two sources disagreeing on its time):
+    its fullname is asked once and each of its stored rows gets its own observation."""
+    rows: dict[str, list[DueItem]] = {}
+    seen: set[tuple[str, Any]] = set()
+    for item in due:
+        if (item.id, item.occurred_at) not in seen:
+            seen.add((item.id, item.occurred_at))
+            rows.setdefault(item.id, []).append(item)
+    return rows
+
+
+def _gained_comments(item: DueItem, seen: Observation) -> bool:
+    """A post, still there, with more comments than stored or seen before."""
+    return (
+        item.event_type == "submission"
+        and seen.num_comments is not None
+        and seen.num_comments > (item.num_comments or 0)
+        and seen.state in ("live", "edited")
+    )
+
+
+@dataclass
+class _Visit:
+    """The reading side of one refresh: the due rows per fullname, the observations
+    waiting to be written (every `WRITE_EVERY` info requests, and at the end), and the
+    posts that gained comments (source_id -> fullnames, each once)."""
+
+    settings: Settings
+    store: RefreshStore
+    result: RefreshResult
+    rows: dict[str, list[DueItem]]
+    pending: list[Observation] = field(default_factory=list)
+    grown: dict[str, dict[str, None]] = field(default_factory=dict)
+    states: Counter[str] = field(default_factory=Counter)
+
+    def take(self, asked: Sequence[str], found: Mapping[str, Any]) -> None:
+        """One info answer: observe every stored row of every fullname asked."""
+        report = self.result.report
+        report.requests["info"] += 1
+        report.asked += len(asked)
+        for name in asked:
+            fresh = found.get(name)
+            for item in self.rows.get(name, ()):
+                seen = observe(item.id, item.occurred_at, item.text_hash, fresh)
+                self.states[seen.state] += 1
+                self.pending.append(seen)
+                if _gained_comments(item, seen):
+                    self.grown.setdefault(item.source_id, {})[item.id] = None
+
+    def flush(self) -> None:
+        """Write the pending observations and edits; redact what was found gone."""
+        if not self.pending:
+            return
+        report = self.result.report
+        clock = time.perf_counter()
+        report.edits += self.store.record(self.pending, self.store.now())
+        report.db_seconds += time.perf_counter() - clock
+        gone = [(o.id, o.occurred_at) for o in self.pending if o.state in ("deleted", "removed")]
+        if gone and self.settings.deleted_content == "redact":
+            _redact(self.settings, self.store, gone, report)
+        self.pending.clear()
+
+
+async def _read(
+    visit: _Visit,
+    answers: AsyncGenerator[tuple[list[str], dict[str, Any]], None],
+    on_progress: Callable[[RefreshResult], None] | None,
+    stop: Callable[[], bool] | None,
+) -> None:
+    """Take the info answers until done, stopped or out of budget; what was read is
+    written (also when an error ends it)."""
+    from sentiment_pipeline.sources.reddit.client import BudgetExhausted
+
+    result = visit.result
+    try:
+        async for asked, found in answers:
+            visit.take(asked, found)
+            if result.report.requests["info"] % WRITE_EVERY == 0:
+                visit.flush()
+                if on_progress is not None:
+                    on_progress(result)
+            if stop is not None and stop():
+                result.stopped_early, result.stop_reason = True, "interrupted"
+                break
+    except BudgetExhausted as budget:
+        result.stopped_early, result.stop_reason = True, str(budget)
+    finally:
+        await answers.aclose()
+        visit.flush()
+        result.report.states.update(visit.states)
+
+
+async def _late_comments(
+    visit: _Visit, reddit: Any, meter: Any, totals: Any, sinks: list[Sink]
+) -> None:
+    """Fetch the comment trees of the posts that gained comments and store them through
+    the pipeline into `sinks` (which the pipeline closes)."""
+    from sentiment_pipeline.pipeline import run_from_settings_async
+    from sentiment_pipeline.sources.reddit.info import tree_records
+    from sentiment_pipeline.sources.reddit.report import SubredditStats
+
+    settings, result, report = visit.settings, visit.result, visit.result.report
+    posts = {source_id: list(names) for source_id, names in visit.grown.items()}
+    stats = {source_id: SubredditStats() for source_id in posts}
+    targets = {source_id: _target(settings, source_id) for source_id in posts}
+    before = totals.total
+    records = tree_records(reddit, meter, posts, targets, stats)
+    try:
+        await run_from_settings_async(
+            settings, _stopping(records, result), sinks=sinks, result=result
+        )
+    finally:
+        report.requests["comments"] = totals.total - before
+        report.comment_trees = sum(s.comment_trees for s in stats.values())
+        result.warnings.extend(w for s in stats.values() for w in s.warnings)
+
+
+def _reddit_failure(error: Exception, result: RefreshResult) -> None:
+    """Map an error of the Reddit side: rejected credentials raise `ConfigError`, an
+    unreachable Reddit `DatabaseUnreachable`; any other asyncpraw error becomes one run
+    error (exit 1); anything else is re-raised as it is."""
+    from asyncprawcore.exceptions import RequestException
+
+    from sentiment_pipeline.errors import DatabaseUnreachable
+    from sentiment_pipeline.sources.reddit.client import BudgetExhausted, describe_error
+
+    if isinstance(error, BudgetExhausted):
+        raise error
+    reason, credentials = describe_error(error)
+    if credentials:
+        raise ConfigError(
+            reason, "check SENTPIPE_REDDIT_CLIENT_ID / _SECRET (and _USERNAME / _PASSWORD)"
+        ) from error
+    if isinstance(error, RequestException):
+        raise DatabaseUnreachable(
+            f"cannot reach Reddit ({error})", "check the network and SENTPIPE_REDDIT_*_URL"
+        ) from error
+    if not type(error).__module__.startswith("asyncpraw"):
+        raise error
+    result.errors.append(f"refresh: {reason}")
+
+
 async def _fetch(
     settings: Settings,
     options: RefreshOptions,
@@ -246,110 +399,32 @@ async def _fetch(
     on_progress: Callable[[RefreshResult], None] | None,
     stop: Callable[[], bool] | None,
 ) -> None:
-    """Re-read `due` and record what was seen; then the late comments into `sinks`,
-    which this closes (through the pipeline, or here when it does not run)."""
-    from sentiment_pipeline.pipeline import run_from_settings_async
-    from sentiment_pipeline.sources.reddit.client import (
-        BudgetExhausted,
-        RequestMeter,
-        describe_error,
-        make_reddit,
-    )
-    from sentiment_pipeline.sources.reddit.info import read_info, tree_records
-    from sentiment_pipeline.sources.reddit.report import RequestTotals, SubredditStats
+    """Re-read `due` (each fullname asked once) and record what was seen for every
+    stored row; then the late comments into `sinks`, which this closes (through the
+    pipeline, or here when it does not run)."""
+    from sentiment_pipeline.sources.reddit.client import RequestMeter, make_reddit
+    from sentiment_pipeline.sources.reddit.info import read_info
+    from sentiment_pipeline.sources.reddit.report import RequestTotals
 
     report = result.report
     deadline = time.monotonic() + options.max_duration if options.max_duration else None
     totals = RequestTotals(max_requests=options.max_requests)
     meter = RequestMeter(totals=totals, deadline=deadline)
     reddit = make_reddit(settings, meter)
-    by_id = {item.id: item for item in due}
-    grown: dict[str, list[str]] = defaultdict(list)
-    pending: list[Observation] = []
-    states: Counter[str] = Counter()
-
-    def flush() -> None:
-        if not pending:
-            return
-        clock = time.perf_counter()
-        observed_at = store.now()
-        report.edits += store.record(pending, observed_at)
-        report.db_seconds += time.perf_counter() - clock
-        flagged = [(o.id, o.occurred_at) for o in pending if o.state in ("deleted", "removed")]
-        if flagged and settings.deleted_content == "redact":
-            _redact(settings, store, flagged, report)
-        pending.clear()
-
-    handed_over = False
+    visit = _Visit(settings, store, result, _per_fullname(due))
     answers = cast(
         "AsyncGenerator[tuple[list[str], dict[str, Any]], None]",
-        read_info(reddit, [item.id for item in due], meter),
+        read_info(reddit, list(visit.rows), meter),
     )
+    handed_over = False
     try:
-        try:
-            async for asked, found in answers:
-                report.requests["info"] += 1
-                report.asked += len(asked)
-                for name in asked:
-                    item = by_id[name]
-                    seen = observe(item.id, item.occurred_at, item.text_hash, found.get(name))
-                    states[seen.state] += 1
-                    pending.append(seen)
-                    if (
-                        item.event_type == "submission"
-                        and seen.num_comments is not None
-                        and seen.num_comments > (item.num_comments or 0)
-                        and seen.state in ("live", "edited")
-                    ):
-                        grown[item.source_id].append(item.id)
-                if report.requests["info"] % WRITE_EVERY == 0:
-                    flush()
-                    if on_progress is not None:
-                        on_progress(result)
-                if stop is not None and stop():
-                    result.stopped_early, result.stop_reason = True, "interrupted"
-                    break
-        except BudgetExhausted as budget:
-            result.stopped_early, result.stop_reason = True, str(budget)
-        finally:
-            await answers.aclose()
-            flush()
-            report.states.update(states)
-        report.grown = sum(len(v) for v in grown.values())
-        if grown and not result.stopped_early:
-            stats = {source_id: SubredditStats() for source_id in grown}
-            targets = {source_id: _target(settings, source_id) for source_id in grown}
-            before = totals.total
-            records = tree_records(reddit, meter, grown, targets, stats)
+        await _read(visit, answers, on_progress, stop)
+        report.grown = sum(len(names) for names in visit.grown.values())
+        if visit.grown and not result.stopped_early:
             handed_over = True
-            try:
-                await run_from_settings_async(
-                    settings, _stopping(records, result), sinks=sinks, result=result
-                )
-            finally:
-                report.requests["comments"] = totals.total - before
-                report.comment_trees = sum(s.comment_trees for s in stats.values())
-                result.warnings.extend(w for s in stats.values() for w in s.warnings)
+            await _late_comments(visit, reddit, meter, totals, sinks)
     except Exception as error:
-        from asyncprawcore.exceptions import RequestException
-
-        if isinstance(error, BudgetExhausted):
-            raise
-        reason, credentials = describe_error(error)
-        if credentials:
-            raise ConfigError(
-                reason, "check SENTPIPE_REDDIT_CLIENT_ID / _SECRET (and _USERNAME / _PASSWORD)"
-            ) from error
-        if isinstance(error, RequestException):
-            from sentiment_pipeline.errors import DatabaseUnreachable
-
-            raise DatabaseUnreachable(
-                f"cannot reach Reddit ({error})", "check the network and SENTPIPE_REDDIT_*_URL"
-            ) from error
-        if type(error).__module__.startswith("asyncpraw"):
-            result.errors.append(f"refresh: {reason}")
-        else:
-            raise
+        _reddit_failure(error, result)
     finally:
         if not handed_over:
             for sink in sinks:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sentiment_pipeline.dto import clean_text
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.sources.reddit.removed import removal_state
 from sentiment_pipeline.timeparse import parse_duration
 
 __all__ = [
@@ -62,7 +64,6 @@ REDACT_KEYS = frozenset(
         "link_url",
     }
 )
-_DELETED_CATEGORIES = frozenset({"deleted", "author"})
 _SEP = "\x1f"
 
 
@@ -110,31 +111,33 @@ def checkpoint(occurred_at: datetime, now: datetime, ages: Sequence[timedelta]) 
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    return value if isinstance(value, str) else json.dumps(value)
+    return clean_text(value) if isinstance(value, str) else json.dumps(value)
 
 
 def text_hash(payload: Mapping[str, Any]) -> str:
     """md5 hex of title, selftext and body joined by U+001F (missing ones empty); the
-    same as the SQL the stores compute over stored payloads."""
+    same as the SQL the stores compute over stored payloads. Text is cleaned as
+    ingestion stores it (`dto.clean_text`: U+0000 and surrogates become U+FFFD), so
+    an unchanged text with such characters hashes as its stored copy does."""
     joined = _SEP.join(_text(payload.get(key)) for key in TEXT_KEYS)
     return hashlib.md5(joined.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def item_state(payload: Mapping[str, Any]) -> str:
     """`deleted` (the author deleted it), `removed` (moderators, admins, filters) or
-    `live`. An author who deleted the account but not the item stays `live`."""
-    text = payload.get("selftext") if "selftext" in payload else payload.get("body")
-    category = payload.get("removed_by_category")
-    if text == "[deleted]" or category in _DELETED_CATEGORIES:
-        return "deleted"
-    if text == "[removed]" or category:
-        return "removed"
-    return "live"
+    `live`: `sources.reddit.removed.removal_state`, where every placeholder Reddit uses
+    is known. An author who deleted the account but not the item stays `live`."""
+    return removal_state(payload) or "live"
 
 
 def edit_patch(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of an edited item's fresh payload that replace the stored ones."""
-    return {key: payload[key] for key in EDIT_KEYS if key in payload}
+    """The fields of an edited item's fresh payload that replace the stored ones; text
+    cleaned as ingestion stores it (`dto.clean_text`), so every backend can store it."""
+    return {
+        key: clean_text(value) if isinstance(value, str) else value
+        for key, value in payload.items()
+        if key in EDIT_KEYS
+    }
 
 
 def _int(value: Any) -> int | None:
@@ -147,7 +150,10 @@ def _int(value: Any) -> int | None:
 def observe(
     ident: str, occurred_at: Any, stored_hash: str, fresh: Mapping[str, Any] | None
 ) -> Observation:
-    """Compare a stored item with its fresh payload (None: absent from /api/info)."""
+    """Compare a stored item with its fresh payload (None: absent from /api/info).
+
+    The state comes first: a text that changed to a removal placeholder is `deleted` or
+    `removed`, never `edited`."""
     if fresh is None:
         return Observation(ident, occurred_at, "unavailable")
     ratio = fresh.get("upvote_ratio")

@@ -7,11 +7,13 @@
   window, which TimescaleDB prunes to the recent chunks). Only the rows that are due
   get their text hashed (md5 in SQL: PostgreSQL's `md5`, a registered function on
   SQLite) and their comment count read, so a refresh with little due stays cheap.
-- `record`: appends the observations (`COPY` on PostgreSQL) and applies edits (the
-  payload's text fields merged in, `processed = false` so `sentiment score` scores the
-  item again) in one transaction.
+- `record`: appends the observations, one per stored row (`COPY` on PostgreSQL), and
+  applies edits (the patch's top-level keys replace the payload's, a null kept as null
+  on every backend, `processed = false` so `sentiment score` scores the item again) in
+  one transaction.
 - `redact`: blanks payloads (Python does the blanking, so every backend blanks the same
-  fields) and deletes their sentiment scores, in one transaction.
+  fields; idempotent) and deletes their sentiment scores, in one transaction; returns
+  every row it found, blanked now or before, so the CSV copies can be redone too.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import dump_json
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.refresh.observe import LATE_VISIT, Observation, checkpoint, redact_payload
+from sentiment_pipeline.timeparse import storage_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -61,13 +64,15 @@ def due_window(now: datetime, ages: Sequence[timedelta]) -> tuple[datetime, date
 
 @dataclass(frozen=True)
 class Redacted:
-    """An item whose stored payload was blanked: what a CSV rewrite needs."""
+    """A stored item with its payload blanked: what a CSV rewrite needs. `changed`: the
+    database payload was blanked by this call (False: it was blank already)."""
 
     id: str
     occurred_at: datetime  # aware UTC
     source: str
     source_id: str
     payload_json: str
+    changed: bool = True
 
 
 class RefreshStore(Protocol):
@@ -86,6 +91,21 @@ class RefreshStore(Protocol):
 def _utc(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _one_per_row(observations: Sequence[Observation]) -> list[Observation]:
+    """One observation per stored row `(id, occurred_at)` (the last one given): the
+    revision key `(id, occurred_at, observed_at)` takes one per row and moment."""
+    return list({(o.id, o.occurred_at): o for o in observations}.values())
+
+
+def _blanked(
+    ident: str, occurred: Any, source: str, source_id: str, payload: dict[str, Any]
+) -> Redacted:
+    blank = redact_payload(payload)
+    return Redacted(
+        ident, _utc(occurred), source, source_id, dump_json(blank), changed=blank != payload
+    )
 
 
 class PostgresStore:
@@ -156,6 +176,7 @@ class PostgresStore:
         return list(map(DueItem._make, rows))
 
     def record(self, observations: Sequence[Observation], observed_at: datetime) -> int:
+        observations = _one_per_row(observations)
         edits = [o for o in observations if o.patch is not None]
         with self._mapped(), self.conn.transaction():
             with self.conn.cursor().copy(
@@ -193,8 +214,8 @@ class PostgresStore:
     def redact(self, keys: Sequence[tuple[str, Any]]) -> tuple[list[Redacted], int]:
         if not keys:
             return [], 0
-        ids, times = [k[0] for k in keys], [k[1] for k in keys]
-        changed: list[Redacted] = []
+        unique = list(dict.fromkeys(keys))
+        ids, times = [k[0] for k in unique], [k[1] for k in unique]
         with self._mapped(), self.conn.transaction():
             rows = self.conn.execute(
                 "SELECT r.id, r.occurred_at, r.source, r.source_id, r.payload FROM raw_events r "
@@ -202,12 +223,8 @@ class PostgresStore:
                 "ON r.id = k.id AND r.occurred_at = k.occurred_at FOR UPDATE OF r",
                 [ids, times],
             ).fetchall()
-            for ident, occurred, source, source_id, payload in rows:
-                blank = redact_payload(payload)
-                if blank != payload:
-                    changed.append(
-                        Redacted(ident, _utc(occurred), source, source_id, dump_json(blank))
-                    )
+            found = [_blanked(*row) for row in rows]
+            changed = [r for r in found if r.changed]
             if changed:
                 self.conn.execute(
                     "UPDATE raw_events AS r SET payload = c.payload FROM unnest(%s::text[], "
@@ -225,7 +242,7 @@ class PostgresStore:
                 [ids, times],
             )
             deleted = cursor.rowcount
-        return changed, max(0, deleted)
+        return found, max(0, deleted)
 
     def flagged(self, source_ids: Sequence[str]) -> list[tuple[str, Any]]:
         only = " AND e.source_id = ANY(%s)" if source_ids else ""
@@ -243,12 +260,17 @@ class PostgresStore:
         self.conn.close()
 
 
-def _sqlite_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
 def _md5(text: str | None) -> str:
     return hashlib.md5((text or "").encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _merge(payload: str, patch: str) -> str:
+    """PostgreSQL's `payload || patch` for SQLite (`json_patch`, RFC 7386, would drop
+    the keys whose patch value is null and merge nested objects): the patch's top-level
+    keys replace the payload's, nulls included."""
+    merged = json.loads(payload)
+    merged.update(json.loads(patch))
+    return dump_json(merged)
 
 
 class SQLiteStore:
@@ -264,6 +286,7 @@ class SQLiteStore:
         self.conn.isolation_level = None
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.create_function("sentpipe_md5", 1, _md5, deterministic=True)
+        self.conn.create_function("sentpipe_merge", 2, _merge, deterministic=True)
         names = {
             row[0]
             for row in self.conn.execute(
@@ -304,11 +327,11 @@ class SQLiteStore:
 
         def due_at(occurred_at: str | None) -> str | None:
             moment = None if occurred_at is None else checkpoint(_utc(occurred_at), now, ages)
-            return None if moment is None else _sqlite_time(moment)
+            return None if moment is None else storage_text(moment)
 
         self.conn.create_function("sentpipe_due_at", 1, due_at, deterministic=True)
         only = f" AND source_id IN ({', '.join('?' for _ in source_ids)})" if source_ids else ""
-        window = [_sqlite_time(start), _sqlite_time(end)]
+        window = [storage_text(start), storage_text(end)]
         rows = self.conn.execute(
             "SELECT e.id, e.occurred_at, e.source_id, e.event_type, sentpipe_md5(coalesce("
             "json_extract(e.payload, '$.title'), '') || char(31) || coalesce(json_extract("
@@ -328,7 +351,8 @@ class SQLiteStore:
         return list(map(DueItem._make, rows))
 
     def record(self, observations: Sequence[Observation], observed_at: datetime) -> int:
-        seen = _sqlite_time(observed_at)
+        seen = storage_text(observed_at)
+        observations = _one_per_row(observations)
         edits = [o for o in observations if o.patch is not None]
         with self._write():
             self.conn.executemany(
@@ -349,17 +373,17 @@ class SQLiteStore:
                 ],
             )
             self.conn.executemany(
-                "UPDATE raw_events SET payload = json_patch(payload, ?), processed = 0, "
+                "UPDATE raw_events SET payload = sentpipe_merge(payload, ?), processed = 0, "
                 "processed_at = NULL WHERE id = ? AND occurred_at = ?",
                 [(dump_json(o.patch), o.id, o.occurred_at) for o in edits],
             )
         return len(edits)
 
     def redact(self, keys: Sequence[tuple[str, Any]]) -> tuple[list[Redacted], int]:
-        changed: list[Redacted] = []
+        found: list[Redacted] = []
         deleted = 0
         with self._write():
-            for ident, occurred in keys:
+            for ident, occurred in dict.fromkeys(keys):
                 row = self.conn.execute(
                     "SELECT source, source_id, payload FROM raw_events "
                     "WHERE id = ? AND occurred_at = ?",
@@ -367,20 +391,18 @@ class SQLiteStore:
                 ).fetchone()
                 if row is None:
                     continue
-                payload = json.loads(row[2])
-                blank = redact_payload(payload)
-                if blank != payload:
-                    text = dump_json(blank)
+                item = _blanked(ident, occurred, row[0], row[1], json.loads(row[2]))
+                if item.changed:
                     self.conn.execute(
                         "UPDATE raw_events SET payload = ? WHERE id = ? AND occurred_at = ?",
-                        (text, ident, occurred),
+                        (item.payload_json, ident, occurred),
                     )
-                    changed.append(Redacted(ident, _utc(occurred), row[0], row[1], text))
+                found.append(item)
                 deleted += self.conn.execute(
                     "DELETE FROM sentiment_scores WHERE id = ? AND occurred_at = ?",
                     (ident, occurred),
                 ).rowcount
-        return changed, deleted
+        return found, deleted
 
     def flagged(self, source_ids: Sequence[str]) -> list[tuple[str, Any]]:
         only = f" AND e.source_id IN ({', '.join('?' for _ in source_ids)})" if source_ids else ""

@@ -1,7 +1,9 @@
 """What the scorer reads: the text of an event, cleaned of markup but not of feeling.
 
 `event_text` picks the text (submissions: title + selftext; comments: body) and returns
-None for what cannot carry sentiment (`[deleted]`, `[removed]`, empty). `clean_text`
+None for what cannot carry sentiment: empty text, and Reddit's removal and deletion
+placeholders (`[deleted]`, `[removed]`, `[ Removed by Reddit ]`, …; every one is known
+to `sources.reddit.removed.is_placeholder`, which also takes their variants). `clean_text`
 removes what only adds noise for a lexicon scorer and keeps what VADER uses:
 
 - HTML entities are unescaped (`&amp;` → `&`, `&gt;` → `>`), NUL characters dropped;
@@ -18,9 +20,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sentiment_pipeline.sources.reddit.removed import is_placeholder
+
 __all__ = ["clean_text", "event_text"]
 
-_GONE = frozenset({"[deleted]", "[removed]", "[deleted by user]"})
 _FENCE = re.compile(r"^[ \t]*(```|~~~).*?(^[ \t]*\1[^\n]*$|\Z)", re.M | re.S)
 _INDENTED = re.compile(r"^(?: {4}|\t)[^\n]*$", re.M)
 _QUOTE = re.compile(r"^[ \t]*>[^\n]*$", re.M)
@@ -54,10 +57,11 @@ def _field(payload: Mapping[str, Any] | None, key: str) -> str:
 
 
 def _usable(text: str | None) -> str:
-    if not text:
+    """The text, or '' for none or a placeholder (never scored: it says nothing of
+    the author's feeling)."""
+    if not text or is_placeholder(text):
         return ""
-    stripped = text.strip()
-    return "" if stripped in _GONE else text
+    return text
 
 
 def event_text(

@@ -312,38 +312,43 @@ def _cut_back(path: Path, descriptor: int, size: int) -> None:
 
 
 def day_file(directory: Path, source: str, source_id: str, occurred_at: datetime) -> Path:
-    """The file an event of that source, source_id and time is appended to."""
-    day = occurred_at.astimezone(UTC).strftime("%Y-%m-%d")
-    return directory / source / source_id / f"{day}.csv"
+    """The file an event of that source, source_id and time is appended to (the UTC
+    day as `timeparse.day_name` writes it, four-digit years included)."""
+    return directory / source / source_id / f"{day_name(occurred_at)}.csv"
 
 
 def rewrite_payloads(path: Path, payloads: dict[tuple[str, datetime], str]) -> int:
     """Replace the payload column of the rows keyed `(id, occurred_at)` in one day file,
     atomically (a temporary file in the same folder, fsynced, then renamed over it).
 
-    Every other row is written back as this sink writes it, so the rest of the file is
-    unchanged byte for byte. Returns how many rows changed (0: the file is left alone,
-    also when it does not exist)."""
+    Rows are matched on the id and the time as a moment (a file from an older version
+    with `+00:00` times matches too, see `_key`), fields of any size are read, and bytes
+    that are not UTF-8 are written back as they were. Every other row is written back
+    as this sink writes it, so the rest of the file is unchanged byte for byte. Returns
+    how many rows changed (0: the file is left alone, also when it does not exist)."""
     if not path.exists():
         return 0
-    wanted = {(ident, csv_timestamp(moment)): text for (ident, moment), text in payloads.items()}
+    wanted = {
+        f"{ident}\t{canonical_text(moment)}": text for (ident, moment), text in payloads.items()
+    }
     payload_column = COLUMNS.index("payload")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     changed = 0
-    with path.open(newline="", encoding="utf-8") as handle:
+    _unlimited_fields()
+    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as handle:
         for number, row in enumerate(csv.reader(handle)):
-            text = wanted.get((row[0], row[1])) if number and len(row) > payload_column else None
+            text = wanted.get(_key(row)) if number and len(row) > payload_column else None
             if text is not None and row[payload_column] != text:
                 row[payload_column] = text
                 changed += 1
             writer.writerow(row)
     if changed:
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with temporary.open("w", newline="", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
+        with temporary.open("w", newline="", encoding="utf-8", errors="surrogateescape") as out:
+            out.write(buffer.getvalue())
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(temporary, path)
     return changed
 

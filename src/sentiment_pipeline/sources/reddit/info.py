@@ -35,14 +35,16 @@ _DONE = object()
 async def read_info(
     reddit: Any, fullnames: Sequence[str], meter: RequestMeter
 ) -> AsyncIterator[tuple[list[str], dict[str, dict[str, Any]]]]:
-    """Yield `(asked, found)` per request of up to 100 fullnames: `found` maps each
-    fullname Reddit returned to its payload (the item's JSON fields).
+    """Yield `(asked, found)` per request of up to 100 fullnames, each asked once (a
+    repeated one is left out): `found` maps each fullname Reddit returned to its
+    payload (the item's JSON fields).
 
     A 429 is waited out (`with_backoff`); `BudgetExhausted` (`--max-requests`,
     `--max-duration`) ends the iteration before the next request; other asyncprawcore
     errors propagate."""
-    for start in range(0, len(fullnames), INFO_BATCH):
-        asked = list(fullnames[start : start + INFO_BATCH])
+    names = list(dict.fromkeys(fullnames))
+    for start in range(0, len(names), INFO_BATCH):
+        asked = names[start : start + INFO_BATCH]
 
         async def one(chunk: list[str] = asked) -> list[Any]:
             return [item async for item in reddit.info(fullnames=chunk)]
