@@ -307,3 +307,28 @@ def test_a_dead_letter_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -
     blocked.write_text("a file where the folder should be", encoding="utf-8")
     with pytest.raises(SentpipeError, match="cannot write a dead letter"):
         DeadLetterWriter(blocked).write({"id": 1}, "bad")
+
+
+def test_rewrites_and_appends_of_other_processes_lose_nothing(tmp_path: Path) -> None:
+    """Redaction rewrites a day file (a new file renamed over it) while another process
+    appends to it: every appended row ends up in the file, and the rewrite holds."""
+    from sentiment_pipeline.sinks.csv_sink import rewrite_payloads
+
+    first = event(1)
+    CsvSink(tmp_path).write([first])
+    path = CsvSink(tmp_path).path_for(first)
+    appender = multiprocessing.get_context("spawn").Process(
+        target=_append_many, args=(str(tmp_path), 2, 300)
+    )
+    appender.start()
+    texts = []
+    deadline = time.monotonic() + 120
+    while appender.is_alive() and time.monotonic() < deadline:  # rewrite all along
+        texts.append(f'{{"title":"redacted {len(texts)}"}}')
+        rewrite_payloads(path, {first.key: texts[-1]})
+    appender.join(60)
+    assert appender.exitcode == 0 and texts
+    assert sorted(csv_ids(tmp_path)) == sorted(event(n).id for n in range(1, 302))
+    with path.open(newline="", encoding="utf-8") as handle:
+        payload = next(row[5] for row in csv.reader(handle) if row[0] == first.id)
+    assert payload == texts[-1]

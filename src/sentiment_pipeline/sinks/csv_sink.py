@@ -324,13 +324,32 @@ def rewrite_payloads(path: Path, payloads: dict[tuple[str, datetime], str]) -> i
     Rows are matched on the id and the time as a moment (a file from an older version
     with `+00:00` times matches too, see `_key`), fields of any size are read, and bytes
     that are not UTF-8 are written back as they were. Every other row is written back
-    as this sink writes it, so the rest of the file is unchanged byte for byte. Returns
-    how many rows changed (0: the file is left alone, also when it does not exist)."""
+    as this sink writes it, so the rest of the file is unchanged byte for byte. The
+    file's lock is held throughout (`locked_day_file`: a torn last row is cut first, and
+    an append waiting meanwhile goes to the new file). Returns how many rows changed (0:
+    the file is left alone, also when it does not exist)."""
     if not path.exists():
         return 0
     wanted = {
         f"{ident}\t{canonical_text(moment)}": text for (ident, moment), text in payloads.items()
     }
+    with locked_day_file(path) as (_, size):
+        if size == 0:  # removed meanwhile: the lock made an empty file, which goes again
+            path.unlink(missing_ok=True)
+            return 0
+        text, changed = _rewritten(path, wanted)
+        if changed:
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with temporary.open("w", newline="", encoding="utf-8", errors="surrogateescape") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+    return changed
+
+
+def _rewritten(path: Path, wanted: dict[str, str]) -> tuple[str, int]:
+    """The file's text with the payloads of the `wanted` keys replaced; how many."""
     payload_column = COLUMNS.index("payload")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -343,14 +362,7 @@ def rewrite_payloads(path: Path, payloads: dict[tuple[str, datetime], str]) -> i
                 row[payload_column] = text
                 changed += 1
             writer.writerow(row)
-    if changed:
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with temporary.open("w", newline="", encoding="utf-8", errors="surrogateescape") as out:
-            out.write(buffer.getvalue())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    return changed
+    return buffer.getvalue(), changed
 
 
 def from_settings(settings: Settings) -> CsvSink:
