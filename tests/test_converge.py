@@ -7,6 +7,7 @@ to one day file never interleave."""
 from __future__ import annotations
 
 import csv
+import json
 import multiprocessing
 import os
 import threading
@@ -332,3 +333,105 @@ def test_rewrites_and_appends_of_other_processes_lose_nothing(tmp_path: Path) ->
     with path.open(newline="", encoding="utf-8") as handle:
         payload = next(row[5] for row in csv.reader(handle) if row[0] == first.id)
     assert payload == texts[-1]
+
+
+# --- every command that writes catches up first -------------------------------------
+
+
+def left_behind(data: Path, url: str, folder: Path) -> None:
+    """What an outage and a kill leave: events 1-2 in the spool, events 3-4 stored in
+    the database but missing from the CSV sink (a stale journal owes them)."""
+    Spool(data / "spool").write([event(1), event(2)])
+    killed = writer(url, folder, data)
+    assert killed.journal is not None
+    killed.journal.begin([event(3), event(4)])
+    killed.leaders[0].write([event(3), event(4)])
+    kill(killed)
+
+
+def caught_up(data: Path, url: str, folder: Path) -> None:
+    assert sorted(r.id for r in stored_rows(url)) == sorted(event(n).id for n in range(1, 5))
+    assert sorted(csv_ids(folder)) == sorted(event(n).id for n in range(1, 5))
+    assert not list((data / "spool").glob("*.ndjson"))
+    assert not list((data / "journal").glob("*.journal"))
+
+
+def cli_env(data: Path, url: str, folder: Path) -> dict[str, str]:
+    return {
+        "SENTPIPE_DATA_DIR": str(data),
+        "SENTPIPE_DATABASE_URL": url,
+        "SENTPIPE_CSV_DIR": str(folder),
+        "SENTPIPE_SINKS": "database,csv",
+    }
+
+
+def test_sentiment_score_catches_up_first(database: str, tmp_path: Path) -> None:
+    from tests.fixtures.cli import invoke
+
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    left_behind(data, database, folder)
+    result = invoke("sentiment", "score", env=cli_env(data, database, folder))
+    assert result.exit_code == 0, result.output
+    caught_up(data, database, folder)
+    assert "Scored 4 events" in result.output  # the spooled ones were scored too
+
+
+def test_spool_status_and_replay_show_and_do_the_catch_up(database: str, tmp_path: Path) -> None:
+    from tests.fixtures.cli import invoke
+
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    left_behind(data, database, folder)
+    env = cli_env(data, database, folder)
+    status = invoke("spool", "status", "--json", env=env)
+    assert json.loads(status.stdout) | {"directory": ""} == {
+        "directory": "",
+        "files": 1,
+        "records": 2,
+        "journal_rows": 2,
+    }
+    replay = invoke("spool", "replay", "--json", env=env)
+    assert replay.exit_code == 0, replay.output
+    assert (json.loads(replay.stdout)["replayed"], json.loads(replay.stdout)["repaired"]) == (2, 2)
+    caught_up(data, database, folder)
+
+
+def test_an_already_loaded_dump_still_replays_the_spool(database: str, tmp_path: Path) -> None:
+    from sentiment_pipeline.sources.reddit_dump.synthetic import (
+        dump_lines,
+        dump_objects,
+        write_dump,
+    )
+    from tests.fixtures.cli import invoke
+
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    dump = write_dump(
+        tmp_path / "python_comments.zst", dump_lines(dump_objects("comment", 2023, 5))
+    )
+    env = cli_env(data, database, folder)
+    assert invoke("ingest", "reddit-dump", str(dump), env=env).exit_code == 0
+    left_behind(data, database, folder)
+    again = invoke("ingest", "reddit-dump", str(dump), "--json", env=env)
+    assert again.exit_code == 0, again.output
+    total = json.loads(again.stdout)["total"]
+    assert (total["replayed"], total["repaired"], total["inserted"]) == (2, 2, 2)
+    assert json.loads(again.stdout)["files"][0]["extra"]["already_complete"]
+    assert len(stored_rows(database)) == 4 + 5 and len(csv_ids(folder)) == 4 + 5
+    assert not list((data / "spool").glob("*.ndjson"))
+
+
+def test_refresh_catches_up_first_but_not_a_dry_run(
+    database: str, tmp_path: Path, fake_reddit: Any
+) -> None:
+    from tests.fixtures.cli import invoke
+    from tests.test_scrape import reddit_env
+
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    left_behind(data, database, folder)
+    env = {**reddit_env(fake_reddit, data, database), "SENTPIPE_CSV_DIR": str(folder)}
+    dry = invoke("refresh", "reddit", "--dry-run", env=env)
+    assert dry.exit_code == 0, dry.output
+    assert len(list((data / "spool").glob("*.ndjson"))) == 1  # a dry run writes nothing
+    result = invoke("refresh", "reddit", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    assert (json.loads(result.stdout)["replayed"], json.loads(result.stdout)["repaired"]) == (2, 2)
+    caught_up(data, database, folder)

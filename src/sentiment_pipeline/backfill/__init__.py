@@ -17,7 +17,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,23 +113,12 @@ class BackfillResult:
         every file is)."""
         complete = bool(self.files) and all(f.complete for f in self.files)
         total = FileResult(path="", complete=complete)
-        numbers = [f.name for f in fields(RunResult) if f.type in ("int", "float")]
-        parts = [self.catch_up] if self.catch_up is not None else []
-        for result in [*parts, *self.files]:
-            for name in numbers:
-                setattr(total, name, getattr(total, name) + getattr(result, name))
-            for source_id, counts in result.per_source_id.items():
-                into = total.counts_for(source_id)
-                for name in ("fetched", "valid", "invalid", "inserted", "duplicates"):
-                    setattr(into, name, getattr(into, name) + getattr(counts, name))
-            total.errors += result.errors
-            total.warnings += result.warnings
-            if isinstance(result, FileResult):
-                total.lines_read += result.lines_read
-                total.filtered += result.filtered
-            total.dry_run = total.dry_run or result.dry_run
-            if result.stopped_early:
-                total.stopped_early, total.stop_reason = True, result.stop_reason
+        for part in [self.catch_up] if self.catch_up is not None else []:
+            total.absorb(part)
+        for result in self.files:
+            total.absorb(result)
+            total.lines_read += result.lines_read
+            total.filtered += result.filtered
         return total
 
     @property

@@ -9,7 +9,7 @@ from typing import Any
 
 from sentiment_pipeline.cli.console import err_console, is_terminal, log, out_console
 
-__all__ = ["ProgressReporter", "render_result"]
+__all__ = ["ProgressReporter", "catch_up_first", "render_result"]
 
 
 def render_result(result: Any, as_json: bool = False, quiet: bool = False) -> None:
@@ -63,6 +63,28 @@ def render_result(result: Any, as_json: bool = False, quiet: bool = False) -> No
     if result.per_source_id:
         out_console.print(table)
     err_console.print(summary)
+
+
+def catch_up_first(settings: Any, quiet: bool = False) -> Any:
+    """For a command that writes to the database without running the pipeline (such as
+    `sentiment score`): replay the spool and repair the CSV sink first, when there is
+    anything to do (`pipeline.catch_up_pending`); its warnings and errors are logged
+    (on standard error). Returns the catch-up's `RunResult`, or None when there was none."""
+    from sentiment_pipeline.pipeline import catch_up_pending, replay_spool
+
+    if not catch_up_pending(settings):
+        return None
+    result = replay_spool(settings)
+    for warning in result.warnings:
+        log(f"Warning: {warning}")
+    for error in result.errors:
+        log(f"Error: {error}")
+    if not quiet and (result.replayed or result.repaired or result.spooled):
+        log(
+            f"caught up first: replayed {result.replayed:,} spooled records, repaired "
+            f"{result.repaired:,} rows the CSV sink missed, {result.spooled:,} still spooled"
+        )
+    return result
 
 
 class ProgressReporter:

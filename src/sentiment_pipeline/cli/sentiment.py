@@ -102,8 +102,10 @@ def score(
     )
 
     def run_once(stop: Any) -> Outcome:
+        from sentiment_pipeline.cli.render import catch_up_first
         from sentiment_pipeline.service import RunFigures
 
+        caught = None if dry_run else catch_up_first(settings, quiet=quiet or as_json)
         with _Progress(enabled=not (quiet or as_json or dry_run)) as progress:
             result = score_events(
                 settings.database,
@@ -119,7 +121,7 @@ def score(
         elif not quiet:
             render_score(result)
         figures = RunFigures({"events_scored": result.scored, "events_skipped": result.skipped})
-        return Outcome(0, figures)
+        return Outcome(0 if caught is None else int(caught.exit_code), figures)
 
     serve(
         ctx,

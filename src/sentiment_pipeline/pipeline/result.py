@@ -62,6 +62,23 @@ class RunResult:
             counts = self.per_source_id[source_id] = SourceCounts()
         return counts
 
+    def absorb(self, other: RunResult) -> None:
+        """Add `other`'s counts (numbers, per source id), errors and warnings to this
+        result, and its early stop: the parts of one command (a catch-up before a job's
+        own work, the files of a backfill) reported as one."""
+        for item in fields(RunResult):
+            if item.type in ("int", "float"):
+                setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+        for source_id, counts in other.per_source_id.items():
+            into = self.counts_for(source_id)
+            for item in fields(SourceCounts):
+                setattr(into, item.name, getattr(into, item.name) + getattr(counts, item.name))
+        self.errors += other.errors
+        self.warnings += other.warnings
+        self.dry_run = self.dry_run or other.dry_run
+        if other.stopped_early:
+            self.stopped_early, self.stop_reason = True, other.stop_reason
+
     @property
     def exit_code(self) -> ExitCode:
         """3 when rows wait in the spool (database unreachable), 1 on other failures."""

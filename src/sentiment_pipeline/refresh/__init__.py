@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.pipeline import catch_up_async, catch_up_pending
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.refresh.observe import (
     STATES,
@@ -173,6 +174,10 @@ async def refresh_reddit_async(
     migrates nothing). `stop()` is asked after each info request: True ends the run
     cleanly (`stopped_early`, "interrupted"; a service's SIGTERM).
 
+    Then, as every command that writes does, the spool is replayed and rows the CSV
+    sink missed are written (`pipeline.catch_up_async`), so no copy is redacted while
+    an older one waits to be written.
+
     Raises `ConfigError` (credentials missing or rejected, bad schedule, schema not
     migrated: "run `sentpipe db init`"), `LockHeld` (a scrape or refresh runs),
     `DatabaseUnreachable` (database down, or Reddit unreachable). Stopping at
@@ -202,6 +207,8 @@ async def refresh_reddit_async(
         sinks = await asyncio.to_thread(_prepare, settings, options, fetching)
         store = None
         try:
+            if not options.dry_run and catch_up_pending(settings):  # spool, CSV first
+                result.absorb(await catch_up_async(settings))
             store = open_store(settings.database)
             if options.purge_deleted_only:
                 _redact(settings, store, store.flagged(options.source_ids), report)
