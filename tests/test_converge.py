@@ -435,3 +435,18 @@ def test_refresh_catches_up_first_but_not_a_dry_run(
     assert result.exit_code == 0, result.output
     assert (json.loads(result.stdout)["replayed"], json.loads(result.stdout)["repaired"]) == (2, 2)
     caught_up(data, database, folder)
+
+
+def test_stats_shows_what_is_not_stored_yet(database: str, tmp_path: Path) -> None:
+    from tests.fixtures.cli import invoke
+
+    data, folder = tmp_path / "data", tmp_path / "csv"
+    left_behind(data, database, folder)
+    env = cli_env(data, database, folder)
+    shown = invoke("stats", "--json", env=env)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["pending"] == {"spooled": 2, "journal_rows": 2}
+    assert "2 spooled records" in invoke("stats", env=env).output
+    assert invoke("spool", "replay", env=env).exit_code == 0
+    after = json.loads(invoke("stats", "--json", env=env).stdout)
+    assert after["pending"] == {"spooled": 0, "journal_rows": 0}

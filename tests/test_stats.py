@@ -35,6 +35,7 @@ JSON_KEYS = {
     "stale",
     "sentiment",
     "refresh",
+    "pending",
 }
 
 

@@ -52,6 +52,10 @@ class Stats:
     sentiment: list[Any] = field(default_factory=list)  # sentiment.counts.ModelCounts
     last_observed_at: datetime | None = None  # newest `refresh` observation
     revisions_by_state: dict[str, int] = field(default_factory=dict)  # latest state per item
+    # Not in the database yet: records in the spool (the database was down) and rows of
+    # interrupted runs the CSV sink may lack (journals); the next writing run handles both.
+    spooled: int = 0
+    journal_rows: int = 0
 
     @property
     def unprocessed(self) -> int:
@@ -110,6 +114,7 @@ class Stats:
                 "last_observed_at": iso(self.last_observed_at),
                 "by_state": self.revisions_by_state,
             },
+            "pending": {"spooled": self.spooled, "journal_rows": self.journal_rows},
         }
 
 

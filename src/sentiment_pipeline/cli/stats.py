@@ -54,7 +54,9 @@ def stats(
 
     max_age = parse_duration(fail_if_stale, "--fail-if-stale") if fail_if_stale else None
     start = parse_moment(since, "--since") if since else None
-    result = collect_stats(settings_from(ctx).database, tuple(source_id or ()), start, days=days)
+    settings = settings_from(ctx)
+    result = collect_stats(settings.database, tuple(source_id or ()), start, days=days)
+    result.spooled, result.journal_rows = _pending(settings)
     if as_json:
         out_console.print_json(json.dumps(result.to_dict(max_age)))
     else:
@@ -69,6 +71,14 @@ def stats(
         )
         err_console.print(f"Stale: {detail} (limit {format_duration(max_age)}).", markup=False)
         raise typer.Exit(1)
+
+
+def _pending(settings: Any) -> tuple[int, int]:
+    """Records in the spool and journal rows the CSV sink may lack (`spool status`)."""
+    from sentiment_pipeline.pipeline.journal import owed_rows
+    from sentiment_pipeline.pipeline.spool import Spool
+
+    return Spool(settings.spool_dir).pending_records(), owed_rows(settings.journal_dir)
 
 
 def _warn_unmatched(values: list[str]) -> None:
@@ -130,6 +140,12 @@ def _render(result: Any) -> None:
         (iso(result.last_ingested_at) or "—")
         + (f"  ({format_duration(ingest)} ago)" if ingest is not None else ""),
     )
+    if result.spooled or result.journal_rows:
+        summary.add_row(
+            "Not stored yet",
+            f"{result.spooled:,} spooled records, {result.journal_rows:,} journal rows to "
+            "check against the CSV sink (the next run writes them; `sentpipe spool status`)",
+        )
     for counts in result.sentiment:
         summary.add_row(
             f"Sentiment {counts.model}",
