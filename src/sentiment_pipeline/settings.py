@@ -2,6 +2,9 @@
 
 Precedence, highest first: CLI flag > environment > `.env` (working directory) >
 YAML (`--config FILE` or `SENTPIPE_CONFIG`) > default. The names are a public contract.
+
+`load_settings` parses the database URL (its password is noted for scrubbing
+first), so a URL sentpipe refuses fails every command the same way, with exit 2.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from sentiment_pipeline.db.url import DatabaseURL, default_sqlite_url, parse_database_url
+from sentiment_pipeline.db.url import (
+    DatabaseURL,
+    note_configured_url,
+    parse_database_url,
+    sqlite_database,
+)
 from sentiment_pipeline.errors import ConfigError
 
 __all__ = ["Settings", "SubredditTarget", "load_settings", "setting_origins"]
@@ -108,6 +116,14 @@ class Settings(BaseSettings):
 
     subreddits: list[SubredditTarget] = Field(default_factory=list)
 
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _note_password(cls, value: SecretStr | None) -> SecretStr | None:
+        """Note the URL's password (`db.url.note_configured_url`) as soon as it is read,
+        so that no message, not even the URL's refusal, can show it."""
+        note_configured_url(value.get_secret_value() if value is not None else "")
+        return value
+
     @field_validator("sinks", mode="before")
     @classmethod
     def _split_sinks(cls, value: Any) -> Any:
@@ -160,7 +176,7 @@ class Settings(BaseSettings):
     def database(self) -> DatabaseURL:
         """The database to use: `SENTPIPE_DATABASE_URL`, or the embedded SQLite default."""
         if self.embedded_database or self.database_url is None:
-            return parse_database_url(default_sqlite_url(self.data_dir.absolute()))
+            return sqlite_database(self.data_dir.absolute() / "sentpipe.db")
         return parse_database_url(self.database_url.get_secret_value())
 
     @property
@@ -221,13 +237,18 @@ def _describe(error: ValidationError) -> str:
     return f"invalid setting {where}: {first['msg']}"
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build settings; `overrides` are CLI flags (None means 'not given')."""
+def load_settings(
+    config_file: Path | None = None, *, check_database: bool = True, **overrides: Any
+) -> Settings:
+    """Build settings; `overrides` are CLI flags (None means 'not given').
+
+    Raises `ConfigError` for a bad value or YAML syntax, and (unless
+    `check_database=False`, for `config show`) for a database URL sentpipe refuses."""
     given = {key: value for key, value in overrides.items() if value is not None}
     yaml_path = _resolve_yaml(config_file)
     try:
         with _yaml_context(yaml_path):
-            return Settings(**given)
+            settings = Settings(**given)
     except ValidationError as error:
         raise ConfigError(
             _describe(error), "check the SENTPIPE_* variables, .env and the YAML file"
@@ -239,6 +260,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
                 "fix the YAML syntax",
             ) from error
         raise
+    if check_database:
+        _ = settings.database  # parses the URL: ConfigError when refused
+    return settings
 
 
 def setting_origins(config_file: Path | None = None, **overrides: Any) -> dict[str, str]:
