@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sentiment_pipeline.db.url import ENCODE_HINT as HINT
@@ -296,3 +296,142 @@ def test_scrub_leaves_sentpipe_and_short_secrets_alone() -> None:
     assert scrub(text, url_secrets("postgresql://sentpipe:sentpipe@h/d")) == text
     assert scrub(text, url_secrets("postgresql://u:abc@h/d")) == text  # under 4 characters
     assert scrub("a Kp7@mmq8 b", url_secrets("postgresql://u:Kp7@mmq8@h/d")) == "a *** b"
+
+
+# --- configuration files are checked, not guessed ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("document", "found"),
+    [
+        ("- python\n- datascience\n", "a list"),
+        ("subreddits python\n", "a string"),
+        ("42\n", "a number"),
+        ("", "an empty document"),
+        ("# all commented out\n", "an empty document"),
+        ("true\n", "true/false"),
+    ],
+)
+def test_yaml_top_level_must_be_a_mapping(tmp_path: Path, document: str, found: str) -> None:
+    config = tmp_path / "sentpipe.yml"
+    config.write_text(document, encoding="utf-8")
+    for args in (("config", "show"), ("stats",)):
+        result = invoke("--config", str(config), *args)
+        assert result.exit_code == 2, result.output
+        message = " ".join(result.stderr.split())
+        assert f"YAML config '{config}' must be a mapping of settings, found {found}" in message
+        assert "Internal error" not in result.output
+
+
+_SUBREDDIT = "subreddits:\n  - name: python\n"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("subreditts: []\n", "unknown setting `subreditts` in {} (did you mean `subreddits`?)"),
+        ("batch_sise: 10\n", "unknown setting `batch_sise` in {} (did you mean `batch_size`?)"),
+        (
+            "SENTPIPE_BATCH_SIZE: 1\n",
+            "setting `SENTPIPE_BATCH_SIZE` in {} (did you mean `batch_size`?)",
+        ),
+        ("zzzzzz: 1\n", "unknown setting `zzzzzz` in {}. Fix or remove it"),
+        (
+            _SUBREDDIT + "    sor: top\n",
+            "key `sor` in subreddits item 1 in {} (did you mean `sort`?)",
+        ),
+        (_SUBREDDIT + "  - name: b\n    limt: 5\n", "`limt` in subreddits item 2 in {} (did you"),
+    ],
+)
+def test_unknown_yaml_key_names_the_closest_known_one(
+    tmp_path: Path, document: str, message: str
+) -> None:
+    config = tmp_path / "sentpipe.yml"
+    config.write_text(document, encoding="utf-8")
+    result = invoke("--config", str(config), "config", "show")
+    assert result.exit_code == 2, result.output
+    assert message.format(config) in " ".join(result.stderr.split())
+
+
+def test_yaml_keys_keep_matching_case_insensitively(tmp_path: Path) -> None:
+    config = tmp_path / "sentpipe.yml"
+    config.write_text("Batch_Size: 7\nsubreddits:\n  - name: python\n", encoding="utf-8")
+    settings = load_settings(config)
+    assert settings.batch_size == 7
+    assert [t.name for t in settings.subreddits] == ["python"]
+
+
+def test_yaml_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "sentpipe.yml"
+    config.write_bytes("data_dir: /tmp/caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_settings(config)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    document=st.one_of(
+        st.lists(st.integers() | st.text(), min_size=1),
+        st.text(min_size=1),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.booleans(),
+        st.none(),
+    )
+)
+def test_any_non_mapping_yaml_is_refused_naming_the_file(tmp_path: Path, document: object) -> None:
+    import yaml
+
+    config = tmp_path / "any.yml"
+    config.write_text(yaml.safe_dump(document), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert caught.value.reason.startswith(f"YAML config '{config}' must be a mapping of settings")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(key=st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=20))
+def test_any_unknown_yaml_key_is_refused_by_name(tmp_path: Path, key: str) -> None:
+    import yaml
+
+    from sentiment_pipeline.settings import Settings
+
+    assume(key.lower() not in Settings.model_fields)
+    config = tmp_path / "any.yml"
+    config.write_text(yaml.safe_dump({key: 1}), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert caught.value.reason.startswith(f"unknown setting `{key}` in {config}")
+
+
+def test_dotenv_unknown_sentpipe_name_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SENTPIPE_DATABSE_URL=sqlite:///x.db\n", encoding="utf-8")
+    result = invoke("config", "show")
+    assert result.exit_code == 2, result.output
+    assert (
+        "unknown setting `SENTPIPE_DATABSE_URL` in .env (did you mean `SENTPIPE_DATABASE_URL`?)"
+        in " ".join(result.stderr.split())
+    )
+
+
+def test_dotenv_names_of_other_tools_are_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        "TIMESCALE_PASSWORD=x\nSENTPIPE_TEST_TIMESCALE_URL=postgresql://h/d\n"
+        "SENTPIPE_TSDB_PORT=54329\nSENTPIPE_DEBUG=0\nsentpipe_batch_size=9\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SENTPIPE_SOMETHING_ELSE", "1")  # the environment: still ignored
+    assert load_settings().batch_size == 9
+
+
+def test_unknown_key_in_subreddits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTPIPE_SUBREDDITS", '[{"name": "python", "sortt": "top"}]')
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.reason == "unknown key `sortt` in subreddits item 1 (did you mean `sort`?)"
