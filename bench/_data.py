@@ -7,6 +7,7 @@ own memory out of the measurements. Same `(n, seed, start_epoch)` → same recor
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -75,8 +76,7 @@ def make_records(
 
 def scratch_url(admin_url: str, name: str) -> DatabaseURL:
     """The URL of database `name` on the PostgreSQL server of `admin_url`."""
-    head, _, _ = parse_database_url(admin_url).sqlalchemy.rpartition("/")
-    return DatabaseURL(f"{head}/{name}", "postgresql")
+    return dataclasses.replace(parse_database_url(admin_url), database=name)
 
 
 def fresh_database(admin_url: str, name: str) -> DatabaseURL:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from sentiment_pipeline.cli import app
@@ -427,3 +429,84 @@ def test_sqlite_sink_on_an_unopenable_file_is_a_config_error(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match=f"cannot open SQLite database {folder}"):
         sink._connect()  # what the first write does
     sink.close()
+
+
+# --- a SQLite URL names exactly one file ------------------------------------------
+
+
+def test_every_command_uses_the_one_file_an_encoded_sqlite_url_names(tmp_path: Path) -> None:
+    """A path with a space, `#`, `%`, `?` and Unicode, percent-encoded: `db init`
+    migrates the file the sinks write, `stats` and `export` read, and no other file."""
+    from urllib.parse import quote
+
+    from tests.fixtures.cli import invoke
+    from tests.fixtures.events import ndjson_line
+
+    folder = tmp_path / "dbs dir"
+    folder.mkdir()
+    path = folder / "a b#c%d?e ünï 😀.db"
+    url = "sqlite:///" + quote(str(path), safe="/")
+    assert parse_database_url(url).sqlite_path == path
+    source = tmp_path / "in.ndjson"
+    source.write_text(f"{ndjson_line(1)}\n{ndjson_line(2)}\n", encoding="utf-8")
+    env = {"SENTPIPE_DATABASE_URL": url, "SENTPIPE_DATA_DIR": str(tmp_path / "data")}
+    for args in (
+        ("db", "init"),
+        ("ingest", "ndjson", str(source), "--sink", "database"),
+        ("db", "status"),
+    ):
+        result = invoke(*args, env=env)
+        assert result.exit_code == 0, (args, result.output)
+    stats = invoke("stats", "--json", env=env)
+    assert stats.exit_code == 0, stats.output
+    exported = invoke("export", "csv", "-o", "-", "--columns", "id", env=env)
+    assert exported.exit_code == 0, exported.output
+    assert exported.stdout.split() == ["id", "t3_1", "t3_2"]
+    companions = {path.name, f"{path.name}-wal", f"{path.name}-shm"}
+    assert path.is_file() and {p.name for p in folder.iterdir()} <= companions
+    others = [p for p in tmp_path.rglob("*") if p.is_file() and p.parent != folder]
+    assert others == [source]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("sqlite:///x.db?mode=ro", "has a `?` query, which sentpipe does not take"),
+        ("sqlite:///x%zz.db", "the SQLite file name holds a `%` not followed by two hex digits"),
+        ("sqlite:///:memory:", "an in-memory SQLite database keeps nothing"),
+        ("sqlite:///", "has no file path"),
+    ],
+)
+def test_sqlite_url_that_names_no_single_file_is_exit_2(
+    url: str, reason: str, tmp_path: Path
+) -> None:
+    for args in (("db", "init"), ("stats",)):
+        result = _cli(url, *args, tmp_path=tmp_path)
+        assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+        assert reason in " ".join(result.stderr.split())  # type: ignore[attr-defined]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_relative_sqlite_url_is_relative_to_the_working_directory(tmp_path: Path) -> None:
+    result = _cli("sqlite:///rel%20ative.db", "db", "init", tmp_path=tmp_path / "data")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert (tmp_path / "rel ative.db").is_file()  # the test runs in tmp_path
+    assert not (tmp_path / "rel%20ative.db").exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00/"), min_size=1)
+)
+def test_any_sqlite_path_round_trips_through_its_url(name: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    from sentiment_pipeline.db.engine import engine_url
+    from sentiment_pipeline.db.url import sqlite_database
+
+    assume(name not in (".", "..", ":memory:"))
+    path = Path("/data dir") / name
+    url = sqlite_database(path)
+    assert parse_database_url(url.sqlalchemy).sqlite_path == path
+    assert make_url(url.sqlalchemy).database == str(path)
+    assert engine_url(url).database == str(path)

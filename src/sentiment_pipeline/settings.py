@@ -2,16 +2,24 @@
 
 Precedence, highest first: CLI flag > environment > `.env` (working directory) >
 YAML (`--config FILE` or `SENTPIPE_CONFIG`) > default. The names are a public contract.
+
+Files are checked, not guessed: a YAML file must be a mapping of known settings (and
+`subreddits:` items of known keys), and a `SENTPIPE_*` name in `.env` must be a setting
+(or a name sentpipe's tools read); otherwise `ConfigError` names the key and the closest
+known one. Unknown `SENTPIPE_*` environment variables are ignored (tools and tests set
+their own). `load_settings` parses the database URL (its password is noted for scrubbing
+first), so a URL sentpipe refuses fails every command the same way, with exit 2.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -25,15 +33,35 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from sentiment_pipeline.db.url import DatabaseURL, default_sqlite_url, parse_database_url
+from sentiment_pipeline.db.url import (
+    DatabaseURL,
+    note_configured_url,
+    parse_database_url,
+    sqlite_database,
+)
 from sentiment_pipeline.errors import ConfigError
 
-__all__ = ["Settings", "SubredditTarget", "load_settings", "setting_origins"]
+if TYPE_CHECKING:
+    from pydantic_settings.sources.types import Traversable
+
+__all__ = [
+    "CheckedYamlSource",
+    "Settings",
+    "SubredditTarget",
+    "check_yaml",
+    "load_settings",
+    "setting_origins",
+]
 
 ENV_PREFIX = "SENTPIPE_"
 DOTENV_FILE = ".env"
 SortOrder = Literal["new", "hot", "top", "rising", "controversial"]
 TimeFilter = Literal["hour", "day", "week", "month", "year", "all"]
+
+# `SENTPIPE_*` names in `.env` that are no setting but are read elsewhere: by sentpipe
+# itself (SENTPIPE_CONFIG, SENTPIPE_DEBUG) or by the repository's scripts and tests.
+_DOTENV_OTHERS = ("SENTPIPE_CONFIG", "SENTPIPE_DEBUG")
+_DOTENV_TOOL_PREFIXES = ("SENTPIPE_TEST_", "SENTPIPE_TSDB_", "SENTPIPE_PG_", "SENTPIPE_BASE_")
 
 _yaml_file: ContextVar[Path | None] = ContextVar("sentpipe_yaml_file", default=None)
 
@@ -108,6 +136,14 @@ class Settings(BaseSettings):
 
     subreddits: list[SubredditTarget] = Field(default_factory=list)
 
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _note_password(cls, value: SecretStr | None) -> SecretStr | None:
+        """Note the URL's password (`db.url.note_configured_url`) as soon as it is read,
+        so that no message, not even the URL's refusal, can show it."""
+        note_configured_url(value.get_secret_value() if value is not None else "")
+        return value
+
     @field_validator("sinks", mode="before")
     @classmethod
     def _split_sinks(cls, value: Any) -> Any:
@@ -144,7 +180,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
         yaml_path = _yaml_file.get()
         if yaml_path is not None:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
+            sources.append(CheckedYamlSource(settings_cls, yaml_file=yaml_path))
         return tuple(sources)
 
     # Derived values -------------------------------------------------------------------
@@ -160,7 +196,7 @@ class Settings(BaseSettings):
     def database(self) -> DatabaseURL:
         """The database to use: `SENTPIPE_DATABASE_URL`, or the embedded SQLite default."""
         if self.embedded_database or self.database_url is None:
-            return parse_database_url(default_sqlite_url(self.data_dir.absolute()))
+            return sqlite_database(self.data_dir.absolute() / "sentpipe.db")
         return parse_database_url(self.database_url.get_secret_value())
 
     @property
@@ -183,6 +219,89 @@ class Settings(BaseSettings):
     @property
     def lock_path(self) -> Path:
         return self.data_dir / "scrape.lock"
+
+
+# --- checking the files -------------------------------------------------------------
+
+
+_YAML_KINDS = {bool: "true/false", int: "a number", float: "a number", str: "a string"}
+_YAML_KINDS |= {list: "a list", type(None): "an empty document"}
+
+
+def _unknown(what: str, guess: str, known: Iterable[str]) -> ConfigError:
+    """The error "unknown <what> (did you mean `closest`?)": `guess` is the name as
+    normalised for matching against `known` (no suggestion when nothing is close)."""
+    names = list(known)
+    close = [guess] if guess in names else difflib.get_close_matches(guess, names, n=1)
+    suggestion = f" (did you mean `{close[0]}`?)" if close else ""
+    return ConfigError(
+        f"unknown {what}{suggestion}", "fix or remove it; docs/configuration.md lists the settings"
+    )
+
+
+def check_yaml(data: object, path: Path) -> dict[str, Any]:
+    """`data` (a YAML file's document) if it is a mapping of known settings whose
+    `subreddits:` items hold only known keys. Raises `ConfigError` naming the file, and
+    for an unknown key the key and the closest known one."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"YAML config {str(path)!r} must be a mapping of settings, found "
+            f"{_YAML_KINDS.get(type(data), 'a ' + type(data).__name__)}",
+            "write one `name: value` per line (docs/configuration.md)",
+        )
+    fields = list(Settings.model_fields)
+    for key in data:
+        if not isinstance(key, str) or key.lower() not in fields:
+            guess = str(key).lower().removeprefix("sentpipe_")
+            raise _unknown(f"setting `{key}` in {path}", guess, fields)
+    _check_targets(next((v for k, v in data.items() if k.lower() == "subreddits"), None), path)
+    return data
+
+
+def _check_targets(targets: object, path: Path) -> None:
+    """Each `subreddits:` item holds only `SubredditTarget` keys (other shapes are left
+    to pydantic's validation)."""
+    for number, item in enumerate(targets if isinstance(targets, list) else [], start=1):
+        for key in item if isinstance(item, dict) else ():
+            if key not in SubredditTarget.model_fields:
+                where = f"key `{key}` in subreddits item {number} in {path}"
+                raise _unknown(where, str(key), SubredditTarget.model_fields)
+
+
+class CheckedYamlSource(YamlConfigSettingsSource):
+    """pydantic-settings' YAML source, reading the file through `check_yaml`."""
+
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        import yaml
+
+        path = Path(str(file_path))
+        try:
+            with file_path.open(encoding="utf-8") as handle:
+                data = yaml.safe_load(handle)
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"cannot read YAML config {str(path)!r}: not UTF-8 text", "save it as UTF-8"
+            ) from None
+        return check_yaml(data, path)
+
+
+def _check_dotenv() -> None:
+    """Every `SENTPIPE_*` name in `.env` is a setting or read elsewhere (see
+    `_DOTENV_OTHERS`); other names (e.g. compose's `TIMESCALE_PASSWORD`) are left alone."""
+    if not Path(DOTENV_FILE).is_file():
+        return
+    from dotenv import dotenv_values
+
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    for name in dotenv_values(DOTENV_FILE):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper in _DOTENV_OTHERS:
+            continue
+        if not upper.startswith(_DOTENV_TOOL_PREFIXES):
+            raise _unknown(f"setting `{name}` in {DOTENV_FILE}", upper, sorted(known))
+
+
+# --- loading -----------------------------------------------------------------------
 
 
 def _resolve_yaml(config_file: Path | None) -> Path | None:
@@ -222,17 +341,27 @@ def _yaml_context(path: Path | None) -> Iterator[None]:
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "settings"
+    loc = first["loc"]
+    if first["type"] == "extra_forbidden" and len(loc) == 3 and isinstance(loc[1], int):
+        where = f"key `{loc[2]}` in {loc[0]} item {loc[1] + 1}"
+        return _unknown(where, str(loc[2]), SubredditTarget.model_fields).reason
+    where = ".".join(str(part) for part in loc) or "settings"
     return f"invalid setting {where}: {first['msg']}"
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build settings; `overrides` are CLI flags (None means 'not given')."""
+def load_settings(
+    config_file: Path | None = None, *, check_database: bool = True, **overrides: Any
+) -> Settings:
+    """Build settings; `overrides` are CLI flags (None means 'not given').
+
+    Raises `ConfigError` for a bad value, YAML file or `.env` name, and (unless
+    `check_database=False`, for `config show`) for a database URL sentpipe refuses."""
     given = {key: value for key, value in overrides.items() if value is not None}
     yaml_path = _resolve_yaml(config_file)
+    _check_dotenv()
     try:
         with _yaml_context(yaml_path):
-            return Settings(**given)
+            settings = Settings(**given)
     except ValidationError as error:
         raise ConfigError(
             _describe(error), "check the SENTPIPE_* variables, .env and the YAML file"
@@ -244,6 +373,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
                 "fix the YAML syntax",
             ) from error
         raise
+    if check_database:
+        _ = settings.database  # parses the URL: ConfigError when refused
+    return settings
 
 
 def setting_origins(config_file: Path | None = None, **overrides: Any) -> dict[str, str]:
@@ -256,7 +388,7 @@ def setting_origins(config_file: Path | None = None, **overrides: Any) -> dict[s
         (".env", DotEnvSettingsSource(Settings, env_file=DOTENV_FILE)()),
     ]
     if yaml_path is not None:
-        layers.append((f"yaml ({yaml_path})", YamlConfigSettingsSource(Settings, yaml_path)()))
+        layers.append((f"yaml ({yaml_path})", CheckedYamlSource(Settings, yaml_path)()))
     origins: dict[str, str] = {}
     for name in Settings.model_fields:
         origins[name] = next((label for label, values in layers if name in values), "default")

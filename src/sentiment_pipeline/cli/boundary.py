@@ -52,15 +52,20 @@ class SentpipeGroup(PlainValuesGroup):
 
 def print_error(error: Exception) -> None:
     """The one line a user sees for an error: `Error: reason (hint)` for a
-    `SentpipeError`, `Internal error: Type: message (a bug: …)` for anything else."""
+    `SentpipeError`, `Internal error: Type: message (a bug: …)` for anything else.
+    The configured database password is scrubbed from either (defence in depth: the
+    messages are built without it), from the whole text before its first line is cut."""
     from rich.markup import escape
 
     from sentiment_pipeline.cli.console import err_console
+    from sentiment_pipeline.db.url import scrub_configured
 
     if isinstance(error, SentpipeError):
-        err_console.print(f"[bold red]Error:[/] {escape(error.one_line())}", markup=True)
+        line = scrub_configured(error.one_line())
+        err_console.print(f"[bold red]Error:[/] {escape(line)}", markup=True)
         return
-    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = scrub_configured(str(error)).strip()
+    first = text.splitlines()[0] if text else ""
     err_console.print(
         f"[bold red]Internal error:[/] {type(error).__name__}: {escape(first)} "
         "(a bug: rerun with --debug for the traceback and report it)",

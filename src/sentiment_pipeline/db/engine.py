@@ -11,9 +11,9 @@ from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import URL, Engine
 
-__all__ = ["create_engine", "ensure_sqlite_dir"]
+__all__ = ["create_engine", "engine_url", "ensure_sqlite_dir"]
 
 
 def ensure_sqlite_dir(url: DatabaseURL) -> None:
@@ -30,6 +30,28 @@ def ensure_sqlite_dir(url: DatabaseURL) -> None:
             ) from error
 
 
+def engine_url(url: DatabaseURL) -> URL:
+    """SQLAlchemy's URL built from the parsed parts, never from text: SQLite gets exactly
+    `url.sqlite_path` (the file the sinks and readers open), PostgreSQL the decoded user,
+    password, host, port, database and query."""
+    from sqlalchemy.engine import URL
+
+    if url.backend == "sqlite":
+        return URL.create("sqlite", database=str(url.sqlite_path))
+    query: dict[str, list[str]] = {}
+    for key, value in url.query:
+        query.setdefault(key, []).append(value)
+    return URL.create(
+        "postgresql+psycopg",
+        username=url.username,
+        password=url.password,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query={key: values[0] if len(values) == 1 else values for key, values in query.items()},
+    )
+
+
 def create_engine(url: DatabaseURL, **kwargs: Any) -> Engine:
     """An engine with sensible defaults: PostgreSQL gets a 5 s connect timeout and
     pre-ping; SQLite gets WAL, a 30 s busy wait and its folder created. `kwargs` go to
@@ -40,9 +62,9 @@ def create_engine(url: DatabaseURL, **kwargs: Any) -> Engine:
     if url.backend == "postgresql":
         connect_args = {"connect_timeout": 5, "application_name": "sentpipe"}
         return sqlalchemy.create_engine(
-            url.sqlalchemy, connect_args=connect_args, pool_pre_ping=True, **kwargs
+            engine_url(url), connect_args=connect_args, pool_pre_ping=True, **kwargs
         )
-    engine = sqlalchemy.create_engine(url.sqlalchemy, **kwargs)
+    engine = sqlalchemy.create_engine(engine_url(url), **kwargs)
 
     @sqlalchemy.event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

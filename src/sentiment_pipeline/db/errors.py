@@ -9,6 +9,9 @@ scraper's marks) maps errors here, so each failure reads the same whoever meets 
 - `raw_events` missing: `ConfigError` "raw_events does not exist …" on both;
 - connection lost (PostgreSQL) or database busy (SQLite): `DatabaseUnreachable`.
 
+Driver text goes into messages only through `driver_message`, which first removes the
+URL's password (in every form it could be echoed back in) from the whole text.
+
 `retry=True` is for callers that retry themselves (the sinks, under the pipeline's
 writer): unreachable, lost and busy then become `TransientError` instead of
 `DatabaseUnreachable`. Driver modules are imported lazily.
@@ -16,16 +19,12 @@ writer): unreachable, lost and busy then become `TransientError` instead of
 
 from __future__ import annotations
 
-from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.errors import (
-    ConfigError,
-    DatabaseUnreachable,
-    TransientError,
-    first_line,
-)
+from sentiment_pipeline.db.url import DatabaseURL, scrub_configured
+from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, TransientError
 
 __all__ = [
     "DOCKER_HINT",
+    "driver_message",
     "map_db_error",
     "map_postgres_error",
     "map_sqlite_error",
@@ -87,6 +86,15 @@ def _driver_error(error: BaseException) -> BaseException:
     return getattr(error, "orig", None) or error
 
 
+def driver_message(url: DatabaseURL, error: BaseException) -> str:
+    """The first line of a driver's error (SQLAlchemy's `.orig` when wrapped; the type
+    name when empty), after removing `url`'s and the configured password from all of it
+    (a password holding a line break must not leave its first part behind)."""
+    cause = _driver_error(error)
+    lines = scrub_configured(url.scrub(str(cause))).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
+
+
 def map_postgres_error(
     url: DatabaseURL, error: Exception, *, connecting: bool = False, retry: bool = False
 ) -> Exception:
@@ -95,7 +103,9 @@ def map_postgres_error(
 
     `connecting`: the error came from opening the connection, so an `OperationalError`
     means "refused the login" (`ConfigError`, exit 2) or "cannot connect"
-    (`DatabaseUnreachable`, exit 3); afterwards it means the connection was lost.
+    (`DatabaseUnreachable`, exit 3), and a `ProgrammingError` an option of the URL that
+    libpq rejects (`ConfigError`); afterwards an `OperationalError` means the connection
+    was lost. Driver text is scrubbed of the password (`driver_message`).
     A missing table gives `missing_table(url)`. Anything else (a bug, a constraint) is
     returned unchanged: `raise mapped from error` only when `mapped is not error`.
     """
@@ -104,9 +114,14 @@ def map_postgres_error(
 
     cause = _driver_error(error)
     where = f"PostgreSQL at {url.host_port}"
-    first = first_line(error)
+    first = driver_message(url, error)
     if isinstance(cause, pg_errors.UndefinedTable):
         return missing_table(url)
+    if connecting and isinstance(cause, psycopg.ProgrammingError):
+        return ConfigError(
+            f"libpq cannot use SENTPIPE_DATABASE_URL: {first}",
+            "fix the URL's options (docs/configuration.md)",
+        )
     if connecting:
         if any(problem in first for problem in _LOGIN_PROBLEMS):
             return ConfigError(
@@ -140,7 +155,7 @@ def map_sqlite_error(
 
     cause = _driver_error(error)
     path = url.sqlite_path
-    first = first_line(error)
+    first = driver_message(url, error)
     if isinstance(cause, sqlite3.OperationalError):
         if any(word in first for word in _BUSY):
             if retry:
