@@ -307,8 +307,6 @@ def test_scrub_leaves_sentpipe_and_short_secrets_alone() -> None:
         ("- python\n- datascience\n", "a list"),
         ("subreddits python\n", "a string"),
         ("42\n", "a number"),
-        ("", "an empty document"),
-        ("# all commented out\n", "an empty document"),
         ("true\n", "true/false"),
     ],
 )
@@ -321,6 +319,15 @@ def test_yaml_top_level_must_be_a_mapping(tmp_path: Path, document: str, found: 
         message = " ".join(result.stderr.split())
         assert f"YAML config '{config}' must be a mapping of settings, found {found}" in message
         assert "Internal error" not in result.output
+
+
+@pytest.mark.parametrize("document", ["", "# all commented out\n", "---\n"])
+def test_an_empty_yaml_file_holds_no_settings(tmp_path: Path, document: str) -> None:
+    config = tmp_path / "sentpipe.yml"
+    config.write_text(document, encoding="utf-8")
+    result = invoke("--config", str(config), "config", "show", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["batch_size"] == {"value": 5000, "source": "default"}
 
 
 _SUBREDDIT = "subreddits:\n  - name: python\n"
@@ -378,7 +385,6 @@ def test_yaml_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
         st.integers(),
         st.floats(allow_nan=False),
         st.booleans(),
-        st.none(),
     )
 )
 def test_any_non_mapping_yaml_is_refused_naming_the_file(tmp_path: Path, document: object) -> None:

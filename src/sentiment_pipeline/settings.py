@@ -225,7 +225,7 @@ class Settings(BaseSettings):
 
 
 _YAML_KINDS = {bool: "true/false", int: "a number", float: "a number", str: "a string"}
-_YAML_KINDS |= {list: "a list", type(None): "an empty document"}
+_YAML_KINDS |= {list: "a list"}
 
 
 def _unknown(what: str, guess: str, known: Iterable[str]) -> ConfigError:
@@ -242,7 +242,10 @@ def _unknown(what: str, guess: str, known: Iterable[str]) -> ConfigError:
 def check_yaml(data: object, path: Path) -> dict[str, Any]:
     """`data` (a YAML file's document) if it is a mapping of known settings whose
     `subreddits:` items hold only known keys. Raises `ConfigError` naming the file, and
-    for an unknown key the key and the closest known one."""
+    for an unknown key the key and the closest known one. An empty (or comment-only)
+    file holds no settings: nothing to refuse."""
+    if data is None:
+        return {}
     if not isinstance(data, dict):
         raise ConfigError(
             f"YAML config {str(path)!r} must be a mapping of settings, found "
