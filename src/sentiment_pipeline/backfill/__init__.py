@@ -8,6 +8,13 @@ are durable (stored by every sink, or spooled); the line tracker turns that into
 highest line below which nothing is pending and saves it as the checkpoint. So a stop
 (Ctrl-C, SIGTERM, `--limit`, a crash, a database outage) loses nothing and repeats
 little: the same command continues where the checkpoint says.
+
+Every file is looked at before the first is loaded (`DumpReader.check`): what is not
+NDJSON (plain, or zstd, gzip, bzip2, xz) is refused with a ConfigError before anything
+is written. One run loads a file at a time: its lock (`lock.run_lock`, beside the
+checkpoint) is held while the file loads; another run of it exits 4 (`LockHeld`) or,
+with `wait_for_lock`, waits and then finds it loaded. A file read to its end that gave
+dead letters and no valid record is not a dump: its run fails and it stays unloaded.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +51,7 @@ from sentiment_pipeline.sources.reddit_dump import (
     dump_block,
     hints_from_name,
 )
+from sentiment_pipeline.sources.sniff import no_valid_record
 
 __all__ = [
     "BackfillOptions",
@@ -61,7 +70,8 @@ class BackfillOptions:
     """One backfill run. `kind` overrides the record's and file name's kind; `filters`
     are applied before validation; `limit` caps the records (after filters, over all
     files) this run hands to validation; `restart` ignores the checkpoints (they are
-    written again); `dry_run` validates only (and keeps no checkpoint)."""
+    written again); `dry_run` validates only (and keeps no checkpoint, takes no lock);
+    `wait_for_lock` waits for another run loading the same file instead of `LockHeld`."""
 
     kind: Kind | None = None
     filters: DumpFilter = field(default_factory=DumpFilter)
@@ -69,6 +79,7 @@ class BackfillOptions:
     restart: bool = False
     dry_run: bool = False
     sink_names: Sequence[str] | None = None
+    wait_for_lock: bool = False
 
 
 @dataclass
@@ -349,6 +360,50 @@ async def _records(
         cancelled.set()
 
 
+def _checked_reader(path: str) -> DumpReader:
+    """`path` opened, and refused (ConfigError) unless it is a dump (`DumpReader.check`)."""
+    reader = DumpReader(path)
+    try:
+        reader.check()
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+@contextmanager
+def _file_lock(settings: Settings, path: str, options: BackfillOptions) -> Iterator[None]:
+    """Hold the file's run lock (none for standard input or a dry run: they keep no
+    checkpoint); LockHeld when another run loads it, unless `options.wait_for_lock`.
+    Temporary checkpoint files a killed run left are removed once it is held."""
+    if path == "-" or options.dry_run:
+        yield
+        return
+    from sentiment_pipeline.lock import run_lock
+
+    checkpoint = CheckpointFile(settings.data_dir / "backfill", Path(path))
+    command = f"sentpipe ingest reddit-dump of {Path(path).name}"
+    with run_lock(checkpoint.lock_path, wait=options.wait_for_lock, command=command):
+        checkpoint.remove_stale_temporaries()
+        yield
+
+
+def _judged(result: FileResult, reader: DumpReader, filters: DumpFilter) -> bool:
+    """What a file read to its end turned out to be: an empty one gets a warning; one
+    that, read from its first line, gave dead letters and no valid record is no dump
+    (an error in `result`, and True). Filters that dropped records leave nothing to
+    tell."""
+    if reader.sniff().empty:
+        result.warnings.append(f"{reader.label} is empty: nothing to load")
+    filtering = bool(filters.subreddits) or filters.since is not None or filters.until is not None
+    if result.resumed_from_line or (filtering and result.filtered):
+        return False
+    error = no_valid_record(reader.label, result.valid, result.invalid, "a Reddit dump")
+    if error is not None:
+        result.errors.append(error)
+    return error is not None
+
+
 async def _one_file(
     settings: Settings,
     path: str,
@@ -358,7 +413,7 @@ async def _one_file(
     report: Callable[[DumpProgress], None] | None,
     position: tuple[int, int],
 ) -> FileResult:
-    reader = DumpReader(path)
+    reader = _checked_reader(path)
     result = FileResult(path=path)
     checkpoint_file = None
     if path != "-" and not options.dry_run:
@@ -409,6 +464,10 @@ async def _one_file(
     result.complete = result.complete and not result.stopped_early and everything_durable
     tracker.durable(0)  # the final position (lines after the last event)
     result.lines_done = tracker.done
+    if result.complete and _judged(result, reader, options.filters):
+        result.complete, result.lines_done = False, saved.lines_done
+        if checkpoint_file is not None:
+            checkpoint_file.save(saved)  # the next run reads it again
     if checkpoint_file is not None and result.complete:
         checkpoint_file.save(Checkpoint(tracker.done, complete=True))
     progress(result, finished=True)
@@ -425,11 +484,14 @@ async def backfill_async(
     """Load `paths` (dump files, `-` for standard input) one after the other; returns
     each file's result. A stop signal, `--limit` or an error ends the run after the
     current file's flush; the checkpoints say where the next run goes on.
-    Raises ConfigError for a missing file (before anything is loaded)."""
+    Raises ConfigError for a missing file or one that is not a dump (before anything
+    is loaded; standard input when its turn comes), LockHeld when another run loads
+    one of the files (unless `options.wait_for_lock`; the files before it are loaded)."""
     options = options or BackfillOptions()
     for path in paths:
-        if path != "-":
-            DumpReader(path).close()  # every file exists, before the first is loaded
+        if path != "-":  # every file exists and is a dump, before the first is loaded
+            with DumpReader(path) as reader:
+                reader.check()
     stop = stop or asyncio.Event()
     budget = _Budget(options.limit)
     outcome = BackfillResult()
@@ -438,9 +500,10 @@ async def backfill_async(
         if outcome.catch_up.spooled or stop.is_set():  # the database went away again
             return outcome
     for index, path in enumerate(paths, start=1):
-        result = await _one_file(
-            settings, path, options, stop, budget, on_progress, (index, len(paths))
-        )
+        with _file_lock(settings, path, options):
+            result = await _one_file(
+                settings, path, options, stop, budget, on_progress, (index, len(paths))
+            )
         outcome.files.append(result)
         if stop.is_set() or (result.stopped_early and not result.complete):
             break

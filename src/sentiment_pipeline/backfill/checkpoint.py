@@ -3,8 +3,11 @@
 One small JSON file per dump under `<data dir>/backfill/`, named after the dump's file
 name and a hash of its absolute path: `{"path", "size", "lines_done", "complete"}`.
 Written atomically (temp file + rename) each time the pipeline reports more lines as
-durable, so a crash leaves the last good checkpoint. A checkpoint whose `size` is not
-the file's current size belongs to another file of that name and is ignored.
+durable, so a crash leaves the last good checkpoint; each write has a temporary file of
+its own (`<checkpoint>.<pid>.<random>.tmp`), so two processes or threads never write
+one. A checkpoint whose `size` is not the file's current size belongs to another file
+of that name and is ignored. Beside it, `<name>.<hash>.lock` is the dump's run lock
+(`lock.run_lock`): one run loads a file at a time.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +56,34 @@ class CheckpointFile:
             "lines_done": checkpoint.lines_done,
             "complete": checkpoint.complete,
         }
-        temporary = self.path.with_suffix(".tmp")
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        temporary = self.path.with_name(f"{self.path.name}{_temporary_suffix()}")
+        try:
+            with temporary.open("w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    @property
+    def lock_path(self) -> Path:
+        """The run lock of this dump: `<name>.<hash>.lock` beside the checkpoint."""
+        return self.path.with_suffix(".lock")
+
+    def remove_stale_temporaries(self) -> None:
+        """Delete temporary files a killed run left (call it holding `lock_path`: no
+        other run writes this checkpoint then)."""
+        prefix = f"{self.path.name}."
+        try:
+            names = [entry for entry in self.path.parent.iterdir() if entry.name.startswith(prefix)]
+        except OSError:
+            return
+        for entry in names:
+            if entry.name.endswith(".tmp"):
+                entry.unlink(missing_ok=True)
+
+
+def _temporary_suffix() -> str:
+    """`.<pid>.<random>.tmp`: unique to this process and this write."""
+    return f".{os.getpid()}.{secrets.token_hex(4)}.tmp"

@@ -13,7 +13,11 @@ import typer
 from sentiment_pipeline.cli.state import settings_from
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sentiment_pipeline.backfill import BackfillResult, DumpProgress
+    from sentiment_pipeline.pipeline.result import RunResult
+    from sentiment_pipeline.settings import Settings
 
 ingest_app = typer.Typer(help="Load records that are already in event shape.", no_args_is_help=True)
 spool_app = typer.Typer(
@@ -42,22 +46,49 @@ def ndjson(
     quiet: QuietOption = False,
 ) -> None:
     """Ingest one JSON object per line ({id, occurred_at, source, source_id, event_type,
-    payload}) through validation, dead letters and the configured sinks."""
+    payload}) through validation, dead letters and the configured sinks. zstd, gzip,
+    bzip2 and xz input is decompressed; what is not NDJSON is refused (exit 2)."""
     from sentiment_pipeline.cli.render import ProgressReporter, render_result
-    from sentiment_pipeline.parallel import parse_workers
-    from sentiment_pipeline.pipeline import run_from_settings
-    from sentiment_pipeline.sources.ndjson import ndjson_records
 
     settings = settings_from(ctx)
+    with ProgressReporter("ingesting", enabled=not (quiet or as_json)) as progress:
+        result = _ingest_ndjson(settings, path, sink, dry_run, progress)
+    render_result(result, as_json=as_json, quiet=quiet)
+    raise typer.Exit(int(result.exit_code))
+
+
+def _ingest_ndjson(
+    settings: Settings,
+    path: str,
+    sink: list[str] | None,
+    dry_run: bool,
+    progress: Callable[[RunResult], None],
+) -> RunResult:
+    """`path` through the pipeline. A cut-off compressed input is an error of the result
+    (its complete lines are stored); so is an input of which no line was a valid record
+    but some were dead-lettered (likely not NDJSON in event shape)."""
+    from sentiment_pipeline.parallel import parse_workers
+    from sentiment_pipeline.pipeline import run_from_settings
+    from sentiment_pipeline.pipeline.result import RunResult
+    from sentiment_pipeline.sources.decode import CompressedInputError
+    from sentiment_pipeline.sources.ndjson import ndjson_records
+    from sentiment_pipeline.sources.sniff import no_valid_record
+
     records = ndjson_records(
         path, workers=parse_workers(settings), max_payload_bytes=settings.max_payload_bytes
     )
-    with ProgressReporter("ingesting", enabled=not (quiet or as_json)) as progress:
-        result = run_from_settings(
-            settings, records, sink_names=sink, dry_run=dry_run, on_progress=progress
+    result = RunResult()
+    try:
+        run_from_settings(
+            settings, records, sink_names=sink, dry_run=dry_run, on_progress=progress, result=result
         )
-    render_result(result, as_json=as_json, quiet=quiet)
-    raise typer.Exit(int(result.exit_code))
+    except CompressedInputError as error:  # cut off: every complete line is stored
+        result.errors.append(str(error))
+    label = "stdin" if path == "-" else path
+    verdict = no_valid_record(label, result.valid, result.invalid, "NDJSON in event shape")
+    if verdict is not None and not result.stopped_early and not result.errors:
+        result.errors.append(verdict)
+    return result
 
 
 class DumpKind(StrEnum):
@@ -72,7 +103,7 @@ def reddit_dump(
         list[str],
         typer.Argument(
             help="Dump files (RS_/RC_YYYY-MM.zst, <name>_submissions.zst, "
-            "<name>_comments.zst, .ndjson/.jsonl), or - for standard input.",
+            "<name>_comments.zst, .bz2/.xz/.gz, .ndjson/.jsonl), or - for standard input.",
             show_default=False,
         ),
     ],
@@ -107,12 +138,19 @@ def reddit_dump(
         float,
         typer.Option(min=1, help="Seconds between progress lines when not on a terminal."),
     ] = 30.0,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Wait for another run loading the same file instead of exit 4."
+        ),
+    ] = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Backfill from Pushshift / Arctic Shift dumps (zstd NDJSON, one Reddit object per
-    line) into the same deduplicated table as `scrape reddit`. Resumable: a checkpoint per
-    file in the data dir; run the same command again to continue after a stop."""
+    """Backfill from Pushshift / Arctic Shift dumps (NDJSON, one Reddit object per line;
+    zstd, gzip, bzip2, xz or plain) into the same deduplicated table as `scrape reddit`.
+    Resumable: a checkpoint per file in the data dir; run the same command again to
+    continue after a stop. One run loads a file at a time (exit 4, or --wait)."""
     from sentiment_pipeline.backfill import BackfillOptions, backfill
     from sentiment_pipeline.db.filters import subreddit_keys
     from sentiment_pipeline.sources.reddit_dump import DumpFilter
@@ -130,6 +168,7 @@ def reddit_dump(
         restart=restart,
         dry_run=dry_run,
         sink_names=sink,
+        wait_for_lock=wait,
     )
     with DumpProgressReporter(not (quiet or as_json), progress_every) as progress:
         outcome = backfill(settings, paths, options, on_progress=progress)

@@ -13,7 +13,9 @@ path, so every policy and message below is the standard parser's.
 A file and the same bytes on standard input give the same records: both are read as
 bytes and each line is decoded as UTF-8 with `surrogateescape`, so an undecodable byte
 becomes a lone surrogate, which validation replaces with U+FFFD and counts as sanitized
-(docs/data-quality.md).
+(docs/data-quality.md). The input's head is looked at first (`sources.sniff`): zstd,
+gzip, bzip2 and xz are decompressed, and what is not one JSON object per line (HTML, a
+JSON array, an archive, binary data…) is refused with a ConfigError before any record.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import stat
 import sys
 import threading
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import IO, Any
@@ -49,6 +51,7 @@ from sentiment_pipeline.dto import (
 )
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.parallel import BlockPool, LineBlock, numbered_blocks, split_block
+from sentiment_pipeline.sources.sniff import SniffedInput
 
 __all__ = [
     "BLANK",
@@ -71,6 +74,7 @@ __all__ = [
 
 _LINES_PER_CHUNK = 2000
 _BLOCK_BYTES = 1 << 20  # ~1,400 Reddit-sized lines
+_COMPRESSED_READ = 1 << 18  # compressed bytes per read (~1-2 MiB decompressed)
 BLANK = object()  # parse_line's answer for an empty line
 SLOW = object()  # loads_exact's answer when only the standard parser gives the right value
 # Where orjson's value or its re-serialisation differs from the json module's: integers
@@ -380,16 +384,18 @@ def _sanitized(out: list[Any], line: bytes, max_payload_bytes: int) -> bool:
 
 
 def _start_reader(
-    handle: IO[Any], loop: asyncio.AbstractEventLoop, pool: BlockPool | None = None
+    handle: IO[Any], loop: asyncio.AbstractEventLoop, name: str, pool: BlockPool | None = None
 ) -> asyncio.Queue[Any]:
     """Read lines in a daemon thread and hand them over in chunks.
 
-    A regular file is read in blocks of _BLOCK_BYTES, each handed over as `(lines, data)`:
-    the lines split off at newlines, and the bytes they came from; with a `pool`, as a
-    `Chunk` of the items it made of them (`validated_block`). From a pipe, a list of
-    lines goes out at _LINES_PER_CHUNK lines or as soon as the pipe has nothing more to
-    give, so a slow producer's lines are not held back. The bounded queue gives
-    back-pressure; a daemon thread never keeps the process alive on a stop signal.
+    First the input's head is looked at (`sources.sniff`): what is not NDJSON is refused
+    (ConfigError), compression is undone. A regular file or a compressed input is read in
+    blocks of _BLOCK_BYTES, each handed over as `(lines, data)`: the lines split off at
+    newlines, and the bytes they came from; with a `pool`, as a `Chunk` of the items it
+    made of them (`validated_block`). From a plain pipe, a list of lines goes out at
+    _LINES_PER_CHUNK lines or as soon as the pipe has nothing more to give, so a slow
+    producer's lines are not held back. The bounded queue gives back-pressure; a daemon
+    thread never keeps the process alive on a stop signal.
     """
     chunks: asyncio.Queue[Any] = asyncio.Queue(maxsize=3)  # ~1,400 lines each
     try:
@@ -402,24 +408,11 @@ def _start_reader(
 
     def work() -> None:
         try:
-            if regular:  # whole blocks, split at newlines: no per-line reads
-                reads = iter(lambda: handle.read(_BLOCK_BYTES), b"")
-                if pool is None:
-                    for block in split_lines(reads):
-                        put(block)
-                else:  # lines counted, not split: the workers split them
-                    for items in pool.map(numbered_blocks(count_lines(reads))):
-                        put(Chunk(items))
-                put(None)
-                return
-            lines: list[bytes | str] = []
-            for line in handle:
-                lines.append(line)
-                if len(lines) >= _LINES_PER_CHUNK or not _has_pending_input(handle):
-                    put(lines)
-                    lines = []
-            if lines:
-                put(lines)
+            source = SniffedInput(handle, name, _BLOCK_BYTES, _COMPRESSED_READ).check()
+            if regular or source.compression is not None:  # whole blocks: no per-line reads
+                _put_blocks(source.chunks(), pool, put)
+            else:
+                _put_lines(_pipe_lines(source.plain_head, handle), handle, put)
             put(None)
         except RuntimeError:  # the event loop is gone: nothing is waiting any more
             return
@@ -428,6 +421,42 @@ def _start_reader(
 
     threading.Thread(target=work, name="sentpipe-ndjson-reader", daemon=True).start()
     return chunks
+
+
+def _put_blocks(reads: Iterator[bytes], pool: BlockPool | None, put: Callable[[Any], None]) -> None:
+    """Blocks of an input read in chunks: `(lines, data)`, or with a `pool` a `Chunk` of
+    validated items (lines counted, not split: the workers split them)."""
+    if pool is None:
+        for block in split_lines(reads):
+            put(block)
+        return
+    for items in pool.map(numbered_blocks(count_lines(reads))):
+        put(Chunk(items))
+
+
+def _pipe_lines(head: bytes, handle: IO[Any]) -> Iterator[bytes | str]:
+    """The lines of a plain pipe (each with its newline): those of the head the sniffer
+    read, then the handle's."""
+    *whole, partial = head.split(b"\n")
+    for line in whole:
+        yield line + b"\n"
+    if partial:
+        rest = handle.readline()
+        yield partial + (rest.encode("utf-8", "surrogateescape") if isinstance(rest, str) else rest)
+    yield from handle
+
+
+def _put_lines(lines: Iterable[bytes | str], handle: IO[Any], put: Callable[[Any], None]) -> None:
+    """Lists of `lines`, each handed over at _LINES_PER_CHUNK lines or as soon as the
+    `handle` has nothing more to give right now."""
+    batch: list[bytes | str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= _LINES_PER_CHUNK or not _has_pending_input(handle):
+            put(batch)
+            batch = []
+    if batch:
+        put(batch)
 
 
 async def ndjson_records(
@@ -439,7 +468,7 @@ async def ndjson_records(
     worker processes (`parallel.BlockPool`) and come as `Validated` / `Rejected` items."""
     handle = _open(path)
     pool = BlockPool(validated_block, max_payload_bytes, workers) if workers else None
-    chunks = _start_reader(handle, asyncio.get_running_loop(), pool)
+    chunks = _start_reader(handle, asyncio.get_running_loop(), path, pool)
     line_number = 0
     try:
         while True:

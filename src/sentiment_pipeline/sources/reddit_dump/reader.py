@@ -1,14 +1,18 @@
-"""Read a dump file as numbered lines of bytes: zstd (any window up to 2 GiB) or plain.
+"""Read a dump file as numbered lines of bytes: zstd, gzip, bzip2, xz or plain NDJSON.
 
-Pushshift and Arctic Shift compress with `zstd --long=31`, whose 2 GiB window makes
-decoders with default limits fail ("Frame requires too much memory"); the decoder here
-allows it. The window is the only memory that grows with the file's compression settings;
-lines are handed out one at a time, so memory stays flat in the file's size.
+What the input is comes from its first bytes, not its name (`sources.sniff`): the four
+compressions are undone (`sources.decode`), and `check()` refuses what is not one JSON
+object per line (an HTML page, a JSON array, an archive, binary data…) before anything
+is read past the head. Pushshift and Arctic Shift compress with `zstd --long=31`, whose
+2 GiB window makes decoders with default limits fail ("Frame requires too much memory");
+the decoder here allows it. The window is the only memory that grows with the file's
+compression settings; lines are handed out one at a time, so memory stays flat in the
+file's size.
 
 Lines are split as **bytes** (the decoder's chunks end anywhere, even inside a multi-byte
 character) and decoded by whoever parses them. A last line without a newline (a cut-off
-download) is still given out; a truncated zstd frame ends the input with `DumpReadError`
-after every complete line.
+download) is still given out; truncated compressed data ends the input with
+`DumpReadError` after every complete line.
 """
 
 from __future__ import annotations
@@ -21,23 +25,17 @@ from typing import IO, Any
 
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.parallel import numbered_blocks
+from sentiment_pipeline.sources.decode import MAX_WINDOW, ZSTD_MAGIC, CompressedInputError
 from sentiment_pipeline.sources.ndjson import count_lines
+from sentiment_pipeline.sources.sniff import SniffedInput
 
 __all__ = ["MAX_WINDOW", "ZSTD_MAGIC", "DumpReadError", "DumpReader"]
 
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-MAX_WINDOW = 2**31  # `--long=31`
 READ_SIZE = 1 << 18  # compressed bytes per read (~1-2 MiB decompressed)
-# The decoder's output buffer: a read's whole output fits in it, so it is decoded in one
-# go with the GIL released and copied out once. The default (128 KiB) took a dozen turns
-# a read, each growing the output by a copy of all of it, GIL held: the threads that feed
-# the database waited meanwhile.
-WRITE_SIZE = 4 << 20
 CHUNK_SIZE = 4 << 20  # bytes per read of an uncompressed file
 
-
-class DumpReadError(Exception):
-    """The input ended inside a zstd frame, or its compressed data is corrupt."""
+# The input ended inside a compressed frame, or its compressed data is corrupt.
+DumpReadError = CompressedInputError
 
 
 class _CountingReader(io.RawIOBase):
@@ -93,12 +91,13 @@ class DumpReader:
             if not file.is_file():
                 raise ConfigError(
                     f"dump file {path!r} does not exist",
-                    "give .zst, .ndjson or .jsonl files, or - for standard input",
+                    "give dump files (.zst, .bz2, .xz, .gz, .ndjson, .jsonl), or - for stdin",
                 )
             self._handle = file.open("rb")
             self.size = file.stat().st_size
         self._counter = _CountingReader(self._handle)
         self._buffered = io.BufferedReader(self._counter, READ_SIZE)
+        self._input: SniffedInput | None = None
 
     @property
     def bytes_read(self) -> int:
@@ -119,39 +118,19 @@ class DumpReader:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _chunks(self) -> Iterator[bytes]:
-        head = self._buffered.read(len(ZSTD_MAGIC))
-        if head != ZSTD_MAGIC:
-            if head:
-                yield head
-            while chunk := self._buffered.read(CHUNK_SIZE):
-                yield chunk
-            return
-        import zstandard
+    def sniff(self) -> SniffedInput:
+        """The input's head, read and looked at once (`sources.sniff.SniffedInput`)."""
+        if self._input is None:
+            self._input = SniffedInput(self._buffered, self.path, CHUNK_SIZE, READ_SIZE)
+        return self._input
 
-        decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
-        frame = decompressor.decompressobj(write_size=WRITE_SIZE)
-        inside = False  # fed part of a frame that has not ended yet
-        data = head
-        try:
-            while data or (data := self._buffered.read(READ_SIZE)):
-                while data:
-                    out = frame.decompress(data)
-                    inside = True
-                    if out:
-                        yield out
-                        # Let go of it before the next one is made: with two alive the
-                        # allocator maps fresh memory for every chunk (~20% of decoding).
-                        del out
-                    if frame.eof:  # the next frame starts in what was left over
-                        data, inside = frame.unused_data, False
-                        frame = decompressor.decompressobj(write_size=WRITE_SIZE)
-                    else:
-                        data = b""
-        except zstandard.ZstdError as error:
-            raise DumpReadError(f"{self.path}: corrupt zstd data ({error})") from None
-        if inside:
-            raise DumpReadError(f"{self.path}: the zstd data ends inside a frame (cut off?)")
+    def check(self) -> SniffedInput:
+        """Raise ConfigError (exit 2) unless the input is NDJSON, plain or compressed (an
+        empty input is); its `SniffedInput` otherwise."""
+        return self.sniff().check()
+
+    def _chunks(self) -> Iterator[bytes]:
+        return self.sniff().chunks()
 
     def lines(self, skip: int = 0) -> Iterator[tuple[int, bytes]]:
         """Every line after the first `skip`, which are counted but never split out or
