@@ -121,12 +121,45 @@ def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
     with engine.connect() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+        connection.commit()
+        assert not sa.inspect(connection).has_table("collection_marks")
+        assert sa.inspect(connection).has_table("raw_events")
         command.downgrade(config, "base")
         connection.commit()
         assert not sa.inspect(connection).has_table("raw_events")
         command.upgrade(config, "head")
         connection.commit()
         assert sa.inspect(connection).has_table("raw_events")
+        assert sa.inspect(connection).has_table("collection_marks")
+    engine.dispose()
+
+
+def test_collection_marks_is_a_plain_table(any_db_url: str) -> None:
+    """Migration 0004: one mark per (source, target, kind), never a hypertable."""
+    init_db(parse_database_url(any_db_url))
+    engine = _engine(any_db_url)
+    inspector = sa.inspect(engine)
+    columns = {c["name"]: c["nullable"] for c in inspector.get_columns("collection_marks")}
+    assert columns == {
+        "source": False,
+        "target": False,
+        "kind": False,
+        "mark": False,
+        "updated_at": False,
+    }
+    primary = inspector.get_pk_constraint("collection_marks")
+    assert primary["constrained_columns"] == ["source", "target", "kind"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            timescale = connection.execute(
+                sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'")
+            ).scalar()
+            if timescale:
+                hypertables = connection.execute(
+                    sa.text("SELECT hypertable_name FROM timescaledb_information.hypertables")
+                ).scalars()
+                assert "collection_marks" not in set(hypertables)
     engine.dispose()
 
 

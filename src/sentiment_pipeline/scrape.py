@@ -3,22 +3,27 @@
 The scrape job sits above its source: it resolves the targets, takes the run lock, builds
 the sinks, checks their databases are migrated (the embedded default is migrated here),
 reads the high-water marks when a database sink leads, and feeds
-`sources.reddit.reddit_records` into the pipeline (`run_from_settings_async`). The
-source's `ScrapeReport` rides on the returned `ScrapeResult`.
+`sources.reddit.reddit_records` into the pipeline (`run_from_settings_async`). Once every
+record of the run is durable, it saves the marks of the walks that completed
+(`db.queries.save_marks`): a walk cut short (a kill, a stop, a failure, a sink behind)
+leaves its target's mark where it was, so the same command run again walks that part
+again. The source's `ScrapeReport` rides on the returned `ScrapeResult`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sentiment_pipeline.db.queries import Marks
+from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import Rejected
-from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.errors import ConfigError, SentpipeError
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings, SubredditTarget
 from sentiment_pipeline.sources.reddit import RedditScrapeOptions, ScrapeReport, reddit_records
@@ -33,6 +38,8 @@ __all__ = [
     "scrape_reddit",
     "scrape_reddit_async",
 ]
+
+LOGGER = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,6 +124,35 @@ def _recent_floor(options: RedditScrapeOptions) -> Callable[[Marks], datetime]:
     return floor
 
 
+@dataclass
+class _Durable:
+    """The pipeline's `on_durable` count: how many of the run's valid events, in input
+    order, every sink holds (or the spool does)."""
+
+    count: int = 0
+
+    def __call__(self, count: int) -> None:
+        self.count = count
+
+
+def _save_marks(databases: Sequence[DatabaseURL], result: ScrapeResult, durable: int) -> None:
+    """Save the marks of the walks that completed (`result.report.marks`) in every
+    database, only when each record of the run is stored by every sink (`durable` reached
+    `result.valid`) and none waits in the spool. A database that cannot take them now
+    keeps its old marks (a warning in the log, not a failure): the next run walks again."""
+    from sentiment_pipeline.db.queries import save_marks
+    from sentiment_pipeline.sources.reddit.payload import SOURCE
+
+    marks = result.report.marks
+    if not marks or result.spooled or durable < result.valid:
+        return
+    for url in databases:
+        try:
+            save_marks(url, SOURCE, marks)
+        except SentpipeError as error:
+            LOGGER.warning("high-water marks not saved in %s: %s", url.masked, error)
+
+
 async def _reported(
     records: AsyncIterator[dict[str, Any] | Rejected], result: ScrapeResult
 ) -> AsyncIterator[dict[str, Any] | Rejected]:
@@ -149,7 +185,8 @@ async def scrape_reddit_async(
     the pipeline. `dry_run` fetches and validates but writes nothing (and checks nothing:
     the marks of a missing or unmigrated database are empty). `on_progress(result)` is
     called after each batch and each finished subreddit, with the live result (its
-    `report` included).
+    `report` included). After the run, the marks of the subreddits whose walks completed
+    are saved, once every record is durable (never by a dry run).
 
     Per-subreddit failures end up in `result.errors` (exit code 1), not raised. Raises
     `ConfigError` (credentials missing or rejected, unknown sink, database not migrated),
@@ -183,6 +220,7 @@ async def scrape_reddit_async(
             progress = None if on_progress is None else (lambda _: on_progress(result))
             source = reddit_records(settings, targets, options, result.report, marks, progress)
             handed_over = not dry_run
+            durable = _Durable()
             await run_from_settings_async(
                 settings,
                 _reported(source, result),
@@ -190,7 +228,10 @@ async def scrape_reddit_async(
                 dry_run=dry_run,
                 on_progress=progress,
                 result=result,
+                on_durable=durable,
             )
+            if not dry_run:
+                await asyncio.to_thread(_save_marks, databases, result, durable.count)
         finally:
             if not handed_over:  # a dry run writes nothing; a failed check never started
                 for sink in sinks:

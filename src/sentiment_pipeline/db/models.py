@@ -1,6 +1,6 @@
-"""The `raw_events` table as a typed SQLAlchemy 2 mapping: the Alembic autogenerate target.
+"""The tables as typed SQLAlchemy 2 mappings: the Alembic autogenerate target.
 
-The migration in `migrations/versions/` is the source of truth for DDL; it adds what the
+The migrations in `migrations/versions/` are the source of truth for DDL; they add what the
 ORM cannot express (the TimescaleDB hypertable and reuse of its `occurred_at` index).
 """
 
@@ -27,7 +27,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["TABLE_NAME", "Base", "RawEventORM", "RawEventRevisionORM", "SentimentScoreORM"]
+__all__ = [
+    "TABLE_NAME",
+    "Base",
+    "CollectionMarkORM",
+    "RawEventORM",
+    "RawEventRevisionORM",
+    "SentimentScoreORM",
+]
 
 TABLE_NAME = "raw_events"
 OCCURRED_AT_INDEX = "raw_events_occurred_at_idx"  # the name TimescaleDB gives its own index
@@ -144,3 +151,23 @@ class RawEventRevisionORM(Base):
 
 # TimescaleDB makes this index with the hypertable; the migration makes it elsewhere.
 Index("raw_event_revisions_occurred_at_idx", RawEventRevisionORM.occurred_at.desc())
+
+
+class CollectionMarkORM(Base):
+    """The high-water mark of one collection target (migration 0004; see `db.queries`).
+
+    For `sentpipe scrape reddit`: `source` "reddit", `target` the subreddit's source id,
+    `kind` "submission", `mark` the newest post time of the target's last completed walk.
+    A plain table on every backend."""
+
+    __tablename__ = "collection_marks"
+
+    source: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    mark: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (PrimaryKeyConstraint("source", "target", "kind", name="pk_collection_marks"),)

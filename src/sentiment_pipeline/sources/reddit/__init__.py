@@ -32,8 +32,17 @@ from sentiment_pipeline.sources.reddit.worker import SubredditWorker, WorkerConf
 
 __all__ = ["RedditScrapeOptions", "ScrapeReport", "SubredditStats", "reddit_records"]
 
-_DONE = object()
 _QUEUE_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class _Done:
+    """Queued after a subreddit's last record: `mark` is its completed walk's mark (None:
+    the walk was stopped, failed, or keeps no mark). Going through the queue, it reaches
+    the reader only after every record the walk emitted."""
+
+    source_id: str
+    mark: datetime | None
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,9 @@ async def reddit_records(
     filled while records flow (`report.subreddits` keyed by the lower-cased name, in
     target order) and is complete when the iterator ends. `marks` (what is stored
     already) make `new` listings incremental and skip known comment trees.
-    `on_progress(report)` is called each time a subreddit finishes.
+    `on_progress(report)` is called each time a subreddit finishes. A `new` listing
+    whose walk completed (listing and comment trees) puts its mark in `report.marks`
+    once every record of that walk has been yielded.
 
     A subreddit that fails is skipped and recorded in `report.failures`; stopping at
     `--max-requests`/`--max-duration` sets `report.stopped_early`. Raises `ConfigError`
@@ -83,6 +94,7 @@ async def reddit_records(
     meter = RequestMeter(totals=report.requests, deadline=deadline)
     stats = report.subreddits
     stats.clear()
+    report.marks.clear()
     for target in targets:
         stats[target.name.lower()] = SubredditStats()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=_QUEUE_SIZE)
@@ -99,8 +111,9 @@ async def reddit_records(
     async def one(target: SubredditTarget) -> None:
         counters = stats[target.name.lower()]
         count_requests_into(counters)  # this task and the comment-tree tasks it starts
+        mark = None
         try:
-            await worker.run(target, counters)
+            mark = await worker.run(target, counters)
             counters.status = "done"
         except BudgetExhausted as stop:
             counters.status = "stopped"
@@ -109,7 +122,7 @@ async def reddit_records(
             counters.status = "failed"
             failures[target.name] = error
         finally:
-            await queue.put(_DONE)
+            await queue.put(_Done(target.name.lower(), mark))
 
     tasks = [asyncio.create_task(one(t)) for t in targets]
     running = len(tasks)
@@ -121,8 +134,10 @@ async def reddit_records(
             except TimeoutError:  # a request hangs past --max-duration: stop here
                 report.stop("reached --max-duration")
                 break
-            if item is _DONE:
+            if type(item) is _Done:
                 running -= 1
+                if item.mark is not None:
+                    report.marks[item.source_id] = item.mark
                 if on_progress is not None:
                     on_progress(report)
                 continue

@@ -9,6 +9,7 @@ through a context variable, never by subtracting totals that other tasks also mo
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 __all__ = ["RequestTotals", "ScrapeReport", "SubredditStats"]
@@ -53,7 +54,10 @@ class ScrapeReport:
     `subreddits` maps the lower-cased subreddit name to its counters, in target order.
     `failures` maps a target name (as given) to a one-line reason for the subreddits
     that could not be scraped. `stopped_early`/`stop_reason` tell that the run hit
-    `--max-requests` or `--max-duration`.
+    `--max-requests` or `--max-duration`. `marks` maps the source id of each `new`
+    listing whose walk completed (listing and comment trees) to the newest post time
+    it met: what the scrape job saves as that target's mark once the run's records are
+    durable (not part of `to_dict`).
     """
 
     subreddits: dict[str, SubredditStats] = field(default_factory=dict)
@@ -61,6 +65,7 @@ class ScrapeReport:
     failures: dict[str, str] = field(default_factory=dict)
     stopped_early: bool = False
     stop_reason: str | None = None
+    marks: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def warnings(self) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,7 +64,7 @@ class SubredditWorker:
         self._first = True
 
     def _floor(self, target: SubredditTarget, source_id: str) -> datetime | None:
-        """Stop paging below this time: `--since`, else the stored mark minus overlap."""
+        """Stop paging below this time: `--since`, else the completed mark minus overlap."""
         if target.sort != "new":
             return None
         if self.config.since is not None:
@@ -88,51 +88,62 @@ class SubredditWorker:
         finally:
             self.token_ready.set()
 
-    async def run(self, target: SubredditTarget, stats: SubredditStats) -> None:
+    async def run(self, target: SubredditTarget, stats: SubredditStats) -> datetime | None:
+        """Walk the target's listing, then fetch the comment trees it needs.
+
+        Returns the walk's mark: the newest post time of a `new` listing (never later
+        than the walk's start), which the caller may save once this walk's records are
+        durable; None for other sorts and for a walk that met no post. Raises what the
+        listing raises (`BudgetExhausted` at a `--max-*` bound)."""
         source_id = target.name.lower()
         stats.status = "listing"
+        walk = _Walk(
+            floor=self._floor(target, source_id),
+            started=datetime.now(UTC),
+            stored=self.marks.recent.get(source_id, {}),
+            known_until=self._known_until(target, source_id),
+        )
         subreddit = await self.reddit.subreddit(target.name)  # lazy: no request
         listing = self._listing(subreddit, target)
-        floor = self._floor(target, source_id)
-        stored = self.marks.recent.get(source_id, {})
-        trees: dict[str, None] = {}  # ordered set: pages may repeat a post
-        seen = 0
-        oldest: float | None = None
-        reached_floor = False
         while True:
             try:
                 item = await self._next(listing)
             except StopAsyncIteration:
                 break
-            created = getattr(item, "created_utc", None)
-            if floor is not None and isinstance(created, int | float):
-                if created < floor.timestamp():
-                    reached_floor = True
-                    break
-                oldest = created
-            seen += 1
-            record = submission_record(item, source_id)
-            await self.emit(record)
-            if isinstance(record, Rejected):
-                continue
-            stats.submissions += 1
-            fullname = record["id"]
-            held = stored.get(fullname)
-            if held is None:
-                trees[fullname] = None  # new: fetch its comments
-            elif self._may_have_new_comments(item, held, created):
-                trees[fullname] = None  # young and grown since we stored it
-        capped = seen >= self.config.listing_cap and not reached_floor
-        if capped and floor is not None and oldest is not None:
-            gap = (oldest - floor.timestamp()) / 60
-            stats.warnings.append(
-                f"r/{target.name}: reached Reddit's listing cap ({seen} items) before the "
-                f"last stored post; about {gap:,.0f} minutes of posts may be missing "
-                "(only Reddit data dumps can fill that gap)"
-            )
+            if walk.below_floor(item):
+                break
+            await self._submission(item, walk, source_id, stats)
+        warning = walk.gap_warning(target, self.config.listing_cap)
+        if warning is not None:
+            stats.warnings.append(warning)
         if target.comments:
             stats.status = "comments"
-            await self.comment_trees(list(trees), target, source_id, stats)
+            await self.comment_trees(list(walk.trees), target, source_id, stats)
+        return walk.mark() if target.sort == "new" else None
+
+    def _known_until(self, target: SubredditTarget, source_id: str) -> datetime | None:
+        """Stored posts up to this time have complete comment trees (None: no stored post
+        does). A `new` listing's posts newer than the completed mark were stored by a walk
+        that was cut short, so their trees are fetched again; other sorts trust every
+        stored post (`datetime.max`), as they keep no mark."""
+        if target.sort != "new":
+            return datetime.max.replace(tzinfo=UTC)
+        return self.marks.latest_for(source_id, "submission")
+
+    async def _submission(
+        self, item: Any, walk: _Walk, source_id: str, stats: SubredditStats
+    ) -> None:
+        """Emit one listing item; note whether its comment tree is needed."""
+        record = submission_record(item, source_id)
+        await self.emit(record)
+        if isinstance(record, Rejected):
+            return
+        stats.submissions += 1
+        created = getattr(item, "created_utc", None)
+        walk.met(created)
+        held = walk.held(record["id"], created)
+        if held is None or self._may_have_new_comments(item, held, created):
+            walk.trees[record["id"]] = None  # new, cut short, or young and grown
 
     async def comment_trees(
         self,
@@ -204,6 +215,84 @@ class SubredditWorker:
             await self.emit(record)
             if not isinstance(record, Rejected):
                 stats.comments += 1
+
+
+@dataclass
+class _Walk:
+    """One walk of a listing: where it stops (`floor`), what it met, which trees it needs.
+
+    `stored` maps stored posts to the comments held for each; `known_until` is the time up
+    to which those counts describe complete trees (see `SubredditWorker._known_until`)."""
+
+    floor: datetime | None
+    started: datetime
+    stored: dict[str, int]
+    known_until: datetime | None
+    trees: dict[str, None] = field(default_factory=dict)  # ordered set: pages may repeat
+    seen: int = 0
+    oldest: float | None = None
+    newest: datetime | None = None
+    reached_floor: bool = False
+
+    def below_floor(self, item: Any) -> bool:
+        """Count the item; True (the walk ends) when it is older than the floor."""
+        created = getattr(item, "created_utc", None)
+        if self.floor is not None and isinstance(created, int | float):
+            if created < self.floor.timestamp():
+                self.reached_floor = True
+                return True
+            self.oldest = created
+        self.seen += 1
+        return False
+
+    def met(self, created: Any) -> None:
+        """Note a valid post's time: the newest one becomes the walk's mark."""
+        moment = _moment(created)
+        if moment is not None and (self.newest is None or moment > self.newest):
+            self.newest = moment
+
+    def held(self, fullname: str, created: Any) -> int | None:
+        """Comments held for a stored post whose tree is complete; None: fetch it."""
+        held = self.stored.get(fullname)
+        if held is None or self.known_until is None:
+            return None
+        moment = _moment(created)
+        return held if moment is not None and moment <= self.known_until else None
+
+    def mark(self) -> datetime | None:
+        """The newest post time met, never later than the walk's start (a post dated in
+        the future must not lift the floor above the posts still to come)."""
+        return None if self.newest is None else min(self.newest, self.started)
+
+    def gap_warning(self, target: SubredditTarget, listing_cap: int) -> str | None:
+        """A warning when the listing ended (Reddit's cap, or `--limit`) above the floor:
+        the posts between were not fetched."""
+        if self.reached_floor or self.floor is None or self.oldest is None:
+            return None
+        gap = (self.oldest - self.floor.timestamp()) / 60
+        if self.seen >= listing_cap:
+            return (
+                f"r/{target.name}: reached Reddit's listing cap ({self.seen} items) before "
+                f"the last stored post; about {gap:,.0f} minutes of posts may be missing "
+                "(only Reddit data dumps can fill that gap)"
+            )
+        if target.limit is not None and self.seen >= target.limit:
+            return (
+                f"r/{target.name}: stopped at --limit ({self.seen} posts) before the last "
+                f"stored post; about {gap:,.0f} minutes of posts were not fetched and later "
+                "runs start from the newest post (raise --limit or drop it to fetch them)"
+            )
+        return None
+
+
+def _moment(created: Any) -> datetime | None:
+    """A listing item's `created_utc` as an aware UTC datetime (None: not a time)."""
+    if not isinstance(created, int | float) or isinstance(created, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(created, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def refresh_since(hours: float) -> datetime:
