@@ -450,3 +450,29 @@ def test_stats_shows_what_is_not_stored_yet(database: str, tmp_path: Path) -> No
     assert invoke("spool", "replay", env=env).exit_code == 0
     after = json.loads(invoke("stats", "--json", env=env).stdout)
     assert after["pending"] == {"spooled": 0, "journal_rows": 0}
+
+
+def test_a_checkpoint_that_cannot_be_saved_is_a_clear_error(tmp_path: Path) -> None:
+    from sentiment_pipeline.backfill.checkpoint import Checkpoint, CheckpointFile
+    from sentiment_pipeline.errors import SentpipeError
+
+    dump = tmp_path / "RC_2023-03.zst"
+    dump.write_bytes(b"")
+    blocked = tmp_path / "backfill"
+    blocked.write_text("a file where the folder should be", encoding="utf-8")
+    with pytest.raises(SentpipeError, match="cannot save the checkpoint"):
+        CheckpointFile(blocked, dump).save(Checkpoint(10))
+
+
+def test_a_full_disk_anywhere_is_one_line_not_an_internal_error(tmp_path: Path) -> None:
+    """/dev/full answers every write with ENOSPC, like a full disk."""
+    from sentiment_pipeline.cli.boundary import storage_error
+
+    with pytest.raises(OSError) as raised, open("/dev/full", "wb") as full:
+        full.write(b"x" * 10)
+        full.flush()
+    mapped = storage_error(raised.value)
+    assert mapped is not None and "No space left on device" in mapped.one_line()
+    assert "run the same command again" in mapped.one_line()
+    assert storage_error(ValueError("a bug")) is None
+    assert storage_error(FileNotFoundError(2, "No such file")) is None

@@ -19,6 +19,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentiment_pipeline.errors import SentpipeError
+
 __all__ = ["Checkpoint", "CheckpointFile"]
 
 
@@ -49,6 +51,18 @@ class CheckpointFile:
             return Checkpoint()
 
     def save(self, checkpoint: Checkpoint) -> None:
+        """Write the checkpoint atomically. Raises `SentpipeError` when it cannot be
+        written (a full disk): the run stops; the last saved checkpoint stays, so the
+        same command again repeats a little and skips nothing."""
+        try:
+            self._save(checkpoint)
+        except OSError as error:
+            raise SentpipeError(
+                f"cannot save the checkpoint {self.path}: {error.strerror or error}",
+                "free space in SENTPIPE_DATA_DIR, then run the same command again",
+            ) from error
+
+    def _save(self, checkpoint: Checkpoint) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "path": str(self.dump),

@@ -6,6 +6,7 @@ Lives in the click group so that both the installed command and `CliRunner` get 
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any
 
@@ -46,8 +47,27 @@ class SentpipeGroup(PlainValuesGroup):
         except Exception as error:
             if debug_enabled(ctx):
                 raise
-            print_error(error)
+            print_error(storage_error(error) or error)
             raise typer.Exit(int(ExitCode.FAILURES)) from None
+
+
+# A full disk, a quota, a file-size limit, a read-only or forbidden folder: the
+# machine's state, not a bug; the same command again once it is fixed loses nothing.
+_STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+)
+
+
+def storage_error(error: BaseException) -> SentpipeError | None:
+    """A `SentpipeError` for an `OSError` about storage that no layer named more
+    precisely (see `_STORAGE_ERRNOS`), else None."""
+    if not isinstance(error, OSError) or error.errno not in _STORAGE_ERRNOS:
+        return None
+    where = f" ({error.filename})" if error.filename else ""
+    return SentpipeError(
+        f"{error.strerror or error}{where}",
+        "free space (or fix the permissions) there, then run the same command again",
+    )
 
 
 def print_error(error: Exception) -> None:
