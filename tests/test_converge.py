@@ -476,3 +476,18 @@ def test_a_full_disk_anywhere_is_one_line_not_an_internal_error(tmp_path: Path) 
     assert "run the same command again" in mapped.one_line()
     assert storage_error(ValueError("a bug")) is None
     assert storage_error(FileNotFoundError(2, "No such file")) is None
+
+
+def test_every_test_docs_guarantees_names_exists() -> None:
+    """docs/guarantees.md holds each guarantee with the test that holds it: a renamed
+    or removed test must not leave a guarantee pointing at nothing."""
+    import re
+
+    from tests.fixtures.isolation import ROOT
+
+    text = (ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(test_\w+\.py)::(test_\w+)`", text))
+    assert len(named) > 30
+    for file, test in sorted(named):
+        source = (ROOT / "tests" / file).read_text(encoding="utf-8")
+        assert re.search(rf"^(async )?def {test}\(", source, re.M), (file, test)
