@@ -327,6 +327,7 @@ def test_rewrites_and_appends_of_other_processes_lose_nothing(tmp_path: Path) ->
     while appender.is_alive() and time.monotonic() < deadline:  # rewrite all along
         texts.append(f'{{"title":"redacted {len(texts)}"}}')
         rewrite_payloads(path, {first.key: texts[-1]})
+        time.sleep(0.002)  # let the appender take the lock too (flock is not fair)
     appender.join(60)
     assert appender.exitcode == 0 and texts
     assert sorted(csv_ids(tmp_path)) == sorted(event(n).id for n in range(1, 302))

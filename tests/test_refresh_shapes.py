@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,6 +103,8 @@ def test_one_item_stored_twice_is_observed_once_per_row_and_redacted_everywhere(
     fake_reddit.clear_log()
 
     env = reddit_env(fake_reddit, tmp_path, any_db_url)
+    newest = max(r.occurred_at.timestamp() for r in rows) + 1  # the copy
+    time.sleep(max(0.0, newest + 1.05 - time.time()))  # every row reaches the 1 s schedule
     first = cli_refresh(env, "--json")
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)["extra"]
