@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -492,3 +493,33 @@ def test_every_test_docs_guarantees_names_exists() -> None:
     for file, test in sorted(named):
         source = (ROOT / "tests" / file).read_text(encoding="utf-8")
         assert re.search(rf"^(async )?def {test}\(", source, re.M), (file, test)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    moments=st.lists(
+        st.datetimes(
+            min_value=datetime(1, 1, 2),
+            max_value=datetime(2026, 1, 1),
+            timezones=st.just(UTC),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_a_journal_gives_back_exactly_the_keys_it_was_given(
+    tmp_path_factory: pytest.TempPathFactory, moments: list[datetime]
+) -> None:
+    directory = tmp_path_factory.mktemp("journal")
+    batch = [event(n, occurred_at=moment) for n, moment in enumerate(moments)]
+    journal = journals.FollowerJournal(directory, "db", ["csv:/x"])
+    done = journal.begin(batch[:1])
+    journal.begin(batch)
+    journal.done(done)
+    assert journal.path is not None
+    read = journals.read_journal(journal.path)
+    journal.close()
+    assert read.owed == list(dict.fromkeys(e.key for e in batch))
+    assert (read.leader, read.followers) == ("db", ["csv:/x"])

@@ -37,8 +37,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from sentiment_pipeline.dto import RawEventDTO
-from sentiment_pipeline.timeparse import canonical_text, to_utc
+from sentiment_pipeline.timeparse import to_utc
 
 __all__ = ["FollowerJournal", "JournalFile", "live_keys", "owed_rows", "stale_journals"]
 
@@ -48,10 +50,6 @@ SUFFIX = ".journal"
 # A journal whose batches are all done is cut back to its header once it grows past
 # this, so a run of days keeps a small file.
 _TRIM_BYTES = 4 << 20
-
-
-def _key_text(event: RawEventDTO) -> list[str]:
-    return [event.id, canonical_text(event.occurred_at)]
 
 
 class FollowerJournal:
@@ -83,8 +81,8 @@ class FollowerJournal:
             handle = self._handle or self._create()
             number = self._next
             self._next += 1
-            line = {"batch": number, "keys": [_key_text(event) for event in batch]}
-            handle.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
+            keys = [(event.id, event.occurred_at) for event in batch]
+            handle.write(orjson.dumps({"batch": number, "keys": keys}) + b"\n")
             handle.flush()
             os.fdatasync(handle.fileno())
             self._open_batches.add(number)

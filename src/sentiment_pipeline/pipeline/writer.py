@@ -60,11 +60,11 @@ def _journal_for(
         return None
     if not all(isinstance(follower, Repairable) for follower in followers):
         return None
-    names = [follower.identity for follower in followers]  # type: ignore[attr-defined]
+    names = [follower.identity for follower in followers if isinstance(follower, Repairable)]
     return FollowerJournal(directory, leader.identity, names)
 
 
-def _names(sinks: Sequence[Sink]) -> str:
+def _names(sinks: Sequence[Sink | Repairable]) -> str:
     return ", ".join(sink.name for sink in sinks)
 
 
@@ -315,7 +315,7 @@ class BatchWriter:
             return 0
         leader = self.leaders[0]
         assert isinstance(leader, StoredRows)
-        mine = {follower.identity: follower for follower in self.followers}  # type: ignore[attr-defined]
+        mine = {f.identity: f for f in self.followers if isinstance(f, Repairable)}
         repaired = 0
         with journals.stale_journals(self.journal_dir) as stale:
             held = {journal.path for journal in stale}
@@ -334,7 +334,11 @@ class BatchWriter:
         return repaired
 
     def _repair_one(
-        self, journal: JournalFile, leader: StoredRows, targets: list[Sink], held: set[Path]
+        self,
+        journal: JournalFile,
+        leader: StoredRows,
+        targets: Sequence[Repairable],
+        held: set[Path],
     ) -> int | None:
         """Repair one journal's owed rows in chunks; None on failure (noted in errors).
         Order matters against runs going on now: the database is asked first, then the
@@ -353,11 +357,11 @@ class BatchWriter:
                 return None
             if not stored:
                 continue
-            live = journals.live_keys(self.journal_dir or journal.path.parent, exclude=held)
+            live = journals.live_keys(journal.path.parent, exclude=held)
             missing = [event for event in stored if event.key not in live]
             for follower in targets:
                 try:
-                    written += follower.repair(missing)  # type: ignore[attr-defined]
+                    written += follower.repair(missing)
                 except (TransientError, OSError) as error:
                     message = f"{follower.name} sink failed: {error}"
                     LOGGER.error(message)

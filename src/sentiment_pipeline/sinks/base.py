@@ -85,6 +85,7 @@ class Repairable(Protocol):
     """A follower that can take rows it may hold already (`repair`): it writes only
     those it lacks. `identity` names where it writes (`csv:/abs/folder`)."""
 
+    name: str
     identity: str
 
     def repair(self, events: Sequence[RawEventDTO]) -> int:
