@@ -25,20 +25,20 @@ from sentiment_pipeline.db.url import parse_database_url
 from tests.fixtures.databases import libpq_url
 from tests.fixtures.isolation import ROOT
 from tests.fixtures.tcp_proxy import TcpProxy
+from tests.test_dump_inputs import installed
 from tests.test_fault_matrix import csv_ids, db_ids, small_disk
 
 SENTPIPE = Path(sys.executable).with_name("sentpipe")
 CASE_29 = ROOT / "tests" / "data" / "cases" / "29-csv-sink-disk-full" / "input.ndjson"
 
 
-def sentpipe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [str(SENTPIPE), *args],
         env={**os.environ, **env},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=300,
-        check=False,
     )
 
 
@@ -53,12 +53,12 @@ def test_case_29_the_csv_disk_fills_up_then_the_same_command_repairs_it(
             "SENTPIPE_DATABASE_URL": any_db_url,
             "SENTPIPE_CSV_DIR": str(folder),
         }
-        first = sentpipe(env, "ingest", "ndjson", str(CASE_29))
+        first = installed(env, "ingest", "ndjson", str(CASE_29))
         assert first.returncode == 1, first.stderr
         assert "csv sink failed" in first.stderr and "No space left on device" in first.stderr
         assert len(db_ids(any_db_url)) == 60 and len(csv_ids(folder)) < 60
         (folder / "filler").unlink()
-        second = sentpipe(env, "ingest", "ndjson", str(CASE_29), "--json")
+        second = installed(env, "ingest", "ndjson", str(CASE_29), "--json")
         assert second.returncode == 0, second.stderr
         result = json.loads(second.stdout)
         assert (result["duplicates"], result["repaired"]) == (60, 60)
@@ -130,13 +130,7 @@ def test_case_33_the_database_restarts_then_stays_down_during_a_backfill(
 
     # (A) a quick restart: the writer reconnects, the run completes
     restart = write_case_33_dump(tmp_path / "restart" / "python_comments.zst", "r")
-    process = subprocess.Popen(
-        [str(SENTPIPE), "ingest", "reddit-dump", str(restart)],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start(env, "ingest", "reddit-dump", str(restart))
     wait_for_rows(direct, "r", 15_000, process)
     proxy.down()
     time.sleep(0.5)  # the server "restarting" (shorter than the retry window)
@@ -149,24 +143,18 @@ def test_case_33_the_database_restarts_then_stays_down_during_a_backfill(
     # (B) down past the retry window: spooled, exit 3; back: the same command converges
     outage = write_case_33_dump(tmp_path / "outage" / "python_comments.zst", "o")
     down_env = {**env, "SENTPIPE_DB_RETRY_SECONDS": "2"}
-    process = subprocess.Popen(
-        [str(SENTPIPE), "ingest", "reddit-dump", str(outage)],
-        env={**os.environ, **down_env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start(down_env, "ingest", "reddit-dump", str(outage))
     wait_for_rows(direct, "o", 15_000, process)
     proxy.down()
     output, _ = process.communicate(timeout=300)
     assert process.returncode == 3, output
     assert "spooled" in output
     proxy.up()
-    again = sentpipe(down_env, "ingest", "reddit-dump", str(outage))
+    again = installed(down_env, "ingest", "reddit-dump", str(outage))
     assert again.returncode == 0, again.stderr
     assert ids_with(direct, "o") == 60_000
     written = csv_with(csv_dir, "o")
     assert len(written) == len(set(written)) == 60_000
     assert not list((tmp_path / "data" / "spool").glob("*.ndjson"))
-    status = json.loads(sentpipe(down_env, "spool", "status", "--json").stdout)
+    status = json.loads(installed(down_env, "spool", "status", "--json").stdout)
     assert (status["records"], status["journal_rows"]) == (0, 0)

@@ -231,6 +231,13 @@ def scrape_case(
 COMMANDS = ("ndjson", "dump", "scrape")
 
 
+def backend_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh database of `backend` (sqlite, postgres, timescale) for one test."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'sentpipe.db'}"
+    return str(request.getfixturevalue(f"{backend}_url"))
+
+
 @pytest.fixture
 def make_case(tmp_path: Path, fake_reddit_factory: FakeRedditFactory) -> Iterator[Any]:
     def make(command: str, url: str, csv_dir: Path | None = None) -> Case:
@@ -274,11 +281,7 @@ def small_disk(folder: Path, size: int) -> Iterator[Path]:
 def test_the_csv_disk_fills_up_then_space_is_freed(
     command: str, backend: str, tmp_path: Path, make_case: Any, request: pytest.FixtureRequest
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'sentpipe.db'}"
-        if backend == "sqlite"
-        else str(request.getfixturevalue("timescale_url"))
-    )
+    url = backend_url(backend, tmp_path, request)
     with small_disk(tmp_path / "csv", 16 << 20) as folder:
         case = make_case(command, url, folder)
         filler = folder / "filler"
@@ -312,11 +315,7 @@ def test_sigkill_at_a_random_moment_then_the_same_command(
     make_case: Any,
     request: pytest.FixtureRequest,
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'sentpipe.db'}"
-        if backend == "sqlite"
-        else str(request.getfixturevalue(f"{backend}_url"))
-    )
+    url = backend_url(backend, tmp_path, request)
     case = make_case(command, url)
     rng = random.Random(f"{command}-{seed}")
     for _ in range(2):  # killed twice, at two random points
@@ -374,11 +373,7 @@ def test_the_database_down_past_the_retry_window_then_back(
 def test_two_runs_at_once(
     command: str, backend: str, tmp_path: Path, make_case: Any, request: pytest.FixtureRequest
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'sentpipe.db'}"
-        if backend == "sqlite"
-        else str(request.getfixturevalue("timescale_url"))
-    )
+    url = backend_url(backend, tmp_path, request)
     case = make_case(command, url)
     both = [case.start(), case.start()]
     codes = sorted(case.finish(process) for process in both)
