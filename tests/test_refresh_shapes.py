@@ -469,3 +469,48 @@ def _settings(url: str, data_dir: Path) -> Any:
     from sentiment_pipeline.settings import load_settings
 
     return load_settings(data_dir=data_dir, database_url=url)
+
+
+# a refresh killed in the middle of a redaction -----------------------------------------
+
+
+class Killed(BaseException):
+    """What SIGKILL does to a run, for a test in one process: nothing after it runs."""
+
+
+def test_a_redaction_cut_between_the_database_and_the_csv_is_finished_by_the_next_run(
+    fake_reddit: RunningFakeReddit, tmp_path: Path, any_db_url: str
+) -> None:
+    from sentiment_pipeline.sinks import csv_sink
+    from tests.test_refresh import ALL_DUE
+
+    settings = settings_for(fake_reddit, tmp_path, any_db_url)
+    scraped(fake_reddit, settings)
+    rows = stored_rows(any_db_url)
+    comment = next(r for r in rows if r.event_type == "comment" and r.payload.get("body"))
+    text = comment.payload["body"]
+    newest = max(r.occurred_at.timestamp() for r in rows)
+    time.sleep(max(0.0, newest + 1.05 - time.time()))  # every row reaches the 1 s schedule
+    fake_reddit.delete(comment.id)
+
+    def killed(*_: Any) -> int:
+        raise Killed
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_sink, "rewrite_payloads", killed)
+        with pytest.raises(Killed):
+            refresh_reddit(settings, ALL_DUE)
+    # the database row is blanked, the CSV copy still holds the text, the item observed
+    assert next(r for r in stored_rows(any_db_url) if r.id == comment.id).payload["body"] == ""
+    assert [
+        json.loads(row["payload"])["body"] for row in csv_rows(settings.csv_path, comment.id)
+    ] == [text]
+    assert list((settings.data_dir / "journal").glob("redact-*.json"))
+
+    again = refresh_reddit(settings, ALL_DUE)
+    assert again.exit_code == 0, again.errors
+    assert again.report.due == 0  # nothing due: the item is not visited again...
+    assert again.report.csv_rows_rewritten == 1  # ...but its redaction is finished
+    copies = csv_rows(settings.csv_path, comment.id)
+    assert [json.loads(row["payload"])["body"] for row in copies] == [""]
+    assert not list((settings.data_dir / "journal").glob("redact-*.json"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sentiment_pipeline.errors import ConfigError, LockHeld
 
-__all__ = ["holder_pid", "run_lock"]
+__all__ = ["abandoned", "holder_pid", "run_lock"]
 
 
 def holder_pid(path: Path) -> int | None:
@@ -56,3 +56,24 @@ def run_lock(path: Path, wait: bool = False, command: str = "sentpipe scrape") -
             fcntl.flock(descriptor, fcntl.LOCK_UN)
     finally:
         os.close(descriptor)
+
+
+@contextmanager
+def abandoned(path: Path) -> Iterator[bool]:
+    """Try to take the lock of a file whose writer holds it (`flock`) for as long as
+    it lives (a journal of a run): True while we hold it, its writer being gone; False
+    when a live process holds it, or the file is gone."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield path.exists()  # deleted before we took its lock: nothing left to take over
+    finally:
+        handle.close()

@@ -40,6 +40,7 @@ from typing import IO, Any
 import orjson
 
 from sentiment_pipeline.dto import RawEventDTO
+from sentiment_pipeline.lock import abandoned
 from sentiment_pipeline.timeparse import to_utc
 
 __all__ = ["FollowerJournal", "JournalFile", "live_keys", "owed_rows", "stale_journals"]
@@ -186,32 +187,13 @@ def _files(directory: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def _held(path: Path) -> Iterator[bool]:
-    """Try to take a journal file's lock: True while held (its run is gone)."""
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        yield False
-        return
-    try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield path.exists()  # the file may have been deleted before we took its lock
-    finally:
-        handle.close()
-
-
-@contextlib.contextmanager
 def stale_journals(directory: Path) -> Iterator[list[JournalFile]]:
     """The journals whose runs are gone, locked for the caller while it repairs them;
     the caller deletes each file it has repaired (`path.unlink`)."""
     with contextlib.ExitStack() as stack:
         found: list[JournalFile] = []
         for path in _files(directory):
-            if stack.enter_context(_held(path)):
+            if stack.enter_context(abandoned(path)):
                 try:
                     found.append(read_journal(path))
                 except OSError as error:
@@ -227,7 +209,7 @@ def live_keys(directory: Path, exclude: Collection[Path] = ()) -> set[Key]:
     for path in _files(directory):
         if path in exclude:
             continue
-        with _held(path) as gone:
+        with abandoned(path) as gone:
             if gone:
                 continue
         try:
@@ -243,7 +225,7 @@ def owed_rows(directory: Path) -> int:
     `spool status`): keys of unfinished batches, some perhaps already in the follower."""
     total = 0
     for path in _files(directory):
-        with _held(path) as gone:
+        with abandoned(path) as gone:
             if not gone:
                 continue
             try:

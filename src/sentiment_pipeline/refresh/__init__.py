@@ -31,6 +31,7 @@ from sentiment_pipeline.refresh.observe import (
     observe,
     parse_schedule,
 )
+from sentiment_pipeline.refresh.pending import in_flight, unfinished
 from sentiment_pipeline.settings import Settings, SubredditTarget
 from sentiment_pipeline.timeparse import parse_duration
 
@@ -136,19 +137,29 @@ def _redact(
 
     if not keys:
         return
-    started = time.perf_counter()
-    rows, deleted = store.redact(keys)
-    report.db_seconds += time.perf_counter() - started
-    report.redacted += sum(1 for row in rows if row.changed)
-    report.scores_deleted += deleted
-    by_file: dict[Any, dict[tuple[str, datetime], str]] = defaultdict(dict)
-    for row in rows:
-        path = day_file(settings.csv_path, row.source, row.source_id, row.occurred_at)
-        by_file[path][(row.id, row.occurred_at)] = row.payload_json
-    for path, payloads in by_file.items():
-        rewritten = rewrite_payloads(path, payloads)
-        report.csv_rows_rewritten += rewritten
-        report.csv_files_rewritten += 1 if rewritten else 0
+    with in_flight(settings.journal_dir, keys):  # until every copy is blanked
+        started = time.perf_counter()
+        rows, deleted = store.redact(keys)
+        report.db_seconds += time.perf_counter() - started
+        report.redacted += sum(1 for row in rows if row.changed)
+        report.scores_deleted += deleted
+        by_file: dict[Any, dict[tuple[str, datetime], str]] = defaultdict(dict)
+        for row in rows:
+            path = day_file(settings.csv_path, row.source, row.source_id, row.occurred_at)
+            by_file[path][(row.id, row.occurred_at)] = row.payload_json
+        for path, payloads in by_file.items():
+            rewritten = rewrite_payloads(path, payloads)
+            report.csv_rows_rewritten += rewritten
+            report.csv_files_rewritten += 1 if rewritten else 0
+
+
+def _finish_redactions(settings: Settings, store: Any, report: RefreshReport) -> None:
+    """Finish the redactions a killed run began (`refresh.pending`): every copy of
+    their rows blanked, then their files removed."""
+    with unfinished(settings.journal_dir) as left:
+        for path, keys in left:
+            _redact(settings, store, keys, report)
+            path.unlink(missing_ok=True)
 
 
 def _target(settings: Settings, source_id: str) -> SubredditTarget:
@@ -210,6 +221,8 @@ async def refresh_reddit_async(
             if not options.dry_run and catch_up_pending(settings):  # spool, CSV first
                 result.absorb(await catch_up_async(settings))
             store = open_store(settings.database)
+            if not options.dry_run:  # a killed run's redactions first
+                _finish_redactions(settings, store, report)
             if options.purge_deleted_only:
                 _redact(settings, store, store.flagged(options.source_ids), report)
                 return result
