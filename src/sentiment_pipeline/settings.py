@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -40,6 +40,11 @@ from sentiment_pipeline.db.url import (
     sqlite_database,
 )
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.sources.reddit.settings import (
+    RedditSettings,
+    RedditTargets,
+    SubredditTarget,
+)
 
 if TYPE_CHECKING:
     from pydantic_settings.sources.types import Traversable
@@ -55,8 +60,6 @@ __all__ = [
 
 ENV_PREFIX = "SENTPIPE_"
 DOTENV_FILE = ".env"
-SortOrder = Literal["new", "hot", "top", "rising", "controversial"]
-TimeFilter = Literal["hour", "day", "week", "month", "year", "all"]
 
 # `SENTPIPE_*` names in `.env` that are no setting but are read elsewhere: by sentpipe
 # itself (SENTPIPE_CONFIG, SENTPIPE_DEBUG) or by the repository's scripts and tests.
@@ -72,56 +75,16 @@ def _default_data_dir() -> Path:
     return Path(user_data_dir("sentpipe", appauthor=False))
 
 
-class SubredditTarget(BaseModel):
-    """One scrape target from the YAML file's `subreddits:` list."""
-
-    model_config = {"extra": "forbid"}
-
-    name: str
-    sort: SortOrder = "new"
-    time_filter: TimeFilter = "day"
-    limit: int | None = Field(default=None, ge=1)
-    comments: bool = True
-    comment_depth: int | None = Field(default=None, ge=0)
-    more_comments: int = Field(default=32, ge=0)
-
-    @field_validator("name")
-    @classmethod
-    def _clean_name(cls, value: str) -> str:
-        name = value.strip().removeprefix("r/").removeprefix("/r/")
-        if not name or not all(c.isalnum() or c == "_" for c in name):
-            raise ValueError(f"{value!r} is not a subreddit name (letters, digits, _)")
-        return name
-
-
-class Settings(BaseSettings):
-    """Effective configuration of one sentpipe invocation."""
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_file=DOTENV_FILE,
-        env_file_encoding="utf-8",
-        extra="ignore",
-        validate_default=True,
-    )
+class _Storage(BaseModel):
+    """Where the data goes: the database, the data folder, the CSV folder."""
 
     database_url: SecretStr | None = None
     data_dir: Path = Field(default_factory=_default_data_dir)
     csv_dir: Path | None = None
 
-    reddit_client_id: str | None = None
-    reddit_client_secret: SecretStr | None = None
-    reddit_user_agent: str | None = None
-    reddit_username: str | None = None
-    reddit_password: SecretStr | None = None
-    reddit_oauth_url: str = "https://oauth.reddit.com"
-    reddit_url: str = "https://www.reddit.com"
 
-    comment_refresh_hours: float = Field(default=48.0, ge=0)
-
-    refresh_max_age: str = "72h"  # `sentpipe refresh`: revisit items up to this age
-    refresh_schedule: str = "1h,24h,72h"  # ages at which an item is due again
-    deleted_content: Literal["redact", "keep"] = "redact"  # see docs/refresh.md
+class _Pipeline(BaseModel):
+    """How records are written: the sinks, batches, queue, limits, retries, metrics."""
 
     sinks: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["database", "csv"])
     batch_size: int = Field(default=5000, ge=1, le=100_000)
@@ -134,7 +97,20 @@ class Settings(BaseSettings):
     parse_workers: int | None = Field(default=None, ge=0, le=64)
     metrics_dir: Path | None = None
 
-    subreddits: list[SubredditTarget] = Field(default_factory=list)
+
+# The bases in reverse order of their fields (pydantic lists a base's fields before a
+# later one's): storage, Reddit's client and refresh settings, the pipeline, Reddit's
+# targets, the order `config show` prints. A source's settings live in its package.
+class Settings(RedditTargets, _Pipeline, RedditSettings, _Storage, BaseSettings):
+    """Effective configuration of one sentpipe invocation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=DOTENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
 
     @field_validator("database_url", mode="after")
     @classmethod
@@ -149,18 +125,6 @@ class Settings(BaseSettings):
     def _split_sinks(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("refresh_max_age", "refresh_schedule", mode="after")
-    @classmethod
-    def _durations(cls, value: str) -> str:
-        from sentiment_pipeline.timeparse import parse_duration
-
-        for part in value.split(","):
-            try:
-                parse_duration(part.strip())
-            except ConfigError as error:
-                raise ValueError(error.reason) from None
         return value
 
     @field_validator("data_dir", "csv_dir", "metrics_dir", mode="after")

@@ -16,7 +16,6 @@ from typing import Any
 
 from sentiment_pipeline.db.queries import Marks
 from sentiment_pipeline.dto import Rejected
-from sentiment_pipeline.settings import SubredditTarget
 from sentiment_pipeline.sources.reddit.client import (
     RequestMeter,
     count_requests_into,
@@ -24,6 +23,7 @@ from sentiment_pipeline.sources.reddit.client import (
 )
 from sentiment_pipeline.sources.reddit.payload import reddit_payload
 from sentiment_pipeline.sources.reddit.report import SubredditStats
+from sentiment_pipeline.sources.reddit.settings import SubredditTarget
 from sentiment_pipeline.sources.reddit.worker import SubredditWorker, WorkerConfig
 
 __all__ = ["INFO_BATCH", "read_info", "tree_records"]

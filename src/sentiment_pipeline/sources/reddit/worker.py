@@ -16,10 +16,10 @@ from typing import Any
 
 from sentiment_pipeline.db.queries import Marks
 from sentiment_pipeline.dto import Rejected
-from sentiment_pipeline.settings import SubredditTarget
 from sentiment_pipeline.sources.reddit.client import RequestMeter, expanding_more, with_backoff
 from sentiment_pipeline.sources.reddit.payload import comment_record, submission_record
 from sentiment_pipeline.sources.reddit.report import SubredditStats
+from sentiment_pipeline.sources.reddit.settings import SubredditTarget
 
 __all__ = ["SubredditWorker", "WorkerConfig", "refresh_since"]
 
