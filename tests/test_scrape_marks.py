@@ -19,13 +19,14 @@ import sqlalchemy as sa
 
 from sentiment_pipeline.db.connect import open_engine
 from sentiment_pipeline.db.migrate import alembic_config, init_db
-from sentiment_pipeline.db.queries import read_marks, save_marks
+from sentiment_pipeline.db.queries import MarkQuery, read_marks, save_marks
 from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.errors import ExitCode
 from sentiment_pipeline.fake_reddit import FaultSpec, RunningFakeReddit, SubredditSpec
 from sentiment_pipeline.fake_reddit.faults import FaultState
 from sentiment_pipeline.scrape import RedditScrapeOptions, ScrapeResult, scrape_reddit
 from sentiment_pipeline.settings import Settings
+from sentiment_pipeline.sources.reddit.spec import MARKS
 from sentiment_pipeline.timeparse import storage_text, to_utc
 from tests.fixtures.tcp_proxy import TcpProxy
 from tests.test_fault_matrix import SENTPIPE, csv_ids, db_ids
@@ -59,7 +60,7 @@ def stored_marks(url: str) -> dict[str, datetime]:
     """The `submission` marks of `reddit` targets in `collection_marks`."""
     return {
         target: mark
-        for (target, kind), mark in read_marks(parse_database_url(url), "reddit").latest.items()
+        for (target, kind), mark in read_marks(parse_database_url(url), MARKS).latest.items()
         if kind == "submission"
     }
 
@@ -294,7 +295,7 @@ def test_posts_stored_above_the_mark_get_their_trees_again(
     finally:
         connection.close()
         engine.dispose()
-    save_marks(parse_database_url(url), "reddit", {"python": times[5]})  # 5 posts above
+    save_marks(parse_database_url(url), MARKS, {"python": times[5]})  # 5 posts above
     fake.clear_log()
     again = run(settings, "python", overlap_seconds=0)
     assert again.inserted == 0
@@ -316,10 +317,10 @@ def test_save_marks_keeps_the_greater_mark(
     parsed = parse_database_url(url)
     init_db(parsed)
     newer = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
-    save_marks(parsed, "reddit", {"python": newer, "rust": newer - timedelta(days=1)})
-    save_marks(parsed, "reddit", {"python": newer - timedelta(hours=1), "rust": newer})
+    save_marks(parsed, MARKS, {"python": newer, "rust": newer - timedelta(days=1)})
+    save_marks(parsed, MARKS, {"python": newer - timedelta(hours=1), "rust": newer})
     assert stored_marks(url) == {"python": newer, "rust": newer}
-    assert read_marks(parsed, "other").latest == {}  # per source
+    assert read_marks(parsed, MarkQuery("other", "submission")).latest == {}  # per source
 
 
 def test_a_limit_below_the_mark_warns_about_the_gap(
@@ -369,7 +370,8 @@ def test_upgrading_a_0003_database_with_data_seeds_the_marks(any_db_url: str) ->
         "python": datetime(2024, 1, 3, tzinfo=UTC),
         "rust": datetime(2023, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
     }
-    assert read_marks(url, "other").latest == {}  # only Reddit's targets are seeded
+    other = MarkQuery("other", "submission")
+    assert read_marks(url, other).latest == {}  # only Reddit's targets are seeded
     assert mark_rows(any_db_url) == 2
 
 

@@ -23,6 +23,7 @@ from sentiment_pipeline.scrape import RedditScrapeOptions, scrape_reddit
 from sentiment_pipeline.settings import load_settings
 from sentiment_pipeline.sinks import build_sinks
 from sentiment_pipeline.sinks.csv_sink import CsvSink
+from sentiment_pipeline.sources.reddit.spec import MARKS
 from sentiment_pipeline.timeparse import parse_moment
 from tests.test_scrape import FakeFactory, fake_env, scrape_settings, targets
 
@@ -155,7 +156,7 @@ def test_read_marks_computes_the_recent_floor_from_the_marks_it_read(
         seen.append(marks)
         return datetime(2000, 1, 1, tzinfo=UTC)
 
-    marks = read_marks(settings.database, "reddit", floor)
+    marks = read_marks(settings.database, MARKS, floor)
     assert seen and seen[0].latest_for("tiny", "submission") is not None
     assert len(marks.recent["tiny"]) == 5
     with sqlite3.connect(settings.database.sqlite_path) as db:
@@ -166,12 +167,12 @@ def test_read_marks_computes_the_recent_floor_from_the_marks_it_read(
             ).fetchall()
         )
     assert {k: v for k, v in marks.recent["tiny"].items() if v} == stored
-    assert read_marks(settings.database, "reddit").recent == {}  # no floor: latest only
+    assert read_marks(settings.database, MARKS).recent == {}  # no floor: latest only
 
 
 def test_read_marks_does_not_create_a_missing_sqlite_file(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path)
-    assert read_marks(settings.database, "reddit", lambda marks: None) == Marks()
+    assert read_marks(settings.database, MARKS, lambda marks: None) == Marks()
     assert not settings.database.sqlite_path.exists()
 
 

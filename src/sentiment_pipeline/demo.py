@@ -42,8 +42,9 @@ def demo_newest_post(settings: Settings) -> float:
     """The newest demo post's time (UNIX seconds): the stored one when an earlier demo
     run stored posts (so reruns regenerate the same events), else an hour ago."""
     from sentiment_pipeline.db.queries import read_marks
+    from sentiment_pipeline.sources.reddit.spec import MARKS
 
-    marks = read_marks(settings.database, "reddit")
+    marks = read_marks(settings.database, MARKS)
     stored = [marks.latest_for(name, "submission") for name in _ANCHORS]
     found = [moment.timestamp() for moment in stored if moment is not None]
     if found:

@@ -141,14 +141,14 @@ def _save_marks(databases: Sequence[DatabaseURL], result: ScrapeResult, durable:
     `result.valid`) and none waits in the spool. A database that cannot take them now
     keeps its old marks (a warning in the log, not a failure): the next run walks again."""
     from sentiment_pipeline.db.queries import save_marks
-    from sentiment_pipeline.sources.reddit.payload import SOURCE
+    from sentiment_pipeline.sources.reddit.spec import MARKS
 
     marks = result.report.marks
     if not marks or result.spooled or durable < result.valid:
         return
     for url in databases:
         try:
-            save_marks(url, SOURCE, marks)
+            save_marks(url, MARKS, marks)
         except SentpipeError as error:
             LOGGER.warning("high-water marks not saved in %s: %s", url.masked, error)
 
@@ -202,7 +202,7 @@ async def scrape_reddit_async(
     )
     from sentiment_pipeline.sinks import build_sinks
     from sentiment_pipeline.sources.reddit.client import check_credentials
-    from sentiment_pipeline.sources.reddit.payload import SOURCE
+    from sentiment_pipeline.sources.reddit.spec import MARKS
 
     check_credentials(settings)
     result = ScrapeResult()
@@ -216,7 +216,7 @@ async def scrape_reddit_async(
             databases = database_urls(sinks)
             if databases:
                 floor = _recent_floor(options)
-                marks = await asyncio.to_thread(read_marks, databases[0], SOURCE, floor)
+                marks = await asyncio.to_thread(read_marks, databases[0], MARKS, floor)
             progress = None if on_progress is None else (lambda _: on_progress(result))
             source = reddit_records(settings, targets, options, result.report, marks, progress)
             handed_over = not dry_run

@@ -1,10 +1,11 @@
-"""The queries the scraper needs: high-water marks, recent submissions, totals.
+"""The queries a collecting job needs: high-water marks, recent items, totals.
 
-A target's mark lives in `collection_marks` (migration 0004): the newest post time of
-its last completed walk, saved by the scrape job (`save_marks`) once every record of the
-run is durable, so a walk cut short never moves it. Plain SQL through SQLAlchemy Core,
-for PostgreSQL and SQLite (which stores times as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC text,
-`timeparse.storage_text`).
+A target's mark lives in `collection_marks` (migration 0004): the newest item time of
+its last completed walk, saved by the job (`save_marks`) once every record of the run is
+durable, so a walk cut short never moves it. Which events a source's marks follow is the
+source's own: its `MarkQuery` (declared in its `SourceSpec`, `sources.source_spec`).
+Plain SQL through SQLAlchemy Core, for PostgreSQL and SQLite (which stores times as
+'YYYY-MM-DD HH:MM:SS.ffffff' UTC text, `timeparse.storage_text`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sentiment_pipeline.timeparse import storage_text, to_utc
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-__all__ = ["Marks", "event_totals", "read_marks", "save_marks"]
+__all__ = ["MarkQuery", "Marks", "event_totals", "read_marks", "save_marks"]
 
 MARKS_TABLE = "collection_marks"
 
@@ -31,11 +32,27 @@ _SAVE_MARK = {
 }
 
 
+@dataclass(frozen=True)
+class MarkQuery:
+    """A source's high-water-mark query: which stored events its marks follow.
+
+    `item_type`: the event type a target's mark is the newest time of (the `kind` the
+    mark is saved under; Reddit: `submission`). `child_type` / `link_key`: events of
+    that type are counted per item in `Marks.recent`, the item named by the child's
+    payload key `link_key` (Reddit: `comment`, `link_id`); None: no counts."""
+
+    source: str
+    item_type: str
+    child_type: str | None = None
+    link_key: str | None = None
+
+
 @dataclass
 class Marks:
     """What is already stored for one source: the completed mark per (source_id, kind)
-    (kind "submission": the newest post time of the target's last completed walk), and
-    per source_id the recent submissions with how many comments we hold for each."""
+    (kind: the `MarkQuery.item_type`, the newest item time of the target's last
+    completed walk), and per source_id the recent items with how many children (Reddit:
+    comments) we hold for each."""
 
     latest: dict[tuple[str, str], datetime] = field(default_factory=dict)
     recent: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -70,16 +87,16 @@ def _connect(url: DatabaseURL) -> tuple[Any, Connection]:
 
 def read_marks(
     url: DatabaseURL,
-    source: str,
+    query: MarkQuery,
     recent_since: Callable[[Marks], datetime | None] | None = None,
 ) -> Marks:
-    """Marks for `source`, read on one connection; empty when nothing is stored yet.
+    """Marks of `query.source`, read on one connection; empty when nothing is stored yet.
 
     `marks.latest` is always read: the rows of `collection_marks` (on a database not yet
-    at 0004, which only a dry run reads, the newest stored submission per source id, the
-    rule migration 0004 seeds with). `recent_since(marks)` is then called with it and
-    returns the moment from which stored submissions (with their stored comment counts)
-    go into `marks.recent`; None skips that query. Raises `ConfigError` or
+    at 0004, which only a dry run reads, the newest stored `item_type` event per source
+    id, the rule migration 0004 seeds with). `recent_since(marks)` is then called with it
+    and returns the moment from which stored items (with their stored child counts) go
+    into `marks.recent`; None skips that query. Raises `ConfigError` or
     `DatabaseUnreachable` when the database cannot be opened.
     """
     marks = Marks()
@@ -89,58 +106,60 @@ def read_marks(
     try:
         if not _has_table(connection):
             return marks
-        _read_latest(connection, source, marks)
+        _read_latest(connection, query, marks)
         floor = recent_since(marks) if recent_since is not None else None
         if floor is not None:
-            _read_recent(connection, url, source, floor, marks)
+            _read_recent(connection, url, query, floor, marks)
         return marks
     finally:
         connection.close()
         engine.dispose()
 
 
-def _read_latest(connection: Connection, source: str, marks: Marks) -> None:
+def _read_latest(connection: Connection, query: MarkQuery, marks: Marks) -> None:
     """Fill `marks.latest` from `collection_marks` (or, before 0004, from raw_events)."""
     from sqlalchemy import text
 
     if _has_table(connection, MARKS_TABLE):
-        query = f"SELECT target, kind, mark FROM {MARKS_TABLE} WHERE source = :source"
+        sql = f"SELECT target, kind, mark FROM {MARKS_TABLE} WHERE source = :source"
     else:
-        query = (
-            "SELECT source_id, 'submission', MAX(occurred_at) FROM raw_events "
-            "WHERE source = :source AND event_type = 'submission' GROUP BY source_id"
+        sql = (
+            "SELECT source_id, event_type, MAX(occurred_at) FROM raw_events "
+            "WHERE source = :source AND event_type = :kind GROUP BY source_id, event_type"
         )
-    for target, kind, mark in connection.execute(text(query), {"source": source}):
+    values = {"source": query.source, "kind": query.item_type}
+    for target, kind, mark in connection.execute(text(sql), values):
         marks.latest[(target, kind)] = _as_utc(mark)
 
 
 def _read_recent(
-    connection: Connection, url: DatabaseURL, source: str, floor: datetime, marks: Marks
+    connection: Connection, url: DatabaseURL, query: MarkQuery, floor: datetime, marks: Marks
 ) -> None:
-    """Fill `marks.recent`: stored submissions from `floor` on, with their comments."""
+    """Fill `marks.recent`: stored items from `floor` on, with their children counted."""
     from sqlalchemy import text
 
-    since = _param(url, floor)
+    values = {"source": query.source, "since": _param(url, floor), "item": query.item_type}
     rows = connection.execute(
         text(
             "SELECT source_id, id FROM raw_events WHERE source = :source "
-            "AND event_type = 'submission' AND occurred_at >= :since"
+            "AND event_type = :item AND occurred_at >= :since"
         ),
-        {"source": source, "since": since},
+        values,
     )
     for source_id, ident in rows:
         marks.recent.setdefault(source_id, {})[ident] = 0
+    if query.child_type is None or query.link_key is None:
+        return
+    key = query.link_key.replace("'", "''")
     link = (
-        "payload->>'link_id'"
-        if url.backend == "postgresql"
-        else "json_extract(payload, '$.link_id')"
+        f"payload->>'{key}'" if url.backend == "postgresql" else f"json_extract(payload, '$.{key}')"
     )
     rows = connection.execute(
         text(
             f"SELECT source_id, {link}, COUNT(*) FROM raw_events WHERE source = :source "
-            f"AND event_type = 'comment' AND occurred_at >= :since GROUP BY source_id, {link}"
+            f"AND event_type = :child AND occurred_at >= :since GROUP BY source_id, {link}"
         ),
-        {"source": source, "since": since},
+        {**values, "child": query.child_type},
     )
     for source_id, link_id, count in rows:
         held = marks.recent.get(source_id)
@@ -148,10 +167,9 @@ def _read_recent(
             held[link_id] = int(count)
 
 
-def save_marks(
-    url: DatabaseURL, source: str, marks: Mapping[str, datetime], kind: str = "submission"
-) -> None:
-    """Save each target's mark (`{source_id: newest post time}`) in one transaction,
+def save_marks(url: DatabaseURL, query: MarkQuery, marks: Mapping[str, datetime]) -> None:
+    """Save each target's mark (`{source_id: newest item time}`, under the kind
+    `query.item_type`) in one transaction,
     keeping the greater of the stored and the new one. The caller saves only marks of
     completed walks whose records are all durable. A missing SQLite file is left alone.
     Raises `ConfigError` or `DatabaseUnreachable` (the database is down or busy)."""
@@ -164,7 +182,13 @@ def save_marks(
         return
     now = _param(url, datetime.now(UTC))
     rows = [
-        {"source": source, "target": target, "kind": kind, "mark": _param(url, mark), "now": now}
+        {
+            "source": query.source,
+            "target": target,
+            "kind": query.item_type,
+            "mark": _param(url, mark),
+            "now": now,
+        }
         for target, mark in marks.items()
     ]
     engine, connection = _connect(url)
