@@ -87,7 +87,7 @@ def bare(rows: int) -> tuple[float, int]:
     texts = []
     for r in make_records(rows):
         p = r["payload"]
-        text = event_text(r["event_type"], p.get("title"), p.get("selftext"), p.get("body"))
+        text = event_text(r["source"], r["event_type"], p)
         if text is not None:
             texts.append(text)
     polarity = SentimentIntensityAnalyzer().polarity_scores

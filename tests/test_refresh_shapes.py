@@ -199,9 +199,10 @@ def test_a_placeholder_gives_its_state_and_is_never_scored(text: str, state: str
     seen = observe("t1_x", "2024-01-01", hash_of(stored), fresh)
     assert seen.state == state and seen.patch is None  # never `edited`
     if key == "body":
-        assert event_text("comment", None, None, text) is None
+        assert event_text("reddit", "comment", {"body": text}) is None
     else:
-        assert event_text("submission", text if key == "title" else "", text, None) is None
+        title = text if key == "title" else ""
+        assert event_text("reddit", "submission", {"title": title, "selftext": text}) is None
 
 
 @pytest.mark.parametrize(
@@ -233,7 +234,7 @@ def test_removed_by_category_decides(category: str, state: str) -> None:
 def test_text_that_only_looks_like_a_placeholder_is_live_and_scored(text: str) -> None:
     fresh = {"body": text, "author": "[deleted]"}  # the account is gone, the text is not
     assert observe("t1_x", "2024-01-01", hash_of(fresh), fresh).state == "live"
-    assert (event_text("comment", None, None, text) is None) == (text == "")
+    assert (event_text("reddit", "comment", {"body": text}) is None) == (text == "")
 
 
 def test_admin_removals_are_redacted_and_not_scored(

@@ -583,22 +583,20 @@ def test_timescale_hypertable_uses_raw_events_interval(timescale_url: str) -> No
     engine.dispose()
 
 
-def test_stats_shows_scored_skipped_waiting(any_db_url: str, tmp_path: Path) -> None:
+def test_stats_shows_scored_not_scorable_waiting(any_db_url: str, tmp_path: Path) -> None:
     engine = _setup(any_db_url, _many(40))
     env = {"SENTPIPE_DATABASE_URL": any_db_url, "SENTPIPE_DATA_DIR": str(tmp_path)}
     url = parse_database_url(any_db_url)
     done = score_events(url, ScoreOptions(max_events=30), lock_path=tmp_path / "l")
+    assert done.skipped == 2  # the run's events without text (0 and 17)
     result = runner.invoke(app, ["stats", "--json"], env=env)
     assert result.exit_code == 0, result.output
-    (entry,) = json.loads(result.output)["sentiment"]
-    assert entry == {
-        "model": done.model,
-        "scored": done.scored,
-        "skipped": done.skipped,
-        "waiting": 10,
-    }
+    data = json.loads(result.output)
+    (entry,) = data["sentiment"]
+    assert entry == {"model": done.model, "scored": done.scored, "skipped": 0, "waiting": 10}
+    assert data["not_scorable"] == {"reddit": 2}  # no text: not scorable, never skipped
     text = runner.invoke(app, ["stats"], env=env)
-    assert f"{done.scored:,} scored, {done.skipped:,} skipped, 10 waiting" in text.output
+    assert f"{done.scored:,} scored, 2 not scorable (reddit 2), 10 waiting" in text.output
     engine.dispose()
 
 

@@ -50,6 +50,8 @@ class Stats:
     last_ingested_at: datetime | None = None
     per_day: list[tuple[date, int]] = field(default_factory=list)
     sentiment: list[Any] = field(default_factory=list)  # sentiment.counts.ModelCounts
+    # source -> events with no text to score (sentiment.counts), largest first
+    not_scorable: dict[str, int] = field(default_factory=dict)
     last_observed_at: datetime | None = None  # newest `refresh` observation
     revisions_by_state: dict[str, int] = field(default_factory=dict)  # latest state per item
     # Not in the database yet: records in the spool (the database was down) and rows of
@@ -110,6 +112,7 @@ class Stats:
             "per_day": [{"date": d.isoformat(), "events": n} for d, n in self.per_day],
             "stale": None if max_age is None else self.is_stale(max_age),
             "sentiment": [counts.to_dict() for counts in self.sentiment],
+            "not_scorable": self.not_scorable,
             "refresh": {
                 "last_observed_at": iso(self.last_observed_at),
                 "by_state": self.revisions_by_state,
@@ -162,9 +165,10 @@ def collect_stats(
         start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
         _per_day(reader, where, max(start, since or start), stats)
         stats.per_day = _fill_days(stats.per_day, first_day, days)
-        from sentiment_pipeline.sentiment.counts import sentiment_counts
+        from sentiment_pipeline.sentiment.counts import sentiment_figures
 
-        stats.sentiment = sentiment_counts(url)
+        figures = sentiment_figures(url)
+        stats.sentiment, stats.not_scorable = figures.models, figures.not_scorable
         _revisions(reader, stats)
         return stats
 

@@ -146,10 +146,14 @@ def _render(result: Any) -> None:
             f"{result.spooled:,} spooled records, {result.journal_rows:,} journal rows to "
             "check against the CSV sink (the next run writes them; `sentpipe spool status`)",
         )
+    unscorable = sum(result.not_scorable.values())
+    by_source = ", ".join(f"{source} {n:,}" for source, n in result.not_scorable.items())
     for counts in result.sentiment:
         summary.add_row(
             f"Sentiment {counts.model}",
-            f"{counts.scored:,} scored, {counts.skipped:,} skipped, {counts.waiting:,} waiting",
+            f"{counts.scored:,} scored, {unscorable:,} not scorable"
+            + (f" ({by_source})" if by_source else "")
+            + f", {counts.waiting:,} waiting",
         )
     if result.last_observed_at is not None:
         states = ", ".join(f"{n:,} {state}" for state, n in result.revisions_by_state.items())

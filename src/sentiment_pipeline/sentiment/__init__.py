@@ -7,9 +7,12 @@ Public API:
   and mark the events processed (run.py, store.py).
 - `sentiment_report(url, model, bucket, since, until, source_ids) -> SentimentReport`:
   events scored, mean compound and label shares per subreddit per bucket (report.py).
-- `sentiment_counts(url) -> list[ModelCounts]`: scored / skipped / waiting per model,
-  for `sentpipe stats` (counts.py).
-- `clean_text`, `event_text` (clean.py); `Scorer`, `get_scorer`, `label_for` (scorers.py).
+- `sentiment_counts(url) -> list[ModelCounts]`: scored / waiting per model, and
+  `not_scorable_counts(url)`: per source, the events with no text to score, for
+  `sentpipe stats` (counts.py).
+- `clean_text`, `event_text(source, event_type, payload)` (clean.py: the text comes from
+  the source's spec, `sources.source_spec`); `Scorer`, `get_scorer`, `label_for`
+  (scorers.py).
 
 Nothing here imports typer or rich; vaderSentiment is imported when a scorer is made.
 """

@@ -1,10 +1,11 @@
 """What the scorer reads: the text of an event, cleaned of markup but not of feeling.
 
-`event_text` picks the text (submissions: title + selftext; comments: body) and returns
-None for what cannot carry sentiment: empty text, and Reddit's removal and deletion
-placeholders (`[deleted]`, `[removed]`, `[ Removed by Reddit ]`, …; every one is known
-to `sources.reddit.removed.is_placeholder`, which also takes their variants). `clean_text`
-removes what only adds noise for a lexicon scorer and keeps what VADER uses:
+`event_text` asks the event's source for its text (`sources.source_spec(source).text_of`:
+Reddit's rule takes title + selftext of a post, the body of a comment, and never a
+removal placeholder; a source no package registers gets the generic rule, the payload's
+`text`, else `title` + `body`) and returns None when there is none or nothing is left
+once cleaned. `clean_text` removes what only adds noise for a lexicon scorer and keeps
+what VADER uses:
 
 - HTML entities are unescaped (`&amp;` → `&`, `&gt;` → `>`), NUL characters dropped;
 - fenced (```) and indented (4 spaces / tab) code blocks are removed;
@@ -18,11 +19,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sentiment_pipeline.sources.reddit.removed import is_placeholder
+from sentiment_pipeline.sources import generic_spec, known_specs, source_spec
 
-__all__ = ["clean_text", "event_text"]
+__all__ = ["TextPlan", "clean_text", "event_text", "text_plan"]
 
 _FENCE = re.compile(r"^[ \t]*(```|~~~).*?(^[ \t]*\1[^\n]*$|\Z)", re.M | re.S)
 _INDENTED = re.compile(r"^(?: {4}|\t)[^\n]*$", re.M)
@@ -51,40 +53,32 @@ def clean_text(text: str) -> str:
     return _BLANKS.sub(" ", text).strip()
 
 
-def _field(payload: Mapping[str, Any] | None, key: str) -> str:
-    value = None if payload is None else payload.get(key)
-    return value if isinstance(value, str) else ""
+@dataclass(frozen=True)
+class TextPlan:
+    """What the scorer needs of the registry for one run: the payload keys any source's
+    text rule reads (the claim fetches only these), and the sources whose registered
+    spec has no text rule (never claimed: `not scorable`)."""
+
+    keys: tuple[str, ...]
+    unscorable: tuple[str, ...]
 
 
-def _usable(text: str | None) -> str:
-    """The text, or '' for none or a placeholder (never scored: it says nothing of
-    the author's feeling)."""
-    if not text or is_placeholder(text):
-        return ""
-    return text
+def text_plan() -> TextPlan:
+    """The `TextPlan` of every registered source plus the generic rule."""
+    specs = known_specs()
+    keys: dict[str, None] = dict.fromkeys(generic_spec("").text_keys)
+    for spec in specs.values():
+        keys.update(dict.fromkeys(spec.text_keys))
+    unscorable = tuple(name for name, spec in specs.items() if spec.text_of is None)
+    return TextPlan(tuple(keys), unscorable)
 
 
-def event_text(
-    event_type: str, title: str | None, selftext: str | None, body: str | None
-) -> str | None:
-    """The cleaned text to score for one event, or None when there is nothing to score.
-
-    Submissions use `title` + blank line + `selftext`; comments (and any other type) use
-    `body`, falling back to title/selftext when a source has no body.
-    """
-    if event_type == "comment" or body:
-        parts = [_usable(body)]
-    else:
-        parts = [_usable(title), _usable(selftext)]
-    raw = "\n\n".join(part for part in parts if part)
+def event_text(source: str, event_type: str, payload: Mapping[str, Any]) -> str | None:
+    """The cleaned text to score for one event of `source`, or None when there is
+    nothing to score: the source's text rule (`sources.source_spec(source).text_of`)
+    found none, or nothing is left once cleaned."""
+    raw = source_spec(source).text(event_type, payload)
     if not raw:
         return None
     cleaned = clean_text(raw)
     return cleaned or None
-
-
-def payload_text(event_type: str, payload: Mapping[str, Any] | None) -> str | None:
-    """`event_text` for a payload dict (for callers that hold the whole payload)."""
-    return event_text(
-        event_type, _field(payload, "title"), _field(payload, "selftext"), _field(payload, "body")
-    )

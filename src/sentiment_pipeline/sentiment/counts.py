@@ -1,9 +1,15 @@
-"""Scored / skipped / waiting counts for `sentpipe stats` (one grouped query each).
+"""Scored / waiting counts per model and `not scorable` counts per source, for `stats`.
 
 - `scored`: rows in sentiment_scores for the model;
-- `skipped`: processed events with no score from any model (no text to score);
-- `waiting`: events not processed yet (the same for every model).
-A database without sentiment_scores (not upgraded yet) gives an empty list.
+- `waiting`: events not processed yet that the scorer will claim (the same for every
+  model): events of a source whose spec has no text rule are never claimed;
+- `not_scorable` (per source): events with no text to score: processed with no score
+  from any model (the source's text rule found none), and every unscored event of a
+  source without a text rule;
+- `skipped`: kept in the shape for readers of `stats --json` schema 1; always 0, as
+  events with no text are `not_scorable`.
+A database without sentiment_scores (not upgraded yet) gives no entries. One grouped
+query each.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError
 
-__all__ = ["ModelCounts", "sentiment_counts"]
+__all__ = ["ModelCounts", "SentimentCounts", "sentiment_counts", "sentiment_figures"]
 
 
 @dataclass(frozen=True)
@@ -33,15 +39,29 @@ class ModelCounts:
         }
 
 
-def sentiment_counts(url: DatabaseURL) -> list[ModelCounts]:
-    """One entry per model that has scores (or `vader` with 0 when none has)."""
+@dataclass(frozen=True)
+class SentimentCounts:
+    """`models`: one `ModelCounts` per model that has scores (or `vader` with 0 when none
+    has); `not_scorable`: source -> events with no text to score, largest first."""
+
+    models: list[ModelCounts]
+    not_scorable: dict[str, int]
+
+
+def sentiment_figures(url: DatabaseURL) -> SentimentCounts:
+    """The sentiment figures of `sentpipe stats` (module docstring); empty before the
+    sentiment_scores table exists."""
+    from sentiment_pipeline.sentiment.clean import text_plan
     from sentiment_pipeline.sentiment.scorers import model_id_for
     from sentiment_pipeline.sentiment.store import PostgresStore, SQLiteStore
 
     try:
         store: Any = PostgresStore(url) if url.backend == "postgresql" else SQLiteStore(url)
     except ConfigError:
-        return []
+        return SentimentCounts([], {})
+    unscorable = text_plan().unscorable
+    mark = "%s" if url.backend == "postgresql" else "?"
+    among = f"source IN ({', '.join([mark] * len(unscorable))})" if unscorable else "FALSE"
     try:
         conn = store._conn
         false = "false" if url.backend == "postgresql" else "FALSE"
@@ -49,16 +69,24 @@ def sentiment_counts(url: DatabaseURL) -> list[ModelCounts]:
             "SELECT model, count(*) FROM sentiment_scores GROUP BY model ORDER BY model"
         ).fetchall()
         waiting = conn.execute(
-            f"SELECT count(*) FROM raw_events WHERE processed = {false}"
+            f"SELECT count(*) FROM raw_events WHERE processed = {false} AND NOT {among}",
+            unscorable,
         ).fetchone()[0]
-        skipped = conn.execute(
-            f"SELECT count(*) FROM raw_events r WHERE processed <> {false} AND NOT EXISTS "
-            "(SELECT 1 FROM sentiment_scores s WHERE s.id = r.id "
-            "AND s.occurred_at = r.occurred_at)"
-        ).fetchone()[0]
+        per_source = conn.execute(
+            f"SELECT source, count(*) FROM raw_events r WHERE (processed <> {false} OR {among}) "
+            "AND NOT EXISTS (SELECT 1 FROM sentiment_scores s WHERE s.id = r.id "
+            "AND s.occurred_at = r.occurred_at) GROUP BY source",
+            unscorable,
+        ).fetchall()
         if url.backend == "postgresql":
             conn.rollback()
     finally:
         store.close()
     models = [(str(m), int(n)) for m, n in per_model] or [(model_id_for("vader"), 0)]
-    return [ModelCounts(m, n, int(skipped), int(waiting)) for m, n in models]
+    counts = sorted(((str(s), int(n)) for s, n in per_source), key=lambda kv: (-kv[1], kv[0]))
+    return SentimentCounts([ModelCounts(m, n, 0, int(waiting)) for m, n in models], dict(counts))
+
+
+def sentiment_counts(url: DatabaseURL) -> list[ModelCounts]:
+    """`sentiment_figures(url).models`."""
+    return sentiment_figures(url).models

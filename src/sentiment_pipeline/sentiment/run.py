@@ -20,7 +20,7 @@ from typing import Any
 
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, LockHeld, SentpipeError
-from sentiment_pipeline.sentiment.clean import event_text
+from sentiment_pipeline.sentiment.clean import event_text, text_plan
 from sentiment_pipeline.sentiment.scorers import Scorer, get_scorer, label_for, model_id_for
 from sentiment_pipeline.sentiment.store import (
     Claimed,
@@ -29,6 +29,7 @@ from sentiment_pipeline.sentiment.store import (
     SentimentStore,
     open_store,
 )
+from sentiment_pipeline.sources import BUILTIN_SOURCES, SourceSpec, known_specs, register
 
 __all__ = ["JSON_VERSION", "ScoreOptions", "ScoreResult", "score_batch", "score_events"]
 
@@ -91,11 +92,12 @@ class ScoreResult:
 
 
 def score_batch(scorer: Scorer, claimed: list[Claimed]) -> list[ScoreRow]:
-    """Scores for the claimed events that have text (the others are `skipped`)."""
+    """Scores for the claimed events that have text (`sentiment.clean.event_text`); the
+    others are marked processed without one."""
     model = scorer.model_id
     rows: list[ScoreRow] = []
     for event in claimed:
-        text = event_text(event.event_type, event.title, event.selftext, event.body)
+        text = event_text(event.source, event.event_type, event.payload)
         if text is None:
             continue
         s = scorer.score(text)
@@ -201,9 +203,13 @@ def _worker_main(
     shared_budget: Any,
     deadline: float | None,
     queue: Any,
+    specs: tuple[SourceSpec, ...] = (),
 ) -> None:
-    """One worker process: the same loop, reporting progress and its end on `queue`."""
+    """One worker process: the same loop, reporting progress and its end on `queue`.
+    `specs`: the sources the parent registered at run time (`sources.register`)."""
     try:
+        for spec in specs:
+            register(spec)
         store = open_store(url)
         try:
             scorer = get_scorer(options.model)
@@ -232,6 +238,12 @@ _ERRORS: dict[str, type[SentpipeError]] = {
 }
 
 
+def _run_time_specs() -> tuple[SourceSpec, ...]:
+    """The specs registered in this process that a spawned worker would not find itself
+    (not built in); their `text_of` must be a module-level function (pickled by name)."""
+    return tuple(spec for name, spec in known_specs().items() if name not in BUILTIN_SOURCES)
+
+
 def _run_workers(
     url: DatabaseURL,
     options: ScoreOptions,
@@ -246,7 +258,7 @@ def _run_workers(
     processes = [
         context.Process(
             target=_worker_main,
-            args=(url, options, scope, budget, deadline, queue),
+            args=(url, options, scope, budget, deadline, queue, _run_time_specs()),
             name=f"sentpipe-sentiment-{i + 1}",
             daemon=True,
         )
@@ -323,11 +335,14 @@ def score_events(
     result = ScoreResult(model_id, store.backend, workers=options.workers)
     try:
         run_start = store.server_now()
+        plan = text_plan()
         scope = EventScope(
             options.source_ids,
             options.since,
             options.until,
             run_start if options.rescore else None,
+            unscorable=plan.unscorable,
+            text_keys=plan.keys,
         )
         if options.dry_run:
             result.dry_run = True
@@ -354,7 +369,7 @@ def score_events(
                 )
         result.scored, result.skipped, result.batches = counts
         result.waiting = store.count_waiting(
-            EventScope(options.source_ids, options.since, options.until)
+            EventScope(options.source_ids, options.since, options.until, unscorable=plan.unscorable)
         )
     finally:
         store.close()

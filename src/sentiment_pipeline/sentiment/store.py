@@ -43,12 +43,17 @@ __all__ = ["Claimed", "EventScope", "ScoreRow", "SentimentStore", "open_store"]
 @dataclass(frozen=True)
 class EventScope:
     """Which events a run may claim (every condition given must hold); `source_ids`
-    match as `db.filters.SourceIdMatch` says (subreddit names in any spelling)."""
+    match as `db.filters.SourceIdMatch` says (subreddit names in any spelling).
+
+    `unscorable`: sources never claimed (their spec has no text rule). `text_keys`: the
+    payload keys a claim fetches into `Claimed.payload` (`sentiment.clean.text_plan`)."""
 
     source_ids: tuple[str, ...] = ()
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     rescore_before: datetime | None = None  # also processed events processed before this
+    unscorable: tuple[str, ...] = ()
+    text_keys: tuple[str, ...] = ()
 
 
 class Claimed(NamedTuple):
@@ -57,9 +62,8 @@ class Claimed(NamedTuple):
     source: str
     source_id: str
     event_type: str
-    title: str | None
-    selftext: str | None
-    body: str | None
+    payload: dict[str, str]  # the scope's `text_keys` whose value is text (as the backend
+    # gives `->>` / `json_extract`: PostgreSQL renders numbers as text, SQLite leaves them)
 
 
 class ScoreRow(NamedTuple):
@@ -98,6 +102,9 @@ def _scope_sql(scope: EventScope, mark: str, dialect: str) -> tuple[str, list[An
         )
     else:
         clauses = [f"processed = {false}"]
+    if scope.unscorable:
+        clauses.append(f"source NOT IN ({', '.join([mark] * len(scope.unscorable))})")
+        params.extend(scope.unscorable)
     if scope.source_ids:
         clause, values = source_id_sql(mark, scope.source_ids)
         clauses.append(clause)
@@ -142,13 +149,12 @@ class PostgresStore:
     def claim(self, n: int, scope: EventScope) -> list[Claimed]:
         where, params = _scope_sql(scope, "%s", "postgresql")
         sql = (
-            "SELECT id, occurred_at, source, source_id, event_type, payload->>'title', "
-            f"payload->>'selftext', payload->>'body' FROM raw_events WHERE {where} "
-            "ORDER BY occurred_at LIMIT %s FOR UPDATE SKIP LOCKED"
+            f"SELECT id, occurred_at, source, source_id, event_type{_fields(scope, 'postgresql')} "
+            f"FROM raw_events WHERE {where} ORDER BY occurred_at LIMIT %s FOR UPDATE SKIP LOCKED"
         )
         with self._guard():
             rows = self._conn.execute(sql, [*params, n]).fetchall()
-        return [Claimed(*row) for row in rows]
+        return [_claimed(row, scope.text_keys) for row in rows]
 
     def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
         with self._guard():
@@ -246,28 +252,15 @@ class SQLiteStore:
             with self._guard():
                 self._conn.execute("BEGIN IMMEDIATE")
                 rows = self._conn.execute(
-                    "SELECT id, occurred_at, source, source_id, event_type, "
-                    "json_extract(payload, '$.title'), json_extract(payload, '$.selftext'), "
-                    f"json_extract(payload, '$.body') FROM raw_events WHERE {where} "
+                    "SELECT id, occurred_at, source, source_id, event_type"
+                    f"{_fields(scope, 'sqlite')} FROM raw_events WHERE {where} "
                     "ORDER BY occurred_at LIMIT ?",
                     [*params, n],
                 ).fetchall()
         except BaseException:
             self.rollback()
             raise
-        return [
-            Claimed(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                _text_or_none(r[5]),
-                _text_or_none(r[6]),
-                _text_or_none(r[7]),
-            )
-            for r in rows
-        ]
+        return [_claimed(row, scope.text_keys) for row in rows]
 
     def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
         now = storage_text(datetime.now(UTC))
@@ -315,8 +308,24 @@ class SQLiteStore:
         self._conn.close()
 
 
-def _text_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+def _fields(scope: EventScope, dialect: str) -> str:
+    """`, <payload key as text>` for each of the scope's text keys."""
+    parts = []
+    for key in scope.text_keys:
+        quoted = key.replace("'", "''")
+        if dialect == "postgresql":
+            parts.append(f", payload->>'{quoted}'")
+        else:
+            parts.append(f""", json_extract(payload, '$."{quoted.replace('"', '""')}"')""")
+    return "".join(parts)
+
+
+def _claimed(row: Sequence[Any], keys: tuple[str, ...]) -> Claimed:
+    """A claimed row: its first five columns, then the text keys (text values only)."""
+    payload = {
+        key: value for key, value in zip(keys, row[5:], strict=True) if isinstance(value, str)
+    }
+    return Claimed(row[0], row[1], row[2], row[3], row[4], payload)
 
 
 def open_store(url: DatabaseURL) -> SentimentStore:
