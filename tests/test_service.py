@@ -73,7 +73,8 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> bool:
 def _metrics(started: float, code: int, **counters: float) -> RunMetrics:
     figures = RunFigures(
         counters=dict(counters),
-        per_subreddit={"python": {"events_fetched": 3, "requests": 2}},
+        per_target={"python": {"events_fetched": 3, "requests": 2}},
+        target_label="subreddit",
     )
     return RunMetrics("scrape", started, 1.5, code, figures)
 
@@ -131,7 +132,8 @@ def test_readers_never_see_a_partial_file(tmp_path: Path) -> None:
     path = tmp_path / "m.prom"
     big = RunFigures(
         counters={"events_fetched": 1},
-        per_subreddit={f"sub{i}": {"events_fetched": i, "requests": i} for i in range(300)},
+        per_target={f"sub{i}": {"events_fetched": i, "requests": i} for i in range(300)},
+        target_label="subreddit",
     )
     write_metrics(path, RunMetrics("scrape", 1.0, 1.0, 0, big))
     stop = threading.Event()

@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sentiment_pipeline.db.queries import Marks
 from sentiment_pipeline.db.url import DatabaseURL
@@ -27,6 +27,7 @@ from sentiment_pipeline.errors import ConfigError, SentpipeError
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings, SubredditTarget
 from sentiment_pipeline.sources.reddit import RedditScrapeOptions, ScrapeReport, reddit_records
+from sentiment_pipeline.sources.reddit.payload import SOURCE
 from sentiment_pipeline.sources.reddit.worker import refresh_since
 
 __all__ = [
@@ -51,6 +52,7 @@ class ScrapeResult(RunResult):
     `report.to_dict()` under `extra` (`extra.subreddits`, `extra.requests`).
     """
 
+    source: ClassVar[str] = SOURCE  # whose targets the per-source-id metrics label
     report: ScrapeReport = field(default_factory=ScrapeReport)
 
     @property

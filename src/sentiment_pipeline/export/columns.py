@@ -13,6 +13,12 @@ text *in SQL*, the same way on both dialects, so no backend's driver formats any
   `round(compound::numeric, 4)`; `sp_fixed4` on SQLite); `sentiment_label` as stored.
   Both come from `sentiment_scores` LEFT JOINed on (id, occurred_at) for one model, so
   an unscored event has empty cells.
+
+The display columns (`author`, `title`, `text`, `score`, `permalink`, `parent_id`,
+`container` and its other name `subreddit`) come from each source's `DisplayColumns`
+(`sources.source_spec`): one expression when every source reads the same payload keys,
+else a `CASE source WHEN … END` over the registered sources, the generic rule for the
+rest. `url` is the payload's `url` field for every source.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 
 from sentiment_pipeline.db.filters import Dialect, EventFilter, where_sql
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.sources import DisplayColumns, generic_spec, known_specs
 
 __all__ = [
     "ALL_COLUMNS",
@@ -47,13 +54,25 @@ DEFAULT_COLUMNS = (
     "ingested_at",
     "processed",
 )
-_PAYLOAD_FIELDS = ("author", "title", "score", "permalink", "parent_id", "subreddit", "url")
+# export column -> the `DisplayColumns` field that fills it
+_DISPLAY = {
+    "author": "author",
+    "title": "title",
+    "text": "text",
+    "score": "score",
+    "permalink": "url",
+    "parent_id": "parent",
+    "container": "container",
+    "subreddit": "container",
+}
+_PAYLOAD_FIELDS = ("url",)
 _PLAIN = ("id", "source", "source_id", "event_type")
 _TIMES = ("occurred_at", "ingested_at", "processed_at")
 SENTIMENT_COLUMNS = ("sentiment_compound", "sentiment_label")
 ALL_COLUMNS = (
     *DEFAULT_COLUMNS,
     "subreddit",
+    "container",
     "url",
     "processed_at",
     "payload",
@@ -88,9 +107,10 @@ def parse_columns(spec: str | None, payload: bool = False) -> tuple[str, ...]:
 
 
 def _json_field(dialect: Dialect, key: str) -> str:
+    """The payload's `key` as canonical text (see the module docstring)."""
     if dialect == "postgresql":
-        return f"(payload->>'{key}')"
-    path = f"'$.{key}'"
+        return f"(payload->>{_literal(key)})"
+    path = _literal(f"$.{key}" if key.isidentifier() else '$."' + key.replace('"', '""') + '"')
     return (
         f"(CASE json_type(payload, {path}) WHEN 'text' THEN json_extract(payload, {path}) "
         f"WHEN 'integer' THEN payload -> {path} WHEN 'true' THEN 'true' "
@@ -142,8 +162,8 @@ def column_sql(dialect: Dialect, name: str, excel_safe: bool = False) -> str:
         return _timestamp(dialect, name)
     elif name == "processed":
         return "(CASE WHEN processed THEN 'true' ELSE 'false' END)"
-    elif name == "text":
-        expr = f"coalesce({_json_field(dialect, 'selftext')}, {_json_field(dialect, 'body')})"
+    elif name in _DISPLAY:
+        expr = _display_sql(dialect, _DISPLAY[name])
     elif name == "payload":
         expr = "payload::text" if dialect == "postgresql" else "sp_pg_json(payload)"
     elif name in _PAYLOAD_FIELDS:
@@ -159,6 +179,40 @@ def column_sql(dialect: Dialect, name: str, excel_safe: bool = False) -> str:
     else:  # parse_columns guards this
         raise ValueError(f"unknown column {name!r}")
     return _excel_safe(dialect, expr) if excel_safe else expr
+
+
+def _keys_sql(dialect: Dialect, keys: tuple[str, ...]) -> str:
+    """The first of the payload `keys` present and not null, as text (NULL for none)."""
+    fields = [_json_field(dialect, key) for key in keys]
+    if not fields:
+        return "NULL"
+    return fields[0] if len(fields) == 1 else f"coalesce({', '.join(fields)})"
+
+
+def _keys_of(columns: DisplayColumns, name: str) -> tuple[str, ...]:
+    value = getattr(columns, name)
+    if name == "container":
+        return () if value is None else (value,)
+    keys: tuple[str, ...] = value
+    return keys
+
+
+def _display_sql(dialect: Dialect, name: str) -> str:
+    """One display column over every source: the generic rule's expression, or a `CASE`
+    on `source` for the registered sources that read other keys."""
+    generic = _keys_sql(dialect, _keys_of(generic_spec("").columns, name))
+    cases = []
+    for source, spec in known_specs().items():
+        expr = _keys_sql(dialect, _keys_of(spec.columns, name))
+        if expr != generic:
+            cases.append(f"WHEN {_literal(source)} THEN {expr}")
+    if not cases:
+        return generic
+    return f"(CASE source {' '.join(cases)} ELSE {generic} END)"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def sentiment_join(dialect: Dialect) -> str:

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.pipeline import catch_up_async, catch_up_pending
@@ -106,6 +106,7 @@ class RefreshResult(RunResult):
     """The pipeline's counts (new comments of grown posts) plus the `RefreshReport`
     under `extra` in `--json`."""
 
+    source: ClassVar[str] = "reddit"  # whose targets the per-source-id metrics label
     report: RefreshReport = field(default_factory=RefreshReport)
 
     @property

@@ -7,8 +7,10 @@ one (`os.replace`), so a reader sees the previous file or the new one, never a p
 `prometheus_client` is imported only here, when a file is written.
 
 Every series carries the label `command` (`scrape`, `sentiment_score`, `refresh`);
-the per-subreddit ones (`sentpipe_subreddit_*`) also `subreddit`. The names are a public
-contract (docs/monitoring.md).
+the per-target ones also the source's target label (`SourceSpec.target_label`, through
+`sources.source_spec`): `sentpipe_<label>_*{<label>="…"}`, for Reddit
+`sentpipe_subreddit_*{subreddit="…"}`. The names are a public contract
+(docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sentiment_pipeline.errors import ConfigError
 
 __all__ = [
     "COUNTERS",
-    "SUBREDDIT_COUNTERS",
+    "TARGET_COUNTERS",
     "RunFigures",
     "RunMetrics",
     "check_metrics_path",
@@ -63,8 +65,8 @@ COUNTERS: dict[str, str] = {
     "items_redacted": "Stored payloads blanked (deleted content, redact policy) in the last run.",
     "posts_with_new_comments": "Posts whose comment trees were fetched again in the last run.",
 }
-# the same per subreddit: sentpipe_subreddit_<suffix>{command, subreddit}
-SUBREDDIT_COUNTERS: dict[str, str] = {
+# the same per target: sentpipe_<label>_<suffix>{command, <label>} (Reddit: subreddit)
+TARGET_COUNTERS: dict[str, str] = {
     name: COUNTERS[name]
     for name in (
         "events_fetched",
@@ -81,11 +83,13 @@ LAST_SUCCESS = "sentpipe_last_success_timestamp_seconds"
 @dataclass
 class RunFigures:
     """What a run did, as numbers: `counters` keyed by the names in `COUNTERS`,
-    `per_subreddit` {subreddit: {name in SUBREDDIT_COUNTERS: value}}. Counters a command
-    does not have are left out (no series is written for them)."""
+    `per_target` {source id: {name in TARGET_COUNTERS: value}}, labelled
+    `target_label` (the source's `SourceSpec.target_label`). Counters a command does
+    not have are left out (no series is written for them)."""
 
     counters: dict[str, float] = field(default_factory=dict)
-    per_subreddit: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_target: dict[str, dict[str, float]] = field(default_factory=dict)
+    target_label: str = "source_id"
 
 
 @dataclass(frozen=True)
@@ -104,11 +108,12 @@ class RunMetrics:
         return self.exit_code == 0
 
 
-def figures_from_run(result: Any) -> RunFigures:
+def figures_from_run(result: Any, source: str | None = None) -> RunFigures:
     """Figures of a pipeline `RunResult` (fetched, inserted, duplicates, dead-lettered,
-    spooled; the same per source id), plus requests and rate-limit wait when the result
+    spooled; the same per source id, labelled as `source` says, else as the result's
+    `source` says, else `source_id`), plus requests and rate-limit wait when the result
     carries a Reddit `report` (`ScrapeResult`; per subreddit too)."""
-    figures = _pipeline_figures(result)
+    figures = _pipeline_figures(result, source)
     report = getattr(result, "report", None)
     if report is not None:
         figures.counters["requests"] = report.requests.total
@@ -116,19 +121,19 @@ def figures_from_run(result: Any) -> RunFigures:
             s.rate_limit_wait for s in report.subreddits.values()
         )
         for name, stats in report.subreddits.items():
-            row = figures.per_subreddit.setdefault(name, {})
+            row = figures.per_target.setdefault(name, {})
             row["requests"] = stats.requests
             row["rate_limit_wait_seconds"] = stats.rate_limit_wait
     return figures
 
 
-def figures_from_refresh(result: Any) -> RunFigures:
+def figures_from_refresh(result: Any, source: str | None = None) -> RunFigures:
     """Figures of a `RefreshResult`: what its `report` counted (items due, info
     requests, items observed, per state edited / deleted / removed / unavailable,
     redacted, posts with new comments, all requests), plus the pipeline's figures of the
     late comments it stored (`events_fetched`, `events_inserted`, …; per subreddit)."""
     report = result.report
-    figures = _pipeline_figures(result)
+    figures = _pipeline_figures(result, source)
     figures.counters.update(
         {
             "items_due": report.due,
@@ -146,8 +151,19 @@ def figures_from_refresh(result: Any) -> RunFigures:
     return figures
 
 
-def _pipeline_figures(result: Any) -> RunFigures:
+def target_label(source: str | None) -> str:
+    """The per-target metrics label of `source` (`SourceSpec.target_label`); `source_id`
+    when the run has no single source."""
+    if source is None:
+        return "source_id"
+    from sentiment_pipeline.sources import source_spec
+
+    return source_spec(source).target_label
+
+
+def _pipeline_figures(result: Any, source: str | None) -> RunFigures:
     figures = RunFigures(
+        target_label=target_label(source or getattr(result, "source", None)),
         counters={
             "events_fetched": result.fetched,
             "events_inserted": result.inserted,
@@ -155,10 +171,10 @@ def _pipeline_figures(result: Any) -> RunFigures:
             "events_dead_lettered": result.invalid,
             "events_spooled": result.spooled,
             "events_repaired": result.repaired,
-        }
+        },
     )
     for source_id, counts in result.per_source_id.items():
-        figures.per_subreddit[source_id] = {
+        figures.per_target[source_id] = {
             "events_fetched": counts.fetched,
             "events_inserted": counts.inserted,
             "events_duplicates": counts.duplicates,
@@ -234,10 +250,11 @@ def render_metrics(metrics: RunMetrics, previous_success: float | None = None) -
     gauge("sentpipe_last_exit_code", "Exit code of the last run (0 = success).", metrics.exit_code)
     for name, value in metrics.figures.counters.items():
         gauge(f"sentpipe_run_{name}", COUNTERS[name], value)
-    for subreddit, row in sorted(metrics.figures.per_subreddit.items()):
+    label = metrics.figures.target_label
+    for target, row in sorted(metrics.figures.per_target.items()):
         for name, value in row.items():
-            help_text = SUBREDDIT_COUNTERS[name].replace("run.", "run, per subreddit.")
-            gauge(f"sentpipe_subreddit_{name}", help_text, value, subreddit=subreddit)
+            help_text = TARGET_COUNTERS[name].replace("run.", f"run, per {label}.")
+            gauge(f"sentpipe_{label}_{name}", help_text, value, **{label: target})
     return generate_latest(registry)
 
 
