@@ -34,6 +34,7 @@ JSON_KEYS = {
     "per_day",
     "stale",
     "sentiment",
+    "not_scorable",
     "refresh",
     "pending",
 }
