@@ -6,6 +6,7 @@ payload on SQLite and PostgreSQL. Real asyncpraw against the fake API, real data
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import itertools
 import json
@@ -33,6 +34,7 @@ from sentiment_pipeline.sentiment import ScoreOptions, score_events
 from sentiment_pipeline.sentiment.clean import event_text
 from sentiment_pipeline.sinks import build_sinks
 from sentiment_pipeline.sinks.csv_sink import COLUMNS, CsvSink, day_file, rewrite_payloads
+from sentiment_pipeline.sources import SourceSpec, generic_text
 from sentiment_pipeline.sources.reddit.removed import PLACEHOLDERS
 from sentiment_pipeline.timeparse import canonical_text
 from tests.fixtures.cli import invoke
@@ -161,6 +163,39 @@ def test_the_store_takes_a_repeated_row_once(any_db_url: str, tmp_path: Path) ->
     assert query(any_db_url, "SELECT count(*) FROM raw_event_revisions") == [(1,)]
     assert [row.changed for row in found] == [True]
     assert stored_rows(any_db_url)[0].payload == {"title": "", "author": ""}
+
+
+def test_the_store_sees_only_its_sources_events_and_hashes_its_text_keys(
+    any_db_url: str, tmp_path: Path
+) -> None:
+    """The refresh store reads which events are its source's, and which payload keys are
+    their text, from the source's spec: another source's event is never due, and the
+    text hash is the one `observe` computes from the spec's keys."""
+    init_db(parse_database_url(any_db_url))
+    young = datetime.now(UTC) - timedelta(hours=2)
+    payload = {"title": "a fine day", "selftext": "call me", "text": "elsewhere"}
+    sink = build_sinks(["database"], _settings(any_db_url, tmp_path))[0]
+    sink.write(
+        [
+            event(1, occurred_at=young.isoformat(), payload=payload),
+            event(2, occurred_at=young.isoformat(), source="feed", payload=payload),
+        ]
+    )
+    sink.close()
+    store = open_store(parse_database_url(any_db_url))
+    try:
+        due = store.due_items(store.now(), [timedelta(hours=1)], [])
+    finally:
+        store.close()
+    assert [(item.id, item.text_hash) for item in due] == [(event(1).id, hash_of(payload))]
+    feed = SourceSpec(name="feed", text_of=generic_text, text_keys=("text",))
+    store = open_store(parse_database_url(any_db_url), feed)
+    try:
+        due = store.due_items(store.now(), [timedelta(hours=1)], [])
+    finally:
+        store.close()
+    expected = hashlib.md5(b"elsewhere", usedforsecurity=False).hexdigest()
+    assert [(item.id, item.text_hash) for item in due] == [(event(2, source="feed").id, expected)]
 
 
 # removal placeholders ------------------------------------------------------------------

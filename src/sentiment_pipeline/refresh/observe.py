@@ -15,6 +15,7 @@ from typing import Any
 from sentiment_pipeline.dto import clean_text
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.sources.reddit.removed import removal_state
+from sentiment_pipeline.sources.reddit.text import TEXT_KEYS
 from sentiment_pipeline.timeparse import parse_duration
 
 __all__ = [
@@ -33,7 +34,6 @@ STATES = ("live", "edited", "deleted", "removed", "unavailable")
 # A run this long after an item's last checkpoint still makes that visit; older items are
 # left alone (a refresh after a long pause does not re-read months of data).
 LATE_VISIT = timedelta(hours=24)
-TEXT_KEYS = ("title", "selftext", "body")
 EDIT_KEYS = ("title", "selftext", "selftext_html", "body", "body_html", "edited")
 # Blanked on redaction: text, embedded URLs and media. Every key starting with "author"
 # goes too (author, author_fullname, author_flair_*, …).
@@ -115,8 +115,9 @@ def _text(value: Any) -> str:
 
 
 def text_hash(payload: Mapping[str, Any]) -> str:
-    """md5 hex of title, selftext and body joined by U+001F (missing ones empty); the
-    same as the SQL the stores compute over stored payloads. Text is cleaned as
+    """md5 hex of Reddit's text keys (`sources.reddit.text.TEXT_KEYS`: title, selftext,
+    body) joined by U+001F (missing ones empty); the same as the SQL the stores compute
+    over stored payloads from the spec's `text_keys`. Text is cleaned as
     ingestion stores it (`dto.clean_text`: U+0000 and surrogates become U+FFFD), so
     an unchanged text with such characters hashes as its stored copy does."""
     joined = _SEP.join(_text(payload.get(key)) for key in TEXT_KEYS)

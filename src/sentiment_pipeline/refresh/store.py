@@ -1,12 +1,13 @@
 """The SQL of the refresh, one class per backend: due candidates, revisions, edits, redaction.
 
 - `due_items`: one query that picks the due items (see `observe.checkpoint`) among the
-  stored Reddit items of the time window, oldest-due first: the schedule check is a
-  `CASE` over the item's age on PostgreSQL (a registered function on SQLite), compared
-  with the latest observation (an aggregate of `raw_event_revisions` over the same
-  window, which TimescaleDB prunes to the recent chunks). Only the rows that are due
-  get their text hashed (md5 in SQL: PostgreSQL's `md5`, a registered function on
-  SQLite) and their comment count read, so a refresh with little due stays cheap.
+  stored items of the refreshed source (Reddit's spec, `sources.source_spec`) in the
+  time window, oldest-due first: the schedule check is a `CASE` over the item's age on
+  PostgreSQL (a registered function on SQLite), compared with the latest observation (an
+  aggregate of `raw_event_revisions` over the same window, which TimescaleDB prunes to
+  the recent chunks). Only the rows that are due get their text hashed (md5 in SQL:
+  PostgreSQL's `md5`, a registered function on SQLite) and their comment count read, so
+  a refresh with little due stays cheap.
 - `record`: appends the observations, one per stored row (`COPY` on PostgreSQL), and
   applies edits (the patch's top-level keys replace the payload's, a null kept as null
   on every backend, `processed = false` so `sentiment score` scores the item again) in
@@ -31,6 +32,7 @@ from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import dump_json
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.refresh.observe import LATE_VISIT, Observation, checkpoint, redact_payload
+from sentiment_pipeline.sources import SourceSpec, source_spec
 from sentiment_pipeline.timeparse import storage_text
 
 if TYPE_CHECKING:
@@ -113,10 +115,12 @@ class PostgresStore:
 
     backend = "postgresql"
 
-    def __init__(self, url: DatabaseURL) -> None:
+    def __init__(self, url: DatabaseURL, source: SourceSpec) -> None:
         from sentiment_pipeline.db.connect import connect_pg
 
         self.url = url
+        self.source = source
+        self._joined_text = _joined_text(source, "coalesce(e.payload->>'{}', '')", "chr(31)")
         self.conn: psycopg.Connection[Any] = connect_pg(url)
         row = self.conn.execute(
             "SELECT to_regclass('raw_event_revisions') IS NOT NULL, "
@@ -156,12 +160,11 @@ class PostgresStore:
         reached = " ".join("WHEN occurred_at <= %s THEN occurred_at + %s" for _ in ages)
         only = " AND source_id = ANY(%s)" if source_ids else ""
         sql = (
-            "SELECT e.id, e.occurred_at, e.source_id, e.event_type, md5(coalesce("
-            "e.payload->>'title', '') || chr(31) || coalesce(e.payload->>'selftext', '') || "
-            "chr(31) || coalesce(e.payload->>'body', '')), greatest(CASE WHEN jsonb_typeof("
+            "SELECT e.id, e.occurred_at, e.source_id, e.event_type, md5("
+            f"{self._joined_text}), greatest(CASE WHEN jsonb_typeof("
             "e.payload->'num_comments') = 'number' THEN (e.payload->>'num_comments')::numeric"
             "::bigint END, r.most) FROM (SELECT id, occurred_at, source_id, event_type, "
-            f"payload, CASE {reached} END AS due_at FROM raw_events WHERE source = 'reddit' "
+            f"payload, CASE {reached} END AS due_at FROM raw_events WHERE source = %s "
             f"AND occurred_at >= %s AND occurred_at <= %s{only}) e LEFT JOIN (SELECT id, "
             "occurred_at, max(observed_at) AS last, max(num_comments) AS most FROM "
             "raw_event_revisions WHERE occurred_at >= %s AND occurred_at <= %s "
@@ -170,7 +173,8 @@ class PostgresStore:
             "ORDER BY e.due_at, e.id"
         )
         params: list[Any] = [x for age in reversed(ages) for x in (now - age, age)]
-        params += [start, end, *([list(source_ids)] if source_ids else []), start, end]
+        params += [self.source.name, start, end, *([list(source_ids)] if source_ids else [])]
+        params += [start, end]
         with self._mapped():
             rows = self.conn.execute(sql, params).fetchall()
         return list(map(DueItem._make, rows))
@@ -250,9 +254,9 @@ class PostgresStore:
             rows = self.conn.execute(
                 "SELECT DISTINCT ON (v.id, v.occurred_at) v.id, v.occurred_at, v.state "
                 "FROM raw_event_revisions v JOIN raw_events e ON e.id = v.id "
-                f"AND e.occurred_at = v.occurred_at WHERE e.source = 'reddit'{only} "
+                f"AND e.occurred_at = v.occurred_at WHERE e.source = %s{only} "
                 "ORDER BY v.id, v.occurred_at, v.observed_at DESC",
-                [list(source_ids)] if source_ids else [],
+                [self.source.name, *([list(source_ids)] if source_ids else [])],
             ).fetchall()
         return [(r[0], r[1]) for r in rows if r[2] in ("deleted", "removed")]
 
@@ -278,10 +282,14 @@ class SQLiteStore:
 
     backend = "sqlite"
 
-    def __init__(self, url: DatabaseURL) -> None:
+    def __init__(self, url: DatabaseURL, source: SourceSpec) -> None:
         from sentiment_pipeline.db.connect import connect_sqlite
 
         self.url = url
+        self.source = source
+        self._joined_text = _joined_text(
+            source, "coalesce(json_extract(e.payload, '$.{}'), '')", "char(31)"
+        )
         self.conn = connect_sqlite(url)
         self.conn.isolation_level = None
         self.conn.execute("PRAGMA busy_timeout=30000")
@@ -333,20 +341,18 @@ class SQLiteStore:
         only = f" AND source_id IN ({', '.join('?' for _ in source_ids)})" if source_ids else ""
         window = [storage_text(start), storage_text(end)]
         rows = self.conn.execute(
-            "SELECT e.id, e.occurred_at, e.source_id, e.event_type, sentpipe_md5(coalesce("
-            "json_extract(e.payload, '$.title'), '') || char(31) || coalesce(json_extract("
-            "e.payload, '$.selftext'), '') || char(31) || coalesce(json_extract(e.payload, "
-            "'$.body'), '')), coalesce(max(e.stored, r.most), e.stored, r.most) FROM (SELECT "
+            "SELECT e.id, e.occurred_at, e.source_id, e.event_type, sentpipe_md5("
+            f"{self._joined_text}), coalesce(max(e.stored, r.most), e.stored, r.most) FROM (SELECT "
             "id, occurred_at, source_id, event_type, payload, CASE WHEN json_type(payload, "
             "'$.num_comments') IN ('integer', 'real') THEN CAST(json_extract(payload, "
             "'$.num_comments') AS INTEGER) END AS stored, sentpipe_due_at(occurred_at) AS "
-            "due_at FROM raw_events WHERE source = 'reddit' AND occurred_at >= ? AND "
+            "due_at FROM raw_events WHERE source = ? AND occurred_at >= ? AND "
             f"occurred_at <= ?{only}) e LEFT JOIN (SELECT id, occurred_at, max(observed_at) "
             "AS last, max(num_comments) AS most FROM raw_event_revisions WHERE occurred_at "
             ">= ? AND occurred_at <= ? GROUP BY id, occurred_at) r ON r.id = e.id AND "
             "r.occurred_at = e.occurred_at WHERE e.due_at IS NOT NULL AND (r.last IS NULL "
             "OR r.last < e.due_at) ORDER BY e.due_at, e.id",
-            [*window, *source_ids, *window],
+            [self.source.name, *window, *source_ids, *window],
         ).fetchall()
         return list(map(DueItem._make, rows))
 
@@ -411,8 +417,8 @@ class SQLiteStore:
             "SELECT id, occurred_at, max(observed_at) AS last FROM raw_event_revisions "
             "GROUP BY id, occurred_at) m ON m.id = v.id AND m.occurred_at = v.occurred_at "
             "AND m.last = v.observed_at JOIN raw_events e ON e.id = v.id "
-            f"AND e.occurred_at = v.occurred_at WHERE e.source = 'reddit'{only}",
-            list(source_ids),
+            f"AND e.occurred_at = v.occurred_at WHERE e.source = ?{only}",
+            [self.source.name, *source_ids],
         ).fetchall()
         return [(r[0], r[1]) for r in rows if r[2] in ("deleted", "removed")]
 
@@ -420,9 +426,17 @@ class SQLiteStore:
         self.conn.close()
 
 
-def open_store(url: DatabaseURL) -> RefreshStore:
-    """The store for `url`'s backend. Raises `ConfigError` (no database, not migrated to
+def _joined_text(source: SourceSpec, key_sql: str, separator: str) -> str:
+    """SQL joining the payload's text keys (the source's `text_keys`) by U+001F, missing
+    ones empty: the text `observe.text_hash` hashes. `key_sql` has one `{}` for the key."""
+    return f" || {separator} || ".join(key_sql.format(key) for key in source.text_keys)
+
+
+def open_store(url: DatabaseURL, source: SourceSpec | None = None) -> RefreshStore:
+    """The store for `url`'s backend, over `source`'s events (default: Reddit's, the
+    source `refresh reddit` revisits). Raises `ConfigError` (no database, not migrated to
     0003, login refused) or `DatabaseUnreachable`."""
+    spec = source if source is not None else source_spec("reddit")
     if url.backend == "postgresql":
-        return PostgresStore(url)
-    return SQLiteStore(url)
+        return PostgresStore(url, spec)
+    return SQLiteStore(url, spec)
