@@ -13,7 +13,21 @@ import pytest
 from tests.fixtures.isolation import ROOT
 
 PACKAGE = ROOT / "src" / "sentiment_pipeline"
-ABOVE_SOURCES = ("pipeline", "sinks", "scrape", "cli")
+# Every stage sits above the sources (a source yields records; stages call it).
+STAGES = (
+    "pipeline",
+    "sinks",
+    "scrape",
+    "refresh",
+    "backfill",
+    "export",
+    "sentiment",
+    "stats",
+    "service",
+    "demo",
+    "cli",
+)
+ABOVE_SOURCES = STAGES
 UI_LIBRARIES = ("typer", "rich")
 MAX_TOP_LEVEL_MODULES = 10
 
@@ -106,3 +120,24 @@ def test_the_top_level_stays_small() -> None:
         f"{len(modules)} top-level modules ({', '.join(modules)}): "
         "put a new stage in a package of its own (docs/architecture.md)"
     )
+
+
+@pytest.mark.parametrize(
+    "path",
+    modules_under(PACKAGE / "db"),
+    ids=lambda p: p.relative_to(PACKAGE).as_posix(),
+)
+def test_the_database_layer_sits_below_every_stage_and_source(path: Path) -> None:
+    """`db/` (URLs, connections, migrations, shared queries) is used by every stage and
+    by the sources' marks; it imports none of them."""
+    forbidden = tuple(f"sentiment_pipeline.{name}" for name in (*STAGES, "sources"))
+    bad = sorted(m for m in imported_modules(path) if _hits(m, forbidden))
+    assert bad == [], f"{module_name(path)} imports {', '.join(bad)}"
+
+
+def test_the_stage_list_names_every_stage_package() -> None:
+    """A new stage package must be placed in the layering (added to `STAGES`) or be a
+    source: the list cannot silently fall behind the tree."""
+    floor = {"db", "sources", "fake_reddit", "dto", "__pycache__"}
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert packages - floor <= set(STAGES), sorted(packages - floor - set(STAGES))
