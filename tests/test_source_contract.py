@@ -271,3 +271,20 @@ def test_the_generic_rule() -> None:
     spec = source_spec("never-registered")
     assert spec.text_of is generic_text and spec.columns.container is None
     assert spec.target_label == "source_id"
+
+
+@pytest.mark.usefixtures("toy_sources")
+def test_the_report_heads_its_targets_with_the_sources_label() -> None:
+    from datetime import UTC, datetime
+
+    from sentiment_pipeline.sentiment.report import ReportRow, SentimentReport
+
+    def report(*sources: str) -> SentimentReport:
+        moment = datetime(2026, 1, 1, tzinfo=UTC)
+        rows = [ReportRow(s, "x", moment, 1, 0.0, 0.0, 1.0, 0.0) for s in sources]
+        return SentimentReport(model="vader", bucket="1d", rows=rows)
+
+    assert report("reddit").target_label() == "subreddit"
+    assert report("feed").target_label() == "feed_name"
+    assert report("reddit", "feed").target_label() == "source_id"
+    assert report("unregistered").target_label() == "source_id"

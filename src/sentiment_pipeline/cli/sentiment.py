@@ -259,14 +259,14 @@ def _spark(values: list[float]) -> str:
 
 
 def render_report(result: Any) -> None:
-    """A `SentimentReport`: a rich table with a sparkline per subreddit on a terminal,
+    """A `SentimentReport`: a rich table with a sparkline per target (a subreddit) on a terminal,
     tab-separated rows otherwise."""
     from rich import box
     from rich.table import Table
 
     from sentiment_pipeline.cli.console import is_terminal, out_console
 
-    groups = result.by_subreddit()
+    groups = result.by_target()
     if not groups:
         out_console.print(
             f"No scores for {result.model} in this range: run `sentpipe sentiment score`.",
@@ -285,8 +285,9 @@ def render_report(result: Any) -> None:
             )
         return
     table = Table(box=box.SIMPLE_HEAD, title=f"Sentiment per {result.bucket} · {result.model}")
-    for name in ("subreddit", "buckets", "events", "mean compound", "pos", "neu", "neg", "trend"):
-        table.add_column(name, justify="left" if name in ("subreddit", "trend") else "right")
+    label = result.target_label()
+    for name in (label, "buckets", "events", "mean compound", "pos", "neu", "neg", "trend"):
+        table.add_column(name, justify="left" if name in (label, "trend") else "right")
     for (_source, source_id), rows in groups.items():
         events = sum(r.events for r in rows)
         mean = sum(r.mean_compound * r.events for r in rows) / events

@@ -37,7 +37,7 @@ def plot_report(report: SentimentReport, path: Path) -> None:
     figure, (top, bottom) = plt.subplots(
         2, 1, sharex=True, figsize=(10, 6), gridspec_kw={"height_ratios": [3, 1]}
     )
-    groups = report.by_subreddit()
+    groups = report.by_target()
     for (_source, source_id), rows in groups.items():
         times = [r.bucket for r in rows]
         top.plot(times, [r.mean_compound for r in rows], marker=".", label=source_id)

@@ -50,11 +50,20 @@ class SentimentReport:
     source_ids: tuple[str, ...] = ()
     rows: list[ReportRow] = field(default_factory=list)
 
-    def by_subreddit(self) -> dict[tuple[str, str], list[ReportRow]]:
+    def by_target(self) -> dict[tuple[str, str], list[ReportRow]]:
+        """The rows per (source, source_id), each list in bucket order."""
         out: dict[tuple[str, str], list[ReportRow]] = {}
         for row in self.rows:
             out.setdefault((row.source, row.source_id), []).append(row)
         return out
+
+    def target_label(self) -> str:
+        """What the source ids name, for a table's heading: the sources' common
+        `target_label` (Reddit: `subreddit`), else `source_id`."""
+        from sentiment_pipeline.sources import source_spec
+
+        labels = {source_spec(row.source).target_label for row in self.rows}
+        return labels.pop() if len(labels) == 1 else "source_id"
 
     def to_dict(self) -> dict[str, Any]:
         def iso(moment: datetime | None) -> str | None:
