@@ -22,6 +22,7 @@ from sentiment_pipeline.cli import scrape as scrape_cmd
 from sentiment_pipeline.cli import sentiment as sentiment_cmd
 from sentiment_pipeline.cli import stats as stats_cmd
 from sentiment_pipeline.cli.boundary import SentpipeGroup
+from sentiment_pipeline.cli.metavars import use_named_help
 from sentiment_pipeline.cli.state import get_state
 
 __all__ = ["app", "main"]
@@ -46,11 +47,8 @@ app.add_typer(ingest_cmd.spool_app, name="spool")
 app.add_typer(sentiment_cmd.app, name="sentiment")
 app.add_typer(refresh_cmd.app, name="refresh")
 
-
-# Plain help for every sub-app too: cron, completion and --help start the process often.
-for _group in app.registered_groups:
-    if _group.typer_instance is not None:
-        _group.typer_instance.rich_markup_mode = None
+# Plain help that names what to type, for every command: cli/metavars.py.
+use_named_help(app)
 
 
 def _version(value: bool) -> None:

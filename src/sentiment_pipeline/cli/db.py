@@ -18,6 +18,7 @@ def init(
     chunk_interval: Annotated[
         str | None,
         typer.Option(
+            metavar="INTERVAL",
             help="TimescaleDB chunk interval for raw_events (default '7 days'; see docs).",
         ),
     ] = None,

@@ -118,13 +118,17 @@ def reddit_dump(
         typer.Option(
             "--subreddit",
             "-s",
+            metavar="NAME",
             help="Keep only this subreddit (repeatable, any case, r/ or not).",
         ),
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Keep records created at or after: 2024-01-31, ISO, 7d.")
+        str | None,
+        typer.Option(metavar="WHEN", help="Keep records created at or after: 2024-01-31, ISO, 7d."),
     ] = None,
-    until: Annotated[str | None, typer.Option(help="Keep records created before this.")] = None,
+    until: Annotated[
+        str | None, typer.Option(metavar="WHEN", help="Keep records created before this.")
+    ] = None,
     limit: Annotated[
         int | None,
         typer.Option(min=1, help="Load at most this many records (after filters) this run."),
@@ -136,7 +140,9 @@ def reddit_dump(
     dry_run: Annotated[bool, typer.Option(help="Validate only; write nothing.")] = False,
     progress_every: Annotated[
         float,
-        typer.Option(min=1, help="Seconds between progress lines when not on a terminal."),
+        typer.Option(
+            min=1, metavar="SECONDS", help="Seconds between progress lines when not on a terminal."
+        ),
     ] = 30.0,
     wait: Annotated[
         bool,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, get_args, get_origin
 
-from typer.core import TyperCommand, TyperGroup
+from sentiment_pipeline.cli.metavars import NamedHelpCommand, NamedHelpGroup
 
 __all__ = ["PlainValuesCommand", "PlainValuesGroup", "skip_plain_coercion"]
 
@@ -69,16 +69,18 @@ def skip_plain_coercion(params: list[Any]) -> None:
             param._sentpipe_plain = True
 
 
-class PlainValuesCommand(TyperCommand):
-    """A typer command whose plain option values (and --help) skip typer's coercion."""
+class PlainValuesCommand(NamedHelpCommand):
+    """A typer command whose plain option values (and --help) skip typer's coercion;
+    its help names what to type (cli/metavars.py)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         skip_plain_coercion(self.get_params(ctx))
         return super().parse_args(ctx, args)
 
 
-class PlainValuesGroup(TyperGroup):
-    """A typer group whose plain option values (and --help) skip typer's coercion."""
+class PlainValuesGroup(NamedHelpGroup):
+    """A typer group whose plain option values (and --help) skip typer's coercion;
+    its help names what to type (cli/metavars.py)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         skip_plain_coercion(self.get_params(ctx))

@@ -25,6 +25,7 @@ def reddit(
         typer.Option(
             "--subreddit",
             "-s",
+            metavar="NAME",
             help="Only this subreddit, in any case, r/ or not (repeatable).",
         ),
     ] = None,
@@ -48,7 +49,9 @@ def reddit(
     ] = None,
     max_duration: Annotated[
         float | None,
-        typer.Option("--max-duration", min=1, help="Stop cleanly after this many seconds."),
+        typer.Option(
+            "--max-duration", min=1, metavar="SECONDS", help="Stop cleanly after this many seconds."
+        ),
     ] = None,
     purge_deleted_only: Annotated[
         bool,

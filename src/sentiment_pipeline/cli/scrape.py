@@ -33,16 +33,24 @@ def reddit(
         typer.Option(
             "--subreddit",
             "-s",
+            metavar="NAME",
             help="Subreddit (repeatable or comma-separated). "
             "Default: the `subreddits:` list of the YAML config.",
         ),
     ] = None,
     sort: Annotated[
-        str | None, typer.Option(help=f"Listing: {', '.join(Sorts)}. Only `new` is incremental.")
+        str | None,
+        typer.Option(
+            metavar="SORT", help=f"Listing: {', '.join(Sorts)}. Only `new` is incremental."
+        ),
     ] = None,
     time_filter: Annotated[
         str | None,
-        typer.Option("--time-filter", help=f"For top/controversial: {', '.join(TimeFilters)}."),
+        typer.Option(
+            "--time-filter",
+            metavar="PERIOD",
+            help=f"For top/controversial: {', '.join(TimeFilters)}.",
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Posts per subreddit at most.")] = None,
     since: Annotated[
@@ -71,6 +79,7 @@ def reddit(
         typer.Option(
             "--refresh-hours",
             min=0,
+            metavar="HOURS",
             help="Re-fetch comments of posts younger than this many hours "
             "(default: SENTPIPE_COMMENT_REFRESH_HOURS or 48).",
         ),
@@ -81,7 +90,9 @@ def reddit(
     ] = None,
     max_duration: Annotated[
         float | None,
-        typer.Option("--max-duration", min=1, help="Stop cleanly after this many seconds."),
+        typer.Option(
+            "--max-duration", min=1, metavar="SECONDS", help="Stop cleanly after this many seconds."
+        ),
     ] = None,
     wait: Annotated[
         bool,

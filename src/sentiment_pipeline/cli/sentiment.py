@@ -206,7 +206,7 @@ class _Progress:
 def report(
     ctx: typer.Context,
     model: Model = "vader",
-    bucket: Annotated[str, typer.Option(metavar="1h|1d|7d", help="Bucket width (UTC).")] = "1d",
+    bucket: Annotated[str, typer.Option(metavar="[1h|1d|7d]", help="Bucket width (UTC).")] = "1d",
     subreddit: Subreddits = None,
     since: Since = None,
     until: Until = None,
