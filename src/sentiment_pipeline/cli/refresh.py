@@ -83,12 +83,14 @@ def reddit(
     from sentiment_pipeline.cli.console import setup_logging
     from sentiment_pipeline.db.filters import subreddit_keys
     from sentiment_pipeline.refresh import RefreshOptions, refresh_reddit
+    from sentiment_pipeline.timeparse import parse_duration
 
     if quiet:
         setup_logging(quiet=True)
+    for flag, value in (("--max-age", max_age), ("--schedule", schedule)):
+        for part in value.split(",") if value is not None else ():
+            parse_duration(part.strip(), flag)  # refused as the flag, not as the setting
     options = RefreshOptions(
-        max_age=max_age,
-        schedule=schedule,
         source_ids=subreddit_keys(part for s in subreddit or [] for part in s.split(",") if part),
         max_requests=max_requests,
         max_duration=max_duration,
@@ -96,7 +98,7 @@ def reddit(
         purge_deleted_only=purge_deleted_only,
         wait_for_lock=wait,
     )
-    settings = settings_from(ctx)
+    settings = settings_from(ctx, refresh_max_age=max_age, refresh_schedule=schedule)
 
     def run_once(stop: Any) -> Outcome:
         from sentiment_pipeline.service import figures_from_refresh

@@ -136,13 +136,11 @@ def reddit(
         more_comments=more_comments,
         comment_depth=comment_depth,
     )
-    settings = settings_from(ctx)
+    settings = settings_from(ctx, sinks=sink, comment_refresh_hours=refresh_hours)
     targets = resolve_targets(settings.subreddits, subreddit or [], overrides)
     options = RedditScrapeOptions(
         since=parse_moment(since, "--since") if since is not None else None,
-        refresh_hours=(
-            refresh_hours if refresh_hours is not None else settings.comment_refresh_hours
-        ),
+        refresh_hours=settings.comment_refresh_hours,
         max_requests=max_requests,
         max_duration=max_duration,
         wait_for_lock=wait,
@@ -153,7 +151,7 @@ def reddit(
 
         with ScrapeProgress(enabled=not (quiet or as_json)) as progress:
             result = scrape_reddit(
-                settings, targets, options, sink_names=sink, dry_run=dry_run, on_progress=progress
+                settings, targets, options, dry_run=dry_run, on_progress=progress
             )
         render_scrape(result, as_json=as_json, quiet=quiet)
         return Outcome(int(result.exit_code), figures_from_run(result))

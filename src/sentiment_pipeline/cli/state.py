@@ -24,8 +24,11 @@ def get_state(ctx: typer.Context) -> AppState:
     return root.obj
 
 
-def settings_from(ctx: typer.Context, **overrides: Any) -> Any:
-    """Load settings with this invocation's `--config` and flag overrides."""
+def settings_from(ctx: typer.Context, **flags: Any) -> Any:
+    """Load settings with this invocation's `--config`, and the command's flags as the
+    top layer (`flags`: by settings field name; None or an empty list means not given),
+    so a flag beats `SENTPIPE_*`, `.env` and YAML without any command re-deciding it."""
     from sentiment_pipeline.settings import load_settings
 
-    return load_settings(get_state(ctx).config, **overrides)
+    given = {key: value for key, value in flags.items() if value is not None and value != []}
+    return load_settings(get_state(ctx).config, **given)
