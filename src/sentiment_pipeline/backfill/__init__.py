@@ -2,10 +2,11 @@
 
 For each input in turn (`backfill_async`): open it (`sources.reddit_dump.DumpReader`),
 read its checkpoint (`checkpoint.CheckpointFile`, under `<data dir>/backfill/`), skip the
-lines already done without parsing them, and feed the rest through validation into
-`pipeline.run_from_settings_async`. The pipeline reports how many of the run's events
-are durable (stored by every sink, or spooled); the line tracker turns that into the
-highest line below which nothing is pending and saves it as the checkpoint. So a stop
+lines already done without parsing them, and feed the rest through validation into the
+pipeline, in a job of its own per file (`pipeline.open_job`). The pipeline reports how
+many of the run's events are durable (stored by every sink, or spooled); the line
+tracker turns that into the highest line below which nothing is pending and saves it as
+the checkpoint. So a stop
 (Ctrl-C, SIGTERM, `--limit`, a crash, a database outage) loses nothing and repeats
 little: the same command continues where the checkpoint says.
 
@@ -38,7 +39,7 @@ from sentiment_pipeline.parallel import (
     parse_workers,
     split_block,
 )
-from sentiment_pipeline.pipeline import Chunk, catch_up_async, run_from_settings_async
+from sentiment_pipeline.pipeline import Chunk, catch_up_async, open_job
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings
 from sentiment_pipeline.sources.reddit_dump import (
@@ -448,16 +449,10 @@ async def _one_file(
         progress,
     )
     try:
-        await run_from_settings_async(
-            settings,
-            source,
-            sink_names=options.sink_names,
-            dry_run=options.dry_run,
-            on_progress=progress,
-            stop=stop,
-            result=result,
-            on_durable=tracker.durable,
-        )
+        async with open_job(settings, options.sink_names, dry_run=options.dry_run) as job:
+            await job.run(
+                source, on_progress=progress, stop=stop, result=result, on_durable=tracker.durable
+            )
     finally:
         reader.close()
     everything_durable = options.dry_run or tracker.all_durable
