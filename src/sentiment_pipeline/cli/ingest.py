@@ -127,6 +127,7 @@ def reddit_dump(
     ] = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    metrics_file: MetricsFile = None,
 ) -> None:
     """Backfill from Pushshift / Arctic Shift dumps (NDJSON, one Reddit object per line;
     zstd, gzip, bzip2, xz or plain) into the same deduplicated table as `scrape reddit`.
@@ -151,10 +152,32 @@ def reddit_dump(
         sink_names=sink,
         wait_for_lock=wait,
     )
-    with DumpProgressReporter(not (quiet or as_json), progress_every) as progress:
-        outcome = backfill(settings, paths, options, on_progress=progress)
-    render_backfill(outcome, as_json=as_json, quiet=quiet)
-    raise typer.Exit(int(outcome.exit_code))
+    command = "ingest_reddit_dump"
+
+    def run_once(_: Any) -> Outcome:
+        from sentiment_pipeline.service import BackfillGauges, figures_from_run, metrics_path
+
+        path = metrics_path(command, metrics_file, settings.metrics_dir)
+        with (
+            BackfillGauges(path, command, time.time()) as gauges,
+            DumpProgressReporter(not (quiet or as_json), progress_every) as progress,
+        ):
+            outcome = backfill(settings, paths, options, on_progress=progress, on_checkpoint=gauges)
+        render_backfill(outcome, as_json=as_json, quiet=quiet)
+        figures = figures_from_run(outcome.total)
+        figures.per_file = gauges.per_file()
+        return Outcome(int(outcome.exit_code), figures)
+
+    serve(
+        ctx,
+        command,
+        run_once,
+        every=None,
+        jitter=None,
+        metrics_file=metrics_file,
+        metrics_dir=settings.metrics_dir,
+        quiet=quiet,
+    )
 
 
 def render_backfill(outcome: BackfillResult, as_json: bool, quiet: bool) -> None:
