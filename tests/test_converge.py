@@ -64,12 +64,24 @@ def csv_ids(folder: Path) -> list[str]:
     return ids
 
 
+def close_sinks(owner: BatchWriter) -> None:
+    """Close the sinks a test gave a writer (the writer leaves them open)."""
+    for sink in [*owner.leaders, *owner.followers]:
+        sink.close()
+
+
+def finish(done: BatchWriter) -> None:
+    """The end of a run: the writer closed, then its owner closes the sinks."""
+    done.close()
+    close_sinks(done)
+
+
 def kill(dead: BatchWriter) -> None:
     """What SIGKILL leaves of a writer: its journal as it is on disk, its lock gone."""
     assert dead.journal is not None and dead.journal._handle is not None
     dead.journal._handle.close()
     dead.journal._handle = None
-    dead._close_sinks()
+    close_sinks(dead)
 
 
 class FailingCsv(CsvSink):
@@ -92,7 +104,7 @@ def test_a_follower_that_failed_gets_the_rows_from_the_next_run(
     )
     first.write([event(n) for n in range(1, 6)])
     first.write([event(n) for n in range(6, 9)])
-    first.close()
+    finish(first)
     assert any("csv sink failed" in error for error in first.result.errors)
     assert first.durable == 0
     assert journals.owed_rows(data / "journal") == 8
@@ -101,7 +113,7 @@ def test_a_follower_that_failed_gets_the_rows_from_the_next_run(
     second = writer(database, folder, data)
     assert second.repair_followers() == 8
     second.write([event(n) for n in range(1, 9)])  # the same input again: duplicates
-    second.close()
+    finish(second)
     assert sorted(csv_ids(folder)) == sorted(event(n).id for n in range(1, 9))
     assert second.result.errors == [] and second.result.repaired == 8
     assert journals.owed_rows(data / "journal") == 0
@@ -126,7 +138,7 @@ def test_a_crash_between_the_commit_and_the_csv_loses_nothing(
     rerun = writer(database, folder, data)
     assert rerun.repair_followers() == 2  # what core.run does before reading the input
     rerun.write([event(n) for n in range(1, 6)])  # the same input again, and one more
-    rerun.close()
+    finish(rerun)
     assert sorted(csv_ids(folder)) == sorted(event(n).id for n in range(1, 6))
     assert rerun.result.errors == []
 
@@ -141,7 +153,7 @@ def test_a_batch_that_never_reached_the_database_is_not_written_to_the_csv(
     kill(crashed)
     rerun = writer(database, folder, data)
     assert rerun.repair_followers() == 0
-    rerun.close()
+    finish(rerun)
     assert csv_ids(folder) == [] and stored_rows(database) == []
     assert not list((data / "journal").glob("*.journal"))
 
@@ -165,7 +177,7 @@ def test_rows_a_running_run_is_about_to_write_are_left_to_it(database: str, tmp_
 
     repairer = writer(database, folder, data)
     assert repairer.repair_followers() == 1  # event 2 only
-    repairer.close()
+    finish(repairer)
     assert csv_ids(folder) == [event(2).id]
     kill(running)  # (its batch stays owed: it never wrote it to the CSV)
 
@@ -180,11 +192,11 @@ def test_a_journal_of_another_database_is_kept_with_a_warning(tmp_path: Path) ->
     assert other.repair_followers() == 0
     warned = [w for w in other.result.warnings if "one.db" in w and "owed to csv:" in w]
     assert warned
-    other.close()
+    finish(other)
     assert journals.owed_rows(data / "journal") == 1  # kept for a run on that database
     same = writer(f"sqlite:///{tmp_path / 'one.db'}", folder, data)
     assert same.repair_followers() == 0  # never committed: nothing to write
-    same.close()
+    finish(same)
     assert journals.owed_rows(data / "journal") == 0
 
 

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -293,8 +294,8 @@ def test_one_records_bug_never_ends_the_run(tmp_path: Path) -> None:
         yield json.loads(_line(3, "after"))
 
     sink = MemorySink()
-    letters = DeadLetterWriter(tmp_path)
-    result = asyncio.run(run(source(), [sink], options=PipelineOptions(), dead_letters=letters))
+    with closing(DeadLetterWriter(tmp_path)) as letters:
+        result = asyncio.run(run(source(), [sink], options=PipelineOptions(), dead_letters=letters))
     assert (result.fetched, result.valid, result.invalid, result.inserted) == (3, 2, 1, 2)
     assert sorted(key[0] for key in sink.rows) == ["t3_k1", "t3_k3"]
     assert int(result.exit_code) == 1
@@ -311,10 +312,10 @@ def test_internal_errors_are_all_counted_and_the_first_ten_listed(tmp_path: Path
         for n in range(1, 26):
             yield Exploding(json.loads(_line(n, "broken")))
 
-    letters = DeadLetterWriter(tmp_path)
-    result = asyncio.run(
-        run(source(), [MemorySink()], options=PipelineOptions(), dead_letters=letters)
-    )
+    with closing(DeadLetterWriter(tmp_path)) as letters:
+        result = asyncio.run(
+            run(source(), [MemorySink()], options=PipelineOptions(), dead_letters=letters)
+        )
     assert (result.fetched, result.valid, result.invalid) == (26, 1, 25)
     assert result.internal_errors == 25
     assert result.to_dict()["internal_errors"] == 25

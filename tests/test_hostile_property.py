@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import tempfile
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -160,14 +161,19 @@ def _store(url: DatabaseURL, batch: list[dict[str, Any]], work: Path) -> tuple[A
         for record in batch:
             yield record
 
-    result = asyncio.run(
-        run(
-            source(),
-            sinks,
-            options=PipelineOptions(batch_size=3),
-            dead_letters=DeadLetterWriter(letters),
-        )
-    )
+    with closing(DeadLetterWriter(letters)) as dead_letters:
+        try:
+            result = asyncio.run(
+                run(
+                    source(),
+                    sinks,
+                    options=PipelineOptions(batch_size=3),
+                    dead_letters=dead_letters,
+                )
+            )
+        finally:
+            for sink in sinks:  # ours: the pipeline leaves them open
+                sink.close()
     return result, letters
 
 

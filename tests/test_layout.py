@@ -20,6 +20,7 @@ STAGES = (
     "scrape",
     "refresh",
     "backfill",
+    "ingest",
     "export",
     "sentiment",
     "stats",

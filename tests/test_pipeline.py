@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ async def test_counts_and_batches(tmp_path: Path) -> None:
     assert result.per_source_id["python"].duplicates == 1
     assert result.per_source_id["rust"].inserted == 13
     assert len(sink.rows) == 25
-    assert sink.closed
+    assert not sink.closed  # the caller's sink: the pipeline uses it and leaves it open
 
 
 async def test_flushes_by_time_while_the_source_is_slow() -> None:
@@ -63,10 +64,11 @@ async def test_flushes_by_time_while_the_source_is_slow() -> None:
 
 async def test_invalid_records_are_dead_lettered(tmp_path: Path) -> None:
     sink = MemorySink()
-    dead = DeadLetterWriter(tmp_path / "dead-letter")
     bad = raw_event(2, occurred_at="yesterday")
     items = [raw_event(1), bad, Rejected({"line": 3}, "line 3: not JSON"), raw_event(4)]
-    result = await run(records(items), [sink], options=OPTIONS, dead_letters=dead)
+    with closing(DeadLetterWriter(tmp_path / "dead-letter")) as dead:
+        result = await run(records(items), [sink], options=OPTIONS, dead_letters=dead)
+        assert dead._handle is not None  # the caller's writer: left open for its owner
     assert (result.valid, result.invalid, result.inserted) == (2, 2, 2)
     (path,) = (tmp_path / "dead-letter").glob("*.ndjson")
     lines = [json.loads(line) for line in path.read_text().splitlines()]

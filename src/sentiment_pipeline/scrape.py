@@ -1,9 +1,9 @@
 """`sentpipe scrape reddit` as a library: Reddit posts and comments into the pipeline.
 
-The scrape job sits above its source: it resolves the targets, takes the run lock, builds
-the sinks, checks their databases are migrated (the embedded default is migrated here),
-reads the high-water marks when a database sink leads, and feeds
-`sources.reddit.reddit_records` into the pipeline (`run_from_settings_async`). Once every
+The scrape job sits above its source: it resolves the targets, takes the run lock, opens
+its job (`pipeline.open_job`: the sinks, their databases checked, the embedded default
+migrated), reads the high-water marks when a database sink leads,
+and feeds `sources.reddit.reddit_records` into the pipeline (`Job.run`). Once every
 record of the run is durable, it saves the marks of the walks that completed
 (`db.queries.save_marks`): a walk cut short (a kill, a stop, a failure, a sink behind)
 leaves its target's mark where it was, so the same command run again walks that part
@@ -197,47 +197,29 @@ async def scrape_reddit_async(
     """
     from sentiment_pipeline.db.queries import read_marks
     from sentiment_pipeline.lock import run_lock
-    from sentiment_pipeline.pipeline import (
-        database_urls,
-        prepare_databases,
-        run_from_settings_async,
-    )
-    from sentiment_pipeline.sinks import build_sinks
+    from sentiment_pipeline.pipeline import open_job
     from sentiment_pipeline.sources.reddit.client import check_credentials
     from sentiment_pipeline.sources.reddit.spec import MARKS
 
     check_credentials(settings)
     result = ScrapeResult()
     with run_lock(settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape"):
-        sinks = build_sinks(list(sink_names or settings.sinks), settings)
-        handed_over = False  # the pipeline closes the sinks it wrote to
-        try:
-            if not dry_run:  # before the marks and the first request: fail before spending
-                await asyncio.to_thread(prepare_databases, settings, sinks)
+        # the databases are checked before the marks and the first request: fail before
+        # spending; a dry run checks nothing but reads the marks through its sinks
+        async with open_job(settings, sink_names, dry_run=dry_run, sinks_in_dry_run=True) as job:
             marks = Marks()
-            databases = database_urls(sinks)
+            databases = job.databases
             if databases:
                 floor = _recent_floor(options)
                 marks = await asyncio.to_thread(read_marks, databases[0], MARKS, floor)
             progress = None if on_progress is None else (lambda _: on_progress(result))
             source = reddit_records(settings, targets, options, result.report, marks, progress)
-            handed_over = not dry_run
             durable = _Durable()
-            await run_from_settings_async(
-                settings,
-                _reported(source, result),
-                sinks=sinks,
-                dry_run=dry_run,
-                on_progress=progress,
-                result=result,
-                on_durable=durable,
+            await job.run(
+                _reported(source, result), on_progress=progress, result=result, on_durable=durable
             )
             if not dry_run:
                 await asyncio.to_thread(_save_marks, databases, result, durable.count)
-        finally:
-            if not handed_over:  # a dry run writes nothing; a failed check never started
-                for sink in sinks:
-                    sink.close()
     return result
 
 

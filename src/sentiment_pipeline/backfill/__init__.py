@@ -2,10 +2,11 @@
 
 For each input in turn (`backfill_async`): open it (`sources.reddit_dump.DumpReader`),
 read its checkpoint (`checkpoint.CheckpointFile`, under `<data dir>/backfill/`), skip the
-lines already done without parsing them, and feed the rest through validation into
-`pipeline.run_from_settings_async`. The pipeline reports how many of the run's events
-are durable (stored by every sink, or spooled); the line tracker turns that into the
-highest line below which nothing is pending and saves it as the checkpoint. So a stop
+lines already done without parsing them, and feed the rest through validation into the
+pipeline, in a job of its own per file (`pipeline.open_job`). The pipeline reports how
+many of the run's events are durable (stored by every sink, or spooled); the line
+tracker turns that into the highest line below which nothing is pending and saves it as
+the checkpoint. So a stop
 (Ctrl-C, SIGTERM, `--limit`, a crash, a database outage) loses nothing and repeats
 little: the same command continues where the checkpoint says.
 
@@ -38,7 +39,7 @@ from sentiment_pipeline.parallel import (
     parse_workers,
     split_block,
 )
-from sentiment_pipeline.pipeline import Chunk, catch_up_async, run_from_settings_async
+from sentiment_pipeline.pipeline import Chunk, catch_up_async, open_job
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings
 from sentiment_pipeline.sources.reddit_dump import (
@@ -56,6 +57,7 @@ from sentiment_pipeline.sources.sniff import no_valid_record
 __all__ = [
     "BackfillOptions",
     "BackfillResult",
+    "CheckpointProgress",
     "DumpProgress",
     "FileResult",
     "backfill",
@@ -160,22 +162,75 @@ class DumpProgress:
     finished: bool = False
 
 
+@dataclass(frozen=True)
+class CheckpointProgress:
+    """Where one input stands at a checkpoint (for metrics): `lines_done` (every line up
+    to it needs nothing more), `bytes_done` (bytes of the input, compressed as read, by
+    the time the last block of lines wholly done had been read: within about a block of
+    the exact position; all of them once complete), `bytes_total` (the file's size; None
+    for standard input), `complete`."""
+
+    path: str
+    lines_done: int
+    bytes_done: int
+    bytes_total: int | None
+    complete: bool = False
+
+
+@dataclass
+class _Saver:
+    """Where an input's checkpoints go: its checkpoint `file` (None: standard input or a
+    dry run keep none) and `on_checkpoint` (its progress, for metrics)."""
+
+    path: str
+    file: CheckpointFile | None
+    size: int | None
+    on_checkpoint: Callable[[CheckpointProgress], None] | None
+
+    def __call__(self, checkpoint: Checkpoint, bytes_done: int) -> None:
+        """Save `checkpoint` (`CheckpointFile.save` raises `SentpipeError` on a full
+        disk), then report it."""
+        if self.file is not None:
+            self.file.save(checkpoint)
+        self.report(checkpoint, bytes_done)
+
+    def report(self, checkpoint: Checkpoint, bytes_done: int) -> None:
+        if self.on_checkpoint is not None:
+            progress = CheckpointProgress(
+                self.path, checkpoint.lines_done, bytes_done, self.size, checkpoint.complete
+            )
+            self.on_checkpoint(progress)
+
+
 class _LineTracker:
     """Turns "the first n valid events are durable" into "lines up to L are done".
 
     `queued(line)` for each valid event handed on, `handled(line)` once a line needs
     nothing more (filtered, dead-lettered, or handed on); `durable(n)` comes from the
     writer thread. The done line is the one before the oldest event not yet durable, or
-    the last handled line when none is pending. Saves the checkpoint when it moves.
+    the last handled line when none is pending. Saves the checkpoint when it moves, with
+    the bytes read by the time that line was (`marked`, from the reader thread).
     """
 
-    def __init__(self, start: int, save: Callable[[Checkpoint], None] | None) -> None:
+    def __init__(self, start: int, save: Callable[[Checkpoint, int], None]) -> None:
         self._lock = threading.Lock()
         self._pending: deque[int] = deque()
         self._popped = 0
         self._through = start
         self.done = start
         self._save = save
+        self._marks: deque[tuple[int, int]] = deque()  # (last line of a block, bytes read)
+        self.bytes_done = 0
+
+    def marked(
+        self, blocks: Iterator[LineBlock], bytes_read: Callable[[], int]
+    ) -> Iterator[LineBlock]:
+        """`blocks` as they are, each noted with `bytes_read()` once it was read."""
+        for block in blocks:
+            mark = (block[0] + block[1] - 1, bytes_read())
+            with self._lock:
+                self._marks.append(mark)
+            yield block
 
     def queued(self, line: int) -> None:
         with self._lock:
@@ -199,8 +254,11 @@ class _LineTracker:
             moved = line > self.done
             if moved:
                 self.done = line
-        if moved and self._save is not None:
-            self._save(Checkpoint(line))
+                while self._marks and self._marks[0][0] <= line:
+                    self.bytes_done = self._marks.popleft()[1]
+            bytes_done = self.bytes_done
+        if moved:
+            self._save(Checkpoint(line), bytes_done)
 
     @property
     def all_durable(self) -> bool:
@@ -315,7 +373,8 @@ async def _records(
     )
     pool = BlockPool(_dump_job, job, workers, filtered=FILTERED)
     cancelled = threading.Event()
-    chunks = _read_in_thread(_numbered(reader.counted_blocks(start), pool), cancelled)
+    blocks = tracker.marked(reader.counted_blocks(start), lambda: reader.bytes_read)
+    chunks = _read_in_thread(_numbered(blocks, pool), cancelled)
     loop = asyncio.get_running_loop()
     try:
         while True:
@@ -412,19 +471,22 @@ async def _one_file(
     budget: _Budget,
     report: Callable[[DumpProgress], None] | None,
     position: tuple[int, int],
+    on_checkpoint: Callable[[CheckpointProgress], None] | None = None,
 ) -> FileResult:
     reader = _checked_reader(path)
     result = FileResult(path=path)
     checkpoint_file = None
     if path != "-" and not options.dry_run:
         checkpoint_file = CheckpointFile(settings.data_dir / "backfill", Path(path))
+    save = _Saver(path, checkpoint_file, reader.size, on_checkpoint)
     saved = Checkpoint() if checkpoint_file is None or options.restart else checkpoint_file.load()
     result.resumed_from_line = result.lines_done = saved.lines_done
     if saved.complete:
         reader.close()
         result.complete = result.already_complete = True
+        save.report(saved, reader.size or 0)
         return result
-    tracker = _LineTracker(saved.lines_done, checkpoint_file.save if checkpoint_file else None)
+    tracker = _LineTracker(saved.lines_done, save)
     if checkpoint_file is not None and options.restart:
         checkpoint_file.save(Checkpoint())
 
@@ -448,16 +510,10 @@ async def _one_file(
         progress,
     )
     try:
-        await run_from_settings_async(
-            settings,
-            source,
-            sink_names=options.sink_names,
-            dry_run=options.dry_run,
-            on_progress=progress,
-            stop=stop,
-            result=result,
-            on_durable=tracker.durable,
-        )
+        async with open_job(settings, options.sink_names, dry_run=options.dry_run) as job:
+            await job.run(
+                source, on_progress=progress, stop=stop, result=result, on_durable=tracker.durable
+            )
     finally:
         reader.close()
     everything_durable = options.dry_run or tracker.all_durable
@@ -466,10 +522,9 @@ async def _one_file(
     result.lines_done = tracker.done
     if result.complete and _judged(result, reader, options.filters):
         result.complete, result.lines_done = False, saved.lines_done
-        if checkpoint_file is not None:
-            checkpoint_file.save(saved)  # the next run reads it again
-    if checkpoint_file is not None and result.complete:
-        checkpoint_file.save(Checkpoint(tracker.done, complete=True))
+        save(saved, 0)  # the next run reads it again
+    if result.complete:
+        save(Checkpoint(tracker.done, complete=True), reader.bytes_read)
     progress(result, finished=True)
     return result
 
@@ -480,9 +535,12 @@ async def backfill_async(
     options: BackfillOptions | None = None,
     on_progress: Callable[[DumpProgress], None] | None = None,
     stop: asyncio.Event | None = None,
+    on_checkpoint: Callable[[CheckpointProgress], None] | None = None,
 ) -> BackfillResult:
     """Load `paths` (dump files, `-` for standard input) one after the other; returns
-    each file's result. A stop signal, `--limit` or an error ends the run after the
+    each file's result. `on_checkpoint` is told where a file stands each time its
+    checkpoint moves (from the pipeline's writer thread), once more when it is complete,
+    and once for a file loaded already. A stop signal, `--limit` or an error ends the run after the
     current file's flush; the checkpoints say where the next run goes on.
     Raises ConfigError for a missing file or one that is not a dump (before anything
     is loaded; standard input when its turn comes), LockHeld when another run loads
@@ -502,7 +560,14 @@ async def backfill_async(
     for index, path in enumerate(paths, start=1):
         with _file_lock(settings, path, options):
             result = await _one_file(
-                settings, path, options, stop, budget, on_progress, (index, len(paths))
+                settings,
+                path,
+                options,
+                stop,
+                budget,
+                on_progress,
+                (index, len(paths)),
+                on_checkpoint,
             )
         outcome.files.append(result)
         if stop.is_set() or (result.stopped_early and not result.complete):
@@ -515,6 +580,9 @@ def backfill(
     paths: Sequence[str],
     options: BackfillOptions | None = None,
     on_progress: Callable[[DumpProgress], None] | None = None,
+    on_checkpoint: Callable[[CheckpointProgress], None] | None = None,
 ) -> BackfillResult:
     """Synchronous `backfill_async` (one event loop per run)."""
-    return asyncio.run(backfill_async(settings, paths, options, on_progress))
+    return asyncio.run(
+        backfill_async(settings, paths, options, on_progress, on_checkpoint=on_checkpoint)
+    )

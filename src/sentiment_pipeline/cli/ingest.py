@@ -10,14 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.service import MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from sentiment_pipeline.backfill import BackfillResult, DumpProgress
-    from sentiment_pipeline.pipeline.result import RunResult
-    from sentiment_pipeline.settings import Settings
 
 ingest_app = typer.Typer(help="Load records that are already in event shape.", no_args_is_help=True)
 spool_app = typer.Typer(
@@ -44,51 +41,35 @@ def ndjson(
     dry_run: Annotated[bool, typer.Option(help="Validate only; write nothing.")] = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    metrics_file: MetricsFile = None,
 ) -> None:
     """Ingest one JSON object per line ({id, occurred_at, source, source_id, event_type,
     payload}) through validation, dead letters and the configured sinks. zstd, gzip,
     bzip2 and xz input is decompressed; what is not NDJSON is refused (exit 2)."""
     from sentiment_pipeline.cli.render import ProgressReporter, render_result
+    from sentiment_pipeline.ingest import ingest_ndjson
+    from sentiment_pipeline.service import figures_from_run
 
     settings = settings_from(ctx)
-    with ProgressReporter("ingesting", enabled=not (quiet or as_json)) as progress:
-        result = _ingest_ndjson(settings, path, sink, dry_run, progress)
-    render_result(result, as_json=as_json, quiet=quiet)
-    raise typer.Exit(int(result.exit_code))
 
+    def run_once(_: Any) -> Outcome:
+        with ProgressReporter("ingesting", enabled=not (quiet or as_json)) as progress:
+            result = ingest_ndjson(
+                settings, path, sink_names=sink, dry_run=dry_run, on_progress=progress
+            )
+        render_result(result, as_json=as_json, quiet=quiet)
+        return Outcome(int(result.exit_code), figures_from_run(result))
 
-def _ingest_ndjson(
-    settings: Settings,
-    path: str,
-    sink: list[str] | None,
-    dry_run: bool,
-    progress: Callable[[RunResult], None],
-) -> RunResult:
-    """`path` through the pipeline. A cut-off compressed input is an error of the result
-    (its complete lines are stored); so is an input of which no line was a valid record
-    but some were dead-lettered (likely not NDJSON in event shape)."""
-    from sentiment_pipeline.parallel import parse_workers
-    from sentiment_pipeline.pipeline import run_from_settings
-    from sentiment_pipeline.pipeline.result import RunResult
-    from sentiment_pipeline.sources.decode import CompressedInputError
-    from sentiment_pipeline.sources.ndjson import ndjson_records
-    from sentiment_pipeline.sources.sniff import no_valid_record
-
-    records = ndjson_records(
-        path, workers=parse_workers(settings), max_payload_bytes=settings.max_payload_bytes
+    serve(
+        ctx,
+        "ingest_ndjson",
+        run_once,
+        every=None,
+        jitter=None,
+        metrics_file=metrics_file,
+        metrics_dir=settings.metrics_dir,
+        quiet=quiet,
     )
-    result = RunResult()
-    try:
-        run_from_settings(
-            settings, records, sink_names=sink, dry_run=dry_run, on_progress=progress, result=result
-        )
-    except CompressedInputError as error:  # cut off: every complete line is stored
-        result.errors.append(str(error))
-    label = "stdin" if path == "-" else path
-    verdict = no_valid_record(label, result.valid, result.invalid, "NDJSON in event shape")
-    if verdict is not None and not result.stopped_early and not result.errors:
-        result.errors.append(verdict)
-    return result
 
 
 class DumpKind(StrEnum):
@@ -152,6 +133,7 @@ def reddit_dump(
     ] = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    metrics_file: MetricsFile = None,
 ) -> None:
     """Backfill from Pushshift / Arctic Shift dumps (NDJSON, one Reddit object per line;
     zstd, gzip, bzip2, xz or plain) into the same deduplicated table as `scrape reddit`.
@@ -176,10 +158,33 @@ def reddit_dump(
         sink_names=sink,
         wait_for_lock=wait,
     )
-    with DumpProgressReporter(not (quiet or as_json), progress_every) as progress:
-        outcome = backfill(settings, paths, options, on_progress=progress)
-    render_backfill(outcome, as_json=as_json, quiet=quiet)
-    raise typer.Exit(int(outcome.exit_code))
+    command = "ingest_reddit_dump"
+
+    def run_once(_: Any) -> Outcome:
+        from sentiment_pipeline.service import BackfillGauges, figures_from_run, metrics_path
+        from sentiment_pipeline.sources.reddit_dump.records import SOURCE as DUMP_SOURCE
+
+        path = metrics_path(command, metrics_file, settings.metrics_dir)
+        with (
+            BackfillGauges(path, command, time.time()) as gauges,
+            DumpProgressReporter(not (quiet or as_json), progress_every) as progress,
+        ):
+            outcome = backfill(settings, paths, options, on_progress=progress, on_checkpoint=gauges)
+        render_backfill(outcome, as_json=as_json, quiet=quiet)
+        figures = figures_from_run(outcome.total, source=DUMP_SOURCE)  # per subreddit
+        figures.per_file = gauges.per_file()
+        return Outcome(int(outcome.exit_code), figures)
+
+    serve(
+        ctx,
+        command,
+        run_once,
+        every=None,
+        jitter=None,
+        metrics_file=metrics_file,
+        metrics_dir=settings.metrics_dir,
+        quiet=quiet,
+    )
 
 
 def render_backfill(outcome: BackfillResult, as_json: bool, quiet: bool) -> None:

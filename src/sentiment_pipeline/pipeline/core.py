@@ -16,7 +16,6 @@ import contextlib
 import functools
 import gc
 import logging
-import signal
 import sys
 import time
 from collections import deque
@@ -24,7 +23,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterator, Sequen
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sentiment_pipeline.dto import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -41,10 +40,9 @@ from sentiment_pipeline.pipeline.spool import Spool
 from sentiment_pipeline.pipeline.writer import BatchWriter
 from sentiment_pipeline.sinks.base import Sink
 
-__all__ = ["Chunk", "PipelineOptions", "install_stop_signals", "run"]
+__all__ = ["Chunk", "PipelineOptions", "run"]
 
 LOGGER = logging.getLogger(__name__)
-_Handler = TypeVar("_Handler", bound=Callable[..., Any])
 _END = object()
 _REPORTED_INTERNAL_ERRORS = 10  # the first few are listed in the result; all are counted
 REPORT_HINT = "a bug: rerun with --debug for the traceback and report it"
@@ -70,47 +68,6 @@ class PipelineOptions:
             retry_seconds=settings.db_retry_seconds,
             **overrides,
         )
-
-
-def chained_stop_handler(handler: _Handler) -> _Handler:
-    """Mark a signal handler that `install_stop_signals` tells of the first signal (a
-    service loop's stop flag). Other handlers that were there before, such as asyncio's
-    own SIGINT handler that cancels the main task, are only put back, never called."""
-    handler.sentpipe_stop_handler = True  # type: ignore[attr-defined]
-    return handler
-
-
-def install_stop_signals(stop: asyncio.Event) -> Callable[[], None]:
-    """SIGINT/SIGTERM: stop fetching and flush. A second signal interrupts for real.
-
-    Returns a function that removes the handlers again and puts back the ones that were
-    there before. A handler marked with `chained_stop_handler` that was there (a service
-    loop's stop flag, see `service.schedule.StopFlag`) is also told of the first signal,
-    so it knows the run was stopped."""
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in signals}
-
-    def remove() -> None:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
-            if previous[sig] is not None:
-                signal.signal(sig, previous[sig])
-
-    def first(signum: int) -> None:
-        LOGGER.warning("received %s: finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-        remove()
-        outer = previous[signum]
-        if callable(outer) and getattr(outer, "sentpipe_stop_handler", False):
-            outer(signum, None)
-
-    try:
-        for sig in signals:
-            loop.add_signal_handler(sig, first, sig)
-    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
-        return lambda: None
-    return remove
 
 
 # The cycle collector's default (a pass every 700 allocations, full passes over every
@@ -162,7 +119,9 @@ async def run(
     Before the source is read: the spool is replayed and followers that an earlier run
     left behind are repaired (`journal_dir`: the follower journals; None keeps none).
     `on_durable(n)` is called (in the writer thread) whenever the first `n` valid events
-    of this run, in input order, are safely stored or spooled (see `BatchWriter`)."""
+    of this run, in input order, are safely stored or spooled (see `BatchWriter`).
+    `sinks` and `dead_letters` belong to the caller: they are used, never closed here
+    (`pipeline.job.open_job` opens and closes them)."""
     with _run_tuning():
         return await _run(
             source,
@@ -240,8 +199,6 @@ async def _run(
         await in_thread(writer.close)
         executor.shutdown(wait=True)
         result.duration = time.monotonic() - started
-        if dead_letters is not None:
-            dead_letters.close()
         if on_progress is not None:
             on_progress(result)
     error = producer.exception() if not producer.cancelled() else None

@@ -79,7 +79,8 @@ def _elsewhere(journal: JournalFile) -> str:
 
 class BatchWriter:
     """Writes batches to `sinks` in order (see the module docstring). `journal_dir`: where
-    the follower journal lives (`<data dir>/journal`); None keeps no journal."""
+    the follower journal lives (`<data dir>/journal`); None keeps no journal. The sinks
+    are the caller's to close; `close()` ends only what the writer opened."""
 
     def __init__(
         self,
@@ -370,8 +371,8 @@ class BatchWriter:
         return written
 
     def close(self) -> None:
-        """Finish the last batch (`flush`), close the journal (kept if anything is owed),
-        then close every sink."""
+        """Finish the last batch (`flush`), stop the follower thread and close the
+        journal (kept if anything is owed). The sinks are the caller's: they stay open."""
         try:
             self.flush()
         finally:
@@ -379,11 +380,3 @@ class BatchWriter:
                 self._following.shutdown(wait=True)
             if self.journal is not None:
                 self.journal.close()
-            self._close_sinks()
-
-    def _close_sinks(self) -> None:
-        for sink in [*self.leaders, *self.followers]:
-            try:
-                sink.close()
-            except (TransientError, SentpipeError, OSError) as error:  # closing a dead link
-                LOGGER.debug("closing %s: %s", sink.name, error)

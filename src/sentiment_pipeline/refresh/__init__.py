@@ -36,8 +36,8 @@ from sentiment_pipeline.settings import Settings, SubredditTarget
 from sentiment_pipeline.timeparse import parse_duration
 
 if TYPE_CHECKING:
+    from sentiment_pipeline.pipeline import Job
     from sentiment_pipeline.refresh.store import DueItem, RefreshStore
-    from sentiment_pipeline.sinks import Sink
 
 __all__ = [
     "WRITE_EVERY",
@@ -194,7 +194,9 @@ async def refresh_reddit_async(
     migrated: "run `sentpipe db init`"), `LockHeld` (a scrape or refresh runs),
     `DatabaseUnreachable` (database down, or Reddit unreachable). Stopping at
     `--max-requests` / `--max-duration` is a clean stop (`stopped_early`), not an error."""
+    from sentiment_pipeline.db.migrate import ensure_schema
     from sentiment_pipeline.lock import run_lock
+    from sentiment_pipeline.pipeline import open_job
     from sentiment_pipeline.refresh.store import open_store
 
     ages = _ages(settings, options)
@@ -216,53 +218,33 @@ async def refresh_reddit_async(
     with run_lock(
         settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape or refresh"
     ):
-        sinks = await asyncio.to_thread(_prepare, settings, options, fetching)
-        store = None
-        try:
-            if not options.dry_run and catch_up_pending(settings):  # spool, CSV first
-                result.absorb(await catch_up_async(settings))
-            store = open_store(settings.database)
-            if not options.dry_run:  # a killed run's redactions first
-                _finish_redactions(settings, store, report)
-            if options.purge_deleted_only:
-                _redact(settings, store, store.flagged(options.source_ids), report)
-                return result
-            clock = time.perf_counter()
-            due = due_items(store, store.now(), ages, options.source_ids)
-            report.db_seconds += time.perf_counter() - clock
-            report.due = len(due)
-            if options.dry_run:
-                report.requests["info"] = math.ceil(len(_per_fullname(due)) / 100)
-                return result
-            handed, sinks = sinks, []  # the pipeline closes them (or `_fetch` does)
-            await _fetch(settings, options, store, due, result, handed, on_progress, stop)
-        finally:
-            for sink in sinks:
-                sink.close()
-            if store is not None:
-                store.close()
-            result.duration = time.monotonic() - started
+        migrate = settings.embedded_database and not options.dry_run
+        await asyncio.to_thread(ensure_schema, settings.database, migrate=migrate)
+        # the sinks of the late comments: built and checked now, used at the end
+        async with open_job(settings, dry_run=not fetching) as job:
+            store = None
+            try:
+                if not options.dry_run and catch_up_pending(settings):  # spool, CSV first
+                    result.absorb(await catch_up_async(settings))
+                store = open_store(settings.database)
+                if not options.dry_run:  # a killed run's redactions first
+                    _finish_redactions(settings, store, report)
+                if options.purge_deleted_only:
+                    _redact(settings, store, store.flagged(options.source_ids), report)
+                    return result
+                clock = time.perf_counter()
+                due = due_items(store, store.now(), ages, options.source_ids)
+                report.db_seconds += time.perf_counter() - clock
+                report.due = len(due)
+                if options.dry_run:
+                    report.requests["info"] = math.ceil(len(_per_fullname(due)) / 100)
+                    return result
+                await _fetch(settings, options, store, due, result, job, on_progress, stop)
+            finally:
+                if store is not None:
+                    store.close()
+                result.duration = time.monotonic() - started
     return result
-
-
-def _prepare(settings: Settings, options: RefreshOptions, fetching: bool) -> list[Sink]:
-    """Check the schema before the first request; returns the sinks for late comments
-    (built, checked, not yet connected; none unless `fetching`)."""
-    from sentiment_pipeline.db.migrate import ensure_schema
-    from sentiment_pipeline.pipeline import prepare_databases
-    from sentiment_pipeline.sinks import build_sinks
-
-    ensure_schema(settings.database, migrate=settings.embedded_database and not options.dry_run)
-    if not fetching:
-        return []
-    sinks = build_sinks(list(settings.sinks), settings)
-    try:
-        prepare_databases(settings, sinks)
-    except BaseException:
-        for sink in sinks:
-            sink.close()
-        raise
-    return sinks
 
 
 def _per_fullname(due: Sequence[DueItem]) -> dict[str, list[DueItem]]:
@@ -360,12 +342,9 @@ async def _read(
         result.report.states.update(visit.states)
 
 
-async def _late_comments(
-    visit: _Visit, reddit: Any, meter: Any, totals: Any, sinks: list[Sink]
-) -> None:
+async def _late_comments(visit: _Visit, reddit: Any, meter: Any, totals: Any, job: Job) -> None:
     """Fetch the comment trees of the posts that gained comments and store them through
-    the pipeline into `sinks` (which the pipeline closes)."""
-    from sentiment_pipeline.pipeline import run_from_settings_async
+    the pipeline into the job's sinks."""
     from sentiment_pipeline.sources.reddit.info import tree_records
     from sentiment_pipeline.sources.reddit.report import SubredditStats
 
@@ -376,9 +355,7 @@ async def _late_comments(
     before = totals.total
     records = tree_records(reddit, meter, posts, targets, stats)
     try:
-        await run_from_settings_async(
-            settings, _stopping(records, result), sinks=sinks, result=result
-        )
+        await job.run(_stopping(records, result), result=result)
     finally:
         report.requests["comments"] = totals.total - before
         report.comment_trees = sum(s.comment_trees for s in stats.values())
@@ -416,13 +393,12 @@ async def _fetch(
     store: RefreshStore,
     due: list[DueItem],
     result: RefreshResult,
-    sinks: list[Sink],
+    job: Job,
     on_progress: Callable[[RefreshResult], None] | None,
     stop: Callable[[], bool] | None,
 ) -> None:
     """Re-read `due` (each fullname asked once) and record what was seen for every
-    stored row; then the late comments into `sinks`, which this closes (through the
-    pipeline, or here when it does not run)."""
+    stored row; then the late comments into the sinks of `job`."""
     from sentiment_pipeline.sources.reddit.client import RequestMeter, make_reddit
     from sentiment_pipeline.sources.reddit.info import read_info
     from sentiment_pipeline.sources.reddit.report import RequestTotals
@@ -437,19 +413,14 @@ async def _fetch(
         "AsyncGenerator[tuple[list[str], dict[str, Any]], None]",
         read_info(reddit, list(visit.rows), meter),
     )
-    handed_over = False
     try:
         await _read(visit, answers, on_progress, stop)
         report.grown = sum(len(names) for names in visit.grown.values())
         if visit.grown and not result.stopped_early:
-            handed_over = True
-            await _late_comments(visit, reddit, meter, totals, sinks)
+            await _late_comments(visit, reddit, meter, totals, job)
     except Exception as error:
         _reddit_failure(error, result)
     finally:
-        if not handed_over:
-            for sink in sinks:
-                sink.close()
         await reddit.close()
         report.requests["total"] = totals.total
         report.requests["token"] = totals.token

@@ -2,8 +2,9 @@
 metrics after each run (`--metrics-file`, `SENTPIPE_METRICS_DIR`).
 
 One mechanism for every long-running command (`scrape reddit`, `sentiment score`,
-`refresh reddit`): `schedule.py` holds the loop and the stop flag, `metrics.py` the
-metrics file. The CLI side (`cli/service.py`) wraps a command's run function in both.
+`refresh reddit`, `ingest ndjson`, `ingest reddit-dump`): `schedule.py` holds the loop
+and the stop flag, `metrics.py` the metrics file, `progress.py` the file kept current
+while a backfill runs. The CLI side (`cli/service.py`) wraps a command's run function in both.
 Nothing here imports `prometheus_client` until a metrics file is written.
 """
 
@@ -19,9 +20,11 @@ from sentiment_pipeline.service.metrics import (
     render_metrics,
     write_metrics,
 )
+from sentiment_pipeline.service.progress import BackfillGauges
 from sentiment_pipeline.service.schedule import Schedule, StopFlag, run_every
 
 __all__ = [
+    "BackfillGauges",
     "RunFigures",
     "RunMetrics",
     "Schedule",

@@ -6,11 +6,13 @@ written to a temporary file in the same folder, flushed to disk and renamed over
 one (`os.replace`), so a reader sees the previous file or the new one, never a part.
 `prometheus_client` is imported only here, when a file is written.
 
-Every series carries the label `command` (`scrape`, `sentiment_score`, `refresh`);
-the per-target ones also the source's target label (`SourceSpec.target_label`, through
-`sources.source_spec`): `sentpipe_<label>_*{<label>="…"}`, for Reddit
-`sentpipe_subreddit_*{subreddit="…"}`. The names are a public contract
-(docs/monitoring.md).
+Every series carries the label `command` (`scrape`, `sentiment_score`, `refresh`,
+`ingest_ndjson`, `ingest_reddit_dump`); the per-target ones also the source's target
+label (`SourceSpec.target_label`, through `sources.source_spec`):
+`sentpipe_<label>_*{<label>="…"}`, for Reddit `sentpipe_subreddit_*{subreddit="…"}`; a
+backfill's progress (`sentpipe_backfill_*`) also `file`. A long run may write the file
+while it goes on (`RunMetrics.finished` False, see `service.progress`). The names are a
+public contract (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sentiment_pipeline.errors import ConfigError
 
 __all__ = [
     "COUNTERS",
+    "FILE_GAUGES",
     "TARGET_COUNTERS",
     "RunFigures",
     "RunMetrics",
@@ -77,6 +80,13 @@ TARGET_COUNTERS: dict[str, str] = {
         "rate_limit_wait_seconds",
     )
 }
+# a backfill's progress per input file: sentpipe_backfill_<suffix>{command, file}
+FILE_GAUGES: dict[str, str] = {
+    "lines_done": "Lines of the file done (stored, spooled, dead-lettered or filtered) "
+    "at its last checkpoint.",
+    "bytes_done": "Bytes of the file (as on disk, compressed) read up to its last checkpoint.",
+    "bytes_total": "The file's size in bytes (as on disk, compressed).",
+}
 LAST_SUCCESS = "sentpipe_last_success_timestamp_seconds"
 
 
@@ -84,28 +94,33 @@ LAST_SUCCESS = "sentpipe_last_success_timestamp_seconds"
 class RunFigures:
     """What a run did, as numbers: `counters` keyed by the names in `COUNTERS`,
     `per_target` {source id: {name in TARGET_COUNTERS: value}}, labelled
-    `target_label` (the source's `SourceSpec.target_label`). Counters a command does
-    not have are left out (no series is written for them)."""
+    `target_label` (the source's `SourceSpec.target_label`), `per_file` {input file:
+    {name in FILE_GAUGES: value}} (a backfill's progress). Counters a command does not
+    have are left out (no series is written for them)."""
 
     counters: dict[str, float] = field(default_factory=dict)
     per_target: dict[str, dict[str, float]] = field(default_factory=dict)
     target_label: str = "source_id"
+    per_file: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class RunMetrics:
-    """One finished run: `started_at` (Unix seconds), `duration` (seconds), its exit code
-    (0 = success) and figures. `command` is the label value and the file name part."""
+    """One run: `started_at` (Unix seconds), `duration` (seconds), its exit code
+    (0 = success) and figures. `command` is the label value and the file name part.
+    `finished` False: the run is still going on (its figures so far; no exit code or
+    duration is written, the last success is the previous one)."""
 
     command: str
     started_at: float
     duration: float
     exit_code: int
     figures: RunFigures = field(default_factory=RunFigures)
+    finished: bool = True
 
     @property
     def succeeded(self) -> bool:
-        return self.exit_code == 0
+        return self.finished and self.exit_code == 0
 
 
 def figures_from_run(result: Any, source: str | None = None) -> RunFigures:
@@ -215,6 +230,12 @@ def last_success(path: Path, command: str) -> float | None:
 
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:  # a first run: nothing to carry over
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        LOGGER.warning("cannot read the previous metrics file %s: %s", path, error)
+        return None
+    try:
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == LAST_SUCCESS and sample.labels.get("command") == command:
@@ -226,7 +247,8 @@ def last_success(path: Path, command: str) -> float | None:
 
 def render_metrics(metrics: RunMetrics, previous_success: float | None = None) -> bytes:
     """The Prometheus text format of `metrics`. The last success is this run's start
-    when it succeeded, else `previous_success` (the series is left out when neither)."""
+    when it succeeded, else `previous_success` (the series is left out when neither). A
+    run still going on (`finished` False) has no duration and no exit code yet."""
     from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
     registry = CollectorRegistry(auto_describe=True)
@@ -246,8 +268,11 @@ def render_metrics(metrics: RunMetrics, previous_success: float | None = None) -
     )
     if success is not None:
         gauge(LAST_SUCCESS, "When the last successful run (exit code 0) started.", success)
-    gauge("sentpipe_run_duration_seconds", "How long the last run took.", metrics.duration)
-    gauge("sentpipe_last_exit_code", "Exit code of the last run (0 = success).", metrics.exit_code)
+    if metrics.finished:
+        gauge("sentpipe_run_duration_seconds", "How long the last run took.", metrics.duration)
+        gauge(
+            "sentpipe_last_exit_code", "Exit code of the last run (0 = success).", metrics.exit_code
+        )
     for name, value in metrics.figures.counters.items():
         gauge(f"sentpipe_run_{name}", COUNTERS[name], value)
     label = metrics.figures.target_label
@@ -255,6 +280,9 @@ def render_metrics(metrics: RunMetrics, previous_success: float | None = None) -
         for name, value in row.items():
             help_text = TARGET_COUNTERS[name].replace("run.", f"run, per {label}.")
             gauge(f"sentpipe_{label}_{name}", help_text, value, **{label: target})
+    for file, row in sorted(metrics.figures.per_file.items()):
+        for name, value in row.items():
+            gauge(f"sentpipe_backfill_{name}", FILE_GAUGES[name], value, file=file)
     return generate_latest(registry)
 
 

@@ -5,13 +5,15 @@
 SIGINT/SIGTERM. Locks are the run's business: each run takes and releases its own, so
 between runs nothing is held. A run that raises is reported through `on_failure` and
 the next one still comes. A signal during a run lets the run finish (the pipeline's own
-stop handling, which chains to `StopFlag`), then the loop ends; between runs the loop
-ends at once. A second signal during a run interrupts it (`KeyboardInterrupt`), as
-without `--every`.
+stop handling, `signals.stop_on_signals`, which chains to `StopFlag`), then the loop
+ends; between runs the loop ends at once. A second signal during a run interrupts it
+(`KeyboardInterrupt`), as without `--every`. The handlers themselves are installed by
+`sentiment_pipeline.signals`, which the pipeline uses too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import signal
@@ -19,14 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
 
-from sentiment_pipeline.pipeline.core import chained_stop_handler
+from sentiment_pipeline.signals import chained_stop_handler, handle_signals
 
 __all__ = ["Schedule", "StopFlag", "run_every"]
 
 LOGGER = logging.getLogger(__name__)
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _TICK = 0.2  # seconds: how soon a signal between runs ends the wait
 
 
@@ -71,24 +71,14 @@ class StopFlag:
 
     def install(self) -> Callable[[], None]:
         """Make SIGINT/SIGTERM set the flag; returns a function restoring the old handlers."""
-        previous: dict[int, Any] = {}
-        for sig in _SIGNALS:
-            previous[sig] = signal.signal(sig, self.handle)
-
-        def restore() -> None:
-            for sig, handler in previous.items():
-                if handler is not None:
-                    signal.signal(sig, handler)
-
-        return restore
+        return handle_signals(self.handle)
 
     def reinstall(self) -> None:
         """Take the signals back after a run (whatever the run left installed)."""
-        try:
-            for sig in _SIGNALS:
-                signal.signal(sig, self.handle)
-        except ValueError:  # not the main thread: install() could not have run either
-            pass
+        # what the run left installed is not put back; outside the main thread
+        # (ValueError) install() could not have run either
+        with contextlib.suppress(ValueError):
+            handle_signals(self.handle)
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True as soon as the flag is set (signals between runs
