@@ -63,8 +63,9 @@ def test_ingest_ndjson_writes_its_metrics_file(tmp_path: Path, env: dict[str, st
     assert read(metrics, "sentpipe_last_success_timestamp_seconds", **labels) is not None
     assert read(metrics, "sentpipe_run_events_inserted", **labels) == 3
     assert read(metrics, "sentpipe_run_events_dead_lettered", **labels) == 1
-    rust = {**labels, "subreddit": "rust"}
-    assert read(metrics, "sentpipe_subreddit_events_inserted", **rust) == 1
+    # NDJSON may hold any source: its per-target series are labelled `source_id`
+    rust = {**labels, "source_id": "rust"}
+    assert read(metrics, "sentpipe_source_id_events_inserted", **rust) == 1
 
     refused = tmp_path / "page.html"
     refused.write_text("<!doctype html><html></html>\n", encoding="utf-8")
