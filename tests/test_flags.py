@@ -58,3 +58,30 @@ def test_refresh_duration_flags_beat_the_environment_and_are_refused_as_flags(
     bad = invoke("refresh", "reddit", "--dry-run", flag, "1h,soon", env=env)
     assert bad.exit_code == 2
     assert f"{flag} 'soon' is not a duration" in bad.output
+
+
+@pytest.mark.parametrize("command", ["ndjson", "reddit-dump", "spool"])
+def test_ingest_and_spool_sink_flags_beat_the_environment(tmp_path: Path, command: str) -> None:
+    from tests.fixtures.events import ndjson_line
+
+    env = {"SENTPIPE_DATA_DIR": str(tmp_path / "data"), "SENTPIPE_SINKS": "no-such-sink"}
+    source = tmp_path / "in.ndjson"
+    source.write_text(ndjson_line(1) + "\n", encoding="utf-8")
+    if command == "ndjson":
+        args = ["ingest", "ndjson", str(source)]
+    elif command == "reddit-dump":
+        dump = tmp_path / "RS_2023-01.ndjson"
+        dump.write_text(
+            '{"id":"abc","name":"t3_abc","subreddit":"python","created_utc":1672531200,'
+            '"title":"hello","author":"ada"}\n',
+            encoding="utf-8",
+        )
+        args = ["ingest", "reddit-dump", str(dump)]
+    else:
+        args = ["spool", "replay"]
+    refused = invoke(*args, env=env)
+    assert refused.exit_code == 2 and "unknown sink 'no-such-sink'" in refused.output
+    given = invoke(*args, "--sink", "csv", env=env)
+    assert given.exit_code == 0, given.output
+    if command != "spool":
+        assert list((tmp_path / "data" / "csv").rglob("*.csv"))

@@ -171,7 +171,8 @@ async def test_a_dry_run_builds_and_checks_nothing_unless_asked(
 ) -> None:
     absent = tmp_path / "absent.db"
     settings = settings_for(tmp_path, monkeypatch, DATABASE_URL=f"sqlite:///{absent}")
-    async with open_job(settings, ["no-such-sink"], dry_run=True) as job:
+    unknown = settings.model_copy(update={"sinks": ["no-such-sink"]})
+    async with open_job(unknown, dry_run=True) as job:
         assert job.sinks == []
         result = await job.run(records([raw_event(1)]))
         assert (result.valid, result.inserted, result.dry_run) == (1, 0, True)

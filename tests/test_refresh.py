@@ -22,7 +22,10 @@ from tests.fixtures.cli import invoke
 from tests.fixtures.events import event, stored_rows
 from tests.test_scrape import reddit_env, scrape_settings, sqlite_files
 
-ALL_DUE = RefreshOptions(schedule="1s", max_age="1s")  # everything younger than a day
+
+def all_due(settings: Settings) -> Settings:
+    """`settings` with a schedule that makes everything younger than a day due."""
+    return settings.model_copy(update={"refresh_schedule": "1s", "refresh_max_age": "1s"})
 
 
 def settings_for(
@@ -154,7 +157,7 @@ def test_growth_edits_deletion_and_removal(
     fake_reddit.delete(comment)
     fake_reddit.remove(removed)
     fake_reddit.clear_log()
-    result = refresh_reddit(settings, ALL_DUE)
+    result = refresh_reddit(all_due(settings), RefreshOptions())
     assert result.exit_code == 0, result.errors
     report = result.report
     assert report.requests["info"] == math.ceil(len(rows) / 100)
@@ -206,7 +209,7 @@ def test_growth_edits_deletion_and_removal(
     assert query(url, "SELECT compound FROM sentiment_scores WHERE id = :i", i=edited)[0][0] > 0.5
 
     # a second refresh right after re-reads none of them (only items that became due since)
-    refresh_reddit(settings, ALL_DUE)
+    refresh_reddit(all_due(settings), RefreshOptions())
     counts = query(url, "SELECT count(*) FROM raw_event_revisions GROUP BY id, occurred_at")
     assert max(n for (n,) in counts) == 1
 
@@ -220,7 +223,7 @@ def test_keep_blanks_nothing_and_purge_applies_later(
     post = posts_with_comments(url)[0]
     title = next(r.payload["title"] for r in stored_rows(url) if r.id == post)
     fake_reddit.delete(post)
-    result = refresh_reddit(settings, ALL_DUE)
+    result = refresh_reddit(all_due(settings), RefreshOptions())
     assert result.report.states["deleted"] == 1 and result.report.redacted == 0
     assert next(r for r in stored_rows(url) if r.id == post).payload["title"] == title
     files = csv_files(settings)
@@ -250,7 +253,7 @@ def test_unavailable_is_never_redacted(fake_reddit: RunningFakeReddit, tmp_path:
     url = db_url(settings)
     before = {r.id: r.payload for r in stored_rows(url)}
     fake_reddit.hide(*before)
-    result = refresh_reddit(settings, ALL_DUE)
+    result = refresh_reddit(all_due(settings), RefreshOptions())
     assert result.report.due > 0
     assert result.report.states["unavailable"] == result.report.due == result.report.asked
     assert {r.id: r.payload for r in stored_rows(url)} == before
@@ -284,7 +287,7 @@ def test_young_post_beyond_page_one_gains_late_comments(
     fake.clear_log()
     scrape_reddit(settings, [SubredditTarget(name="busy")], RedditScrapeOptions())
     assert not set(late) & {r.id for r in stored_rows(url)}  # the scrape misses them
-    result = refresh_reddit(settings, ALL_DUE)
+    result = refresh_reddit(all_due(settings), RefreshOptions())
     assert result.exit_code == 0
     assert set(late) <= {r.id for r in stored_rows(url)}
     assert result.inserted == 2

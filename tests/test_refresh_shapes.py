@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.fake_reddit import RunningFakeReddit
-from sentiment_pipeline.refresh import refresh_reddit
+from sentiment_pipeline.refresh import RefreshOptions, refresh_reddit
 from sentiment_pipeline.refresh.observe import EDIT_KEYS, Observation, edit_patch, observe
 from sentiment_pipeline.refresh.observe import text_hash as hash_of
 from sentiment_pipeline.refresh.store import RefreshStore, open_store
@@ -39,7 +39,7 @@ from sentiment_pipeline.sources.reddit.removed import PLACEHOLDERS
 from sentiment_pipeline.timeparse import canonical_text
 from tests.fixtures.cli import invoke
 from tests.fixtures.events import event, stored_rows
-from tests.test_refresh import ALL_DUE, csv_files, query, scraped, settings_for
+from tests.test_refresh import all_due, csv_files, query, scraped, settings_for
 from tests.test_scrape import init_db, reddit_env
 
 SENTPIPE = Path(sys.executable).with_name("sentpipe")
@@ -301,7 +301,7 @@ def test_admin_removals_are_redacted_and_not_scored(
         title="[ Removed by Reddit ]",
     )
     expected[post.id] = "removed"
-    result = refresh_reddit(settings, ALL_DUE)
+    result = refresh_reddit(all_due(settings), RefreshOptions())
     assert result.exit_code == 0, result.errors
     assert result.report.states["edited"] == 0
     states = dict(query(url, "SELECT id, state FROM raw_event_revisions"))
@@ -399,7 +399,7 @@ def test_redaction_rewrites_a_day_file_holding_a_huge_field(
     sink.write([neighbour])  # the same day file, a field past the csv module's default
     sink.close()
     fake_reddit.delete(comment.id)
-    result = refresh_reddit(settings, ALL_DUE)
+    result = refresh_reddit(all_due(settings), RefreshOptions())
     assert result.exit_code == 0, result.errors
     assert result.report.csv_rows_rewritten == 1
     (row,) = csv_rows(settings.csv_path, comment.id)
@@ -420,7 +420,7 @@ def test_purge_repairs_a_csv_copy_left_unredacted(
     text = comment.payload["body"]
     before = csv_files(settings)
     fake_reddit.delete(comment.id)
-    assert refresh_reddit(settings, ALL_DUE).report.redacted == 1
+    assert refresh_reddit(all_due(settings), RefreshOptions()).report.redacted == 1
     # an earlier run blanked the database but crashed before the CSV rewrite
     for path, data in before.items():
         path.write_bytes(data)
@@ -518,7 +518,6 @@ def test_a_redaction_cut_between_the_database_and_the_csv_is_finished_by_the_nex
     fake_reddit: RunningFakeReddit, tmp_path: Path, any_db_url: str
 ) -> None:
     from sentiment_pipeline.sinks import csv_sink
-    from tests.test_refresh import ALL_DUE
 
     settings = settings_for(fake_reddit, tmp_path, any_db_url)
     scraped(fake_reddit, settings)
@@ -535,7 +534,7 @@ def test_a_redaction_cut_between_the_database_and_the_csv_is_finished_by_the_nex
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(csv_sink, "rewrite_payloads", killed)
         with pytest.raises(Killed):
-            refresh_reddit(settings, ALL_DUE)
+            refresh_reddit(all_due(settings), RefreshOptions())
     # the database row is blanked, the CSV copy still holds the text, the item observed
     assert next(r for r in stored_rows(any_db_url) if r.id == comment.id).payload["body"] == ""
     assert [
@@ -543,7 +542,7 @@ def test_a_redaction_cut_between_the_database_and_the_csv_is_finished_by_the_nex
     ] == [text]
     assert list((settings.data_dir / "journal").glob("redact-*.json"))
 
-    again = refresh_reddit(settings, ALL_DUE)
+    again = refresh_reddit(all_due(settings), RefreshOptions())
     assert again.exit_code == 0, again.errors
     assert again.report.due == 0  # nothing due: the item is not visited again...
     assert again.report.csv_rows_rewritten == 1  # ...but its redaction is finished

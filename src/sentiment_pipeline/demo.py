@@ -77,6 +77,7 @@ def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoRes
         if spec.name in DEMO_SUBREDDITS
     )
     config = FakeRedditConfig(subreddits=specs, rate_limit=NO_PACING_RATE_LIMIT)
+    names = sink_names or ["database", "csv"]
     with serve_in_thread(config) as fake:
         demo_settings = settings.model_copy(
             update={
@@ -87,11 +88,11 @@ def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoRes
                 "reddit_oauth_url": fake.url,
                 "reddit_url": fake.url,
                 "reddit_user_agent": None,
+                "sinks": names,
             }
         )
         targets = [SubredditTarget(name=name) for name in DEMO_SUBREDDITS]
-        names = sink_names or ["database", "csv"]
-        run = scrape_reddit(demo_settings, targets, RedditScrapeOptions(), sink_names=names)
+        run = scrape_reddit(demo_settings, targets, RedditScrapeOptions())
     result = DemoResult(
         run=run,
         database=settings.database.masked,

@@ -174,13 +174,12 @@ async def scrape_reddit_async(
     targets: Sequence[SubredditTarget],
     options: RedditScrapeOptions,
     *,
-    sink_names: Sequence[str] | None = None,
     dry_run: bool = False,
     on_progress: Callable[[ScrapeResult], None] | None = None,
 ) -> ScrapeResult:
     """One scrape of `targets` (see `resolve_targets`) into the sinks.
 
-    Takes the run lock, builds the sinks named by `sink_names` (default: the settings'),
+    Takes the run lock, builds the sinks `settings.sinks` names,
     checks their databases before any request (`pipeline.prepare_databases`: reachable,
     at head; the embedded default is migrated), reads the high-water marks in one call
     when a database sink leads (an incremental run), and runs the Reddit source through
@@ -206,7 +205,7 @@ async def scrape_reddit_async(
     with run_lock(settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape"):
         # the databases are checked before the marks and the first request: fail before
         # spending; a dry run checks nothing but reads the marks through its sinks
-        async with open_job(settings, sink_names, dry_run=dry_run, sinks_in_dry_run=True) as job:
+        async with open_job(settings, dry_run=dry_run, sinks_in_dry_run=True) as job:
             marks = Marks()
             databases = job.databases
             if databases:

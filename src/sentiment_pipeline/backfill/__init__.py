@@ -80,7 +80,6 @@ class BackfillOptions:
     limit: int | None = None
     restart: bool = False
     dry_run: bool = False
-    sink_names: Sequence[str] | None = None
     wait_for_lock: bool = False
 
 
@@ -510,7 +509,7 @@ async def _one_file(
         progress,
     )
     try:
-        async with open_job(settings, options.sink_names, dry_run=options.dry_run) as job:
+        async with open_job(settings, dry_run=options.dry_run) as job:
             await job.run(
                 source, on_progress=progress, stop=stop, result=result, on_durable=tracker.durable
             )
@@ -554,7 +553,7 @@ async def backfill_async(
     budget = _Budget(options.limit)
     outcome = BackfillResult()
     if not options.dry_run:  # before the first file: the databases, the spool, the CSV
-        outcome.catch_up = await catch_up_async(settings, options.sink_names, stop)
+        outcome.catch_up = await catch_up_async(settings, stop)
         if outcome.catch_up.spooled or stop.is_set():  # the database went away again
             return outcome
     for index, path in enumerate(paths, start=1):

@@ -50,13 +50,11 @@ def ndjson(
     from sentiment_pipeline.ingest import ingest_ndjson
     from sentiment_pipeline.service import figures_from_run
 
-    settings = settings_from(ctx)
+    settings = settings_from(ctx, sinks=sink)
 
     def run_once(_: Any) -> Outcome:
         with ProgressReporter("ingesting", enabled=not (quiet or as_json)) as progress:
-            result = ingest_ndjson(
-                settings, path, sink_names=sink, dry_run=dry_run, on_progress=progress
-            )
+            result = ingest_ndjson(settings, path, dry_run=dry_run, on_progress=progress)
         render_result(result, as_json=as_json, quiet=quiet)
         return Outcome(int(result.exit_code), figures_from_run(result))
 
@@ -144,7 +142,7 @@ def reddit_dump(
     from sentiment_pipeline.sources.reddit_dump import DumpFilter
     from sentiment_pipeline.timeparse import parse_moment
 
-    settings = settings_from(ctx)
+    settings = settings_from(ctx, sinks=sink)
     options = BackfillOptions(
         kind=kind.value if kind is not None else None,
         filters=DumpFilter(
@@ -155,7 +153,6 @@ def reddit_dump(
         limit=limit,
         restart=restart,
         dry_run=dry_run,
-        sink_names=sink,
         wait_for_lock=wait,
     )
     command = "ingest_reddit_dump"
@@ -304,7 +301,7 @@ def replay(
     from sentiment_pipeline.cli.render import render_result
     from sentiment_pipeline.pipeline import replay_spool
 
-    result = replay_spool(settings_from(ctx), sink_names=sink)
+    result = replay_spool(settings_from(ctx, sinks=sink))
     render_result(result, as_json=as_json, quiet=quiet)
     raise typer.Exit(int(result.exit_code))
 

@@ -12,7 +12,7 @@ not NDJSON in event shape). Nothing here knows typer or rich.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings
@@ -24,13 +24,12 @@ async def ingest_ndjson_async(
     settings: Settings,
     path: str,
     *,
-    sink_names: Sequence[str] | None = None,
     dry_run: bool = False,
     on_progress: Callable[[RunResult], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> RunResult:
-    """Ingest `path` (`-` for standard input) into the sinks named by `sink_names`
-    (default: the settings'); `dry_run` validates only. Returns the `RunResult`; raises
+    """Ingest `path` (`-` for standard input) into the sinks `settings.sinks` names;
+    `dry_run` validates only. Returns the `RunResult`; raises
     `ConfigError` (an unknown sink, a database not migrated, an input that is not NDJSON)
     and `DatabaseUnreachable` before anything is written. SIGINT/SIGTERM set `stop`."""
     from sentiment_pipeline.parallel import parse_workers
@@ -44,7 +43,7 @@ async def ingest_ndjson_async(
     )
     result = RunResult()
     try:
-        async with open_job(settings, sink_names, dry_run=dry_run) as job:
+        async with open_job(settings, dry_run=dry_run) as job:
             await job.run(records, on_progress=on_progress, result=result, stop=stop)
     except CompressedInputError as error:  # cut off: every complete line is stored
         result.errors.append(str(error))
@@ -59,14 +58,11 @@ def ingest_ndjson(
     settings: Settings,
     path: str,
     *,
-    sink_names: Sequence[str] | None = None,
     dry_run: bool = False,
     on_progress: Callable[[RunResult], None] | None = None,
 ) -> RunResult:
     """Synchronous `ingest_ndjson_async` (one event loop per run); same arguments,
     result and errors."""
     return asyncio.run(
-        ingest_ndjson_async(
-            settings, path, sink_names=sink_names, dry_run=dry_run, on_progress=on_progress
-        )
+        ingest_ndjson_async(settings, path, dry_run=dry_run, on_progress=on_progress)
     )

@@ -11,7 +11,7 @@ knows typer or rich.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, Callable
 from typing import Any
 
 from sentiment_pipeline.pipeline.core import Chunk, PipelineOptions, run
@@ -41,7 +41,6 @@ async def run_from_settings_async(
     settings: Settings,
     source: AsyncIterable[Any],
     *,
-    sink_names: Sequence[str] | None = None,
     dry_run: bool = False,
     on_progress: Callable[[RunResult], None] | None = None,
     stop: asyncio.Event | None = None,
@@ -49,12 +48,12 @@ async def run_from_settings_async(
     on_durable: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Run `source` through the pipeline in a job of its own (`open_job`): into the
-    sinks named by `sink_names` (default: the settings'), their databases checked
-    first. `dry_run` validates and writes nothing (no sinks, no check). Returns the
+    sinks `settings.sinks` names, their databases checked first. `dry_run` validates and
+    writes nothing (no sinks, no check). Returns the
     `RunResult`; raises `ConfigError` / `DatabaseUnreachable` before reading `source`
     when a database is not ready. SIGINT and SIGTERM set `stop`; see `core.run` for
     `on_progress` and `on_durable`."""
-    async with open_job(settings, sink_names, dry_run=dry_run) as job:
+    async with open_job(settings, dry_run=dry_run) as job:
         return await job.run(
             source, stop=stop, on_progress=on_progress, result=result, on_durable=on_durable
         )
@@ -70,20 +69,16 @@ async def _nothing() -> Any:
     yield  # pragma: no cover - makes this an async generator
 
 
-def replay_spool(settings: Settings, sink_names: Sequence[str] | None = None) -> RunResult:
+def replay_spool(settings: Settings) -> RunResult:
     """Catch up and nothing else: write the spool to the sinks and repair the followers
     earlier runs left behind (`pipeline.journal`); their databases are checked first, as
     for any run (`prepare_databases`). `spooled` counts the rows still waiting."""
-    return run_from_settings(settings, _nothing(), sink_names=sink_names)
+    return run_from_settings(settings, _nothing())
 
 
-async def catch_up_async(
-    settings: Settings,
-    sink_names: Sequence[str] | None = None,
-    stop: asyncio.Event | None = None,
-) -> RunResult:
+async def catch_up_async(settings: Settings, stop: asyncio.Event | None = None) -> RunResult:
     """`replay_spool` in a running event loop (`stop` is set by SIGINT/SIGTERM)."""
-    return await run_from_settings_async(settings, _nothing(), sink_names=sink_names, stop=stop)
+    return await run_from_settings_async(settings, _nothing(), stop=stop)
 
 
 def catch_up_pending(settings: Settings) -> bool:

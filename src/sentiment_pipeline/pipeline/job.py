@@ -3,7 +3,7 @@
 Every command that writes events (scrape, refresh, a backfill, `ingest ndjson`, the
 catch-up and `spool replay`) opens its job the same way:
 
-    async with open_job(settings, sink_names, dry_run=dry_run) as job:
+    async with open_job(settings, dry_run=dry_run) as job:
         result = await job.run(source, ...)
 
 `open_job` builds the sinks (database sinks first), checks their databases before the
@@ -120,14 +120,14 @@ def _close_sinks(sinks: Sequence[Sink]) -> None:
 @contextlib.asynccontextmanager
 async def open_job(
     settings: Settings,
-    sink_names: Sequence[str] | None = None,
     *,
     dry_run: bool = False,
     sinks_in_dry_run: bool = False,
 ) -> AsyncIterator[Job]:
-    """Open one job: build the sinks named by `sink_names` (default: the settings'),
-    check their databases (`prepare_databases`, in a thread), create the dead-letter
-    writer; yield the `Job`; close all of it on the way out, whatever happens.
+    """Open one job: build the sinks `settings.sinks` names (a command's `--sink` is
+    already in it: flags are the settings' top layer), check their databases
+    (`prepare_databases`, in a thread), create the dead-letter writer; yield the `Job`;
+    close all of it on the way out, whatever happens.
 
     `dry_run`: no database is checked and nothing will be written; no sink is built
     either, unless `sinks_in_dry_run` (a scrape reads its marks through them). Raises
@@ -136,7 +136,7 @@ async def open_job(
     with contextlib.ExitStack() as opened:
         sinks: list[Sink] = []
         if sinks_in_dry_run or not dry_run:
-            sinks = build_sinks(list(sink_names or settings.sinks), settings)
+            sinks = build_sinks(list(settings.sinks), settings)
         opened.callback(_close_sinks, sinks)
         if not dry_run:
             await asyncio.to_thread(prepare_databases, settings, sinks)

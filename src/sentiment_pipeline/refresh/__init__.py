@@ -53,14 +53,13 @@ WRITE_EVERY = 10  # info requests (1,000 items) per database transaction
 
 @dataclass(frozen=True)
 class RefreshOptions:
-    """One run's options; None falls back to the settings (`SENTPIPE_REFRESH_*`).
+    """One run's options. The schedule and the maximum age are settings
+    (`refresh_schedule`, `refresh_max_age`: `--schedule`, `--max-age`, `SENTPIPE_REFRESH_*`).
 
-    `max_age` / `schedule`: durations as text (`72h`, `1h,24h,72h`). `max_requests` /
-    `max_duration` (seconds) stop the run cleanly. `purge_deleted_only`: apply the
+    `source_ids`: only these stored subreddits. `max_requests` / `max_duration` (seconds)
+    stop the run cleanly. `purge_deleted_only`: apply the
     deleted-content policy to earlier findings, no requests."""
 
-    max_age: str | None = None
-    schedule: str | None = None
     source_ids: tuple[str, ...] = ()
     max_requests: int | None = None
     max_duration: float | None = None
@@ -123,8 +122,8 @@ def due_items(
 
 
 def _ages(settings: Settings, options: RefreshOptions) -> list[timedelta]:
-    max_age = parse_duration(options.max_age or settings.refresh_max_age, "--max-age")
-    return parse_schedule(options.schedule or settings.refresh_schedule, max_age)
+    max_age = parse_duration(settings.refresh_max_age, "--max-age")
+    return parse_schedule(settings.refresh_schedule, max_age)
 
 
 def _redact(
