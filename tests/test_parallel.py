@@ -29,11 +29,13 @@ from sentiment_pipeline.dto import (
     Validated,
     dump_json,
     plain_validated,
+    ship,
     shipped_event,
+    unship,
     validate_record,
 )
 from sentiment_pipeline.errors import SentpipeError
-from sentiment_pipeline.parallel import BlockPool, ship, unship
+from sentiment_pipeline.parallel import BlockPool
 from sentiment_pipeline.sources import ndjson as ndjson_module
 from sentiment_pipeline.sources.reddit_dump import FILTERED
 from sentiment_pipeline.sources.reddit_dump import reader as reader_module
