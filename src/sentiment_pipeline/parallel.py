@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import enum
 import multiprocessing
 import os
 import signal
@@ -33,9 +34,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
-from sentiment_pipeline.dto.model import Sentinel
 from sentiment_pipeline.dto.transport import FILTERED_TAG, plain_validated, ship, unship
 from sentiment_pipeline.errors import SentpipeError
 
@@ -261,7 +261,13 @@ class BlockPool:
 
 
 T = TypeVar("T")
-END = Sentinel(__name__, "END")  # `ReaderThread.get`'s answer once the items are done
+
+
+class _End(enum.Enum):
+    END = "END"
+
+
+END: Final = _End.END  # `ReaderThread.get`'s answer once the items are done
 
 
 class ReaderThread(Generic[T]):
@@ -281,20 +287,15 @@ class ReaderThread(Generic[T]):
         self._closed = threading.Event()
         threading.Thread(target=self._work, args=(items,), name=name, daemon=True).start()
 
-    async def get(self) -> T | BaseException | Sentinel:
+    async def get(self) -> T | BaseException | Literal[_End.END]:
         """The next item, `END`, or the exception that ended the items."""
         item = await self._queue.get()
         self._room.release()
         return item  # type: ignore[no-any-return]
 
     def close(self) -> None:
+        """Stop reading (the thread ends at its next item, within 0.2 s if waiting)."""
         self._closed.set()
-
-    def __enter__(self) -> ReaderThread[T]:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
     def _put(self, item: Any) -> bool:
         """Hand `item` over once there is room; False once closed or the loop is gone."""

@@ -290,7 +290,7 @@ async def _records(
             valid: list[int] = []
             last = None
             limited = False
-            for number, item in chunk:  # type: ignore[union-attr]
+            for number, item in chunk:
                 result.lines_read += 1
                 if item is FILTERED:
                     result.filtered += 1

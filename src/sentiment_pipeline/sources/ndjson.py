@@ -198,7 +198,7 @@ async def ndjson_records(
             if type(got) is Chunk:  # parsed and validated already
                 yield got
                 continue
-            lines, data, separator = got  # type: ignore[misc]
+            lines, data, separator = got
             chunk = Chunk(parse_block(line_number + 1, lines, data, separator=separator))
             line_number += len(lines)
             if chunk:
