@@ -85,6 +85,7 @@ class TextRule(NamedTuple):
 ID = TextRule(512)
 EVENT_TYPE = TextRule(64)
 TEXT_RULES = {"id": ID, "event_type": EVENT_TYPE}
+_ID_MAX, _EVENT_TYPE_MAX = ID.max_length, EVENT_TYPE.max_length  # (read per record)
 
 
 def path_safe(name: str) -> bool:
@@ -121,8 +122,8 @@ def plain_names(ident: str, kind: str, source: str, source_id: str) -> bool:
     and `clean_text` changes none. (A path-safe name holds neither control nor
     unstorable characters.)"""
     return (
-        0 < len(ident) <= ID.max_length
-        and 0 < len(kind) <= EVENT_TYPE.max_length
+        0 < len(ident) <= _ID_MAX
+        and 0 < len(kind) <= _EVENT_TYPE_MAX
         and not _CONTROL_OR_UNSTORABLE.search(ident + kind)
         and not ident.isspace()
         and not kind.isspace()

@@ -114,24 +114,6 @@ def _fast_event(fields: dict[str, Any], keys_are_text: bool) -> RawEventDTO | No
     )
 
 
-def _plain_payload(
-    payload: Any, payload_json: bytes, max_payload_bytes: int, nul_free: bool
-) -> bool:
-    """True when the payload plainly passes: an object, within the size and depth
-    limits, no NUL escape in its text (`nul_free`: the caller knows there is none)."""
-    return (
-        type(payload) is dict
-        and (nul_free or _NUL_ESCAPE not in payload_json)
-        and len(payload_json) <= max_payload_bytes
-        # Fewer brackets than the limit cannot nest past it; else look (Reddit objects
-        # with media and awards hold hundreds, a few levels deep).
-        and (
-            payload_json.count(b"{") + payload_json.count(b"[") <= MAX_DEPTH
-            or _nests_within(payload, 1)
-        )
-    )
-
-
 def plain_event(
     record: dict[str, Any], max_payload_bytes: int, payload_json: bytes, *, nul_free: bool = False
 ) -> PlainEvent | None:
@@ -147,10 +129,20 @@ def plain_event(
         when = record["occurred_at"]
     except KeyError:
         return None
-    if not (type(ident) is str and type(source) is str and type(source_id) is str):
+    if not (
+        type(payload) is dict
+        and type(ident) is str
+        and type(source) is str
+        and type(source_id) is str
+        and type(kind) is str
+        and (nul_free or _NUL_ESCAPE not in payload_json)
+        and len(payload_json) <= max_payload_bytes
+    ):
         return None
-    if type(kind) is not str or not _plain_payload(
-        payload, payload_json, max_payload_bytes, nul_free
+    # Fewer brackets than the limit cannot nest past it; else look (Reddit objects with
+    # media and awards hold hundreds, a few levels deep).
+    if payload_json.count(b"{") + payload_json.count(b"[") > MAX_DEPTH and not _nests_within(
+        payload, 1
     ):
         return None
     source_id = stored_source_id(source, source_id)
