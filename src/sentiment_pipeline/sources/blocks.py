@@ -117,26 +117,26 @@ def parse_block(
                 _standard(out, line, first + index, max_payload_bytes, records)
             continue
         record = value if records is None else records.record(value, first + index)
-        append(_finished(record, max_payload_bytes, index not in nul, records))
+        payload = record.get("payload") if type(record) is dict else None
+        text = dumps_exact(payload) if type(payload) is dict else None
+        if text is not None and max_payload_bytes is not None:  # the common line, inline
+            append(validate_parsed(record, text, max_payload_bytes, nul_free=index not in nul))
+        else:
+            append(_finished(record, max_payload_bytes, text, records))
     return out
 
 
 def _finished(
-    record: Any, max_payload_bytes: int | None, nul_free: bool, records: LineRecords | None
+    record: Any, max_payload_bytes: int | None, text: bytes | None, records: LineRecords | None
 ) -> Any:
-    """The item of a line orjson parsed: its record with the payload serialised once
-    (`dto.Parsed`), validated with `max_payload_bytes`; a source's marker as it is."""
-    if type(record) is not dict:
-        if records is not None:  # a `Rejected` or a marker
-            return record
-        return record if max_payload_bytes is None else validate_item(record, max_payload_bytes)
-    payload = record.get("payload")
-    text = dumps_exact(payload) if type(payload) is dict else None
+    """The item of a line orjson parsed but for the common case: its record with the
+    payload's text (`dto.Parsed`), or validated with `max_payload_bytes`; a source's
+    marker as it is."""
+    if type(record) is not dict and records is not None:  # a `Rejected` or a marker
+        return record
     if max_payload_bytes is None:
         return record if text is None else Parsed(record, text)
-    if text is None:
-        return validate_item(record, max_payload_bytes)
-    return validate_parsed(record, text, max_payload_bytes, nul_free=nul_free)
+    return validate_item(record, max_payload_bytes)
 
 
 def _standard(
