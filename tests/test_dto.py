@@ -1,4 +1,5 @@
-"""RawEventDTO validation: timestamps, text cleaning, limits, path-safe names."""
+"""RawEventDTO validation: timestamps, text cleaning, limits, path-safe names, exact
+reasons, and the three ways of validating (model, fast path, plain path) agreeing."""
 
 from __future__ import annotations
 
@@ -7,17 +8,25 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentiment_pipeline.dto import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     RawEventDTO,
     Rejected,
     Validated,
+    clean_text,
+    dumps_exact,
     plain_event,
+    plain_validated,
     stored_source_id,
     validate_plain,
     validate_record,
 )
+from sentiment_pipeline.dto.clean import clean
+from sentiment_pipeline.dto.rules import FIRST_PLAIN_EPOCH
+from sentiment_pipeline.dto.validate import _fast_event, _reason
 from tests.fixtures.events import raw_event
 
 
@@ -215,3 +224,204 @@ def test_every_validation_path_stores_one_spelling(source: str, stored: str) -> 
     assert ok(raw).event.source_id == stored
     built = RawEventDTO.model_validate({**raw, "occurred_at": "2024-01-01T00:00:00Z"})
     assert built.source_id == stored == stored_source_id(source, "PyThon")
+
+
+def test_a_path_safe_name_is_matched_whole() -> None:
+    """A trailing newline is no part of a folder name (a `$` anchor let it through)."""
+    assert "source_id" in rejected(raw_event(source="custom", source_id="feed\n"))
+    assert "source" in rejected(raw_event(source="custom\n"))
+
+
+# The reasons as dead letters carry them (a contract): exact texts.
+_EXACT_REASONS = [
+    ({"id": ""}, "id: String should have at least 1 character"),
+    ({"id": "x" * 513}, "id: String should have at most 512 characters"),
+    ({"id": " \u3000"}, "id: must not be blank"),
+    ({"id": "a\x85"}, "id: must not contain control characters (tab, newline, …)"),
+    ({"id": 5}, "id: Input should be a valid string"),
+    ({"event_type": "e" * 65}, "event_type: String should have at most 64 characters"),
+    (
+        {"id": "", "event_type": "a\tb"},
+        "id: String should have at least 1 character; "
+        "event_type: must not contain control characters (tab, newline, …)",
+    ),
+    (
+        {"source_id": ".x"},
+        "source_id: '.x' must be 1-128 letters, digits, '_', '-' or '.', "
+        "not starting with '.' or '-' (it becomes a folder name)",
+    ),
+    ({"occurred_at": True}, "occurred_at: a boolean is not a timestamp"),
+    ({"occurred_at": "soon"}, "occurred_at: 'soon' is not an ISO 8601 timestamp"),
+    (
+        {"occurred_at": "2024-01-01T00:00:00"},
+        "occurred_at: timestamp has no timezone (give an offset or Z, or epoch seconds)",
+    ),
+    (
+        {"occurred_at": "0001-01-01T00:00:00+01:00"},
+        "occurred_at: '0001-01-01T00:00:00+01:00' is outside years 1-9999 in UTC",
+    ),
+    ({"occurred_at": 1e300}, "occurred_at: epoch seconds 1e+300 out of range"),
+    ({"occurred_at": None}, "occurred_at: NoneType is not a timestamp"),
+    ({"payload": []}, "payload: must be a JSON object, not list"),
+]
+
+
+@pytest.mark.parametrize(("changes", "reason"), _EXACT_REASONS)
+def test_reasons_are_exact(changes: dict[str, Any], reason: str) -> None:
+    assert rejected(raw_event(**changes)) == reason
+
+
+# --- the three ways of validating agree ------------------------------------------------
+#
+# The model (`RawEventDTO`, every reason), the fast path (`_fast_event`, no pydantic) and
+# the plain path (`plain_event`, a parser's common record) read one table of rules: a quick
+# path's event is the model's, it answers by itself for every record of its kind that the
+# model accepts, and what it leaves to the model gets the model's reason.
+
+_ODD = ["a", "Z", "0", "_", ".", "-", " ", "\t", "\n", "\x00", "\x1f", "\x7f", "\x85", "é", "K"]
+_ODD += ["\u212a", "\u2028", "\u3000", "\ud800", "/", ".."]
+
+
+def _around(limit: int) -> st.SearchStrategy[str]:
+    """Text of about `limit` characters, one of them odd."""
+    return st.builds(
+        lambda size, odd, at: ("a" * size)[:at] + odd + ("a" * size)[at + 1 :],
+        st.integers(limit - 2, limit + 1),
+        st.sampled_from(_ODD),
+        st.integers(0, limit + 1),
+    )
+
+
+_ODD_TYPES = st.sampled_from([None, 5, 1.5, True, b"ab", ["a"], {"a": 1}])
+_EDGES = ["", " ", "\u3000 ", "a\tb", "x\n", "\x85", "\x00", "\ud800", "..", "a..b", ".x", "-x"]
+_EDGES += ["a/b", "_", "K"]
+_SHORT = st.lists(st.sampled_from(_ODD), max_size=4).map("".join)
+
+
+def _odd(*more: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(_EDGES), _SHORT, _ODD_TYPES, *more)
+
+
+# Each field: (plain values, odd values); a record takes odd values in a few fields only.
+_FIELDS = {
+    "id": (["t3_a", "x y"], _odd(_around(1), _around(512))),
+    "event_type": (["comment"], _odd(_around(64))),
+    "source": (["reddit", "custom", "Feed.x"], _odd(_around(128))),
+    "source_id": (["python", "Python", "\u212a"], _odd()),
+    "payload": (
+        [{"title": "x", "n": 1}, {}],
+        st.one_of(
+            st.dictionaries(_SHORT, st.integers() | _SHORT, max_size=3),
+            st.sampled_from([{1: "x"}, {"t": "\x00"}, {"n": [[[]]]}]),
+        ),
+    ),
+}
+_TEXT = ("id", "event_type", "source", "source_id")
+_NOW = int(datetime.now(UTC).timestamp())
+_EDGE_SECONDS = [FIRST_PLAIN_EPOCH - 1, FIRST_PLAIN_EPOCH, 0, -1, 253402300799, 253402300800]
+_EDGE_SECONDS += [_NOW + 86400 - 60, _NOW + 86400 + 60, 10**20]
+_EDGE_TIMES = [*_EDGE_SECONDS, *map(float, _EDGE_SECONDS), float("nan"), float("inf")]
+_EDGE_TIMES += [-float("inf"), 1.7e9 + 0.25, True, None, datetime(2024, 1, 2)]
+_EDGE_TIMES += [datetime(2024, 1, 2, tzinfo=UTC), "soon", "", "2024-13-01T00:00:00Z"]
+_EDGE_TIMES += [
+    "2024-01-02T03:04:05Z",
+    "2024-01-02T03:04:05.123456+05:30",
+    " 2024-01-02T03:04:05Z ",
+    "2024-01-02T03:04:05",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+00:01",
+    "9999-12-31T23:59:59-00:01",
+    "9999-12-31T23:59:59Z",
+    datetime.fromtimestamp(_NOW + 86400 - 60, UTC).isoformat(),
+    datetime.fromtimestamp(_NOW + 86400 + 60, UTC).isoformat(),
+]
+_TIMES = st.one_of(
+    st.sampled_from(_EDGE_TIMES),
+    st.integers(FIRST_PLAIN_EPOCH - 10, _NOW + 2 * 86400),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> dict[str, Any]:
+    odd = draw(st.sets(st.sampled_from(sorted(_FIELDS)), max_size=2))
+    record = {
+        name: draw(kinds[1] if name in odd else st.sampled_from(kinds[0]))
+        for name, kinds in _FIELDS.items()
+    }
+    return {**record, "occurred_at": draw(_TIMES)}
+
+
+def _values(event: RawEventDTO) -> tuple[Any, ...]:
+    return (event.id, event.occurred_at, event.source, event.source_id, event.event_type)
+
+
+def _model(fields: dict[str, Any]) -> tuple[str, Any]:
+    try:
+        return "valid", _values(RawEventDTO.model_validate(fields))
+    except ValueError as error:
+        return "rejected", _reason(error)
+
+
+def _storable(text: Any) -> bool:
+    return type(text) is str and clean_text(text) == text
+
+
+def _plain_kind(fields: dict[str, Any]) -> bool:
+    """A record the plain path answers by itself when it is valid."""
+    texts = [fields[name] for name in ("id", "event_type", "source", "source_id")]
+    when = fields["occurred_at"]
+    return (
+        all(_storable(text) for text in texts)
+        and all(type(key) is str for key in fields["payload"])
+        and (
+            (type(when) in (int, float) and when >= FIRST_PLAIN_EPOCH)
+            or (type(when) is str and when == when.strip())
+        )
+    )
+
+
+def _agree(fields: dict[str, Any]) -> None:
+    """The three ways give one answer for `fields` (all six present)."""
+    model = _model(fields)
+    keys_are_text = all(type(key) is str for key in fields["payload"])
+    fast = _fast_event(dict(fields), keys_are_text=False)
+    if fast is not None:
+        assert model == ("valid", _values(fast))
+    elif model[0] == "valid":  # it answers for every record of text (cleaned, as it gets them)
+        texts = [fields[name] for name in _TEXT]
+        assert not (keys_are_text and all(_storable(text) for text in texts)), model
+    text = dumps_exact(fields["payload"]) if keys_are_text else None
+    plain = None if text is None else plain_event(fields, DEFAULT_MAX_PAYLOAD_BYTES, text)
+    if plain is not None:
+        assert model == ("valid", _values(plain_validated(plain).event))
+    elif model[0] == "valid" and text is not None and b"\\u0000" not in text:
+        assert not _plain_kind(fields), model
+    # The whole (`validate_record`): the model's answer on the cleaned record.
+    whole = validate_record(fields)
+    cleaned = {name: clean(value) for name, value in fields.items()}
+    if isinstance(whole, Validated):
+        assert _model(cleaned) == ("valid", _values(whole.event))
+        assert whole.sanitized == (cleaned != fields)
+    else:
+        assert ("rejected", whole.reason) == _model(cleaned)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_records())
+def test_the_model_the_fast_path_and_the_plain_path_agree(fields: dict[str, Any]) -> None:
+    _agree(fields)
+
+
+_LENGTHS = {"id": 512, "event_type": 64, "source": 128, "source_id": 128}
+_ONE_ODD = [
+    *((name, value) for name in _TEXT for value in [*_EDGES, 5, None, b"ab"]),
+    *((name, "x" * (_LENGTHS[name] + more)) for name in _TEXT for more in (0, 1)),
+    *(("occurred_at", value) for value in _EDGE_TIMES),
+    *(("payload", value) for value in [{1: "x"}, {"t": "\x00"}, {"n": [[[]]]}, {"\ud800": 1}]),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), _ONE_ODD)
+def test_every_edge_alone_gets_one_answer(name: str, value: Any) -> None:
+    _agree(raw_event(**{name: value}))

@@ -1,12 +1,12 @@
 """The ingest fast paths give exactly what the slow, obvious forms give.
 
-- `sources.ndjson.may_differ` (substring searches over a whole chunk) answers as the
+- `sources.jsonlines.may_differ` (substring searches over a whole chunk) answers as the
   `_ORJSON_DIFFERS` regex it replaces, on single lines and on many lines at once, and
   `differing_lines` names exactly the lines of a block the regex matches;
 - `sinks.csv_sink.csv_row` writes the bytes `csv.writer` writes (the CSV sink's files and
   `rewrite_payloads` must agree byte for byte);
 - `dto.validate_plain` gives the same event as the full validation, or defers to it;
-- `sources.ndjson.parse_cleaned` (cleaning in the text, before parsing) gives the value
+- `sources.jsonlines.parse_cleaned` (cleaning in the text, before parsing) gives the value
   the standard parser and validation's cleaning give, or defers to them; a dump's or an
   NDJSON file's blocks give the same items with it and without it.
 """
@@ -23,23 +23,23 @@ from hypothesis import strategies as st
 
 from sentiment_pipeline.dto import (
     Validated,
-    _clean,
-    _Unfit,
     dump_json,
+    ship,
+    unship,
     validate_plain,
     validate_record,
 )
-from sentiment_pipeline.parallel import ship, unship
+from sentiment_pipeline.dto.clean import Unfit, clean
 from sentiment_pipeline.sinks.csv_sink import CsvSink, csv_row
-from sentiment_pipeline.sources import ndjson, reddit_dump
-from sentiment_pipeline.sources.ndjson import (
+from sentiment_pipeline.sources import blocks
+from sentiment_pipeline.sources.jsonlines import (
     _ORJSON_DIFFERS,
     differing_lines,
     may_differ,
     parse_cleaned,
     parse_line,
-    validated_block,
 )
+from sentiment_pipeline.sources.ndjson import validated_block
 from sentiment_pipeline.sources.reddit_dump import FILTERED, DumpFilter, dump_block, hints_from_name
 from tests.fixtures.events import event
 
@@ -244,8 +244,8 @@ def _standard(line: bytes) -> Any:
     """What the standard path makes of a line: parsed, then cleaned (or the refusal)."""
     value = parse_line(line, 2)
     try:
-        return _clean(value)
-    except _Unfit:
+        return clean(value)
+    except Unfit:
         return "refused"
 
 
@@ -311,7 +311,7 @@ def test_dump_blocks_give_what_the_standard_path_gives(
     def job() -> list[Any]:
         return dump_block(3, list(lines), data, hints, None, filters, "f.zst", 1 << 20)
 
-    assert _comparable(job()) == _comparable(_without_cleaning(job, monkeypatch, reddit_dump))
+    assert _comparable(job()) == _comparable(_without_cleaning(job, monkeypatch, blocks))
 
 
 _EVENT_HEAD = st.sampled_from(
@@ -339,4 +339,4 @@ def test_ndjson_blocks_give_what_the_standard_path_gives(
     def job() -> list[Any]:
         return validated_block(1 << 20, (5, len(lines), data))
 
-    assert _comparable(job()) == _comparable(_without_cleaning(job, monkeypatch, ndjson))
+    assert _comparable(job()) == _comparable(_without_cleaning(job, monkeypatch, blocks))

@@ -5,6 +5,7 @@ without them does (NDJSON and dumps, hostile lines included)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import itertools
 import json
@@ -13,6 +14,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +31,13 @@ from sentiment_pipeline.dto import (
     Validated,
     dump_json,
     plain_validated,
+    ship,
     shipped_event,
+    unship,
     validate_record,
 )
 from sentiment_pipeline.errors import SentpipeError
-from sentiment_pipeline.parallel import BlockPool, ship, unship
+from sentiment_pipeline.parallel import BlockPool
 from sentiment_pipeline.sources import ndjson as ndjson_module
 from sentiment_pipeline.sources.reddit_dump import FILTERED
 from sentiment_pipeline.sources.reddit_dump import reader as reader_module
@@ -475,3 +479,50 @@ def test_a_stop_to_the_whole_process_group_stops_cleanly_and_resumes(
     assert file["extra"]["resumed_from_line"] == first["extra"]["lines_done"]
     ids = [row.id for row in stored_rows(env["SENTPIPE_DATABASE_URL"])]
     assert len(ids) == len(set(ids)) == total
+
+
+# --- the reader thread -------------------------------------------------------------------
+
+
+def test_a_reader_thread_gives_the_items_then_end_or_the_error() -> None:
+    def failing() -> Any:
+        yield from (1, 2)
+        raise ValueError("cut off")
+
+    async def read(items: Any) -> list[Any]:
+        reads = parallel.ReaderThread(items, "test-reader", depth=1)
+        got: list[Any] = []
+        while not got or (got[-1] is not parallel.END and not isinstance(got[-1], Exception)):
+            got.append(await reads.get())
+        return got
+
+    assert asyncio.run(read(range(5))) == [0, 1, 2, 3, 4, parallel.END]
+    *items, error = asyncio.run(read(failing()))
+    assert items == [1, 2] and isinstance(error, ValueError) and str(error) == "cut off"
+
+
+def test_a_closed_reader_thread_ends_and_closes_its_items() -> None:
+    """A consumer that stops early (Ctrl-C, `--limit`) leaves no thread behind: the one
+    waiting for room ends, and the items' generator is closed there (a `BlockPool` in it
+    stops its workers)."""
+    closed = threading.Event()
+
+    def endless() -> Any:
+        try:
+            yield from itertools.count()
+        finally:
+            closed.set()
+
+    async def read_two() -> list[Any]:
+        reads = parallel.ReaderThread(endless(), "test-reader", depth=2)
+        try:
+            return [await reads.get(), await reads.get()]
+        finally:
+            reads.close()
+
+    assert asyncio.run(read_two()) == [0, 1]
+    assert closed.wait(5)
+    deadline = time.monotonic() + 5
+    while any(thread.name == "test-reader" for thread in threading.enumerate()):
+        assert time.monotonic() < deadline, "the reader thread is still running"
+        time.sleep(0.05)

@@ -1,4 +1,4 @@
-"""Parsing and validation in worker processes, beside the writer.
+"""Reading, parsing and validation beside the writer: a reader thread, worker processes.
 
 A file ingest keeps one core busy parsing and validating in Python while the database
 server needs most of another; the writer, the sinks and the bookkeeping share that one
@@ -14,12 +14,17 @@ pickled as it is.
 
 Small inputs never pay for the pool: the first blocks are done in-process while the
 workers start, and a pool is started only after `start_after` blocks.
+
+A file source reads (and, without workers, parses) in a `ReaderThread`, so the event
+loop and the writer go on while it waits for the disk or the decoder.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
+import enum
 import multiprocessing
 import os
 import signal
@@ -29,26 +34,24 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
-from sentiment_pipeline.dto import Sentinel, Validated, plain_validated, shipped_event
+from sentiment_pipeline.dto.transport import FILTERED_TAG, plain_validated, ship, unship
 from sentiment_pipeline.errors import SentpipeError
 
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
 
 __all__ = [
-    "FILTERED_TAG",
+    "END",
     "START_AFTER_BLOCKS",
     "BlockPool",
     "LineBlock",
+    "ReaderThread",
     "default_workers",
     "numbered_blocks",
     "parse_workers",
-    "ship",
     "split_block",
-    "unship",
 ]
 
 Job = Callable[[Any, Any], list[Any]]
@@ -57,14 +60,10 @@ Job = Callable[[Any, Any], list[Any]]
 # What a reader hands a worker: the lines are split off there (`split_block`).
 LineBlock = tuple[int, int, bytes]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _WORKER_NICE = 10
 _PARENT_CHECK_SECONDS = 0.5
 START_AFTER_BLOCKS = 2  # blocks done in-process before a pool is started (small inputs)
-_FLOAT_SECONDS_BELOW = 2**34  # whole seconds below this are exact floats (year 2514)
-FILTERED_TAG = Sentinel(__name__, "FILTERED_TAG")  # `ship` sends it as a tag alone
-_VALID, _SANITIZED, _FILTERED, _OTHER = 0, 1, 2, 3
+_CLOSED_CHECK_SECONDS = 0.2  # how soon a reader thread waiting for room sees `close()`
 
 
 def default_workers() -> int:
@@ -83,7 +82,7 @@ def parse_workers(settings: Settings) -> int:
 
 
 def numbered_blocks(blocks: Iterable[tuple[int, bytes]], first: int = 1) -> Iterator[LineBlock]:
-    """`sources.ndjson.count_lines`' `(count, data)` as `LineBlock`s: with the number of
+    """`sources.jsonlines.count_lines`' `(count, data)` as `LineBlock`s: with the number of
     each block's first line, counting from `first`."""
     for count, data in blocks:
         yield first, count, data
@@ -94,88 +93,6 @@ def split_block(block: LineBlock) -> tuple[int, list[bytes], bytes]:
     """`(first, lines, data)` of a `LineBlock`: its lines split off, without newlines."""
     first, count, data = block
     return first, data.split(b"\n", count)[:count], data
-
-
-def ship(items: list[Any], filtered: object = FILTERED_TAG) -> tuple[Any, ...]:
-    """A block's items in the flat form `unship` reads: `Validated` events and
-    `dto.PlainEvent` tuples as columns, `filtered` as a tag alone, anything else pickled
-    as it is. A time is sent as float epoch seconds (a plain event's own, or a whole
-    second from 1970 to 2514: exact, and rebuilt fastest), else as integer microseconds
-    since the epoch; equal names are sent once."""
-    tags = bytearray()
-    ids: list[str] = []
-    times: list[float | int] = []
-    names: dict[str, str] = {}  # pickled once per block (pickle's memo)
-    sources: list[str] = []
-    source_ids: list[str] = []
-    kinds: list[str] = []
-    payloads: list[bytes] = []
-    others: list[Any] = []
-    name = names.setdefault
-    for item in items:
-        if type(item) is tuple:  # a `dto.PlainEvent`
-            ident, moment, source, source_id, kind, payload = item
-            tags.append(_VALID)
-        elif type(item) is Validated:
-            event = item.event
-            values = event.__dict__
-            ident, moment = values["id"], values["occurred_at"]
-            source, source_id, kind = values["source"], values["source_id"], values["event_type"]
-            payload = event.payload_bytes
-            tags.append(_SANITIZED if item.sanitized else _VALID)
-        elif item is filtered:
-            tags.append(_FILTERED)
-            continue
-        else:
-            tags.append(_OTHER)
-            others.append(item)
-            continue
-        if type(moment) is not float:
-            stamp = moment.timestamp()
-            if moment.microsecond or not 0 <= stamp < _FLOAT_SECONDS_BELOW:
-                stamp = (moment - _EPOCH) // _MICROSECOND
-            moment = stamp
-        ids.append(ident)
-        times.append(moment)
-        sources.append(name(source, source))
-        source_ids.append(name(source_id, source_id))
-        kinds.append(name(kind, kind))
-        payloads.append(payload)
-    return (bytes(tags), ids, times, sources, source_ids, kinds, payloads, others)
-
-
-def unship(shipped: tuple[Any, ...], filtered: object = FILTERED_TAG) -> list[Any]:
-    """The items `ship` was given, in order; events (plain ones too) rebuilt as
-    `Validated(dto.shipped_event(...))`."""
-    tags, ids, times, sources, source_ids, kinds, payloads, others = shipped
-    out: list[Any] = []
-    append = out.append
-    column = 0
-    other = 0
-    epoch = _EPOCH
-    utc = UTC
-    from_seconds = datetime.fromtimestamp
-    for tag in tags:
-        if tag <= _SANITIZED:
-            stamp = times[column]
-            event = shipped_event(
-                ids[column],
-                from_seconds(stamp, utc)
-                if type(stamp) is float
-                else epoch + timedelta(microseconds=stamp),
-                sources[column],
-                source_ids[column],
-                kinds[column],
-                payloads[column],
-            )
-            append(Validated(event, tag == _SANITIZED))
-            column += 1
-        elif tag == _FILTERED:
-            append(filtered)
-        else:
-            append(others[other])
-            other += 1
-    return out
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's mallopt (malloc.h)
@@ -341,3 +258,69 @@ class BlockPool:
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+T = TypeVar("T")
+
+
+class _End(enum.Enum):
+    END = "END"
+
+
+END: Final = _End.END  # `ReaderThread.get`'s answer once the items are done
+
+
+class ReaderThread(Generic[T]):
+    """`items` iterated in a daemon thread, at most `depth` ahead of the event loop's
+    `get()` (back-pressure). Made in the event loop that reads it.
+
+    `get()` gives each item in turn, then `END`, or the exception that ended the
+    iteration (given back, not raised: the caller decides which ones end its input
+    quietly). `close()` stops the thread at its next item and closes `items` there (a
+    generator's `finally` runs: a `BlockPool` stops its workers); a daemon thread never
+    keeps the process alive on a stop signal."""
+
+    def __init__(self, items: Iterable[T], name: str, depth: int = 3) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._room = threading.Semaphore(depth)
+        self._closed = threading.Event()
+        threading.Thread(target=self._work, args=(items,), name=name, daemon=True).start()
+
+    async def get(self) -> T | BaseException | Literal[_End.END]:
+        """The next item, `END`, or the exception that ended the items."""
+        item = await self._queue.get()
+        self._room.release()
+        return item  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Stop reading (the thread ends at its next item, within 0.2 s if waiting)."""
+        self._closed.set()
+
+    def _put(self, item: Any) -> bool:
+        """Hand `item` over once there is room; False once closed or the loop is gone."""
+        while not self._room.acquire(timeout=_CLOSED_CHECK_SECONDS):
+            if self._closed.is_set():
+                return False
+        if self._closed.is_set():
+            return False
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:  # the event loop is closed: nothing is waiting any more
+            return False
+        return True
+
+    def _work(self, items: Iterable[T]) -> None:
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                if not self._put(item):
+                    return
+            self._put(END)
+        except BaseException as error:  # the items before it went first
+            self._put(error)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):  # the thread's end is no one's error
+                    close()

@@ -21,7 +21,6 @@ dead letters and no valid record is not a dump: its run fails and it stays unloa
 from __future__ import annotations
 
 import asyncio
-import queue
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -34,8 +33,10 @@ from sentiment_pipeline.backfill.checkpoint import Checkpoint, CheckpointFile
 from sentiment_pipeline.dto import Rejected, Validated
 from sentiment_pipeline.errors import ExitCode
 from sentiment_pipeline.parallel import (
+    END,
     BlockPool,
     LineBlock,
+    ReaderThread,
     parse_workers,
     split_block,
 )
@@ -63,8 +64,6 @@ __all__ = [
     "backfill",
     "backfill_async",
 ]
-
-_END = object()
 
 
 @dataclass(frozen=True)
@@ -280,46 +279,6 @@ class _Budget:
         return True
 
 
-def _read_in_thread(
-    blocks: Iterator[list[tuple[int, Any]]], cancelled: threading.Event
-) -> queue.Queue[Any]:
-    """Run the source's generator of blocks in a daemon thread; the blocks on a bounded
-    queue (then `_END`, or the exception that ended it)."""
-    chunks: queue.Queue[Any] = queue.Queue(maxsize=3)  # ~1,400 events each
-
-    def put(item: Any) -> bool:
-        while not cancelled.is_set():
-            try:
-                chunks.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for block in blocks:
-                if not put(block):
-                    return
-            put(_END)
-        except BaseException as error:  # the lines before it went first
-            put(error)
-
-    threading.Thread(target=work, name="sentpipe-dump-reader", daemon=True).start()
-    return chunks
-
-
-def _next_chunk(chunks: queue.Queue[Any], cancelled: threading.Event) -> Any:
-    """The next chunk (in an executor thread); `_END` once cancelled, so no thread is left
-    waiting when the run stops."""
-    while not cancelled.is_set():
-        try:
-            return chunks.get(timeout=0.2)
-        except queue.Empty:
-            continue
-    return _END
-
-
 @dataclass(frozen=True)
 class _DumpJob:
     """What a parsing worker needs to know of the input (sent with every block)."""
@@ -371,14 +330,12 @@ async def _records(
         hints_from_name(reader.path), options.kind, options.filters, reader.label, max_payload_bytes
     )
     pool = BlockPool(_dump_job, job, workers, filtered=FILTERED)
-    cancelled = threading.Event()
     blocks = tracker.marked(reader.counted_blocks(start), lambda: reader.bytes_read)
-    chunks = _read_in_thread(_numbered(blocks, pool), cancelled)
-    loop = asyncio.get_running_loop()
+    chunks = ReaderThread(_numbered(blocks, pool), "sentpipe-dump-reader")
     try:
         while True:
-            chunk = await loop.run_in_executor(None, _next_chunk, chunks, cancelled)
-            if chunk is _END:
+            chunk = await chunks.get()
+            if chunk is END:
                 result.complete = True
                 return
             if isinstance(chunk, DumpReadError):
@@ -415,7 +372,7 @@ async def _records(
                 return
             tick()
     finally:
-        cancelled.set()
+        chunks.close()
 
 
 def _checked_reader(path: str) -> DumpReader:

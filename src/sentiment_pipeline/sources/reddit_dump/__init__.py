@@ -3,7 +3,7 @@
 `dump_items(reader, …)` walks one input (`reader.DumpReader`: zstd or plain, a file or
 standard input) and gives `(line_number, item)` for every line past the resume point:
 `item` is a `dto.Parsed` record (parsed by orjson, its payload serialised once), a plain
-record (lines only the standard parser reads exactly, see `sources.ndjson.loads_exact`),
+record (lines only the standard parser reads exactly, see `sources.jsonlines.loads_exact`),
 a `Rejected` (dead letter: `<file> line N: <reason>`), or `FILTERED` (a blank line or
 one the filters drop, never validated). The records are the scraper's shape
 (`records.dump_record`). A synchronous generator: the job runs it in a thread.
@@ -12,32 +12,14 @@ one the filters drop, never validated). The records are the scraper's shape
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from orjson import JSONDecodeError, loads
-
-from sentiment_pipeline.dto import (
-    Parsed,
-    Rejected,
-    Sentinel,
-    validate_cleaned,
-    validate_item,
-    validate_parsed,
-)
-from sentiment_pipeline.sources.ndjson import (
-    BLANK,
-    NUL_ESCAPE,
-    SLOW,
-    differing_lines,
-    dumps_exact,
-    lines_holding,
-    parse_cleaned,
-    parse_line,
-)
+from sentiment_pipeline.dto import Rejected, Sentinel
+from sentiment_pipeline.sources.blocks import parse_block
 from sentiment_pipeline.sources.reddit_dump.reader import DumpReader, DumpReadError
 from sentiment_pipeline.sources.reddit_dump.records import (
     KINDS,
@@ -53,6 +35,7 @@ __all__ = [
     "DumpFilter",
     "DumpReadError",
     "DumpReader",
+    "DumpRecords",
     "FileHints",
     "Kind",
     "dump_block",
@@ -87,6 +70,11 @@ class DumpFilter:
         if self._quick is None or hints.subreddit is not None:
             return True
         return self._quick.search(line) is not None
+
+    @property
+    def filtering(self) -> bool:
+        """True when any filter is set (else every record is kept)."""
+        return bool(self.subreddits) or self.since is not None or self.until is not None
 
     def keeps(self, record: dict[str, Any]) -> bool:
         source_id = record["source_id"]
@@ -132,6 +120,43 @@ def dump_blocks(
         yield list(enumerate(items, start=first))
 
 
+@dataclass(frozen=True)
+class DumpRecords:
+    """How a dump's lines become records (`sources.blocks.LineRecords`): each object
+    shaped by `records.dump_record`, then filtered; blank and filtered lines give
+    `FILTERED`, refusals are dead letters naming the input (`label`) and the line."""
+
+    hints: FileHints
+    kind: Kind | None
+    filters: DumpFilter
+    label: str
+    blank: object = FILTERED
+    _filtering: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_filtering", self.filters.filtering)
+
+    @property
+    def wanted(self) -> Callable[[bytes], bool] | None:
+        """The raw-line pre-filter (`DumpFilter.line_may_match`), None when none applies."""
+        if self.filters._quick is None or self.hints.subreddit is not None:
+            return None
+        return partial(self.filters.line_may_match, hints=self.hints)
+
+    def record(self, value: Any, number: int) -> Any:
+        record = dump_record(value, self.hints, self.kind)
+        if type(record) is not dict:
+            assert isinstance(record, Rejected)
+            kept = {"line": number, "record": record.record}
+            return Rejected(kept, f"{self.label} line {number}: {record.reason}")
+        if self._filtering and not self.filters.keeps(record):
+            return FILTERED
+        return record
+
+    def refused(self, rejected: Rejected) -> Rejected:
+        return Rejected(rejected.record, f"{self.label} {rejected.reason}")
+
+
 def dump_block(
     first: int,
     lines: list[bytes],
@@ -146,89 +171,7 @@ def dump_block(
     `lines` are numbered from `first`, `data` is the bytes they were split from (see
     `DumpReader.blocks`), `label` the input's name for dead letters. With
     `max_payload_bytes`, each record comes validated against it: a `dto.PlainEvent`
-    for the common case, else as `dto.validate_item` gives it (`dto.validate_parsed`;
+    for the common case, else as `dto.validate_item` gives it (`sources.blocks.parse_block`;
     a `parallel.BlockPool` job)."""
-    quick = filters.line_may_match
-    no_prefilter = filters._quick is None or hints.subreddit is not None
-    keeps = filters.keeps
-    everything = not filters.subreddits and filters.since is None and filters.until is None
-    slow = differing_lines(lines, data, 1)
-    nul = lines_holding(lines, data, 1, NUL_ESCAPE) if max_payload_bytes is not None else set()
-    sanitized = partial(
-        _sanitized, hints=hints, kind=kind, filters=filters, max_payload_bytes=max_payload_bytes
-    )
-    out: list[Any] = []
-    append = out.append
-    for index, line in enumerate(lines):
-        number = first + index
-        if not no_prefilter and not quick(line, hints):
-            append(FILTERED)
-            continue
-        value = SLOW
-        if index not in slow:  # `loads_exact(line, True)`, inline
-            # What validation would clean (a NUL escape; orjson refuses a lone surrogate
-            # or an undecodable byte) is cleaned in the text first, if that is exact.
-            if index in nul and sanitized(out, line):
-                continue
-            try:
-                value = loads(line)
-            except JSONDecodeError:
-                if sanitized(out, line):
-                    continue
-        fast = value is not SLOW
-        if not fast:
-            value = parse_line(line, number)
-            if value is BLANK:
-                append(FILTERED)
-                continue
-            if isinstance(value, Rejected):
-                append(Rejected(value.record, f"{label} {value.reason}"))
-                continue
-        record = dump_record(value, hints, kind)
-        if type(record) is not dict:
-            assert isinstance(record, Rejected)
-            kept = {"line": number, "record": record.record}
-            append(Rejected(kept, f"{label} line {number}: {record.reason}"))
-            continue
-        if not everything and not keeps(record):
-            append(FILTERED)
-            continue
-        payload_json = dumps_exact(value) if fast else None
-        if max_payload_bytes is None:
-            append(record if payload_json is None else Parsed(record, payload_json))
-        elif payload_json is None:
-            append(validate_item(record, max_payload_bytes))
-        else:
-            append(
-                validate_parsed(record, payload_json, max_payload_bytes, nul_free=index not in nul)
-            )
-    return out
-
-
-def _sanitized(
-    out: list[Any],
-    line: bytes,
-    hints: FileHints,
-    kind: Kind | None,
-    filters: DumpFilter,
-    max_payload_bytes: int | None,
-) -> bool:
-    """Append the line's event, sanitized, to `out` and return True when its record is
-    a plain one once cleaned in the text (`sources.ndjson.parse_cleaned`: a fraction of
-    the standard path's cost); False (nothing appended) leaves the line to that path,
-    which also decides every refusal, filter and dead letter. Without
-    `max_payload_bytes` (records left to the pipeline to validate) never."""
-    if max_payload_bytes is None:
-        return False
-    cleaned = parse_cleaned(line)
-    if cleaned is None:
-        return False
-    value, text = cleaned
-    record = dump_record(value, hints, kind)
-    if type(record) is not dict or not filters.keeps(record):
-        return False
-    event = validate_cleaned(record, text, max_payload_bytes)
-    if event is None:
-        return False
-    out.append(event)
-    return True
+    records = DumpRecords(hints, kind, filters, label)
+    return parse_block(first, lines, data, max_payload_bytes, records)

@@ -26,7 +26,7 @@ from typing import IO, Any
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.parallel import numbered_blocks
 from sentiment_pipeline.sources.decode import MAX_WINDOW, ZSTD_MAGIC, CompressedInputError
-from sentiment_pipeline.sources.ndjson import count_lines
+from sentiment_pipeline.sources.jsonlines import count_lines
 from sentiment_pipeline.sources.sniff import SniffedInput
 
 __all__ = ["MAX_WINDOW", "ZSTD_MAGIC", "DumpReadError", "DumpReader"]
@@ -141,7 +141,7 @@ class DumpReader:
     def blocks(self, skip: int = 0) -> Iterator[tuple[int, list[bytes], bytes]]:
         """`lines()` a decoded chunk at a time: `(number of the first line, lines, data)`,
         where `data` holds at least those lines (for whole-chunk tests such as
-        `sources.ndjson.differing_lines`; it may hold part of the next line too)."""
+        `sources.jsonlines.differing_lines`; it may hold part of the next line too)."""
         for first, count, data in self.counted_blocks(skip):
             yield first, data.split(b"\n", count)[:count], data
 
