@@ -119,8 +119,15 @@ def _ingested(url: str, tmp_path: Path) -> None:
     assert _sentpipe(url, tmp_path, "db", "init").exit_code == 0
     source = tmp_path / "events.ndjson"
     source.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    result = _sentpipe(url, tmp_path, "ingest", "ndjson", str(source), "--sink", "database")
+    metrics = tmp_path / "ingest.prom"
+    args = ["ingest", "ndjson", str(source), "--sink", "database", "--metrics-file", str(metrics)]
+    result = _sentpipe(url, tmp_path, *args)
     assert result.exit_code == 0, result.output
+    samples = parse_metrics(metrics.read_text(encoding="utf-8"))
+    command = ("command", "ingest_ndjson")
+    assert samples[("sentpipe_run_events_inserted", (command,))] == len(LINES)
+    news = ("sentpipe_source_id_events_inserted", (command, ("source_id", "news")))
+    assert samples[news] == 3  # the feed's entries, under their own target
 
 
 @pytest.mark.usefixtures("toy_sources")
