@@ -21,9 +21,20 @@ from sentiment_pipeline.timeparse import storage_text, to_utc
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-__all__ = ["MarkQuery", "Marks", "event_totals", "read_marks", "save_marks"]
+__all__ = ["MarkQuery", "Marks", "event_totals", "payload_text_sql", "read_marks", "save_marks"]
 
 MARKS_TABLE = "collection_marks"
+
+
+def payload_text_sql(dialect: str, key: str, column: str = "payload") -> str:
+    """SQL for the value of `column`'s top-level `key`: PostgreSQL's `->>` (text of any
+    JSON value), SQLite's `json_extract` (its native value); NULL when absent. `key` is
+    quoted, so any payload key a source names is safe to put in."""
+    quoted = key.replace("'", "''")
+    if dialect == "postgresql":
+        return f"{column}->>'{quoted}'"
+    return f"""json_extract({column}, '$."{quoted.replace('"', '""')}"')"""
+
 
 # Keep the greater of the stored and the new mark (a slower, older run never lowers it).
 _SAVE_MARK = {

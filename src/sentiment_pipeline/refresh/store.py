@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from sentiment_pipeline.db.queries import payload_text_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import dump_json
 from sentiment_pipeline.errors import ConfigError
@@ -120,7 +121,7 @@ class PostgresStore:
 
         self.url = url
         self.source = source
-        self._joined_text = _joined_text(source, "coalesce(e.payload->>'{}', '')", "chr(31)")
+        self._joined_text = _joined_text(source, "postgresql", "chr(31)")
         self.conn: psycopg.Connection[Any] = connect_pg(url)
         row = self.conn.execute(
             "SELECT to_regclass('raw_event_revisions') IS NOT NULL, "
@@ -287,9 +288,7 @@ class SQLiteStore:
 
         self.url = url
         self.source = source
-        self._joined_text = _joined_text(
-            source, "coalesce(json_extract(e.payload, '$.{}'), '')", "char(31)"
-        )
+        self._joined_text = _joined_text(source, "sqlite", "char(31)")
         self.conn = connect_sqlite(url)
         self.conn.isolation_level = None
         self.conn.execute("PRAGMA busy_timeout=30000")
@@ -426,10 +425,12 @@ class SQLiteStore:
         self.conn.close()
 
 
-def _joined_text(source: SourceSpec, key_sql: str, separator: str) -> str:
-    """SQL joining the payload's text keys (the source's `text_keys`) by U+001F, missing
-    ones empty: the text `observe.text_hash` hashes. `key_sql` has one `{}` for the key."""
-    return f" || {separator} || ".join(key_sql.format(key) for key in source.text_keys)
+def _joined_text(source: SourceSpec, dialect: str, separator: str) -> str:
+    """SQL joining the payload's text keys (the source's `text_keys`) by U+001F
+    (`separator`, the dialect's), missing ones empty: the text `observe.text_hash` hashes."""
+    return f" || {separator} || ".join(
+        f"coalesce({payload_text_sql(dialect, key, 'e.payload')}, '')" for key in source.text_keys
+    )
 
 
 def open_store(url: DatabaseURL, source: SourceSpec | None = None) -> RefreshStore:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from sentiment_pipeline.db.errors import map_db_error, missing_table
 from sentiment_pipeline.db.filters import source_id_sql
+from sentiment_pipeline.db.queries import payload_text_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import SentpipeError
 from sentiment_pipeline.timeparse import storage_text
@@ -310,14 +311,7 @@ class SQLiteStore:
 
 def _fields(scope: EventScope, dialect: str) -> str:
     """`, <payload key as text>` for each of the scope's text keys."""
-    parts = []
-    for key in scope.text_keys:
-        quoted = key.replace("'", "''")
-        if dialect == "postgresql":
-            parts.append(f", payload->>'{quoted}'")
-        else:
-            parts.append(f""", json_extract(payload, '$."{quoted.replace('"', '""')}"')""")
-    return "".join(parts)
+    return "".join(f", {payload_text_sql(dialect, key)}" for key in scope.text_keys)
 
 
 def _claimed(row: Sequence[Any], keys: tuple[str, ...]) -> Claimed:
