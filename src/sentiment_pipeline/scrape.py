@@ -17,7 +17,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from sentiment_pipeline.db.queries import Marks
@@ -54,6 +54,7 @@ class ScrapeResult(RunResult):
 
     source: ClassVar[str] = SOURCE  # whose targets the per-source-id metrics label
     report: ScrapeReport = field(default_factory=ScrapeReport)
+    next_in: float | None = None  # --every: seconds until the next group is due
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -126,6 +127,20 @@ def _recent_floor(options: RedditScrapeOptions) -> Callable[[Marks], datetime]:
     return floor
 
 
+def _activity_since(options: RedditScrapeOptions) -> datetime | None:
+    """Where the stored activity the group listings are planned from starts (None: the
+    tree strategy plans nothing; `--every` reads it on its first run only)."""
+    from sentiment_pipeline.sources.reddit.follow import ACTIVITY_HOURS
+
+    if options.comments_from == "trees":
+        return None
+    if options.follow is not None and options.follow.seeded:
+        return None
+    if options.follow is not None:
+        options.follow.seeded = True
+    return datetime.now(UTC) - timedelta(hours=ACTIVITY_HOURS)
+
+
 @dataclass
 class _Durable:
     """The pipeline's `on_durable` count: how many of the run's valid events, in input
@@ -146,11 +161,13 @@ def _save_marks(databases: Sequence[DatabaseURL], result: ScrapeResult, durable:
     from sentiment_pipeline.sources.reddit.spec import MARKS
 
     marks = result.report.marks
-    if not marks or result.spooled or durable < result.valid:
+    comment_marks = result.report.comment_marks
+    if not (marks or comment_marks) or result.spooled or durable < result.valid:
         return
     for url in databases:
         try:
             save_marks(url, MARKS, marks)
+            save_marks(url, MARKS, comment_marks, kind="comment")
         except SentpipeError as error:
             LOGGER.warning("high-water marks not saved in %s: %s", url.masked, error)
 
@@ -210,7 +227,8 @@ async def scrape_reddit_async(
             databases = job.databases
             if databases:
                 floor = _recent_floor(options)
-                marks = await asyncio.to_thread(read_marks, databases[0], MARKS, floor)
+                active = _activity_since(options)
+                marks = await asyncio.to_thread(read_marks, databases[0], MARKS, floor, active)
             progress = None if on_progress is None else (lambda _: on_progress(result))
             source = reddit_records(settings, targets, options, result.report, marks, progress)
             durable = _Durable()
@@ -219,6 +237,8 @@ async def scrape_reddit_async(
             )
             if not dry_run:
                 await asyncio.to_thread(_save_marks, databases, result, durable.count)
+    if options.follow is not None:
+        result.next_in = options.follow.next_in(options.follow.clock())
     return result
 
 

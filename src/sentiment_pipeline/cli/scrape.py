@@ -11,11 +11,12 @@ from sentiment_pipeline.cli.state import settings_from
 
 if TYPE_CHECKING:
     from sentiment_pipeline.scrape import ScrapeResult
-    from sentiment_pipeline.sources.reddit.report import SubredditStats
+    from sentiment_pipeline.sources.reddit.report import GroupStats, SubredditStats
 
 app = typer.Typer(help="Collect posts and comments from a source.", no_args_is_help=True)
 
 Sorts = ("new", "hot", "top", "rising", "controversial")
+CommentSources = ("auto", "listing", "trees")
 TimeFilters = ("hour", "day", "week", "month", "year", "all")
 
 
@@ -94,6 +95,26 @@ def reddit(
             "--max-duration", min=1, metavar="SECONDS", help="Stop cleanly after this many seconds."
         ),
     ] = None,
+    comments_from: Annotated[
+        str | None,
+        typer.Option(
+            "--comments-from",
+            metavar="STRATEGY",
+            help="Where comments come from: auto (the comment listings; trees for first "
+            "runs, --since and gaps), listing (listings only) or trees (one tree per post). "
+            "Default: SENTPIPE_COMMENTS_FROM or auto.",
+        ),
+    ] = None,
+    max_requests_per_hour: Annotated[
+        int | None,
+        typer.Option(
+            "--max-requests-per-hour",
+            min=1,
+            metavar="N",
+            help="With --every: the listing requests the polling cadence may plan per hour "
+            "(default: SENTPIPE_MAX_REQUESTS_PER_HOUR or 3000).",
+        ),
+    ] = None,
     wait: Annotated[
         bool,
         typer.Option("--wait", help="Wait for a running scrape instead of exiting with code 4."),
@@ -136,7 +157,13 @@ def reddit(
         more_comments=more_comments,
         comment_depth=comment_depth,
     )
-    settings = settings_from(ctx, sinks=sink, comment_refresh_hours=refresh_hours)
+    settings = settings_from(
+        ctx,
+        sinks=sink,
+        comment_refresh_hours=refresh_hours,
+        comments_from=_choice(comments_from, CommentSources, "--comments-from"),
+        max_requests_per_hour=max_requests_per_hour,
+    )
     targets = resolve_targets(settings.subreddits, subreddit or [], overrides)
     options = RedditScrapeOptions(
         since=parse_moment(since, "--since") if since is not None else None,
@@ -144,6 +171,8 @@ def reddit(
         max_requests=max_requests,
         max_duration=max_duration,
         wait_for_lock=wait,
+        comments_from=settings.comments_from,
+        follow=_follow_state(every, settings.max_requests_per_hour),
     )
 
     def run_once(_stop: object) -> Outcome:
@@ -154,7 +183,7 @@ def reddit(
                 settings, targets, options, dry_run=dry_run, on_progress=progress
             )
         render_scrape(result, as_json=as_json, quiet=quiet)
-        return Outcome(int(result.exit_code), figures_from_run(result))
+        return Outcome(int(result.exit_code), figures_from_run(result), result.next_in)
 
     serve(
         ctx,
@@ -166,6 +195,22 @@ def reddit(
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
     )
+
+
+def _follow_state(every: str | None, budget: int) -> Any:
+    """`--every`'s memory between runs (activity, due times); None for one run. A bad
+    duration is left to `serve`, which names the option."""
+    from sentiment_pipeline.errors import ConfigError
+    from sentiment_pipeline.sources.reddit.follow import FollowState
+    from sentiment_pipeline.timeparse import parse_duration
+
+    if every is None:
+        return None
+    try:
+        seconds = parse_duration(every, "--every").total_seconds()
+    except ConfigError:
+        return None
+    return FollowState(every=seconds, budget_per_hour=float(budget))
 
 
 def render_scrape(result: ScrapeResult, as_json: bool = False, quiet: bool = False) -> None:
@@ -183,9 +228,25 @@ def render_scrape(result: ScrapeResult, as_json: bool = False, quiet: bool = Fal
                     f"r/{name}: {s.status}, {s.submissions:,} posts, {s.comments:,} comments, "
                     f"{s.requests:,} requests, {s.rate_limit_wait:.0f} s rate-limit wait"
                 )
+        for path, group in result.report.groups.items():
+            log(_group_line(path, group))
         requests = result.report.requests
         log(f"{requests.total:,} Reddit requests ({requests.token} token)")
     render_result(result, as_json=as_json, quiet=quiet)
+
+
+def _group_line(path: str, group: GroupStats) -> str:
+    """One group's poll: items, listing requests, the rates it was planned from."""
+    line = (
+        f"r/{path}: {group.status}, {group.posts:,} posts, {group.comments:,} comments, "
+        f"{group.requests:,} listing requests; observed {group.posts_per_hour:,.1f} posts/h, "
+        f"{group.comments_per_hour:,.1f} comments/h"
+    )
+    if group.interval is not None:
+        line += f"; next poll in {group.interval:,.0f} s"
+    for member, how in group.gaps.items():
+        line += f"; gap in r/{member}: {how}"
+    return line
 
 
 def _table(subs: dict[str, SubredditStats]) -> Any:

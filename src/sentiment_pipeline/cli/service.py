@@ -55,10 +55,13 @@ MetricsFile = Annotated[
 
 @dataclass
 class Outcome:
-    """What one run of a command returns to `serve`: its exit code and its figures."""
+    """What one run of a command returns to `serve`: its exit code, its figures, and
+    (a job that plans its own cadence, such as the scrape's group listings) `next_in`,
+    the seconds until its next run is due (None: the `--every` schedule decides)."""
 
     exit_code: int
     figures: RunFigures | None = None
+    next_in: float | None = None
 
 
 RunOnce = Callable[["StopFlag | None"], Outcome]
@@ -116,13 +119,22 @@ def _service(
         if not quiet:
             log(f"{command}: next run in {_seconds(seconds)}")
 
+    planned: list[float | None] = [None]
+
+    def once(stop: StopFlag | None) -> Outcome:
+        planned[0] = None
+        outcome = run_once(stop)
+        planned[0] = outcome.next_in
+        return outcome
+
     restore = stop.install()
     try:
         run_every(
-            lambda: _one_run(ctx, command, run_once, path, stop),
+            lambda: _one_run(ctx, command, once, path, stop),
             schedule,
             stop,
             on_wait=waiting,
+            planned=lambda: planned[0],
         )
     finally:
         restore()

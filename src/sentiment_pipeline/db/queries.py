@@ -21,7 +21,15 @@ from sentiment_pipeline.timeparse import storage_text, to_utc
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-__all__ = ["MarkQuery", "Marks", "event_totals", "payload_text_sql", "read_marks", "save_marks"]
+__all__ = [
+    "Activity",
+    "MarkQuery",
+    "Marks",
+    "event_totals",
+    "payload_text_sql",
+    "read_marks",
+    "save_marks",
+]
 
 MARKS_TABLE = "collection_marks"
 
@@ -58,6 +66,15 @@ class MarkQuery:
     link_key: str | None = None
 
 
+@dataclass(frozen=True)
+class Activity:
+    """Stored events of one (source_id, event_type) from a moment on: how many, and the
+    newest one's time: what a collector plans its polling from (`read_marks`)."""
+
+    count: int
+    newest: datetime
+
+
 @dataclass
 class Marks:
     """What is already stored for one source: the completed mark per (source_id, kind)
@@ -67,6 +84,7 @@ class Marks:
 
     latest: dict[tuple[str, str], datetime] = field(default_factory=dict)
     recent: dict[str, dict[str, int]] = field(default_factory=dict)
+    activity: dict[tuple[str, str], Activity] = field(default_factory=dict)
 
     def latest_for(self, source_id: str, event_type: str) -> datetime | None:
         return self.latest.get((source_id, event_type))
@@ -100,6 +118,7 @@ def read_marks(
     url: DatabaseURL,
     query: MarkQuery,
     recent_since: Callable[[Marks], datetime | None] | None = None,
+    activity_since: datetime | None = None,
 ) -> Marks:
     """Marks of `query.source`, read on one connection; empty when nothing is stored yet.
 
@@ -107,8 +126,9 @@ def read_marks(
     at 0004, which only a dry run reads, the newest stored `item_type` event per source
     id, the rule migration 0004 seeds with). `recent_since(marks)` is then called with it
     and returns the moment from which stored items (with their stored child counts) go
-    into `marks.recent`; None skips that query. Raises `ConfigError` or
-    `DatabaseUnreachable` when the database cannot be opened.
+    into `marks.recent`; None skips that query. `activity_since`: also count the stored
+    events per (source_id, event_type) from that moment on into `marks.activity`.
+    Raises `ConfigError` or `DatabaseUnreachable` when the database cannot be opened.
     """
     marks = Marks()
     if url.backend == "sqlite" and not url.sqlite_path.exists():
@@ -121,6 +141,8 @@ def read_marks(
         floor = recent_since(marks) if recent_since is not None else None
         if floor is not None:
             _read_recent(connection, url, query, floor, marks)
+        if activity_since is not None:
+            _read_activity(connection, url, query, activity_since, marks)
         return marks
     finally:
         connection.close()
@@ -141,6 +163,23 @@ def _read_latest(connection: Connection, query: MarkQuery, marks: Marks) -> None
     values = {"source": query.source, "kind": query.item_type}
     for target, kind, mark in connection.execute(text(sql), values):
         marks.latest[(target, kind)] = _as_utc(mark)
+
+
+def _read_activity(
+    connection: Connection, url: DatabaseURL, query: MarkQuery, since: datetime, marks: Marks
+) -> None:
+    """Fill `marks.activity`: events per (source_id, event_type) from `since` on."""
+    from sqlalchemy import text
+
+    rows = connection.execute(
+        text(
+            "SELECT source_id, event_type, COUNT(*), MAX(occurred_at) FROM raw_events "
+            "WHERE source = :source AND occurred_at >= :since GROUP BY source_id, event_type"
+        ),
+        {"source": query.source, "since": _param(url, since)},
+    )
+    for source_id, event_type, count, newest in rows:
+        marks.activity[(source_id, event_type)] = Activity(int(count), _as_utc(newest))
 
 
 def _read_recent(
@@ -178,8 +217,10 @@ def _read_recent(
             held[link_id] = int(count)
 
 
-def save_marks(url: DatabaseURL, query: MarkQuery, marks: Mapping[str, datetime]) -> None:
-    """Save each target's mark (`{source_id: newest item time}`, under the kind
+def save_marks(
+    url: DatabaseURL, query: MarkQuery, marks: Mapping[str, datetime], kind: str | None = None
+) -> None:
+    """Save each target's mark (`{source_id: newest item time}`, under `kind`, by default
     `query.item_type`) in one transaction,
     keeping the greater of the stored and the new one. The caller saves only marks of
     completed walks whose records are all durable. A missing SQLite file is left alone.
@@ -196,7 +237,7 @@ def save_marks(url: DatabaseURL, query: MarkQuery, marks: Mapping[str, datetime]
         {
             "source": query.source,
             "target": target,
-            "kind": query.item_type,
+            "kind": kind or query.item_type,
             "mark": _param(url, mark),
             "now": now,
         }

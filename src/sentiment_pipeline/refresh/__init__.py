@@ -8,7 +8,9 @@ that are due on the revisit schedule (`observe.checkpoint`), re-reads them throu
 payload's text, and `processed = false` so `sentiment score` scores them again), applies
 the deleted-content policy (`redact`: blank payload, scores deleted, CSV day files
 rewritten), and finally fetches the comment trees of posts that gained comments through
-the pipeline, like a scrape. See docs/refresh.md.
+the pipeline, like a scrape, except in subreddits the scrape follows through the comment
+listing (a comment mark is stored): those comments arrive with the next scrape. See
+docs/refresh.md.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ class RefreshOptions:
 
     `source_ids`: only these stored subreddits. `max_requests` / `max_duration` (seconds)
     stop the run cleanly. `purge_deleted_only`: apply the
-    deleted-content policy to earlier findings, no requests."""
+    deleted-content policy to earlier findings, no requests. `now`: the moment the
+    schedule is measured from and observations are dated (default: the database's
+    clock); a benchmark replaying a simulated day sets it."""
 
     source_ids: tuple[str, ...] = ()
     max_requests: int | None = None
@@ -66,6 +70,7 @@ class RefreshOptions:
     dry_run: bool = False
     purge_deleted_only: bool = False
     wait_for_lock: bool = False
+    now: datetime | None = None
 
 
 @dataclass
@@ -73,9 +78,11 @@ class RefreshReport:
     """What a refresh did. `due`: stored rows due; `asked`: fullnames sent to /api/info
     (each once; an item stored under two times is one fullname, two rows); `states`:
     observations per state (one per stored row); `edits`: payloads updated; `grown`:
-    posts whose comment trees were fetched; `redacted`: payloads blanked now (not those
-    blank already); `scores_deleted`; `csv_rows_rewritten` / `csv_files_rewritten`: CSV
-    rows (files) that still held content and were rewritten; `requests`: {total, token,
+    posts whose comment trees were fetched; `grown_followed`: posts that gained comments
+    in subreddits the comment listing follows (no tree fetched: the scrape brings them);
+    `redacted`: payloads blanked now (not those blank already); `scores_deleted`;
+    `csv_rows_rewritten` / `csv_files_rewritten`: CSV rows (files) that still held
+    content and were rewritten; `requests`: {total, token,
     info, comments}; `db_seconds`: time spent choosing and writing in the database."""
 
     policy: str = "redact"
@@ -84,6 +91,7 @@ class RefreshReport:
     states: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
     edits: int = 0
     grown: int = 0
+    grown_followed: int = 0
     comment_trees: int = 0
     redacted: int = 0
     scores_deleted: int = 0
@@ -232,7 +240,8 @@ async def refresh_reddit_async(
                     _redact(settings, store, store.flagged(options.source_ids), report)
                     return result
                 clock = time.perf_counter()
-                due = due_items(store, store.now(), ages, options.source_ids)
+                now = options.now or store.now()
+                due = due_items(store, now, ages, options.source_ids)
                 report.db_seconds += time.perf_counter() - clock
                 report.due = len(due)
                 if options.dry_run:
@@ -280,6 +289,8 @@ class _Visit:
     store: RefreshStore
     result: RefreshResult
     rows: dict[str, list[DueItem]]
+    followed: frozenset[str] = frozenset()  # subreddits the comment listing follows
+    observed_at: datetime | None = None  # None: the database's clock
     pending: list[Observation] = field(default_factory=list)
     grown: dict[str, dict[str, None]] = field(default_factory=dict)
     states: Counter[str] = field(default_factory=Counter)
@@ -295,7 +306,11 @@ class _Visit:
                 seen = observe(item.id, item.occurred_at, item.text_hash, fresh)
                 self.states[seen.state] += 1
                 self.pending.append(seen)
-                if _gained_comments(item, seen):
+                if not _gained_comments(item, seen):
+                    continue
+                if item.source_id in self.followed:
+                    report.grown_followed += 1
+                else:
                     self.grown.setdefault(item.source_id, {})[item.id] = None
 
     def flush(self) -> None:
@@ -304,7 +319,7 @@ class _Visit:
             return
         report = self.result.report
         clock = time.perf_counter()
-        report.edits += self.store.record(self.pending, self.store.now())
+        report.edits += self.store.record(self.pending, self.observed_at or self.store.now())
         report.db_seconds += time.perf_counter() - clock
         gone = [(o.id, o.occurred_at) for o in self.pending if o.state in ("deleted", "removed")]
         if gone and self.settings.deleted_content == "redact":
@@ -407,7 +422,8 @@ async def _fetch(
     totals = RequestTotals(max_requests=options.max_requests)
     meter = RequestMeter(totals=totals, deadline=deadline)
     reddit = make_reddit(settings, meter)
-    visit = _Visit(settings, store, result, _per_fullname(due))
+    followed = await asyncio.to_thread(_followed, settings)
+    visit = _Visit(settings, store, result, _per_fullname(due), followed, options.now)
     answers = cast(
         "AsyncGenerator[tuple[list[str], dict[str, Any]], None]",
         read_info(reddit, list(visit.rows), meter),
@@ -423,6 +439,16 @@ async def _fetch(
         await reddit.close()
         report.requests["total"] = totals.total
         report.requests["token"] = totals.token
+
+
+def _followed(settings: Settings) -> frozenset[str]:
+    """The subreddits whose new comments the scrape reads from the comment listing (a
+    comment mark is stored for them)."""
+    from sentiment_pipeline.db.queries import read_marks
+    from sentiment_pipeline.sources.reddit.spec import MARKS
+
+    latest = read_marks(settings.database, MARKS).latest
+    return frozenset(target for target, kind in latest if kind == "comment")
 
 
 async def _stopping(records: Any, result: RefreshResult) -> Any:

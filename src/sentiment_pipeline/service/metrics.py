@@ -30,6 +30,7 @@ from sentiment_pipeline.errors import ConfigError
 __all__ = [
     "COUNTERS",
     "FILE_GAUGES",
+    "GROUP_GAUGES",
     "TARGET_COUNTERS",
     "RunFigures",
     "RunMetrics",
@@ -87,6 +88,15 @@ FILE_GAUGES: dict[str, str] = {
     "bytes_done": "Bytes of the file (as on disk, compressed) read up to its last checkpoint.",
     "bytes_total": "The file's size in bytes (as on disk, compressed).",
 }
+# a group of subreddits polled together: sentpipe_group_<suffix>{command, group="a+b"}
+GROUP_GAUGES: dict[str, str] = {
+    "posts_per_hour": "Observed posts per hour the group's last poll was planned from.",
+    "comments_per_hour": "Observed comments per hour the group's last poll was planned from.",
+    "interval_seconds": "Planned seconds until the group's next poll (--every).",
+    "requests": "Listing requests of the group's last poll.",
+    "gaps": "Members whose comment listing reached Reddit's depth before their mark in the "
+    "group's last poll.",
+}
 LAST_SUCCESS = "sentpipe_last_success_timestamp_seconds"
 
 
@@ -95,13 +105,15 @@ class RunFigures:
     """What a run did, as numbers: `counters` keyed by the names in `COUNTERS`,
     `per_target` {source id: {name in TARGET_COUNTERS: value}}, labelled
     `target_label` (the source's `SourceSpec.target_label`), `per_file` {input file:
-    {name in FILE_GAUGES: value}} (a backfill's progress). Counters a command does not
+    {name in FILE_GAUGES: value}} (a backfill's progress), `per_group` {`a+b+c`: {name in
+    GROUP_GAUGES: value}} (the subreddits a scrape polled together). Counters a command does not
     have are left out (no series is written for them)."""
 
     counters: dict[str, float] = field(default_factory=dict)
     per_target: dict[str, dict[str, float]] = field(default_factory=dict)
     target_label: str = "source_id"
     per_file: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_group: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -139,6 +151,15 @@ def figures_from_run(result: Any, source: str | None = None) -> RunFigures:
             row = figures.per_target.setdefault(name, {})
             row["requests"] = stats.requests
             row["rate_limit_wait_seconds"] = stats.rate_limit_wait
+        for path, group in getattr(report, "groups", {}).items():
+            figures.per_group[path] = {
+                "posts_per_hour": group.posts_per_hour,
+                "comments_per_hour": group.comments_per_hour,
+                "requests": group.requests,
+                "gaps": len(group.gaps),
+            }
+            if group.interval is not None:
+                figures.per_group[path]["interval_seconds"] = group.interval
     return figures
 
 
@@ -283,6 +304,9 @@ def render_metrics(metrics: RunMetrics, previous_success: float | None = None) -
     for file, row in sorted(metrics.figures.per_file.items()):
         for name, value in row.items():
             gauge(f"sentpipe_backfill_{name}", FILE_GAUGES[name], value, file=file)
+    for group, row in sorted(metrics.figures.per_group.items()):
+        for name, value in row.items():
+            gauge(f"sentpipe_group_{name}", GROUP_GAUGES[name], value, group=group)
     return generate_latest(registry)
 
 

@@ -101,13 +101,16 @@ def run_every(
     on_wait: Callable[[float], None] | None = None,
     clock: Callable[[], float] = time.time,
     max_runs: int | None = None,
+    planned: Callable[[], float | None] | None = None,
 ) -> int:
     """Call `run_once()` (returns the run's exit code) on `schedule` until `stop` is set
     or `max_runs` runs happened; returns the number of runs.
 
     An exception from a run (not `KeyboardInterrupt`) goes to `on_failure` (default: a
     logged error) and the schedule goes on. `on_wait(seconds)` is told each wait before
-    it starts. `clock` gives Unix seconds (tests may pass their own).
+    it starts. `clock` gives Unix seconds (tests may pass their own). `planned()`, when
+    it returns a number after a run, is the run's own next start in seconds from now (a
+    job that plans its cadence), used instead of the schedule's.
     """
     runs = 0
     while not stop.is_set():
@@ -127,6 +130,9 @@ def run_every(
         if stop.is_set() or (max_runs is not None and runs >= max_runs):
             break
         pause = schedule.next_start(started, clock()) - clock()
+        wanted = planned() if planned is not None else None
+        if wanted is not None:
+            pause = wanted
         if on_wait is not None:
             on_wait(max(0.0, pause))
         if pause > 0 and stop.wait(pause):

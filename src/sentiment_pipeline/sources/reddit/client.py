@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sentiment_pipeline import __version__
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.sources.reddit.report import RequestTotals, SubredditStats
+from sentiment_pipeline.sources.reddit.report import Counting, RequestTotals
 
 if TYPE_CHECKING:
     import asyncpraw
@@ -45,7 +45,7 @@ T = TypeVar("T")
 APPS_URL = "https://www.reddit.com/prefs/apps"
 MAX_429_RETRIES = 3
 DEFAULT_RETRY_AFTER = 5.0
-_counting: ContextVar[SubredditStats | None] = ContextVar("sentpipe_counting", default=None)
+_counting: ContextVar[Counting | None] = ContextVar("sentpipe_counting", default=None)
 _expanding: ContextVar[bool] = ContextVar("sentpipe_expanding", default=False)
 _sleep = asyncio.sleep  # tests swap this to record waits instead of sleeping
 
@@ -54,7 +54,7 @@ class BudgetExhausted(Exception):
     """The run reached the user's `--max-requests` or `--max-duration` bound."""
 
 
-def count_requests_into(stats: SubredditStats) -> None:
+def count_requests_into(stats: Counting) -> None:
     """Count the requests of the calling task, and of the tasks it starts later, into
     `stats` (`requests`, `more_expansions`, `rate_limit_wait`)."""
     _counting.set(stats)

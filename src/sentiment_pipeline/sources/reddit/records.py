@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sentiment_pipeline.db.queries import Marks
@@ -26,8 +26,22 @@ from sentiment_pipeline.sources.reddit.client import (
     describe_error,
     make_reddit,
 )
-from sentiment_pipeline.sources.reddit.report import RequestTotals, ScrapeReport, SubredditStats
-from sentiment_pipeline.sources.reddit.settings import SubredditTarget
+from sentiment_pipeline.sources.reddit.follow import (
+    FollowPlan,
+    FollowState,
+    GroupWalk,
+    Member,
+    build_member,
+    followable,
+    utc_now,
+)
+from sentiment_pipeline.sources.reddit.report import (
+    GroupStats,
+    RequestTotals,
+    ScrapeReport,
+    SubredditStats,
+)
+from sentiment_pipeline.sources.reddit.settings import CommentsFrom, SubredditTarget
 from sentiment_pipeline.sources.reddit.worker import SubredditWorker, WorkerConfig, refresh_since
 
 if TYPE_CHECKING:
@@ -40,12 +54,14 @@ _QUEUE_SIZE = 2000
 
 @dataclass(frozen=True)
 class _Done:
-    """Queued after a subreddit's last record: `mark` is its completed walk's mark (None:
-    the walk was stopped, failed, or keeps no mark). Going through the queue, it reaches
-    the reader only after every record the walk emitted."""
+    """Queued after a subreddit's last record: `mark` is its completed walk's post mark,
+    `comment_mark` its comment listing's (None: the walk was stopped, failed, or keeps no
+    such mark). Going through the queue, it reaches the reader only after every record
+    the walk emitted."""
 
     source_id: str
     mark: datetime | None
+    comment_mark: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,10 @@ class RedditScrapeOptions:
     `overlap_seconds`: page this far below the stored high-water mark.
     `listing_cap`: Reddit's listing limit (items), to warn about gaps.
     `wait_for_lock`: wait for a running scrape instead of failing with `LockHeld`.
+    `comments_from`: `auto` (the group listings; trees for first runs, backfills and
+    gaps), `listing` (listings only) or `trees` (one tree per post, each subreddit
+    alone: the strategy before the listings). `follow`: what `--every` remembers between
+    runs (activity, due times); None for a single run.
     """
 
     since: datetime | None = None
@@ -67,6 +87,8 @@ class RedditScrapeOptions:
     overlap_seconds: float = 300.0
     listing_cap: int = 1000
     wait_for_lock: bool = False
+    comments_from: CommentsFrom = "auto"
+    follow: FollowState | None = None
 
 
 async def reddit_records(
@@ -98,6 +120,9 @@ async def reddit_records(
     stats = report.subreddits
     stats.clear()
     report.marks.clear()
+    report.comment_marks.clear()
+    report.groups.clear()
+    report.comments_from = options.comments_from
     for target in targets:
         stats[target.name.lower()] = SubredditStats()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=_QUEUE_SIZE)
@@ -108,27 +133,12 @@ async def reddit_records(
         listing_cap=options.listing_cap,
     )
     failures: dict[str, BaseException] = {}
+    marks = marks or Marks()
     reddit = make_reddit(settings, meter)
-    worker = SubredditWorker(reddit, meter, marks or Marks(), config, queue.put, asyncio.Lock())
-
-    async def one(target: SubredditTarget) -> None:
-        counters = stats[target.name.lower()]
-        count_requests_into(counters)  # this task and the comment-tree tasks it starts
-        mark = None
-        try:
-            mark = await worker.run(target, counters)
-            counters.status = "done"
-        except BudgetExhausted as stop:
-            counters.status = "stopped"
-            report.stop(str(stop))
-        except Exception as error:  # reported per subreddit
-            counters.status = "failed"
-            failures[target.name] = error
-        finally:
-            await queue.put(_Done(target.name.lower(), mark))
-
-    tasks = [asyncio.create_task(one(t)) for t in targets]
-    running = len(tasks)
+    worker = SubredditWorker(reddit, meter, marks, config, queue.put, asyncio.Lock())
+    run = _Run(worker, report, failures, queue, options, marks)
+    tasks = [asyncio.create_task(job) for job in run.jobs(targets)]
+    running = sum(len(stats) for stats in run.finishing)
     try:
         while running:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic()) + 5.0
@@ -141,6 +151,8 @@ async def reddit_records(
                 running -= 1
                 if item.mark is not None:
                     report.marks[item.source_id] = item.mark
+                if item.comment_mark is not None:
+                    report.comment_marks[item.source_id] = item.comment_mark
                 if on_progress is not None:
                     on_progress(report)
                 continue
@@ -151,6 +163,119 @@ async def reddit_records(
         await asyncio.gather(*tasks, return_exceptions=True)
         await reddit.close()
     _report_failures(report, targets, failures)
+
+
+@dataclass
+class _Run:
+    """The tasks of one run: a subreddit alone on the tree path (`comments_from="trees"`,
+    and targets the group listings cannot serve), the others in groups (`follow.py`).
+    Each task queues a `_Done` per subreddit after its last record; `finishing` lists
+    the subreddits each task will report."""
+
+    worker: SubredditWorker
+    report: ScrapeReport
+    failures: dict[str, BaseException]
+    queue: asyncio.Queue[Any]
+    options: RedditScrapeOptions
+    marks: Marks
+    finishing: list[list[str]] = field(default_factory=list)
+
+    def jobs(self, targets: Sequence[SubredditTarget]) -> list[Coroutine[Any, Any, None]]:
+        """One coroutine per tree-path subreddit and per group due now."""
+        trees = self.options.comments_from == "trees"
+        alone = [t for t in targets if trees or not followable(t)]
+        jobs = [self._alone(t) for t in alone]
+        self.finishing = [[t.name.lower()] for t in alone]
+        followed = [t for t in targets if not trees and followable(t)]
+        if not followed:
+            return jobs
+        state = self.options.follow
+        started = utc_now() if state is None else datetime.fromtimestamp(state.clock(), UTC)
+        members = [
+            build_member(
+                t,
+                self.report.subreddits[t.name.lower()],
+                self.marks,
+                since=self.options.since,
+                overlap=timedelta(seconds=self.options.overlap_seconds),
+                comments_from=self.options.comments_from,
+            )
+            for t in followed
+        ]
+        plan = FollowPlan(
+            members,
+            self.marks,
+            self.options.follow,
+            listing_cap=self.options.listing_cap,
+            started=started,
+        )
+        for group, stats in plan.due():
+            self.report.groups["+".join(stats.members)] = stats
+            self.finishing.append(stats.members)
+            jobs.append(self._group(group, stats, plan))
+        return jobs
+
+    async def _alone(self, target: SubredditTarget) -> None:
+        counters = self.report.subreddits[target.name.lower()]
+        count_requests_into(counters)  # this task and the comment-tree tasks it starts
+        mark = None
+        try:
+            mark = await self.worker.run(target, counters)
+            counters.status = "done"
+        except BudgetExhausted as stop:
+            counters.status = "stopped"
+            self.report.stop(str(stop))
+        except Exception as error:  # reported per subreddit
+            counters.status = "failed"
+            self.failures[target.name] = error
+        finally:
+            await self.queue.put(_Done(target.name.lower(), mark))
+
+    async def _group(self, members: list[Member], stats: GroupStats, plan: FollowPlan) -> None:
+        walk = GroupWalk(
+            self.worker,
+            members,
+            stats,
+            comments_from=self.options.comments_from,
+            marks=self.marks,
+            listing_cap=self.options.listing_cap,
+            started=plan.started,
+        )
+        post_marks: dict[str, datetime] = {}
+        comment_marks: dict[str, datetime] = {}
+        try:
+            post_marks, comment_marks = await walk.run()
+            for member in plan.silent(members):
+                await walk.check_silent(member)
+            plan.polled([m for m in members if m.failed is None])
+            stats.status = "done"
+        except BudgetExhausted as stop:
+            stats.status = "stopped"
+            for member in members:
+                member.stats.status = "stopped"
+            self.report.stop(str(stop))
+            post_marks, comment_marks = {}, {}
+        except Exception as error:  # the group's listing failed: each member reports it
+            stats.status = "failed"
+            for member in members:
+                member.failed = member.failed or error
+            post_marks, comment_marks = {}, {}
+        finally:
+            for member in members:
+                name = member.source_id
+                if member.failed is not None:
+                    member.stats.status = "failed"
+                    self.failures[member.target.name] = member.failed
+                elif member.stats.status not in ("stopped",):
+                    member.stats.status = "done"
+                ok = member.failed is None
+                await self.queue.put(
+                    _Done(
+                        name,
+                        post_marks.get(name) if ok else None,
+                        comment_marks.get(name) if ok else None,
+                    )
+                )
 
 
 def _report_failures(

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["RequestTotals", "ScrapeReport", "SubredditStats"]
+__all__ = ["Counting", "GroupStats", "RequestTotals", "ScrapeReport", "SubredditStats"]
+
+
+class Counting(Protocol):
+    """What the request meter adds each request to: a subreddit's or a group's counters."""
+
+    requests: int
+    more_expansions: int
+    rate_limit_wait: float
 
 
 @dataclass
@@ -38,6 +46,33 @@ class SubredditStats:
 
 
 @dataclass
+class GroupStats:
+    """Live counters for one group of subreddits polled together (`/r/a+b+c/new` and
+    `/r/a+b+c/comments`), keyed by that path in `ScrapeReport.groups`.
+
+    `requests` counts the group's listing pages (its members' own requests, `about`
+    checks and comment trees, count in their `SubredditStats`); `posts` / `comments` the
+    items its listings brought (each also counted under its subreddit). The rates are
+    the observed activity the group was planned from (items per hour), `interval` the
+    planned seconds until its next poll (None outside `--every`). `gaps` maps a member
+    whose comment listing ran out (Reddit's ~1000-item depth) before its mark to how
+    the gap was handled.
+    """
+
+    members: list[str] = field(default_factory=list)
+    status: str = "waiting"
+    posts: int = 0
+    comments: int = 0
+    requests: int = 0
+    more_expansions: int = 0
+    rate_limit_wait: float = 0.0
+    posts_per_hour: float = 0.0
+    comments_per_hour: float = 0.0
+    interval: float | None = None
+    gaps: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class RequestTotals:
     """Run-wide request counts: `total` includes the `token` (OAuth) requests;
     `max_requests` is the `--max-requests` bound (None: unbounded)."""
@@ -55,9 +90,11 @@ class ScrapeReport:
     `failures` maps a target name (as given) to a one-line reason for the subreddits
     that could not be scraped. `stopped_early`/`stop_reason` tell that the run hit
     `--max-requests` or `--max-duration`. `marks` maps the source id of each `new`
-    listing whose walk completed (listing and comment trees) to the newest post time
-    it met: what the scrape job saves as that target's mark once the run's records are
-    durable (not part of `to_dict`).
+    listing whose walk completed (listing and comment trees) to the time up to which it
+    holds every post: what the scrape job saves as that target's mark once the run's
+    records are durable (not part of `to_dict`); `comment_marks` the same for the
+    comment listing. `groups` holds the subreddits polled together (keyed by the
+    `a+b+c` path) and `comments_from` the run's strategy (`listing`, `trees`, `auto`).
     """
 
     subreddits: dict[str, SubredditStats] = field(default_factory=dict)
@@ -66,6 +103,9 @@ class ScrapeReport:
     stopped_early: bool = False
     stop_reason: str | None = None
     marks: dict[str, datetime] = field(default_factory=dict)
+    comment_marks: dict[str, datetime] = field(default_factory=dict)
+    groups: dict[str, GroupStats] = field(default_factory=dict)
+    comments_from: str = "trees"
 
     @property
     def warnings(self) -> list[str]:
@@ -85,8 +125,13 @@ class ScrapeReport:
     def to_dict(self) -> dict[str, Any]:
         """Plain values for `--json` (the result's `extra`): `{"subreddits": {name:
         {status, submissions, comments, comment_trees, more_expansions, requests,
-        rate_limit_wait, warnings}}, "requests": {total, token, max_requests}}`."""
+        rate_limit_wait, warnings}}, "requests": {total, token, max_requests},
+        "comments_from": strategy, "groups": {path: {members, status, posts, comments,
+        requests, more_expansions, rate_limit_wait, posts_per_hour, comments_per_hour,
+        interval, gaps}}}`."""
         return {
             "subreddits": {name: asdict(stats) for name, stats in self.subreddits.items()},
             "requests": asdict(self.requests),
+            "comments_from": self.comments_from,
+            "groups": {path: asdict(stats) for path, stats in self.groups.items()},
         }

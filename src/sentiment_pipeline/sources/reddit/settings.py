@@ -13,10 +13,18 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-__all__ = ["RedditSettings", "RedditTargets", "SortOrder", "SubredditTarget", "TimeFilter"]
+__all__ = [
+    "CommentsFrom",
+    "RedditSettings",
+    "RedditTargets",
+    "SortOrder",
+    "SubredditTarget",
+    "TimeFilter",
+]
 
 SortOrder = Literal["new", "hot", "top", "rising", "controversial"]
 TimeFilter = Literal["hour", "day", "week", "month", "year", "all"]
+CommentsFrom = Literal["listing", "trees", "auto"]
 
 
 class SubredditTarget(BaseModel):
@@ -43,7 +51,9 @@ class SubredditTarget(BaseModel):
 
 class RedditSettings(BaseModel):
     """The Reddit API client (`SENTPIPE_REDDIT_*`), how long comments are fetched again
-    (`comment_refresh_hours`), and `sentpipe refresh reddit`'s schedule and policy."""
+    (`comment_refresh_hours`), where comments come from (`comments_from`, see
+    docs/scrape.md), the request budget of `--every` (`max_requests_per_hour`),
+    and `sentpipe refresh reddit`'s schedule and policy."""
 
     reddit_client_id: str | None = None
     reddit_client_secret: SecretStr | None = None
@@ -54,6 +64,8 @@ class RedditSettings(BaseModel):
     reddit_url: str = "https://www.reddit.com"
 
     comment_refresh_hours: float = Field(default=48.0, ge=0)
+    comments_from: CommentsFrom = "auto"
+    max_requests_per_hour: int = Field(default=3000, ge=1)  # --every's planned budget
 
     refresh_max_age: str = "72h"  # `sentpipe refresh`: revisit items up to this age
     refresh_schedule: str = "1h,24h,72h"  # ages at which an item is due again

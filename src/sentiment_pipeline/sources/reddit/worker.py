@@ -21,7 +21,7 @@ from sentiment_pipeline.sources.reddit.payload import comment_record, submission
 from sentiment_pipeline.sources.reddit.report import SubredditStats
 from sentiment_pipeline.sources.reddit.settings import SubredditTarget
 
-__all__ = ["SubredditWorker", "WorkerConfig", "refresh_since"]
+__all__ = ["Emit", "SubredditWorker", "WorkerConfig", "refresh_since"]
 
 LOGGER = logging.getLogger(__name__)
 TREES_IN_FLIGHT = 4
@@ -78,7 +78,8 @@ class SubredditWorker:
             return method(time_filter=target.time_filter, limit=target.limit)
         return method(limit=target.limit)
 
-    async def _next(self, listing: Any) -> Any:
+    async def next_item(self, listing: Any) -> Any:
+        """The listing's next item; the first request of a run fetches the token alone."""
         if self._first:
             self._first = False
         else:
@@ -107,7 +108,7 @@ class SubredditWorker:
         listing = self._listing(subreddit, target)
         while True:
             try:
-                item = await self._next(listing)
+                item = await self.next_item(listing)
             except StopAsyncIteration:
                 break
             if walk.below_floor(item):

@@ -1,0 +1,295 @@
+"""Following subreddits through the group listings (`--comments-from auto|listing`):
+new comments come from `/r/a+b/comments`, posts from `/r/a+b/new`, per-subreddit marks
+and counts stay exact, gaps are closed by trees and said, a banned member fails alone.
+Request counts are checked against the fake API's own request log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sentiment_pipeline.db.queries import read_marks
+from sentiment_pipeline.errors import ExitCode
+from sentiment_pipeline.fake_reddit import FaultSpec, RunningFakeReddit, SubredditSpec
+from sentiment_pipeline.fake_reddit.config import Access
+from sentiment_pipeline.scrape import RedditScrapeOptions, ScrapeResult, scrape_reddit
+from sentiment_pipeline.settings import Settings
+from sentiment_pipeline.sources.reddit.spec import MARKS
+from tests.test_fault_matrix import db_ids
+from tests.test_scrape import FakeFactory, rows, scrape_settings, targets
+
+NAMES = ("python", "rust", "golang")
+
+
+def fake_with(factory: FakeFactory, *names: str, **spec: Any) -> RunningFakeReddit:
+    fields = {"posts": 30, "comments_per_post": 4, **spec}
+    return factory(
+        subreddits=tuple(
+            SubredditSpec(name, seed=index + 1, **fields) for index, name in enumerate(names)
+        )
+    )
+
+
+def scrape(settings: Settings, *names: str, **options: Any) -> ScrapeResult:
+    return scrape_reddit(settings, targets(*names), RedditScrapeOptions(**options))
+
+
+def api_requests(fake: RunningFakeReddit) -> list[dict[str, Any]]:
+    """Logged requests other than the token's."""
+    return [e for e in fake.request_log if e["route"] not in ("access_token", "revoke_token")]
+
+
+def comment_ids(settings: Settings) -> set[str]:
+    return {row[0] for row in rows(settings, "event_type = 'comment'")}
+
+
+def ok(result: ScrapeResult) -> ScrapeResult:
+    assert result.exit_code == ExitCode.OK, result.errors
+    return result
+
+
+def test_quiet_subreddits_cost_two_requests_a_run(
+    fake_reddit_factory: FakeFactory, tmp_path: Path
+) -> None:
+    fake = fake_with(fake_reddit_factory, *NAMES)
+    settings = scrape_settings(fake, tmp_path)
+    first = ok(scrape(settings, *NAMES))
+    # first sight: each alone, its about checked, its posts' trees fetched
+    assert fake.count(route="about") == len(NAMES)
+    assert {p for p in first.report.groups} == set(NAMES)
+    assert all(s.comment_trees > 0 for s in first.report.subreddits.values())
+    fake.clear_log()
+    second = ok(scrape(settings, *NAMES))
+    log = api_requests(fake)
+    assert [e["route"] for e in log] == ["listing", "comment_listing"] or sorted(
+        e["route"] for e in log
+    ) == ["comment_listing", "listing"]
+    assert all(sorted(e["members"]) == sorted(NAMES) for e in log)
+    (group,) = second.report.groups.values()
+    assert group.requests == 2 and group.members == sorted(NAMES)
+    assert second.inserted == 0
+    marks = read_marks(settings.database, MARKS).latest
+    assert {(name, kind) for name in NAMES for kind in ("submission", "comment")} <= set(marks)
+
+
+def test_new_comments_on_young_and_old_posts_come_from_the_listing(
+    fake_reddit_factory: FakeFactory, tmp_path: Path
+) -> None:
+    fake = fake_with(fake_reddit_factory, *NAMES)
+    settings = scrape_settings(fake, tmp_path)
+    ok(scrape(settings, *NAMES))
+    state = fake.fake.world.store
+    oldest = state.subreddit("rust").posts[0]  # hours old, beyond any overlap
+    newest = state.subreddit("python").posts[-1]
+    added = fake.grow(oldest.name, comments=3) + fake.grow(newest.name, comments=5)
+    new_posts = fake.add_posts("golang", 2)
+    fake.clear_log()
+    result = ok(scrape(settings, *NAMES))
+    assert set(added) <= comment_ids(settings)
+    assert fake.count(route="comments") == 0  # no tree fetched
+    assert {e["route"] for e in api_requests(fake)} == {"listing", "comment_listing"}
+    subs = result.report.subreddits
+    assert (subs["rust"].comments, subs["python"].comments) == (3, 5)
+    assert subs["golang"].submissions == 2
+    stored = {row[0] for row in rows(settings, "event_type = 'submission'")}
+    assert {f"t3_{i}" for i in new_posts} <= stored
+    assert result.inserted == 3 + 5 + 2
+
+
+def test_nothing_is_stored_twice_when_groups_change(
+    fake_reddit_factory: FakeFactory, tmp_path: Path
+) -> None:
+    fake = fake_with(fake_reddit_factory, *NAMES)
+    settings = scrape_settings(fake, tmp_path)
+    ok(scrape(settings, "python", "rust"))
+    ok(scrape(settings, "golang"))
+    post = fake.fake.world.store.subreddit("rust").posts[-1]
+    added = fake.grow(post.name, comments=4)
+    again = ok(scrape(settings, *NAMES))  # one group now
+    assert again.inserted == 4 and again.duplicates <= 4 * 2
+    ok(scrape(settings, "rust"))
+    assert set(added) <= comment_ids(settings)
+    ids = db_ids(str(settings.database.sqlalchemy))
+    assert len(ids) == len(set(ids))
+
+
+def test_a_banned_member_fails_alone_and_the_others_finish(
+    fake_reddit_factory: FakeFactory, tmp_path: Path
+) -> None:
+    fake = fake_reddit_factory(
+        subreddits=(
+            SubredditSpec("python", posts=20, seed=1),
+            SubredditSpec("gone", posts=20, seed=2, faults=FaultSpec(access=Access.BANNED)),
+        )
+    )
+    settings = scrape_settings(fake, tmp_path)
+    result = scrape(settings, "python", "gone")
+    assert result.exit_code == ExitCode.FAILURES
+    assert result.errors == ["r/gone: banned or not found (404); skipped"]
+    assert result.report.subreddits["python"].status == "done"
+    assert result.report.subreddits["python"].submissions == 20
+    marks = read_marks(settings.database, MARKS).latest
+    assert ("gone", "submission") not in marks and ("python", "comment") in marks
+
+
+def test_a_burst_beyond_the_listing_depth_is_a_gap_closed_by_trees(
+    fake_reddit_factory: FakeFactory, tmp_path: Path
+) -> None:
+    fake = fake_with(fake_reddit_factory, "python", "rust")
+    settings = scrape_settings(fake, tmp_path)
+    ok(scrape(settings, "python", "rust"))
+    posts = fake.fake.world.store.subreddit("python").posts
+    added = [c for post in posts[-3:] for c in fake.grow(post.name, comments=400)]
+    result = ok(scrape(settings, "python", "rust"))
+    assert set(added) <= comment_ids(settings)
+    (group,) = result.report.groups.values()
+    assert set(group.gaps) == {"python"} and "closed by" in group.gaps["python"]
+    assert any("closed by fetching" in w for w in result.warnings)
+    assert fake.count(route="comments") >= 3
+    payload = json.loads(json.dumps(result.to_dict()))
+    assert "python" in payload["extra"]["groups"]["python+rust"]["gaps"]
+
+
+def test_listing_only_reports_a_gap_it_leaves_open(
+    fake_reddit_factory: FakeFactory, tmp_path: Path
+) -> None:
+    fake = fake_with(fake_reddit_factory, "python")
+    settings = scrape_settings(fake, tmp_path)
+    ok(scrape(settings, "python", comments_from="listing"))
+    assert fake.count(route="comments") == 0
+    post = fake.fake.world.store.subreddit("python").posts[-1]
+    fake.grow(post.name, comments=1200)
+    fake.clear_log()
+    result = ok(scrape(settings, "python", comments_from="listing"))
+    assert fake.count(route="comments") == 0
+    assert any("may be missing" in w for w in result.warnings)
+    assert "left open" in result.report.groups["python"].gaps["python"]
+
+
+def test_comments_from_trees_is_the_strategy_of_before(
+    fake_reddit_factory: FakeFactory, tmp_path: Path
+) -> None:
+    fake = fake_with(fake_reddit_factory, *NAMES)
+    trees = scrape_settings(fake, tmp_path / "trees")
+    ok(scrape(trees, *NAMES, comments_from="trees"))
+    routes = {e["route"] for e in api_requests(fake)}
+    assert "comment_listing" not in routes and "about" not in routes
+    assert all(len(e.get("members") or [1]) == 1 for e in api_requests(fake))
+    auto = scrape_settings(fake, tmp_path / "auto")
+    result = ok(scrape(auto, *NAMES))
+    assert result.report.comments_from == "auto"
+    # a first run in auto fetches the same trees: the same items stored
+    assert set(db_ids(str(trees.database.sqlalchemy))) == set(db_ids(str(auto.database.sqlalchemy)))
+
+
+@pytest.mark.parametrize("comments_from", ["auto", "listing"])
+def test_group_requests_match_the_fake_log(
+    fake_reddit_factory: FakeFactory, tmp_path: Path, comments_from: str
+) -> None:
+    fake = fake_with(fake_reddit_factory, *NAMES)
+    settings = scrape_settings(fake, tmp_path)
+    ok(scrape(settings, *NAMES, comments_from=comments_from))
+    for name in NAMES:
+        post = fake.fake.world.store.subreddit(name).posts[-2]
+        fake.grow(post.name, comments=2)
+    fake.clear_log()
+    result = ok(scrape(settings, *NAMES, comments_from=comments_from))
+    (group,) = result.report.groups.values()
+    logged = [e for e in api_requests(fake) if e["route"] in ("listing", "comment_listing")]
+    assert group.requests == len(logged)
+    assert sum(s.requests for s in result.report.subreddits.values()) == (
+        len(api_requests(fake)) - len(logged)
+    )
+    assert result.report.requests.total - result.report.requests.token == len(api_requests(fake))
+    assert all(s.comments == 2 for s in result.report.subreddits.values())
+
+
+# -- the pure parts: floors from marks, activity samples, silence ----------------------
+
+from datetime import UTC, datetime, timedelta  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sentiment_pipeline.db.queries import Activity as Stored  # noqa: E402
+from sentiment_pipeline.db.queries import Marks  # noqa: E402
+from sentiment_pipeline.sources.reddit.follow import (  # noqa: E402
+    COMMENT_OVERLAP,
+    FollowState,
+    build_member,
+    silent_too_long,
+)
+from sentiment_pipeline.sources.reddit.plan import Activity  # noqa: E402
+from sentiment_pipeline.sources.reddit.report import SubredditStats  # noqa: E402
+from sentiment_pipeline.sources.reddit.settings import SubredditTarget  # noqa: E402
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+OVERLAP = timedelta(minutes=5)
+
+
+def member(marks: Marks, comments_from: str = "auto", since: datetime | None = None) -> Any:
+    return build_member(
+        SubredditTarget(name="Python"),
+        SubredditStats(),
+        marks,
+        since=since,
+        overlap=OVERLAP,
+        comments_from=comments_from,
+    )
+
+
+def test_a_first_run_walks_deep_fetches_trees_and_checks_about() -> None:
+    first = member(Marks())
+    assert (first.post_floor, first.check, first.trees_for_posts) == (None, True, True)
+    assert not first.follow_comments  # the trees cover it; the listing from the next run
+    listing = member(Marks(), "listing")
+    assert listing.follow_comments and listing.comment_floor is None and not listing.trees_for_posts
+
+
+def test_floors_come_from_each_mark_less_its_overlap() -> None:
+    marks = Marks(latest={("python", "submission"): NOW, ("python", "comment"): NOW})
+    followed = member(marks)
+    assert followed.post_floor == NOW - OVERLAP
+    assert followed.comment_floor == NOW - COMMENT_OVERLAP
+    assert followed.follow_comments and not followed.trees_for_posts and not followed.check
+    since = NOW - timedelta(days=3)
+    backfill = member(marks, since=since)
+    assert backfill.post_floor == since and backfill.trees_for_posts
+
+
+def test_a_subreddit_followed_by_trees_until_now_reads_comments_back_to_its_post_mark() -> None:
+    upgraded = member(Marks(latest={("python", "submission"): NOW}))
+    assert upgraded.follow_comments and upgraded.comment_floor == NOW - OVERLAP
+
+
+@given(
+    posts=st.integers(0, 10_000),
+    comments=st.integers(0, 10_000),
+    elapsed=st.floats(1.0, 86_400.0),
+)
+def test_a_first_sample_is_the_rate_and_later_ones_blend_in(
+    posts: int, comments: int, elapsed: float
+) -> None:
+    state = FollowState(every=300, budget_per_hour=3000)
+    state.observe("python", posts, comments, elapsed)
+    first = state.activity["python"]
+    assert first.posts_per_hour == pytest.approx(posts * 3600 / elapsed)
+    assert first.comments_per_hour == pytest.approx(comments * 3600 / elapsed)
+    state.observe("python", 0, 0, elapsed)
+    blended = state.activity["python"]
+    assert 0 <= blended.comments_per_hour <= first.comments_per_hour + 1e-9
+    if elapsed >= 3600:  # a sample covering an hour or more replaces the estimate
+        assert blended.comments_per_hour == 0
+
+
+def test_silence_is_suspicious_only_beyond_seven_expected_items() -> None:
+    busy = Activity("python", 0.0, 60.0)  # one comment a minute
+    assert not silent_too_long(busy, NOW - timedelta(minutes=6), NOW)
+    assert silent_too_long(busy, NOW - timedelta(minutes=8), NOW)
+    assert not silent_too_long(Activity("quiet", 0.0, 0.1), NOW - timedelta(hours=24), NOW)
+    assert not silent_too_long(None, NOW - timedelta(days=9), NOW)
+    stored = Marks(activity={("python", "comment"): Stored(30, NOW)})
+    assert stored.activity[("python", "comment")].count == 30
