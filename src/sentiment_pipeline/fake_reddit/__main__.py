@@ -1,7 +1,9 @@
 """``python -m sentiment_pipeline.fake_reddit``: run the test double by hand.
 
 Example: ``python -m sentiment_pipeline.fake_reddit --port 8765 --subreddit big=5000
---subreddit locked=private --log /tmp/fake.jsonl``.
+--subreddit locked=private --log /tmp/fake.jsonl``. A benchmark replaying a day:
+``--clock-start -86400 --subreddit busy=posts/day:2000,comments/day:20000`` then
+``POST /_fake/clock?advance=300`` per poll until the fake's clock reaches "now".
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import FakeRedditConfig
+from .config import FakeRedditConfig, ManualClock
 from .presets import NO_PACING_RATE_LIMIT, default_subreddits, parse_arg
 from .runner import serve
 
@@ -37,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit", type=int, default=1000, help="requests per client per 600 s"
     )
     parser.add_argument("--no-pacing", action="store_true", help="huge rate limit for load tests")
+    parser.add_argument(
+        "--clock-start",
+        type=float,
+        metavar="EPOCH",
+        help="use a manual clock starting at EPOCH (negative: now minus that many seconds), "
+        "advanced with POST /_fake/clock?advance=SECONDS",
+    )
     parser.add_argument("--client-id", default="fake-client-id")
     parser.add_argument("--client-secret", default="fake-client-secret")
     return parser
@@ -46,7 +57,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> FakeRedditConfig:
     """Parse ``argv`` into a config (no subreddits given = the default demo set)."""
     args = build_parser().parse_args(argv)
     specs = tuple(parse_arg(a) for a in args.subreddit) or default_subreddits()
-    return FakeRedditConfig(
+    config = FakeRedditConfig(
         subreddits=specs,
         port=args.port,
         log_path=args.log,
@@ -54,6 +65,14 @@ def config_from_args(argv: Sequence[str] | None = None) -> FakeRedditConfig:
         client_id=args.client_id,
         client_secret=args.client_secret,
     )
+    if args.clock_start is None:
+        return config
+    return dataclasses.replace(config, clock=manual_clock(args.clock_start))
+
+
+def manual_clock(start: float) -> ManualClock:
+    """A ManualClock at ``start``; a negative ``start`` means now minus ``-start`` s."""
+    return ManualClock(time.time() + start if start < 0 else start)
 
 
 async def _serve_forever(config: FakeRedditConfig) -> None:
@@ -61,6 +80,12 @@ async def _serve_forever(config: FakeRedditConfig) -> None:
         names = ", ".join(s.name for s in config.subreddits)
         print(f"fake Reddit (test double) listening on {fake.url}", flush=True)
         print(f"subreddits: {names}", flush=True)
+        if isinstance(config.clock, ManualClock):
+            print(
+                f"manual clock at {config.clock():.0f}; "
+                f"POST {fake.url}/_fake/clock?advance=SECONDS moves it",
+                flush=True,
+            )
         print(
             f"asyncpraw.Reddit(client_id={config.client_id!r}, "
             f"client_secret={config.client_secret!r}, user_agent='manual test', "

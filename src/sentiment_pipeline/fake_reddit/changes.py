@@ -62,6 +62,7 @@ def _comment(store: Store, fullname: str) -> tuple[SubredditState, Post, Comment
 
 def _data(store: Store, fullname: str) -> tuple[str, JSON]:
     """The kind and the live ``data`` dict of a post or comment (not a copy)."""
+    store.catch_up()  # a live item may be due
     kind, _ = ids.split_fullname(fullname)
     if kind == ids.POST_KIND:
         return kind, _post(store, fullname)[1].data
@@ -88,7 +89,7 @@ def info(store: Store, fullnames: list[str]) -> JSON:
 
 def grow(store: Store, fullname: str, score: int | None = None, comments: int = 0) -> list[str]:
     """Set an item's score and add ``comments`` new top-level comments (posts only, created
-    now); returns the new comments' fullnames."""
+    now, also in the comment listing); returns the new comments' fullnames."""
     with store.lock:
         kind, data = _data(store, fullname)
         if score is not None:
@@ -99,9 +100,7 @@ def grow(store: Store, fullname: str, score: int | None = None, comments: int = 
             raise ValueError("only posts gain comments")
         state, post = _post(store, fullname)
         now = store.config.clock()
-        tree = state.tree(post, now)
-        for cid in tree.by_id:
-            store.comment_owner.setdefault(cid, (state, post))
+        state.tree(post, now)
         added: list[str] = []
         for _ in range(comments):
             cid = ids.comment_id(state.ident.block, state.take_comment_number())
@@ -113,12 +112,8 @@ def grow(store: Store, fullname: str, score: int | None = None, comments: int = 
                 created_utc=float(int(now)),
                 data=_new_comment(cid, post, now),
             )
-            tree.roots.append(node)
-            tree.by_id[cid] = node
-            store.comment_owner[cid] = (state, post)
+            state.attach(post, node)
             added.append(node.name)
-        post.num_comments += comments
-        data["num_comments"] = post.num_comments
         return added
 
 

@@ -6,6 +6,9 @@ cuts deep chains with "continue this thread" stubs (``count: 0``, resolved via
 ``GET /comments/{id}/_/{comment_id}``). asyncpraw's ``replace_more`` depends on
 every comment appearing exactly once across those answers; this module keeps
 that invariant by giving each comment exactly one home.
+
+``listing_item`` renders a comment for the subreddit comment listing
+(``/r/{sub}/comments``), which carries its post's context as well.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import things
-from .models import JSON, CommentNode, CommentTree
+from .models import JSON, CommentNode, CommentTree, Post
 
 
 @dataclass
@@ -104,3 +107,87 @@ def more_children(tree: CommentTree, wanted: list[str], sort: str | None, batch:
     if rest:
         out.append(things.more(rest[0].parent_name, [n.id for n in rest], rest[0].depth))
     return out
+
+
+REDDIT_URL = "https://www.reddit.com"  # Reddit makes ``link_permalink`` absolute
+
+
+# Fields of Reddit's comment-listing items that are the same for every comment a
+# logged-out reader sees (recorded answers of /r/{sub}/comments.json, 2022 and 2026);
+# the stored comment's own fields win. ``body_html`` is left out: the fake renders no
+# markdown.
+def _constants() -> JSON:
+    """A fresh dict (fresh empty lists) per item; a literal is the fastest way."""
+    return {
+        "approved_at_utc": None,
+        "approved_by": None,
+        "associated_award": None,
+        "author_flair_background_color": None,
+        "author_flair_css_class": None,
+        "author_flair_template_id": None,
+        "author_flair_text": None,
+        "author_flair_text_color": None,
+        "author_flair_type": "text",
+        "author_is_blocked": False,
+        "author_patreon_flair": False,
+        "author_premium": False,
+        "awarders": [],
+        "banned_at_utc": None,
+        "banned_by": None,
+        "can_gild": False,
+        "can_mod_post": False,
+        "collapsed_because_crowd_control": None,
+        "collapsed_reason": None,
+        "collapsed_reason_code": None,
+        "comment_type": None,
+        "likes": None,
+        "mod_note": None,
+        "mod_reason_by": None,
+        "mod_reason_title": None,
+        "mod_reports": [],
+        "no_follow": True,
+        "num_reports": None,
+        "removal_reason": None,
+        "report_reasons": None,
+        "saved": False,
+        "send_replies": True,
+        "top_awarded_type": None,
+        "treatment_tags": [],
+        "unrepliable_reason": None,
+        "user_reports": [],
+        # in every generated comment, not in those ``changes.grow`` adds:
+        "author_flair_richtext": [],
+        "controversiality": 0,
+        "gildings": {},
+        "all_awardings": [],
+        "total_awards_received": 0,
+    }
+
+
+LISTING_CONSTANTS: JSON = _constants()
+
+
+def listing_item(node: CommentNode, post: Post) -> JSON:
+    """A t1 thing of the comment listing: the comment's own fields as its tree shows
+    them (no ``depth``, ``replies: ""``) plus its post's context, as Reddit sends it."""
+    data = _constants()
+    data.update(things.copied(node.data))
+    data["replies"] = ""
+    data.pop("depth", None)
+    link = post.data
+    data.update(
+        {
+            "link_id": post.name,
+            "link_title": link.get("title"),
+            "link_author": link.get("author"),
+            "link_permalink": REDDIT_URL + str(link.get("permalink", "")),
+            "link_url": link.get("url"),
+            "num_comments": post.num_comments,
+            "over_18": bool(link.get("over_18", False)),
+            "quarantine": False,  # quarantined subreddits are never listed
+            "subreddit_type": link.get("subreddit_type", "public"),
+        }
+    )
+    data.setdefault("subreddit_name_prefixed", f"r/{data.get('subreddit')}")
+    data.setdefault("is_submitter", data.get("author") == link.get("author"))
+    return things.thing("t1", data)

@@ -52,6 +52,23 @@ class SubredditSpec:
     post_interval_seconds: float = 900.0  # mean gap between consecutive posts
     created_utc_base: float | None = None  # newest post time; None = clock() - newest_age
     faults: FaultSpec = field(default_factory=FaultSpec)
+    # Live activity (see ``live``): Poisson arrivals after the server starts, per day.
+    posts_per_day: float = 0.0
+    comments_per_day: float = 0.0
+    old_post_share: float = 0.1  # share of new comments on posts older than 3 days
+    reply_share: float = 0.3  # share of new comments that reply to an existing comment
+
+    def __post_init__(self) -> None:
+        if self.posts_per_day < 0 or self.comments_per_day < 0:
+            raise ValueError(f"live rates of {self.name!r} must be >= 0")
+        for share in (self.old_post_share, self.reply_share):
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"live shares of {self.name!r} must be within 0..1")
+
+    @property
+    def live(self) -> bool:
+        """True when posts or comments keep arriving after the server starts."""
+        return self.posts_per_day > 0 or self.comments_per_day > 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,7 @@ class ManualClock:
     def __call__(self) -> float:
         return self.now
 
-    def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds``."""
+    def advance(self, seconds: float) -> float:
+        """Move time forward by ``seconds``; returns the new time."""
         self.now += seconds
+        return self.now

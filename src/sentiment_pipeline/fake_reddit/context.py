@@ -9,8 +9,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from . import errors
-from .config import FakeRedditConfig
-from .faults import FaultState
+from .config import Access, FakeRedditConfig
+from .faults import FaultState, gate_group
 from .ratelimit import RateLimits
 from .store import Store, SubredditState
 from .tokens import TokenStore
@@ -49,6 +49,7 @@ class Ctx:
     form: dict[str, str]
     client_id: str | None = None
     subreddit: str | None = None
+    members: list[str] | None = None  # listing routes: the path's names, lower-case
 
     def arg(self, key: str) -> str | None:
         """A form field, falling back to the query string (Reddit accepts both)."""
@@ -70,3 +71,25 @@ async def open_subreddit(world: World, ctx: Ctx, name: str) -> SubredditState:
     ctx.subreddit = state.spec.name
     await world.faults[state.spec.name.lower()].gate(state.spec.name, ctx.search_url(name))
     return state
+
+
+async def open_group(world: World, ctx: Ctx, names: str) -> list[SubredditState]:
+    """Resolve ``a+b+c`` (or one name) for a listing route.
+
+    One name behaves as ``open_subreddit`` (access errors included). Several names are
+    a multi-subreddit listing: as on Reddit, members that are unknown, private, banned
+    or quarantined are silently left out (200, possibly empty); the others' faults apply
+    as ``faults.gate_group`` says.
+    """
+    parts = names.split("+")
+    ctx.members = list(dict.fromkeys(part.lower() for part in parts))
+    if len(parts) == 1:
+        return [await open_subreddit(world, ctx, names)]
+    ctx.subreddit = names
+    members: list[SubredditState] = []
+    for name in ctx.members:
+        state = world.store.subreddit(name)
+        if state is not None and world.faults[name].spec.access is Access.OK:
+            members.append(state)
+    await gate_group([world.faults[s.spec.name.lower()] for s in members])
+    return members

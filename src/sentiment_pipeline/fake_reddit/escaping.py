@@ -22,8 +22,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def json_text(body: Any) -> str:
     """Compact JSON of `body`, UTF-8 safe: surrogates become ``\\uXXXX`` escapes."""
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    # A raw surrogate can only sit inside a JSON string, where its escape means the same.
-    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    try:
+        text.encode("utf-8")  # ~10x faster than the regex scan when there is none
+    except UnicodeEncodeError:
+        # A raw surrogate can only sit inside a JSON string, where its escape means the same.
+        return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    return text
 
 
 def escape_strings(value: Any) -> Any:

@@ -37,6 +37,15 @@ class FaultState:
                 return True
             return False
 
+    def take_transient(self) -> ApiError | None:
+        """The 429 or 5xx this request gets, if any is left (consumes one)."""
+        if self._take_too_many():
+            return errors.too_many_requests(self.spec.retry_after)
+        if self._take_error():
+            status = self.spec.server_error_status
+            return ApiError(status, errors.error_body(status))
+        return None
+
     async def gate(self, name: str, search_url: str) -> None:
         """Sleep and/or raise the fault this request should see, if any."""
         if self.spec.delay_seconds > 0:
@@ -44,11 +53,22 @@ class FaultState:
         access_error = access_fault(self.spec.access, name, search_url)
         if access_error is not None:
             raise access_error
-        if self._take_too_many():
-            raise errors.too_many_requests(self.spec.retry_after)
-        if self._take_error():
-            status = self.spec.server_error_status
-            raise ApiError(status, errors.error_body(status))
+        fault = self.take_transient()
+        if fault is not None:
+            raise fault
+
+
+async def gate_group(members: list[FaultState]) -> None:
+    """Faults of a multi-subreddit request over its accessible ``members``: one sleep of
+    the longest delay, then the first member (in path order) with a 429 or 5xx left
+    answers it, taking one from its counter only."""
+    delay = max((m.spec.delay_seconds for m in members), default=0.0)
+    if delay > 0:
+        await asyncio.sleep(delay)
+    for member in members:
+        fault = member.take_transient()
+        if fault is not None:
+            raise fault
 
 
 def access_fault(access: Access, name: str, search_url: str) -> ApiError | None:

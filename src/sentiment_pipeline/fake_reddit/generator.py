@@ -169,7 +169,7 @@ def _pick_parent(rng: random.Random, nodes: list[CommentNode]) -> CommentNode | 
 
 
 def make_comment_tree(ident: SubredditIdentity, post: Post, now: float) -> CommentTree:
-    """Generate exactly ``post.num_comments`` comments for ``post``."""
+    """Generate exactly ``post.num_comments`` comments for ``post``, none after ``now``."""
     rng = _rng(ident, "comments", post.index)
     roots: list[CommentNode] = []
     nodes: list[CommentNode] = []
@@ -178,73 +178,75 @@ def make_comment_tree(ident: SubredditIdentity, post: Post, now: float) -> Comme
         parent = _pick_parent(rng, nodes)
         parent_time = parent.created_utc if parent else post.created_utc
         created = float(int(min(now, parent_time + rng.uniform(20, 3600))))
-        author = text.author(rng)
-        body = (hostile.comment_body(rng) if ident.hostile else None) or text.body(rng, 2) or "ok"
-        score = int(rng.gauss(3, 6))
-        data: dict[str, Any] = {
-            "id": cid,
-            "name": ids.fullname(ids.COMMENT_KIND, cid),
-            "parent_id": parent.name if parent else post.name,
-            "link_id": post.name,
-            "author": author,
-            "author_fullname": ids.fullname(
-                ids.ACCOUNT_KIND, ids.to_base36(rng.randint(36**5, 36**7))
-            ),
-            "body": body,
-            "created": created,
-            "created_utc": created,
-            "edited": float(int(created + rng.randint(30, 900))) if rng.random() < 0.1 else False,
-            "score": score,
-            "ups": score,
-            "downs": 0,
-            "controversiality": 1 if rng.random() < 0.05 else 0,
-            "subreddit": ident.name,
-            "subreddit_id": ident.fullname,
-            "subreddit_name_prefixed": f"r/{ident.name}",
-            "permalink": f"{post.data.get('permalink', '')}{cid}/",
-            "is_submitter": author == post.data.get("author"),
-            "stickied": False,
-            "distinguished": None,
-            "score_hidden": False,
-            "collapsed": False,
-            "locked": False,
-            "archived": False,
-            "author_flair_richtext": [],
-            "gilded": 0,
-            "gildings": {},
-            "all_awardings": [],
-            "total_awards_received": 0,
-        }
-        fate = rng.random()
-        if fate < 0.05:
-            hostile.apply(
-                data,
-                {
-                    "author": "[deleted]",
-                    "body": "[deleted]",
-                    hostile.DROP: ["author_fullname"],
-                },
-            )
-        elif fate < 0.08:
-            hostile.apply(
-                data,
-                {
-                    "author": "[deleted]",
-                    "body": "[removed]",
-                    hostile.DROP: ["author_fullname"],
-                },
-            )
-        node = CommentNode(
-            id=cid,
-            parent_name=str(data["parent_id"]),
-            depth=parent.depth + 1 if parent else 0,
-            score=score,
-            created_utc=created,
-            data=data,
-        )
+        node = make_comment(rng, ident, post, cid, parent, created)
         (parent.children if parent else roots).append(node)
         nodes.append(node)
     return CommentTree(roots=roots, by_id={n.id: n for n in nodes})
+
+
+def make_comment(
+    rng: random.Random,
+    ident: SubredditIdentity,
+    post: Post,
+    cid: str,
+    parent: CommentNode | None,
+    created: float,
+) -> CommentNode:
+    """One comment (t1) of ``post``, a reply to ``parent`` or top-level, from ``rng``."""
+    author = text.author(rng)
+    body = (hostile.comment_body(rng) if ident.hostile else None) or text.body(rng, 2) or "ok"
+    score = int(rng.gauss(3, 6))
+    data: dict[str, Any] = {
+        "id": cid,
+        "name": ids.fullname(ids.COMMENT_KIND, cid),
+        "parent_id": parent.name if parent else post.name,
+        "link_id": post.name,
+        "author": author,
+        "author_fullname": ids.fullname(ids.ACCOUNT_KIND, ids.to_base36(rng.randint(36**5, 36**7))),
+        "body": body,
+        "created": created,
+        "created_utc": created,
+        "edited": float(int(created + rng.randint(30, 900))) if rng.random() < 0.1 else False,
+        "score": score,
+        "ups": score,
+        "downs": 0,
+        "controversiality": 1 if rng.random() < 0.05 else 0,
+        "subreddit": ident.name,
+        "subreddit_id": ident.fullname,
+        "subreddit_name_prefixed": f"r/{ident.name}",
+        "permalink": f"{post.data.get('permalink', '')}{cid}/",
+        "is_submitter": author == post.data.get("author"),
+        "stickied": False,
+        "distinguished": None,
+        "score_hidden": False,
+        "collapsed": False,
+        "locked": False,
+        "archived": False,
+        "author_flair_richtext": [],
+        "gilded": 0,
+        "gildings": {},
+        "all_awardings": [],
+        "total_awards_received": 0,
+    }
+    fate = rng.random()
+    if fate < 0.05:
+        hostile.apply(
+            data,
+            {"author": "[deleted]", "body": "[deleted]", hostile.DROP: ["author_fullname"]},
+        )
+    elif fate < 0.08:
+        hostile.apply(
+            data,
+            {"author": "[deleted]", "body": "[removed]", hostile.DROP: ["author_fullname"]},
+        )
+    return CommentNode(
+        id=cid,
+        parent_name=str(data["parent_id"]),
+        depth=parent.depth + 1 if parent else 0,
+        score=score,
+        created_utc=created,
+        data=data,
+    )
 
 
 def make_about(ident: SubredditIdentity, created_utc: float, post_count: int) -> dict[str, Any]:

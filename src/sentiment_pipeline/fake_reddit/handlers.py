@@ -6,37 +6,90 @@ Each returns the JSON body (Reddit's exact envelope) or raises ``ApiError``.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
-from . import changes, comments, errors, listing, things
+from . import changes, comments, errors, listing, newest, things
 from .comments import TreeShape
-from .context import Ctx, World, open_subreddit
+from .config import ManualClock
+from .context import Ctx, World, open_group, open_subreddit
 from .generator import make_about
 from .models import Post
 from .store import SubredditState
 
 
+def _paging(ctx: Ctx) -> dict[str, Any]:
+    query = ctx.request.query
+    return {
+        "after": query.get("after"),
+        "before": query.get("before"),
+        "limit": listing.clamp_limit(query.get("limit")),
+    }
+
+
+def _sources(members: list[SubredditState]) -> tuple[list[SubredditState], bool]:
+    """Members whose items are listed (not ``empty``), and whether pages overlap."""
+    sources = [s for s in members if not s.spec.faults.empty_listings]
+    return sources, any(s.spec.faults.overlap_pages for s in sources)
+
+
 async def subreddit_listing(world: World, ctx: Ctx) -> Any:
-    """``GET /r/{sub}/{sort}``: one page of t3 things."""
-    state = await open_subreddit(world, ctx, ctx.params["sub"])
+    """``GET /r/{sub}/{sort}``, ``sub`` one name or ``a+b+c``: one page of t3 things.
+
+    ``new`` merges the members' sorted indices (O(page)); the other sorts rank every
+    post of the members (a multi listing pins no stickied posts, as on Reddit)."""
+    members = await open_group(world, ctx, ctx.params["sub"])
     sort = ctx.params.get("sort", "hot")
     if sort not in listing.SORTS:
         raise errors.not_found()
-    query = ctx.request.query
+    sources, overlap = _sources(members)
+    paging = _paging(ctx)
+    cap = world.config.listing_cap
     with world.store.lock:
-        items = listing.ordered(state.posts, sort, query.get("t"), world.config.clock())
-    page = listing.paginate(
-        items,
-        after=query.get("after"),
-        before=query.get("before"),
-        limit=listing.clamp_limit(query.get("limit")),
-        cap=world.config.listing_cap,
-        overlap=state.spec.faults.overlap_pages,
-    )
-    if state.spec.faults.empty_listings:
-        return things.listing([])
-    children = [things.thing("t3", things.copied(p.data)) for p in page.posts]
+        if sort == "new":
+            page = newest.page([s.new_index for s in sources], cap=cap, overlap=overlap, **paging)
+            posts, after, before = page.items, page.after, page.before
+        else:
+            pooled = [p for s in sources for p in s.posts]
+            pin = "+" not in ctx.params["sub"]
+            now = world.config.clock()
+            items = listing.ordered(pooled, sort, ctx.request.query.get("t"), now, pin)
+            cut = listing.paginate(items, cap=cap, overlap=overlap, **paging)
+            posts, after, before = cut.posts, cut.after, cut.before
+        children = [things.thing("t3", things.copied(p.data)) for p in posts]
+    return things.listing(children, after, before)
+
+
+async def comment_listing(world: World, ctx: Ctx) -> Any:
+    """``GET /r/{sub}/comments`` (or ``a+b``): the members' newest comments, t1 things
+    newest first, with their posts' context (``comments.listing_item``)."""
+    members = await open_group(world, ctx, ctx.params["sub"])
+    sources, overlap = _sources(members)
+    with world.store.lock:
+        now = world.config.clock()
+        indices = [s.comment_index(now) for s in sources]
+        page = newest.page(indices, cap=world.config.listing_cap, overlap=overlap, **_paging(ctx))
+        children = [comments.listing_item(item.node, item.post) for item in page.items]
     return things.listing(children, page.after, page.before)
+
+
+async def fake_clock(world: World, ctx: Ctx) -> Any:
+    """``GET|POST /_fake/clock[?advance=SECONDS]``: the fake's clock (not Reddit's API).
+
+    POST moves a ``ManualClock`` forward (409 for any other clock, 400 for a bad or
+    negative ``advance``); both answer ``{"now": epoch seconds}``."""
+    clock = world.config.clock
+    if ctx.request.method == "POST":
+        if not isinstance(clock, ManualClock):
+            raise errors.ApiError(409, errors.error_body(409, reason="clock is not manual"))
+        try:
+            seconds = float(ctx.arg("advance") or "")
+        except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds < 0:
+            raise errors.ApiError(400, errors.error_body(400, reason="advance=SECONDS >= 0"))
+        clock.advance(seconds)
+    return {"now": clock()}
 
 
 async def about(world: World, ctx: Ctx) -> Any:

@@ -45,14 +45,19 @@ def _within(posts: list[Post], span: float | None, now: float) -> list[Post]:
     return [p for p in posts if p.created_utc >= now - span]
 
 
-def ordered(posts: list[Post], sort: str, t: str | None, now: float) -> list[Post]:
-    """Return ``posts`` in the order listing ``sort`` shows them."""
+def ordered(
+    posts: list[Post], sort: str, t: str | None, now: float, pin_stickies: bool = True
+) -> list[Post]:
+    """Return ``posts`` in the order listing ``sort`` shows them (``hot`` puts stickied
+    posts first unless ``pin_stickies`` is false, as in a multi-subreddit listing)."""
     newest = sorted(posts, key=lambda p: (p.created_utc, p.index), reverse=True)
     if sort == "new":
         return newest
     if sort == "hot":
-        stickies = sorted((p for p in posts if p.stickied), key=lambda p: p.index)
-        rest = sorted((p for p in newest if not p.stickied), key=_hot, reverse=True)
+        stickies = sorted((p for p in posts if pin_stickies and p.stickied), key=lambda p: p.index)
+        rest = sorted(
+            (p for p in newest if not (pin_stickies and p.stickied)), key=_hot, reverse=True
+        )
         return stickies + rest
     if sort == "rising":
         recent = _within(newest, _RISING_WINDOW, now)

@@ -69,3 +69,16 @@ class CommentTree:
     def count(self) -> int:
         """Total comments, matching the post's ``num_comments``."""
         return len(self.by_id)
+
+
+@dataclass(frozen=True)
+class ListedComment:
+    """A comment as the subreddit comment listing holds it: the node and its post."""
+
+    node: CommentNode
+    post: Post
+
+    @property
+    def name(self) -> str:
+        """The ``t1_`` fullname (the listing's cursor)."""
+        return self.node.name

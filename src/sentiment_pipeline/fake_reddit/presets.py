@@ -14,12 +14,22 @@ comma-separated tokens, each one of
 - ``slow:SECONDS``   delay every response
 - ``seed:N``         generator seed
 - ``comments:N``     mean comments per post
+- ``interval:SECONDS``  mean gap between generated posts (900; more reaches further back)
+
+Live activity after the server starts (see ``live``):
+
+- ``posts/day:N``    new posts per day (Poisson arrivals; N may be fractional)
+- ``comments/day:N`` new comments per day
+- ``old:SHARE``      share (0..1) of new comments on posts older than 3 days (0.1)
+- ``replies:SHARE``  share (0..1) of new comments that reply to a comment (0.3)
+
+Example: ``busy=500,interval:1800,posts/day:2000,comments/day:20000,old:0.05``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .config import Access, FakeRedditConfig, FaultSpec, SubredditSpec
@@ -28,48 +38,65 @@ HOSTILE_DEFAULT_POSTS = 150
 # Far above anything a test does, so asyncprawcore never sleeps to pace itself.
 NO_PACING_RATE_LIMIT = 1_000_000_000
 
+# ``HEAD:ARG`` tokens that set one SubredditSpec field: head -> (field, parser).
+_SPEC_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "seed": ("seed", int),
+    "comments": ("comments_per_post", int),
+    "interval": ("post_interval_seconds", float),
+    "posts/day": ("posts_per_day", float),
+    "comments/day": ("comments_per_day", float),
+    "old": ("old_post_share", float),
+    "replies": ("reply_share", float),
+}
+# Bare tokens that set fault flags.
+_FAULT_FLAGS: dict[str, dict[str, Any]] = {
+    "empty": {"empty_listings": True},
+    "overlap": {"overlap_pages": True},
+}
+
+
+def _fault_token(faults: FaultSpec, head: str, arg: str) -> FaultSpec | None:
+    """The faults after a ``429:N``, ``500:N``, ``503:N`` or ``slow:S`` token."""
+    if head == "429":
+        return dataclasses.replace(faults, too_many_requests=int(arg or 1))
+    if head in {"500", "503"}:
+        return dataclasses.replace(
+            faults, server_errors=int(arg or 1), server_error_status=int(head)
+        )
+    if head == "slow":
+        return dataclasses.replace(faults, delay_seconds=float(arg or 1.0))
+    return None
+
 
 def parse_value(name: str, value: str | int) -> SubredditSpec:
     """Build a :class:`SubredditSpec` from a preset value like ``"200,500:2"``."""
     if isinstance(value, int):
         return SubredditSpec(name=name, posts=value)
-    spec = SubredditSpec(name=name)
+    fields: dict[str, Any] = {}
     faults = FaultSpec()
-    explicit_posts = False
     for raw in str(value).split(","):
         token = raw.strip().lower()
         head, _, arg = token.partition(":")
         if token.isdigit():
-            spec = dataclasses.replace(spec, posts=int(token))
-            explicit_posts = True
+            fields["posts"] = int(token)
         elif token in {a.value for a in Access}:
             faults = dataclasses.replace(faults, access=Access(token))
-        elif token == "hostile":
-            spec = dataclasses.replace(spec, hostile=True)
-            faults = dataclasses.replace(faults, overlap_pages=True)
-            if not explicit_posts:
-                spec = dataclasses.replace(spec, posts=HOSTILE_DEFAULT_POSTS)
-        elif token == "rich":
-            spec = dataclasses.replace(spec, rich=True)
-        elif token == "empty":
-            faults = dataclasses.replace(faults, empty_listings=True)
-        elif token == "overlap":
-            faults = dataclasses.replace(faults, overlap_pages=True)
-        elif head == "429":
-            faults = dataclasses.replace(faults, too_many_requests=int(arg or 1))
-        elif head in {"500", "503"}:
-            faults = dataclasses.replace(
-                faults, server_errors=int(arg or 1), server_error_status=int(head)
-            )
-        elif head == "slow":
-            faults = dataclasses.replace(faults, delay_seconds=float(arg or 1.0))
-        elif head == "seed":
-            spec = dataclasses.replace(spec, seed=int(arg))
-        elif head == "comments":
-            spec = dataclasses.replace(spec, comments_per_post=int(arg))
+        elif token in {"hostile", "rich"}:
+            fields[token] = True
+            if token == "hostile":
+                faults = dataclasses.replace(faults, overlap_pages=True)
+        elif token in _FAULT_FLAGS:
+            faults = dataclasses.replace(faults, **_FAULT_FLAGS[token])
+        elif head in _SPEC_FIELDS and arg:
+            field, parse = _SPEC_FIELDS[head]
+            fields[field] = parse(arg)
+        elif (changed := _fault_token(faults, head, arg)) is not None:
+            faults = changed
         else:
             raise ValueError(f"unknown preset token {raw!r} for subreddit {name!r}")
-    return dataclasses.replace(spec, faults=faults)
+    if fields.get("hostile"):
+        fields.setdefault("posts", HOSTILE_DEFAULT_POSTS)
+    return SubredditSpec(name=name, faults=faults, **fields)
 
 
 def parse_arg(arg: str) -> SubredditSpec:

@@ -53,15 +53,19 @@ class RequestLog:
         route: str | None = None,
         subreddit: str | None = None,
         status: int | None = None,
+        member: str | None = None,
     ) -> int:
-        """Count entries matching every given filter (subreddit is case-insensitive)."""
+        """Count entries matching every given filter (names are case-insensitive;
+        ``member``: listing requests whose ``a+b+c`` includes that subreddit)."""
         wanted = subreddit.lower() if subreddit is not None else None
+        part = member.lower() if member is not None else None
         return sum(
             1
             for e in self.snapshot()
             if (route is None or e.get("route") == route)
             and (wanted is None or str(e.get("subreddit") or "").lower() == wanted)
             and (status is None or e.get("status") == status)
+            and (part is None or part in (e.get("members") or ()))
         )
 
     def clear(self) -> None:

@@ -4,6 +4,9 @@ Reddit accepts ``/path``, ``/path/`` and ``/path.json`` alike, and asyncpraw
 uses all three spellings (``comments/{id}/`` with a slash, ``r/{sub}/new``
 without, ``.../_/{comment_id}`` without), so matching happens on a normalised
 path against a small regex table; the route name goes into the request log.
+``/r/{sub}/comments`` (the subreddit's newest comments) and ``/r/{sub}/comments/{id}``
+(one post's tree) are different routes. ``/_fake/clock`` is the fake's own control path,
+not Reddit's.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 _SUB = r"(?P<sub>[A-Za-z0-9_]+)"
+_SUBS = r"(?P<sub>[A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*)"  # one name or a multi: a+b+c
 _ID = r"(?P<id>[a-z0-9]+)"
 _PREFIX = rf"(?:/r/{_SUB})?"
 
@@ -30,7 +34,9 @@ ROUTES: tuple[tuple[frozenset[str], str, re.Pattern[str]], ...] = tuple(
             rf"{_PREFIX}/comments/{_ID}/[^/]+/(?P<comment>[a-z0-9]+)",
         ),
         ("GET", "comments", rf"{_PREFIX}/comments/{_ID}(?:/[^/]+)?"),
-        ("GET", "listing", rf"/r/{_SUB}(?:/(?P<sort>[a-z]+))?"),
+        ("GET", "comment_listing", rf"/r/{_SUBS}/comments"),
+        ("GET", "listing", rf"/r/{_SUBS}(?:/(?P<sort>[a-z]+))?"),
+        ("GET,POST", "fake_clock", r"/_fake/clock"),
     )
 )
 

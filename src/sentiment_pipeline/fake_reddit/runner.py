@@ -19,6 +19,7 @@ from aiohttp import web
 from .config import FakeRedditConfig
 from .requestlog import LogEntry
 from .server import FakeReddit
+from .store import Created
 
 
 def check_loopback(host: str) -> None:
@@ -61,9 +62,10 @@ class RunningFakeReddit:
         route: str | None = None,
         subreddit: str | None = None,
         status: int | None = None,
+        member: str | None = None,
     ) -> int:
-        """Number of logged requests matching the filters."""
-        return self.fake.log.count(route=route, subreddit=subreddit, status=status)
+        """Number of logged requests matching the filters (see ``RequestLog.count``)."""
+        return self.fake.log.count(route=route, subreddit=subreddit, status=status, member=member)
 
     def clear_log(self) -> None:
         """Forget logged requests (e.g. after a warm-up)."""
@@ -98,6 +100,18 @@ class RunningFakeReddit:
     def hide(self, *fullnames: str) -> None:
         """Leave items out of /api/info; see :meth:`FakeReddit.hide`."""
         self.fake.hide(*fullnames)
+
+    def created(self, since: float | None = None) -> list[Created]:
+        """Every post and comment that exists now; see :meth:`FakeReddit.created`."""
+        return self.fake.created(since)
+
+    def now(self) -> float:
+        """The server's clock."""
+        return self.fake.now()
+
+    def advance(self, seconds: float) -> float:
+        """Move the ManualClock forward; see :meth:`FakeReddit.advance`."""
+        return self.fake.advance(seconds)
 
     def expire_tokens(self) -> int:
         """Invalidate all tokens; see :meth:`FakeReddit.expire_tokens`."""

@@ -14,12 +14,13 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from . import auth, changes, errors, handlers, routing
-from .config import FakeRedditConfig
+from .config import FakeRedditConfig, ManualClock
 from .context import Ctx, World
 from .errors import ApiError
 from .escaping import escape_strings, json_text
 from .ratelimit import RateState
 from .requestlog import RequestLog
+from .store import Created
 
 Handler = Callable[[World, Ctx], Awaitable[Any]]
 
@@ -27,14 +28,17 @@ HANDLERS: dict[str, Handler] = {
     "access_token": auth.access_token,
     "revoke_token": auth.revoke_token,
     "listing": handlers.subreddit_listing,
+    "comment_listing": handlers.comment_listing,
     "about": handlers.about,
     "comments": handlers.submission_comments,
     "continue_thread": handlers.continue_thread,
     "morechildren": handlers.morechildren,
     "subreddit_search": handlers.subreddit_search,
     "info": handlers.info,
+    "fake_clock": handlers.fake_clock,
 }
-_TOKEN_ROUTES = {"access_token", "revoke_token"}
+_OPEN_ROUTES = {"access_token", "revoke_token", "fake_clock"}  # no bearer token, no rate
+_LISTING_ROUTES = {"listing", "comment_listing"}
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -101,6 +105,25 @@ class FakeReddit:
         """Leave items out of ``/api/info``; see ``changes.hide``."""
         changes.hide(self.world.store, *fullnames)
 
+    def created(self, since: float | None = None) -> list[Created]:
+        """``(fullname, subreddit lower-case, created_utc)`` of every post and comment
+        that exists at the clock (generated at start, live, or added), oldest first;
+        ``since`` keeps those created at or after it. Builds every comment tree."""
+        return self.world.store.created(since)
+
+    def now(self) -> float:
+        """The server's clock."""
+        return self.config.clock()
+
+    def advance(self, seconds: float) -> float:
+        """Move a ``ManualClock`` forward; returns the new time (TypeError otherwise)."""
+        clock = self.config.clock
+        if not isinstance(clock, ManualClock):
+            raise TypeError("advance needs FakeRedditConfig(clock=ManualClock(...))")
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        return clock.advance(seconds)
+
     def expire_tokens(self) -> int:
         """Invalidate all issued tokens, so the next API call gets 401 invalid_token."""
         return self.world.tokens.expire_all()
@@ -127,8 +150,9 @@ class FakeReddit:
         try:
             if found is None:
                 raise errors.not_found()
-            if route not in _TOKEN_ROUTES:
+            if route not in _OPEN_ROUTES:
                 rate = await self._authorize(request, ctx)
+                self.world.store.catch_up()  # live arrivals due by now become visible
             body = await HANDLERS[route](self.world, ctx)
             status = 200
             if request.query.get("raw_json") != "1":
@@ -148,6 +172,7 @@ class FakeReddit:
                 "route": route,
                 "sort": ctx.params.get("sort", "hot") if route == "listing" else None,
                 "subreddit": ctx.subreddit,
+                "members": ctx.members if route in _LISTING_ROUTES else None,
                 "client_id": ctx.client_id,
                 "ms": round((time.perf_counter() - started) * 1000, 3),
             }

@@ -55,8 +55,21 @@ def more(parent_name: str, children: list[str], depth: int) -> JSON:
     )
 
 
+_CONTAINERS = (dict, list)
+
+
+def _json_copy(value: Any) -> Any:
+    """Copy the dicts and lists of a JSON value (strings and numbers are immutable);
+    several times faster than ``copy.deepcopy``, which matters for 100-item pages."""
+    if isinstance(value, dict):
+        return {k: _json_copy(v) if isinstance(v, _CONTAINERS) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(v) if isinstance(v, _CONTAINERS) else v for v in value]
+    return copy.deepcopy(value)  # anything else (never in generated data): play safe
+
+
 def copied(data: JSON, **extra: Any) -> JSON:
     """Deep-copy ``data`` so a response can never mutate the stored record."""
-    out = copy.deepcopy(data)
+    out: JSON = _json_copy(data)
     out.update(extra)
     return out
