@@ -46,7 +46,12 @@ def test_demo_on_a_fresh_machine_then_incremental(tmp_path: Path) -> None:
     assert second.exit_code == 0, second.output
     again = json.loads(second.stdout)
     assert again["inserted"] == 0
-    assert again["extra"]["requests"]["total"] == 5  # one token, one listing per subreddit
+    # one token; the four subreddits in one group: one page of posts and two of comments
+    # (the fake dates the young posts' comments at its start: 107 of them fall inside
+    # the 30-second overlap below the comment marks, read again and found stored)
+    assert again["extra"]["requests"]["total"] == 4
+    (group,) = again["extra"]["groups"].values()
+    assert group["members"] == ["hostile", "stocks", "tiny", "wallstreet"]
     assert again["sentiment"]["score"]["scored"] == 0
     assert again["sentiment"]["report"]["rows"] == rows  # same posts, same times, same scores
 

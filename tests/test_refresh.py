@@ -117,7 +117,11 @@ def test_schedule_picks_only_due_items(fake_reddit: RunningFakeReddit, tmp_path:
 
 
 def scraped(fake: RunningFakeReddit, settings: Settings) -> None:
-    result = scrape_reddit(settings, [SubredditTarget(name="tiny")], RedditScrapeOptions())
+    """A scrape with the tree strategy: refresh fetches the late comments' trees (with
+    the comment listing, the next scrape brings them: see the test below)."""
+    result = scrape_reddit(
+        settings, [SubredditTarget(name="tiny")], RedditScrapeOptions(comments_from="trees")
+    )
     assert result.exit_code == 0 and result.inserted > 5
 
 
@@ -276,7 +280,8 @@ def test_young_post_beyond_page_one_gains_late_comments(
         )
     )
     settings = settings_for(fake, tmp_path)
-    first = scrape_reddit(settings, [SubredditTarget(name="busy")], RedditScrapeOptions())
+    trees = RedditScrapeOptions(comments_from="trees")
+    first = scrape_reddit(settings, [SubredditTarget(name="busy")], trees)
     assert first.exit_code == 0
     url = db_url(settings)
     oldest = min(
@@ -285,12 +290,45 @@ def test_young_post_beyond_page_one_gains_late_comments(
     ).id  # on page two of `new`
     late = fake.grow(oldest, comments=2)
     fake.clear_log()
-    scrape_reddit(settings, [SubredditTarget(name="busy")], RedditScrapeOptions())
-    assert not set(late) & {r.id for r in stored_rows(url)}  # the scrape misses them
+    scrape_reddit(settings, [SubredditTarget(name="busy")], trees)
+    assert not set(late) & {r.id for r in stored_rows(url)}  # the tree scrape misses them
     result = refresh_reddit(all_due(settings), RefreshOptions())
     assert result.exit_code == 0
     assert set(late) <= {r.id for r in stored_rows(url)}
     assert result.inserted == 2
+
+
+def test_late_comments_of_a_followed_subreddit_come_from_the_scrape_not_refresh(
+    fake_reddit_factory: Any, tmp_path: Path
+) -> None:
+    from sentiment_pipeline.fake_reddit import SubredditSpec, fixture_config
+
+    fake = fake_reddit_factory(
+        fixture_config(
+            subreddits=(
+                SubredditSpec(
+                    name="busy", posts=150, comments_per_post=2, post_interval_seconds=60
+                ),
+            )
+        )
+    )
+    settings = settings_for(fake, tmp_path)
+    target = [SubredditTarget(name="busy")]
+    assert scrape_reddit(settings, target, RedditScrapeOptions()).exit_code == 0
+    url = db_url(settings)
+    oldest = min(
+        (r for r in stored_rows(url) if r.event_type == "submission"),
+        key=lambda r: r.payload["created_utc"],
+    ).id
+    late = fake.grow(oldest, comments=2)
+    fake.clear_log()
+    result = refresh_reddit(all_due(settings), RefreshOptions())
+    assert result.exit_code == 0 and result.inserted == 0
+    assert result.report.grown == 0 and result.report.grown_followed >= 1
+    assert fake.count(route="comments") == 0  # no tree fetched
+    scrape_reddit(settings, target, RedditScrapeOptions())  # one comment-listing page
+    assert set(late) <= {r.id for r in stored_rows(url)}
+    assert fake.count(route="comments") == 0
 
 
 def test_cli_refresh_json(fake_reddit: RunningFakeReddit, tmp_path: Path) -> None:

@@ -108,7 +108,8 @@ def test_listing_pages_are_the_minimum(fake_reddit: RunningFakeReddit, tmp_path:
     assert result.inserted == 300
     assert fake_reddit.count(route="listing", subreddit="stocks") == 3  # ceil(300 / 100)
     assert fake_reddit.count(route="access_token") == 1
-    assert result.report.requests.total == 4
+    assert fake_reddit.count(route="about") == 1  # first seen: checked once
+    assert result.report.requests.total == 5
     stored = rows(settings)
     assert {r[1] for r in stored} == {"stocks"}
     assert all(r[0].startswith("t3_") and r[2] == "submission" for r in stored)
@@ -117,18 +118,19 @@ def test_listing_pages_are_the_minimum(fake_reddit: RunningFakeReddit, tmp_path:
 def test_second_run_with_nothing_new_costs_one_listing_request(
     fake_reddit: RunningFakeReddit, tmp_path: Path
 ) -> None:
-    settings = scrape_settings(fake_reddit, tmp_path)
-    first = run(settings, targets("tiny", "stocks"))
+    # the tree strategy; the group listings' own are in test_scrape_follow.py
+    settings = scrape_settings(fake_reddit, tmp_path, comments_from="trees")
+    first = run(settings, targets("tiny", "stocks"), comments_from="trees")
     assert first.inserted > 305  # posts and comments
     fake_reddit.clear_log()
-    second = run(settings, targets("tiny", "stocks"))
+    second = run(settings, targets("tiny", "stocks"), comments_from="trees")
     assert second.inserted == 0
     routes = sorted((e["route"], e["subreddit"]) for e in fake_reddit.request_log)
     assert routes == [("access_token", None), ("listing", "stocks"), ("listing", "tiny")]
 
     new_ids = fake_reddit.add_posts("tiny", 3)
     fake_reddit.clear_log()
-    third = run(settings, targets("tiny", "stocks"))
+    third = run(settings, targets("tiny", "stocks"), comments_from="trees")
     assert fake_reddit.count(route="listing") == 2
     assert fake_reddit.count(route="comments") == 3  # only the new posts' trees
     stored = {r[0] for r in rows(settings, "event_type = 'submission'")}
@@ -215,7 +217,7 @@ def test_429_waits_for_retry_after_then_succeeds(
     assert waits == [1.0]  # the fake's Retry-After
     assert result.errors == []
     assert result.inserted == 20
-    assert fake_reddit.count(route="listing", subreddit="ratelimited_sub", status=429) == 1
+    assert fake_reddit.count(subreddit="ratelimited_sub", status=429) == 1
     assert result.report.subreddits["ratelimited_sub"].rate_limit_wait == 1.0
 
 

@@ -43,7 +43,9 @@ def test_json_result_and_exit_code_1_for_a_private_subreddit(
     assert data["exit_code"] == 1
     assert [e.split(":")[0] for e in data["errors"]] == ["r/private_sub"]
     assert data["extra"]["subreddits"]["tiny"]["submissions"] == 5
-    assert data["extra"]["requests"]["total"] == 3  # token + two listings
+    # token, the two first-seen `about` checks, tiny's listing
+    assert data["extra"]["requests"]["total"] == len(fake_reddit.request_log)
+    assert fake_reddit.count(route="about") == 2
 
 
 def test_missing_credentials_exit_2_with_one_line(tmp_path: Path) -> None:

@@ -175,14 +175,16 @@ def test_a_failed_subreddit_then_the_same_command_converges(
 def test_a_completed_walk_saves_its_newest_post_and_a_rerun_costs_what_it_did(
     fake_reddit_factory: FakeFactory, tmp_path: Path
 ) -> None:
+    # the tree strategy: the mark is the newest post (the group listings' in
+    # test_scrape_follow.py)
     fake = two_subreddits(fake_reddit_factory)
     settings = scrape_settings(fake, tmp_path)
-    run(settings, *TWO)
+    run(settings, *TWO, comments_from="trees")
     url = str(settings.database.sqlalchemy)
     newest = {source_id: max(_submission_times(url, source_id)) for source_id in TWO}
     assert stored_marks(url) == newest
     fake.clear_log()
-    second = run(settings, *TWO)
+    second = run(settings, *TWO, comments_from="trees")
     assert second.inserted == 0
     assert sorted((e["route"], e["subreddit"]) for e in fake.request_log) == [
         ("access_token", None),
@@ -285,7 +287,7 @@ def test_posts_stored_above_the_mark_get_their_trees_again(
     not known, their trees are fetched again; the posts at or below the mark are."""
     fake = two_subreddits(fake_reddit_factory)
     settings = scrape_settings(fake, tmp_path)
-    run(settings, "python")
+    run(settings, "python", comments_from="trees")
     url = str(settings.database.sqlalchemy)
     times = sorted(_submission_times(url, "python"), reverse=True)
     engine, connection = open_engine(parse_database_url(url))
@@ -297,7 +299,7 @@ def test_posts_stored_above_the_mark_get_their_trees_again(
         engine.dispose()
     save_marks(parse_database_url(url), MARKS, {"python": times[5]})  # 5 posts above
     fake.clear_log()
-    again = run(settings, "python", overlap_seconds=0)
+    again = run(settings, "python", overlap_seconds=0, comments_from="trees")
     assert again.inserted == 0
     assert fake.count(route="comments") == 5
     assert stored_marks(url) == {"python": times[0]}  # the completed walk moved it up

@@ -459,6 +459,7 @@ def test_refresh_writes_its_figures_to_sentpipe_refresh_prom(
 ) -> None:
     env = fake_env(fake_reddit, tmp_path / "data")
     env["SENTPIPE_METRICS_DIR"] = str(tmp_path / "metrics")
+    env["SENTPIPE_COMMENTS_FROM"] = "trees"  # refresh fetches the late comments' trees
     assert invoke("scrape", "reddit", "-s", "tiny", env=env).exit_code == 0
     stored = stored_rows(env["SENTPIPE_DATABASE_URL"])
     posts = [r.id for r in stored if r.event_type == "submission"]

@@ -66,6 +66,7 @@ def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoRes
         default_subreddits,
         serve_in_thread,
     )
+    from sentiment_pipeline.fake_reddit.config import ManualClock
     from sentiment_pipeline.scrape import RedditScrapeOptions, scrape_reddit
     from sentiment_pipeline.sentiment import ScoreOptions, score_events, sentiment_report
 
@@ -76,7 +77,9 @@ def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoRes
         for spec in default_subreddits()
         if spec.name in DEMO_SUBREDDITS
     )
-    config = FakeRedditConfig(subreddits=specs, rate_limit=NO_PACING_RATE_LIMIT)
+    # the fake's clock too is anchored: a rerun's comments carry the same times
+    clock = ManualClock(newest + NEWEST_POST_AGE)
+    config = FakeRedditConfig(subreddits=specs, rate_limit=NO_PACING_RATE_LIMIT, clock=clock)
     names = sink_names or ["database", "csv"]
     with serve_in_thread(config) as fake:
         demo_settings = settings.model_copy(

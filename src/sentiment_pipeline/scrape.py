@@ -153,21 +153,26 @@ class _Durable:
 
 
 def _save_marks(databases: Sequence[DatabaseURL], result: ScrapeResult, durable: int) -> None:
-    """Save the marks of the walks that completed (`result.report.marks`) in every
-    database, only when each record of the run is stored by every sink (`durable` reached
-    `result.valid`) and none waits in the spool. A database that cannot take them now
-    keeps its old marks (a warning in the log, not a failure): the next run walks again."""
+    """Save the marks of the walks that completed (`result.report.marks`, and the
+    comment listings' `comment_marks`) in every database, only when each record of the
+    run is stored by every sink (`durable` reached `result.valid`) and none waits in the
+    spool; the `about` checks (`checked`, which hold no data) always. A database that
+    cannot take them now keeps its old marks (a warning in the log, not a failure): the
+    next run walks again."""
     from sentiment_pipeline.db.queries import save_marks
     from sentiment_pipeline.sources.reddit.spec import MARKS
 
-    marks = result.report.marks
-    comment_marks = result.report.comment_marks
-    if not (marks or comment_marks) or result.spooled or durable < result.valid:
+    report = result.report
+    durable_run = not result.spooled and durable >= result.valid
+    marks = report.marks if durable_run else {}
+    comment_marks = report.comment_marks if durable_run else {}
+    if not (marks or comment_marks or report.checked):
         return
     for url in databases:
         try:
             save_marks(url, MARKS, marks)
             save_marks(url, MARKS, comment_marks, kind="comment")
+            save_marks(url, MARKS, report.checked, kind="checked")  # holds no data
         except SentpipeError as error:
             LOGGER.warning("high-water marks not saved in %s: %s", url.masked, error)
 

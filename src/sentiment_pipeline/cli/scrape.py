@@ -238,7 +238,7 @@ def render_scrape(result: ScrapeResult, as_json: bool = False, quiet: bool = Fal
 def _group_line(path: str, group: GroupStats) -> str:
     """One group's poll: items, listing requests, the rates it was planned from."""
     line = (
-        f"r/{path}: {group.status}, {group.posts:,} posts, {group.comments:,} comments, "
+        f"group {path}: {group.status}, {group.posts:,} posts, {group.comments:,} comments, "
         f"{group.requests:,} listing requests; observed {group.posts_per_hour:,.1f} posts/h, "
         f"{group.comments_per_hour:,.1f} comments/h"
     )

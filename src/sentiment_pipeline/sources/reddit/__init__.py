@@ -1,10 +1,12 @@
 """The Reddit source: submissions and comments of many subreddits, and what sentpipe knows
 of Reddit's data.
 
-- `records.py`: `reddit_records`, an async iterator of event records (or `Rejected`),
-  one task per subreddit on one shared client (client.py: the requests meter and
-  backoff; worker.py: one subreddit's listings and comment trees; payload.py: Reddit
-  JSON -> record), filling a `ScrapeReport` (report.py) as it goes;
+- `records.py`: `reddit_records`, an async iterator of event records (or `Rejected`)
+  on one shared client (client.py: the requests meter and backoff; payload.py: Reddit
+  JSON -> record), filling a `ScrapeReport` (report.py) as it goes: one task per group
+  of subreddits polled together through the group listings (follow.py; plan.py, pure:
+  which subreddits share a group and how often each group is polled), and one per
+  subreddit on the tree strategy (worker.py: one subreddit's listing and comment trees);
 - `info.py`: `/api/info` re-reads for `sentpipe refresh reddit`;
 - `spec.py`: `SPEC`, Reddit's entry in the source registry (`sources.source_spec`): its
   settings (`settings.py`), its text for scoring (`text.py`, `removed.py`), its export

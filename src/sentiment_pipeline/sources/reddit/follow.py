@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -64,6 +64,7 @@ ACTIVITY_HOURS = 6.0  # stored activity (hours back) a run plans its groups from
 # the chance of that silence by accident is below e^-7 (0.1%)
 SILENCE_ODDS = 7.0
 DEFAULT_INTERVAL = 300.0  # seconds between runs assumed when no mark tells
+MIN_INTERVAL = 30.0  # seconds: no group is polled more often (unless --every asks)
 
 
 def followable(target: SubredditTarget) -> bool:
@@ -161,12 +162,16 @@ def stored_activity(marks: Marks, names: Sequence[str]) -> dict[str, Activity]:
 
 
 def last_seen(marks: Marks, name: str) -> datetime | None:
-    """The newest stored item of a subreddit within the activity window."""
+    """The newest stored item of a subreddit within the activity window, or its last
+    `about` check if later: a silence is measured from the later of the two."""
     times = [
         found.newest
         for kind in ("submission", "comment")
         if (found := marks.activity.get((name, kind))) is not None
     ]
+    checked = marks.latest_for(name, "checked")
+    if checked is not None and times:
+        times.append(checked)
     return max(times) if times else None
 
 
@@ -211,6 +216,7 @@ def plan_intervals(
         every=state.every,
         budget_per_hour=state.budget_per_hour,
         depth=depth,
+        min_interval=min(MIN_INTERVAL, state.every),
         follow_comments=comments,
     )
     return {
@@ -255,6 +261,7 @@ class GroupWalk:
         self.listing_cap = listing_cap
         self.started = started
         self.emit: Emit = worker.emit
+        self.checked: dict[str, datetime] = {}  # `about` read and found well
 
     @property
     def path(self) -> str:
@@ -278,6 +285,8 @@ class GroupWalk:
             self.stats.status = "comments"
             gaps, newest = await self._comments(following)
             comment_head = self._head(newest)
+            if gaps and len(following) > 1:
+                gaps = await self._own_listings(following, gaps, newest)
         await self._trees(live, gaps)
         post_marks = {m.source_id: post_head for m in live if post_head is not None}
         comment_marks = {
@@ -312,6 +321,8 @@ class GroupWalk:
             except Exception as error:  # reported per subreddit by the caller
                 member.failed = error
                 member.stats.status = "failed"
+            else:
+                self.checked[member.source_id] = self.started
 
     async def check_silent(self, member: Member) -> None:
         """The `about` check of a member whose listings stayed empty too long."""
@@ -322,42 +333,41 @@ class GroupWalk:
         subreddit = await self.worker.reddit.subreddit(path)  # lazy: no request
         return subreddit.new(limit=None) if kind == "new" else subreddit.comments(limit=None)
 
-    async def _posts(self, members: Sequence[Member]) -> float | None:
-        """The `new` listing down to the lowest post floor; posts routed to members.
-        Returns the newest post time it met (None: none)."""
-        floors = [m.post_floor for m in members]
-        stop = None if any(f is None for f in floors) else min(f for f in floors if f is not None)
-        listing = await self._listing("new", members)
-        seen, last, newest = 0, None, None
+    async def _read(self, listing: Any, cursor: _Pass) -> AsyncIterator[tuple[Any, float | None]]:
+        """The listing's items with their times, newest first, until one is older than
+        the cursor's stop or the listing ends; the cursor counts what it saw."""
         while True:
             try:
                 item = await self.worker.next_item(listing)
             except StopAsyncIteration:
-                break
-            seen += 1
+                return
             created = _created(item)
-            if created is not None:
-                last = created
-                newest = created if newest is None else max(newest, created)
-            if stop is not None and created is not None and created < stop.timestamp():
-                return newest
-            member = self.members.get(_subreddit_of(item) or "")
-            if member is None or member.failed is not None:
-                continue
-            floor = member.post_floor
-            if floor is not None and created is not None and created < floor.timestamp():
-                continue
-            await self._post(item, member)
-        if stop is not None and seen >= self.listing_cap and last is not None:
-            for member in members:
-                if member.post_floor is not None and member.post_floor.timestamp() < last:
-                    member.stats.warnings.append(
-                        f"r/{member.target.name}: reached Reddit's listing cap ({seen} items) "
-                        f"before the last stored post; about "
-                        f"{(last - member.post_floor.timestamp()) / 60:,.0f} minutes of posts "
-                        "may be missing (only Reddit data dumps can fill that gap)"
-                    )
-        return newest
+            if cursor.passed(created):
+                return
+            yield item, created
+
+    def _route(self, item: Any) -> Member | None:
+        """The member an item belongs to, by the item's own `subreddit` field."""
+        member = self.members.get(_subreddit_of(item) or "")
+        return member if member is not None and member.failed is None else None
+
+    async def _posts(self, members: Sequence[Member]) -> float | None:
+        """The `new` listing down to the lowest post floor; posts routed to members.
+        Returns the newest post time it met (None: none)."""
+        cursor = _Pass(_lowest(m.post_floor for m in members))
+        async for item, created in self._read(await self._listing("new", members), cursor):
+            member = self._route(item)
+            if member is not None and not _below(created, member.post_floor):
+                await self._post(item, member)
+        for member in members:
+            if cursor.ran_out_above(member.post_floor, self.listing_cap):
+                member.stats.warnings.append(
+                    f"r/{member.target.name}: reached Reddit's listing cap ({cursor.seen} "
+                    f"items) before the last stored post; about "
+                    f"{cursor.minutes_above(member.post_floor):,.0f} minutes of posts may be "
+                    "missing (only Reddit data dumps can fill that gap)"
+                )
+        return cursor.newest
 
     async def _post(self, item: Any, member: Member) -> None:
         record = submission_record(item, member.source_id)
@@ -370,43 +380,42 @@ class GroupWalk:
         if _is_new(_created(item), member.since):
             member.new_posts += 1
 
-    async def _comments(self, members: Sequence[Member]) -> tuple[set[str], float | None]:
-        """The comment listing down to the lowest comment floor. Returns the members
-        whose floor lies below where the listing ran out (a gap), and the newest comment
-        time it met (None: none)."""
-        floors = [m.comment_floor for m in members]
-        deep = any(f is None for f in floors)
-        stop = None if deep else min(f for f in floors if f is not None)
-        listing = await self._listing("comments", members)
-        seen, last, newest = 0, None, None
-        while True:
-            try:
-                item = await self.worker.next_item(listing)
-            except StopAsyncIteration:
-                break
-            seen += 1
-            created = _created(item)
-            if created is not None:
-                last = created
-                newest = created if newest is None else max(newest, created)
-            if stop is not None and created is not None and created < stop.timestamp():
-                return set(), newest
-            await self._comment(item, created)
-        if deep or seen < self.listing_cap or last is None:
-            return set(), newest  # read to the end: the listing holds nothing older
+    async def _comments(
+        self, members: Sequence[Member], upto: float | None = None
+    ) -> tuple[set[str], float | None]:
+        """The comment listing down to the lowest comment floor (items newer than `upto`
+        are passed over: stored already). Returns the members whose floor lies below
+        where the listing ran out at its depth (a gap), and the newest comment time it
+        met (None: none)."""
+        cursor = _Pass(_lowest(m.comment_floor for m in members))
+        async for item, created in self._read(await self._listing("comments", members), cursor):
+            if upto is None or created is None or created <= upto:
+                await self._comment(item, created)
         gaps = {
-            m.source_id
-            for m in members
-            if m.comment_floor is not None and m.comment_floor.timestamp() < last
+            m.source_id for m in members if cursor.ran_out_above(m.comment_floor, self.listing_cap)
         }
-        return gaps, newest
+        return gaps, cursor.newest
+
+    async def _own_listings(
+        self, following: Sequence[Member], gaps: set[str], cut: float | None
+    ) -> set[str]:
+        """A group's comment listing ran out above some members' floors: read each such
+        member's own listing (a depth of its own), skipping what the group's listing
+        brought already; returns the members whose gap remains."""
+        left: set[str] = set()
+        for member in following:
+            if member.source_id not in gaps:
+                continue
+            still, _ = await self._comments([member], upto=cut)
+            if still:
+                left.add(member.source_id)
+            else:
+                self.stats.gaps[member.source_id] = "closed by its own comment listing"
+        return left
 
     async def _comment(self, item: Any, created: float | None) -> None:
-        member = self.members.get(_subreddit_of(item) or "")
-        if member is None or member.failed is not None or not member.follow_comments:
-            return
-        floor = member.comment_floor
-        if floor is not None and created is not None and created < floor.timestamp():
+        member = self._route(item)
+        if member is None or not member.follow_comments or _below(created, member.comment_floor):
             return
         record = comment_record(item, member.source_id)
         await self.emit(record)
@@ -472,6 +481,51 @@ class GroupWalk:
         )
         member.stats.warnings.append(text)
         self.stats.gaps[member.source_id] = f"closed by {trees} comment trees"
+
+
+@dataclass
+class _Pass:
+    """One read of a listing down to `stop` (Unix seconds; None: to the listing's end):
+    how many items it saw, the last and the newest item times, whether it got below."""
+
+    stop: float | None
+    seen: int = 0
+    last: float | None = None
+    newest: float | None = None
+    reached: bool = False
+
+    def passed(self, created: float | None) -> bool:
+        """Count an item; True when it is older than the stop (the read ends there)."""
+        self.seen += 1
+        if created is None:
+            return False
+        self.last = created
+        self.newest = created if self.newest is None else max(self.newest, created)
+        self.reached = self.stop is not None and created < self.stop
+        return self.reached
+
+    def ran_out_above(self, floor: datetime | None, depth: int) -> bool:
+        """The listing ended at its depth before getting below `floor`: items between
+        may be missing (a gap)."""
+        if self.reached or self.stop is None or floor is None or self.last is None:
+            return False
+        return self.seen >= depth and floor.timestamp() < self.last
+
+    def minutes_above(self, floor: datetime | None) -> float:
+        return 0.0 if floor is None or self.last is None else (self.last - floor.timestamp()) / 60
+
+
+def _lowest(floors: Iterable[datetime | None]) -> float | None:
+    """Where a group's read stops: its lowest floor (None: a member reads to the end)."""
+    values = list(floors)
+    if not values or any(f is None for f in values):
+        return None
+    return min(f.timestamp() for f in values if f is not None)
+
+
+def _below(created: float | None, floor: datetime | None) -> bool:
+    """An item older than its member's floor: stored already, skipped."""
+    return floor is not None and created is not None and created < floor.timestamp()
 
 
 def _is_new(created: float | None, since: datetime | None) -> bool:

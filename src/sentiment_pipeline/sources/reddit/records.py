@@ -121,6 +121,7 @@ async def reddit_records(
     stats.clear()
     report.marks.clear()
     report.comment_marks.clear()
+    report.checked.clear()
     report.groups.clear()
     report.comments_from = options.comments_from
     for target in targets:
@@ -247,6 +248,7 @@ class _Run:
             post_marks, comment_marks = await walk.run()
             for member in plan.silent(members):
                 await walk.check_silent(member)
+            self.report.checked.update(walk.checked)
             plan.polled([m for m in members if m.failed is None])
             stats.status = "done"
         except BudgetExhausted as stop:

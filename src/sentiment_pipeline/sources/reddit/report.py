@@ -93,8 +93,10 @@ class ScrapeReport:
     listing whose walk completed (listing and comment trees) to the time up to which it
     holds every post: what the scrape job saves as that target's mark once the run's
     records are durable (not part of `to_dict`); `comment_marks` the same for the
-    comment listing. `groups` holds the subreddits polled together (keyed by the
-    `a+b+c` path) and `comments_from` the run's strategy (`listing`, `trees`, `auto`).
+    comment listing; `checked` when each subreddit's `about` was last read and found
+    well (saved as its `checked` mark: a silence is measured from it). `groups` holds
+    the subreddits polled together (keyed by the `a+b+c` path) and `comments_from` the
+    run's strategy (`listing`, `trees`, `auto`).
     """
 
     subreddits: dict[str, SubredditStats] = field(default_factory=dict)
@@ -104,6 +106,7 @@ class ScrapeReport:
     stop_reason: str | None = None
     marks: dict[str, datetime] = field(default_factory=dict)
     comment_marks: dict[str, datetime] = field(default_factory=dict)
+    checked: dict[str, datetime] = field(default_factory=dict)
     groups: dict[str, GroupStats] = field(default_factory=dict)
     comments_from: str = "trees"
 
