@@ -1,7 +1,7 @@
 """Request benchmark: following Reddit through the group listings against the tree strategy.
 
 Run: .venv/bin/python bench/requests.py [--hours 24] [--every 300] [--subreddits 20]
-     [--skip-rss]
+     [--parts abc]
 
 Against the fake Reddit API (test double; rate pacing off) on a clock of its own, which
 starts in the past and is advanced poll by poll, so a day plays in minutes:
@@ -18,7 +18,7 @@ starts in the past and is advanced poll by poll, so a day plays in minutes:
       comment's creation to the poll that stored it (goal: median <= the interval), the
       busiest hour's requests against `--max-requests-per-hour` (3,000), gaps;
   (c) peak RSS of a whole `sentpipe scrape reddit` process (start-up included) following
-      50 and then 500 quiet subreddits, its second run (goal: flat).
+      50 and then 500 quiet subreddits, a run in the steady state (goal: flat).
 """
 
 from __future__ import annotations
@@ -298,12 +298,15 @@ def describe(day: Day, created: list[tuple[str, str, float]], every: float) -> d
 
 
 def peak_rss(count: int, work: Path) -> int:
-    """KiB of peak RSS of a second `sentpipe scrape reddit` over `count` quiet
-    subreddits (a fake in its own process; a first run before)."""
+    """KiB of peak RSS of a `sentpipe scrape reddit` over `count` quiet subreddits in
+    their steady state (a fake in its own process; two runs before: first sight, then
+    the groups' first poll, which reads each subreddit's newest post again)."""
     names = [f"rss{i:03d}" for i in range(count)]
     log = work / f"rss-{count}.jsonl"
     args = [sys.executable, "-m", "sentiment_pipeline.fake_reddit", "--port", "0", "--no-pacing"]
-    args += [a for n in names for a in ("--subreddit", f"{n}=3,comments:2")] + ["--log", str(log)]
+    # quiet: a post every 8 hours or so, the newest between 1 and 9 hours old
+    presets = [f"{n}=3,comments:2,interval:28800,age:{3600 + 60 * i}" for i, n in enumerate(names)]
+    args += [a for preset in presets for a in ("--subreddit", preset)] + ["--log", str(log)]
     fake = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     try:
         assert fake.stdout is not None
@@ -319,7 +322,8 @@ def peak_rss(count: int, work: Path) -> int:
         env.pop("SENTPIPE_DATABASE_URL", None)
         sentpipe = str(Path(sys.executable).with_name("sentpipe"))
         command = [sentpipe, "scrape", "reddit", "-s", ",".join(names), "--quiet"]
-        subprocess.run(command, env=env, check=True, capture_output=True)
+        for _ in range(2):  # first sight (each alone), then the groups' first poll
+            subprocess.run(command, env=env, check=True, capture_output=True)
         measure = (
             "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
             "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
@@ -339,18 +343,31 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=300.0, help="seconds (--every)")
     parser.add_argument("--subreddits", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--parts", default="abc", help="which parts to run (a, b, c)")
     args = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)
     work = Path(tempfile.mkdtemp(prefix="sentpipe-bench-requests-"))
     clock_started = time.perf_counter()
 
+    if "a" in args.parts:
+        quiet_part(work)
+    if "b" in args.parts:
+        day_part(args, work)
+    if "c" in args.parts:
+        rss_part(work)
+    print(f"bench took {time.perf_counter() - clock_started:.0f} s")
+
+
+def quiet_part(work: Path) -> None:
     print("(a) 50 quiet subreddits, nothing new: requests of a run besides the token")
     auto_first, auto_second = quiet_run("auto", 50, work)
     trees_first, trees_second = quiet_run("trees", 50, work)
     print(f"  auto  : first run {auto_first:,}, then {auto_second:,} per run (goal <= 2)")
     print(f"  trees : first run {trees_first:,}, then {trees_second:,} per run")
     print(f"  ratio : {auto_second / trees_second:.3f} of the tree strategy's requests")
+
+
+def day_part(args: argparse.Namespace, work: Path) -> None:
 
     print(
         f"(b) a simulated {args.hours:g} h for {args.subreddits} subreddits "
@@ -376,15 +393,15 @@ def main() -> None:
         f"<= {BUDGET:,}"
     )
 
-    if not args.skip_rss:
-        print("(c) peak RSS of a whole `sentpipe scrape reddit`, second run over quiet subreddits")
-        small = peak_rss(50, work)
-        large = peak_rss(500, work)
-        print(
-            f"  50 subreddits: {small / 1024:.1f} MiB; 500: {large / 1024:.1f} MiB "
-            f"(ratio {large / small:.2f}, goal: flat)"
-        )
-    print(f"bench took {time.perf_counter() - clock_started:.0f} s")
+
+def rss_part(work: Path) -> None:
+    print("(c) peak RSS of a whole `sentpipe scrape reddit` over quiet subreddits, steady state")
+    small = peak_rss(50, work)
+    large = peak_rss(500, work)
+    print(
+        f"  50 subreddits: {small / 1024:.1f} MiB; 500: {large / 1024:.1f} MiB "
+        f"(ratio {large / small:.2f}, goal: flat)"
+    )
 
 
 if __name__ == "__main__":

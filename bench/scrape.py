@@ -5,7 +5,7 @@ Run: .venv/bin/python bench/scrape.py --url postgresql://USER:PW@HOST:PORT/postg
 
 Against the fake Reddit API with rate pacing off (same seed → same data each time):
   (a) `scrape_reddit` into a scratch database (created on the server, then dropped):
-      requests made vs the minimum = token + ceil(N/100) listing pages + one comment
+      requests made vs the minimum = token + about + ceil(N/100) listing pages + one comment
       tree per post + one per "more comments" / "continue this thread" expansion
       (the expansions asyncpraw needs for this tree, counted in the fake's log);
   (b) plain asyncpraw over the same listing and comment trees, writing nothing.
@@ -153,7 +153,8 @@ def main() -> None:
             time.sleep(0.5)  # let the fake flush its log
             routes = fake.routes()
         expansions = routes.count("morechildren") + routes.count("continue_thread")
-        minimum = 1 + math.ceil(args.posts / 100) + args.posts + expansions
+        # first seen: its `about` once (the group listings' check), then the walk
+        minimum = 1 + 1 + math.ceil(args.posts / 100) + args.posts + expansions
         with FakeProcess(args.posts, args.comments, data_dir / "b.jsonl") as fake:
             started = time.perf_counter()
             plain_events = asyncio.run(plain_asyncpraw(fake))
@@ -164,7 +165,7 @@ def main() -> None:
     backend = "SQLite" if args.sqlite else "TimescaleDB"
     print(f"posts {args.posts}, events {result.fetched:,} (plain asyncpraw: {plain_events:,})")
     print(
-        f"requests: {len(routes):,} made, minimum {minimum:,} = 1 token + "
+        f"requests: {len(routes):,} made, minimum {minimum:,} = 1 token + 1 about + "
         f"{math.ceil(args.posts / 100)} listing pages + {args.posts} trees + "
         f"{expansions} expansions; errors {result.errors or 'none'}"
     )

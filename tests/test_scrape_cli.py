@@ -147,3 +147,43 @@ def test_hostile_data_round_trips_into_timescaledb_and_csv(
     assert sorted(r["id"] for r in csv_rows) == sorted(row[0] for row in stored)
     by_id = {r["id"]: json.loads(r["payload"]) for r in csv_rows}
     assert all(by_id[ident] == payload for ident, payload in stored)
+
+
+def test_comments_from_and_the_groups_in_json_text_and_metrics(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    env = fake_env(fake_reddit, tmp_path)
+    metrics = tmp_path / "scrape.prom"
+    first = invoke("scrape", "reddit", "-s", "tiny,stocks", "--json", env=env)
+    assert first.exit_code == 0, first.output
+    assert set(json.loads(first.stdout)["extra"]["groups"]) == {"tiny", "stocks"}  # first seen
+    again = invoke(
+        "scrape", "reddit", "-s", "tiny,stocks", "--metrics-file", str(metrics), env=env
+    )
+    assert again.exit_code == 0, again.output
+    assert "group stocks+tiny: done" in again.output
+    assert "2 listing requests" in again.output
+    text = metrics.read_text(encoding="utf-8")
+    assert 'sentpipe_group_requests{command="scrape",group="stocks+tiny"} 2.0' in text
+    assert 'sentpipe_group_gaps{command="scrape",group="stocks+tiny"} 0.0' in text
+    trees = invoke(
+        "scrape", "reddit", "-s", "tiny", "--comments-from", "trees", "--json", env=env
+    )
+    data = json.loads(trees.stdout)
+    assert data["extra"]["comments_from"] == "trees" and data["extra"]["groups"] == {}
+
+
+def test_bad_comments_from_and_budget_are_usage_errors(
+    fake_reddit: RunningFakeReddit, tmp_path: Path
+) -> None:
+    env = fake_env(fake_reddit, tmp_path)
+    bad = invoke("scrape", "reddit", "-s", "tiny", "--comments-from", "posts", env=env)
+    assert bad.exit_code == 2
+    assert "--comments-from" in bad.output and "auto, listing, trees" in bad.output
+    assert "Traceback" not in bad.output
+    zero = invoke("scrape", "reddit", "-s", "tiny", "--max-requests-per-hour", "0", env=env)
+    assert zero.exit_code == 2 and "--max-requests-per-hour" in zero.output
+    env["SENTPIPE_COMMENTS_FROM"] = "sometimes"
+    configured = invoke("scrape", "reddit", "-s", "tiny", env=env)
+    assert configured.exit_code == 2 and "comments_from" in configured.output.lower()
+    assert fake_reddit.count(route="listing") == 0  # refused before any request

@@ -15,6 +15,7 @@ comma-separated tokens, each one of
 - ``seed:N``         generator seed
 - ``comments:N``     mean comments per post
 - ``interval:SECONDS``  mean gap between generated posts (900; more reaches further back)
+- ``age:SECONDS``    how old the newest generated post is at start (120)
 
 Live activity after the server starts (see ``live``):
 
@@ -43,6 +44,7 @@ _SPEC_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "seed": ("seed", int),
     "comments": ("comments_per_post", int),
     "interval": ("post_interval_seconds", float),
+    "age": ("newest_age_seconds", float),
     "posts/day": ("posts_per_day", float),
     "comments/day": ("comments_per_day", float),
     "old": ("old_post_share", float),

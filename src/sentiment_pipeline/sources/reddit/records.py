@@ -10,6 +10,7 @@ sinks, the scrape job or the CLI.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
 __all__ = ["RedditScrapeOptions", "ScrapeReport", "SubredditStats", "reddit_records"]
 
 _QUEUE_SIZE = 2000
+# groups of several subreddits walked at once: each holds up to two pages of 100 items;
+# Reddit's rate limit (about 1.7 requests a second) gains nothing from more
+GROUPS_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ class _Run:
     options: RedditScrapeOptions
     marks: Marks
     finishing: list[list[str]] = field(default_factory=list)
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(GROUPS_IN_FLIGHT))
 
     def jobs(self, targets: Sequence[SubredditTarget]) -> list[Coroutine[Any, Any, None]]:
         """One coroutine per tree-path subreddit and per group due now."""
@@ -233,6 +238,19 @@ class _Run:
             await self.queue.put(_Done(target.name.lower(), mark))
 
     async def _group(self, members: list[Member], stats: GroupStats, plan: FollowPlan) -> None:
+        shared = len(members) > 1
+        if shared:  # a few at a time: their pages in memory stay flat in their number
+            await self.slots.acquire()
+        try:
+            await self._walk_group(members, stats, plan)
+        finally:
+            if shared:
+                # asyncpraw's items hold reference cycles: free the group's pages now,
+                # not at the next full collection, so memory stays flat in the groups
+                gc.collect()
+                self.slots.release()
+
+    async def _walk_group(self, members: list[Member], stats: GroupStats, plan: FollowPlan) -> None:
         walk = GroupWalk(
             self.worker,
             members,
