@@ -6,8 +6,10 @@ Run: .venv/bin/python bench/requests.py [--hours 24] [--every 300] [--subreddits
 Against the fake Reddit API (test double; rate pacing off) on a clock of its own, which
 starts in the past and is advanced poll by poll, so a day plays in minutes:
 
-  (a) 50 quiet subreddits with nothing new: the requests of a run besides the token,
-      `--comments-from auto` (goal <= 2) against `trees` (one listing per subreddit);
+  (a) 50 quiet subreddits with nothing new: the requests of a whole `sentpipe scrape
+      reddit` run besides the token (the installed command against the fake in its own
+      process), `--comments-from auto` (goal <= 2) against `trees` (one listing per
+      subreddit);
   (b) a simulated day for N subreddits whose activity is heavy-tailed (comments a day
       log-spaced from 10 to 20,000, posts a tenth of that, 10% of comments on posts more
       than 3 days old), polled as `scrape reddit --every 5m` polls (the planner's own
@@ -24,6 +26,7 @@ starts in the past and is advanced poll by poll, so a day plays in minutes:
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sqlite3
@@ -101,28 +104,57 @@ def api_requests(result: ScrapeResult) -> int:
 # -- (a) quiet subreddits -----------------------------------------------------------
 
 
-def quiet_run(strategy: str, count: int, work: Path) -> tuple[int, int]:
-    """Requests (besides the token) of a first and a second run over `count` quiet
-    subreddits with `--comments-from strategy`."""
-    specs = tuple(  # a post every 8 hours or so, the last one 6 hours ago
-        SubredditSpec(
-            f"quiet{i:03d}",
-            posts=5,
-            seed=i,
-            comments_per_post=2,
-            newest_age_seconds=6 * 3600,
-            post_interval_seconds=8 * 3600,
+class QuietFake:
+    """The fake in its own process serving `count` quiet subreddits (a post every 8
+    hours or so, the newest between 1 and 9 hours old), and the installed `sentpipe`
+    command pointed at it, with its own data folder (the embedded SQLite default)."""
+
+    def __init__(self, prefix: str, count: int, work: Path) -> None:
+        self.names = [f"{prefix}{i:03d}" for i in range(count)]
+        presets = [
+            f"{n}=3,comments:2,interval:28800,age:{3600 + 60 * i}" for i, n in enumerate(self.names)
+        ]
+        args = [sys.executable, "-m", "sentiment_pipeline.fake_reddit", "--port", "0"]
+        args += ["--no-pacing", *(a for preset in presets for a in ("--subreddit", preset))]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        url = self.process.stdout.readline().strip().rsplit(" ", 1)[-1]
+        self.env = {
+            **os.environ,
+            "SENTPIPE_DATA_DIR": str(work / prefix),
+            "SENTPIPE_REDDIT_CLIENT_ID": "fake-client-id",
+            "SENTPIPE_REDDIT_CLIENT_SECRET": "fake-client-secret",
+            "SENTPIPE_REDDIT_OAUTH_URL": url,
+            "SENTPIPE_REDDIT_URL": url,
+        }
+        self.env.pop("SENTPIPE_DATABASE_URL", None)
+
+    def command(self, *extra: str) -> list[str]:
+        sentpipe = str(Path(sys.executable).with_name("sentpipe"))
+        return [sentpipe, "scrape", "reddit", "-s", ",".join(self.names), *extra]
+
+    def requests(self, *extra: str) -> int:
+        """One `sentpipe scrape reddit --json` run: its requests besides the token."""
+        done = subprocess.run(
+            self.command("--json", *extra), env=self.env, check=True, capture_output=True
         )
-        for i in range(count)
-    )
-    config = FakeRedditConfig(subreddits=specs, rate_limit=NO_PACING_RATE_LIMIT)
-    targets = [SubredditTarget(name=s.name) for s in specs]
-    with serve_in_thread(config) as fake:
-        settings = settings_for(fake, work / f"quiet-{strategy}")
-        options = RedditScrapeOptions(comments_from=strategy)  # type: ignore[arg-type]
-        first = api_requests(scrape_reddit(settings, targets, options))
-        second = api_requests(scrape_reddit(settings, targets, options))
-    return first, second
+        totals = json.loads(done.stdout)["extra"]["requests"]
+        return int(totals["total"] - totals["token"])
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def quiet_run(strategy: str, count: int, work: Path) -> tuple[int, int]:
+    """Requests (besides the token) of a first and a second `sentpipe scrape reddit
+    --comments-from strategy` over `count` quiet subreddits with nothing new."""
+    fake = QuietFake(f"quiet{strategy}", count, work)
+    try:
+        first = fake.requests("--comments-from", strategy)
+        return first, fake.requests("--comments-from", strategy)
+    finally:
+        fake.close()
 
 
 # -- (b) a simulated day --------------------------------------------------------------
@@ -299,42 +331,23 @@ def describe(day: Day, created: list[tuple[str, str, float]], every: float) -> d
 
 def peak_rss(count: int, work: Path) -> int:
     """KiB of peak RSS of a `sentpipe scrape reddit` over `count` quiet subreddits in
-    their steady state (a fake in its own process; two runs before: first sight, then
-    the groups' first poll, which reads each subreddit's newest post again)."""
-    names = [f"rss{i:03d}" for i in range(count)]
-    log = work / f"rss-{count}.jsonl"
-    args = [sys.executable, "-m", "sentiment_pipeline.fake_reddit", "--port", "0", "--no-pacing"]
-    # quiet: a post every 8 hours or so, the newest between 1 and 9 hours old
-    presets = [f"{n}=3,comments:2,interval:28800,age:{3600 + 60 * i}" for i, n in enumerate(names)]
-    args += [a for preset in presets for a in ("--subreddit", preset)] + ["--log", str(log)]
-    fake = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    their steady state (two runs before: first sight, then the groups' first poll,
+    which reads each subreddit's newest post again)."""
+    fake = QuietFake(f"rss{count}x", count, work)
     try:
-        assert fake.stdout is not None
-        url = fake.stdout.readline().strip().rsplit(" ", 1)[-1]
-        env = {
-            **os.environ,
-            "SENTPIPE_DATA_DIR": str(work / f"rss-{count}"),
-            "SENTPIPE_REDDIT_CLIENT_ID": "fake-client-id",
-            "SENTPIPE_REDDIT_CLIENT_SECRET": "fake-client-secret",
-            "SENTPIPE_REDDIT_OAUTH_URL": url,
-            "SENTPIPE_REDDIT_URL": url,
-        }
-        env.pop("SENTPIPE_DATABASE_URL", None)
-        sentpipe = str(Path(sys.executable).with_name("sentpipe"))
-        command = [sentpipe, "scrape", "reddit", "-s", ",".join(names), "--quiet"]
-        for _ in range(2):  # first sight (each alone), then the groups' first poll
-            subprocess.run(command, env=env, check=True, capture_output=True)
+        command = fake.command("--quiet")
+        for _ in range(2):
+            subprocess.run(command, env=fake.env, check=True, capture_output=True)
         measure = (
             "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
             "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
         )
         out = subprocess.run(
-            [sys.executable, "-c", measure, *command], env=env, check=True, capture_output=True
+            [sys.executable, "-c", measure, *command], env=fake.env, check=True, capture_output=True
         )
         return int(out.stdout.decode().strip())
     finally:
-        fake.terminate()
-        fake.wait(10)
+        fake.close()
 
 
 def main() -> None:

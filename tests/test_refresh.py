@@ -265,29 +265,31 @@ def test_unavailable_is_never_redacted(fake_reddit: RunningFakeReddit, tmp_path:
     assert purge.report.redacted == 0
 
 
-def test_young_post_beyond_page_one_gains_late_comments(
-    fake_reddit_factory: Any, tmp_path: Path
-) -> None:
+def busy_subreddit(
+    factory: Any, tmp_path: Path, options: RedditScrapeOptions
+) -> tuple[RunningFakeReddit, Settings, str, str]:
+    """A subreddit of 150 posts a minute apart, scraped once with `options`: the fake,
+    the settings, the database URL and the oldest stored post (on page two of `new`)."""
     from sentiment_pipeline.fake_reddit import SubredditSpec, fixture_config
 
-    fake = fake_reddit_factory(
-        fixture_config(
-            subreddits=(
-                SubredditSpec(
-                    name="busy", posts=150, comments_per_post=2, post_interval_seconds=60
-                ),
-            )
-        )
-    )
+    busy = SubredditSpec(name="busy", posts=150, comments_per_post=2, post_interval_seconds=60)
+    fake = factory(fixture_config(subreddits=(busy,)))
     settings = settings_for(fake, tmp_path)
-    trees = RedditScrapeOptions(comments_from="trees")
-    first = scrape_reddit(settings, [SubredditTarget(name="busy")], trees)
+    first = scrape_reddit(settings, [SubredditTarget(name="busy")], options)
     assert first.exit_code == 0
     url = db_url(settings)
     oldest = min(
         (r for r in stored_rows(url) if r.event_type == "submission"),
         key=lambda r: r.payload["created_utc"],
-    ).id  # on page two of `new`
+    ).id
+    return fake, settings, url, oldest
+
+
+def test_young_post_beyond_page_one_gains_late_comments(
+    fake_reddit_factory: Any, tmp_path: Path
+) -> None:
+    trees = RedditScrapeOptions(comments_from="trees")
+    fake, settings, url, oldest = busy_subreddit(fake_reddit_factory, tmp_path, trees)
     late = fake.grow(oldest, comments=2)
     fake.clear_log()
     scrape_reddit(settings, [SubredditTarget(name="busy")], trees)
@@ -301,32 +303,15 @@ def test_young_post_beyond_page_one_gains_late_comments(
 def test_late_comments_of_a_followed_subreddit_come_from_the_scrape_not_refresh(
     fake_reddit_factory: Any, tmp_path: Path
 ) -> None:
-    from sentiment_pipeline.fake_reddit import SubredditSpec, fixture_config
-
-    fake = fake_reddit_factory(
-        fixture_config(
-            subreddits=(
-                SubredditSpec(
-                    name="busy", posts=150, comments_per_post=2, post_interval_seconds=60
-                ),
-            )
-        )
-    )
-    settings = settings_for(fake, tmp_path)
-    target = [SubredditTarget(name="busy")]
-    assert scrape_reddit(settings, target, RedditScrapeOptions()).exit_code == 0
-    url = db_url(settings)
-    oldest = min(
-        (r for r in stored_rows(url) if r.event_type == "submission"),
-        key=lambda r: r.payload["created_utc"],
-    ).id
+    auto = RedditScrapeOptions()
+    fake, settings, url, oldest = busy_subreddit(fake_reddit_factory, tmp_path, auto)
     late = fake.grow(oldest, comments=2)
     fake.clear_log()
     result = refresh_reddit(all_due(settings), RefreshOptions())
     assert result.exit_code == 0 and result.inserted == 0
     assert result.report.grown == 0 and result.report.grown_followed >= 1
     assert fake.count(route="comments") == 0  # no tree fetched
-    scrape_reddit(settings, target, RedditScrapeOptions())  # one comment-listing page
+    scrape_reddit(settings, [SubredditTarget(name="busy")], auto)  # the comment listing
     assert set(late) <= {r.id for r in stored_rows(url)}
     assert fake.count(route="comments") == 0
 

@@ -157,18 +157,14 @@ def test_comments_from_and_the_groups_in_json_text_and_metrics(
     first = invoke("scrape", "reddit", "-s", "tiny,stocks", "--json", env=env)
     assert first.exit_code == 0, first.output
     assert set(json.loads(first.stdout)["extra"]["groups"]) == {"tiny", "stocks"}  # first seen
-    again = invoke(
-        "scrape", "reddit", "-s", "tiny,stocks", "--metrics-file", str(metrics), env=env
-    )
+    again = invoke("scrape", "reddit", "-s", "tiny,stocks", "--metrics-file", str(metrics), env=env)
     assert again.exit_code == 0, again.output
     assert "group stocks+tiny: done" in again.output
     assert "2 listing requests" in again.output
     text = metrics.read_text(encoding="utf-8")
     assert 'sentpipe_group_requests{command="scrape",group="stocks+tiny"} 2.0' in text
     assert 'sentpipe_group_gaps{command="scrape",group="stocks+tiny"} 0.0' in text
-    trees = invoke(
-        "scrape", "reddit", "-s", "tiny", "--comments-from", "trees", "--json", env=env
-    )
+    trees = invoke("scrape", "reddit", "-s", "tiny", "--comments-from", "trees", "--json", env=env)
     data = json.loads(trees.stdout)
     assert data["extra"]["comments_from"] == "trees" and data["extra"]["groups"] == {}
 

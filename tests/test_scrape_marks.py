@@ -66,9 +66,12 @@ def stored_marks(url: str) -> dict[str, datetime]:
 
 
 def mark_rows(url: str) -> int:
+    """The high-water marks stored (an `about` check, kind `checked`, holds no data and
+    is saved whatever the run's fate)."""
     engine, connection = open_engine(parse_database_url(url))
     try:
-        return int(connection.execute(sa.text("SELECT count(*) FROM collection_marks")).scalar())
+        sql = "SELECT count(*) FROM collection_marks WHERE kind <> 'checked'"
+        return int(connection.execute(sa.text(sql)).scalar())
     finally:
         connection.close()
         engine.dispose()

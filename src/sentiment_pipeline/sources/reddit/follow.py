@@ -90,7 +90,8 @@ class Member:
     follow_comments: bool
     trees_for_posts: bool
     check: bool
-    since: datetime | None = None  # its previous marks' older one: new items are newer
+    post_mark: datetime | None = None  # its previous marks: newer items are new
+    comment_mark: datetime | None = None
     posts_met: dict[str, None] = field(default_factory=dict)  # ordered sets of fullnames
     commented: dict[str, None] = field(default_factory=dict)
     new_posts: int = 0  # items newer than its previous marks: the activity sample
@@ -100,6 +101,12 @@ class Member:
     @property
     def source_id(self) -> str:
         return self.target.name.lower()
+
+    @property
+    def since(self) -> datetime | None:
+        """The older of its previous marks (None: first seen)."""
+        marks = [m for m in (self.post_mark, self.comment_mark) if m is not None]
+        return min(marks) if marks else None
 
 
 @dataclass
@@ -283,10 +290,10 @@ class GroupWalk:
         comment_head = None
         if following:
             self.stats.status = "comments"
-            gaps, newest = await self._comments(following)
-            comment_head = self._head(newest)
+            gaps, read = await self._comments(following)
+            comment_head = self._head(read.newest)
             if gaps and len(following) > 1:
-                gaps = await self._own_listings(following, gaps, newest)
+                gaps = await self._own_listings(following, gaps, read.last)
         await self._trees(live, gaps)
         post_marks = {m.source_id: post_head for m in live if post_head is not None}
         comment_marks = {
@@ -377,16 +384,15 @@ class GroupWalk:
         member.stats.submissions += 1
         self.stats.posts += 1
         member.posts_met[record["id"]] = None
-        if _is_new(_created(item), member.since):
+        if _is_new(_created(item), member.post_mark):
             member.new_posts += 1
 
     async def _comments(
         self, members: Sequence[Member], upto: float | None = None
-    ) -> tuple[set[str], float | None]:
+    ) -> tuple[set[str], _Pass]:
         """The comment listing down to the lowest comment floor (items newer than `upto`
         are passed over: stored already). Returns the members whose floor lies below
-        where the listing ran out at its depth (a gap), and the newest comment time it
-        met (None: none)."""
+        where the listing ran out at its depth (a gap), and what the read saw."""
         cursor = _Pass(_lowest(m.comment_floor for m in members))
         async for item, created in self._read(await self._listing("comments", members), cursor):
             if upto is None or created is None or created <= upto:
@@ -394,14 +400,15 @@ class GroupWalk:
         gaps = {
             m.source_id for m in members if cursor.ran_out_above(m.comment_floor, self.listing_cap)
         }
-        return gaps, cursor.newest
+        return gaps, cursor
 
     async def _own_listings(
         self, following: Sequence[Member], gaps: set[str], cut: float | None
     ) -> set[str]:
-        """A group's comment listing ran out above some members' floors: read each such
-        member's own listing (a depth of its own), skipping what the group's listing
-        brought already; returns the members whose gap remains."""
+        """A group's comment listing ran out (at `cut`, its oldest item) above some
+        members' floors: read each such member's own listing (a depth of its own),
+        passing over what the group's listing brought already; returns the members
+        whose gap remains."""
         left: set[str] = set()
         for member in following:
             if member.source_id not in gaps:
@@ -426,7 +433,7 @@ class GroupWalk:
         link = record["payload"].get("link_id")
         if isinstance(link, str) and link.startswith("t3_"):
             member.commented[link] = None
-        if _is_new(created, member.since):
+        if _is_new(created, member.comment_mark):
             member.new_comments += 1
 
     async def _trees(self, members: Sequence[Member], gaps: set[str]) -> None:
@@ -562,7 +569,6 @@ def build_member(
     auto = comments_from == "auto"
     trees = target.comments and auto and (since is not None or first)
     follow = target.comments and not (auto and first)
-    marks_known = [m for m in (post_mark, comment_mark) if m is not None]
     return Member(
         target,
         stats,
@@ -571,7 +577,8 @@ def build_member(
         follow_comments=follow,
         trees_for_posts=trees,
         check=first,
-        since=min(marks_known) if marks_known else None,
+        post_mark=post_mark,
+        comment_mark=comment_mark,
     )
 
 
@@ -628,7 +635,8 @@ class FollowPlan:
             interval = interval_since(marks, names, started)
         else:
             for name in names:
-                state.activity.setdefault(name, stored[name])
+                if any((name, kind) in marks.activity for kind in ("submission", "comment")):
+                    state.activity.setdefault(name, stored[name])  # else: its first sample
                 seen = last_seen(marks, name)
                 if seen is not None:
                     state.last_seen.setdefault(name, seen)
