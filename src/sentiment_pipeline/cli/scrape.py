@@ -132,7 +132,9 @@ def reddit(
     jitter: Jitter = None,
     metrics_file: MetricsFile = None,
 ) -> None:
-    """Scrape subreddits (posts, then comment trees) into the configured sinks.
+    """Scrape subreddits into the configured sinks: posts and new comments from the
+    group listings (several subreddits per request), comment trees where they cannot
+    serve (first runs, --since, gaps, --comments-from trees).
 
     Exit codes: 0 done (also when stopped by --max-*), 1 finished with failures,
     2 usage or configuration error, 3 database or network unreachable, 4 lock held.
