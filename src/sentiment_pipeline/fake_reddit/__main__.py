@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="use a manual clock starting at EPOCH (negative: now minus that many seconds), "
         "advanced with POST /_fake/clock?advance=SECONDS",
     )
+    parser.add_argument(
+        "--search-cap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="results one search query reaches, however paged (Reddit: about 1000; 0 = none)",
+    )
     parser.add_argument("--client-id", default="fake-client-id")
     parser.add_argument("--client-secret", default="fake-client-secret")
     return parser
@@ -64,6 +71,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> FakeRedditConfig:
         rate_limit=NO_PACING_RATE_LIMIT if args.no_pacing else args.rate_limit,
         client_id=args.client_id,
         client_secret=args.client_secret,
+        search_cap=args.search_cap or None,
     )
     if args.clock_start is None:
         return config

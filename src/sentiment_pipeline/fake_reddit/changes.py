@@ -146,6 +146,13 @@ def _new_comment(cid: str, post: Post, now: float) -> JSON:
     }
 
 
+def _reindex(store: Store, kind: str, fullname: str) -> None:
+    """A post's text changed: the search index must see the new words."""
+    if kind == ids.POST_KIND:
+        state, post = _post(store, fullname)
+        state.text_changed(post)
+
+
 def edit(store: Store, fullname: str, text: str, title: str | None = None) -> None:
     """The author edits: new selftext (post) or body (comment), ``edited`` = now."""
     with store.lock:
@@ -154,6 +161,7 @@ def edit(store: Store, fullname: str, text: str, title: str | None = None) -> No
         if title is not None and kind == ids.POST_KIND:
             data["title"] = title
         data["edited"] = float(int(store.config.clock()))
+        _reindex(store, kind, fullname)
 
 
 def delete(store: Store, fullname: str) -> None:
@@ -167,6 +175,7 @@ def delete(store: Store, fullname: str) -> None:
             data["removed_by_category"] = "deleted"
         else:
             data["body"] = "[deleted]"
+        _reindex(store, kind, fullname)
 
 
 def remove(
@@ -191,6 +200,7 @@ def remove(
             data["body"] = text
             data["author"] = "[deleted]"
             data.pop("author_fullname", None)
+        _reindex(store, kind, fullname)
 
 
 def hide(store: Store, *fullnames: str) -> None:

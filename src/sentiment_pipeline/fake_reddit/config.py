@@ -6,11 +6,14 @@ CLI can build the same thing from ``NAME=VALUE`` strings (see ``presets``).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+
+_WORDLIKE = re.compile(r"[^\W_]")  # a letter or digit: something search can find
 
 
 class Access(StrEnum):
@@ -57,6 +60,9 @@ class SubredditSpec:
     comments_per_day: float = 0.0
     old_post_share: float = 0.1  # share of new comments on posts older than 3 days
     reply_share: float = 0.3  # share of new comments that reply to an existing comment
+    # (phrase, share) pairs: that share of new live posts and comments name the phrase
+    # (see ``mentions``); e.g. (("tesla", 0.05), ("model 3", 0.01)).
+    mentions: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.posts_per_day < 0 or self.comments_per_day < 0:
@@ -64,6 +70,13 @@ class SubredditSpec:
         for share in (self.old_post_share, self.reply_share):
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"live shares of {self.name!r} must be within 0..1")
+        mentions = tuple((str(phrase), float(share)) for phrase, share in self.mentions)
+        for phrase, share in mentions:
+            if not _WORDLIKE.search(phrase):
+                raise ValueError(f"mention {phrase!r} of {self.name!r} has no word to find")
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"mention share of {phrase!r} must be within 0..1")
+        object.__setattr__(self, "mentions", mentions)  # lists in, tuples stored
 
     @property
     def live(self) -> bool:
@@ -86,6 +99,8 @@ class FakeRedditConfig:
     rate_window_seconds: int = 600
     token_ttl_seconds: int = 86400
     listing_cap: int | None = 1000  # Reddit stops listings at about 1000 items
+    # Reddit's search stops at about 1000 results however you page (praw #430 saw 953).
+    search_cap: int | None = 1000
     comment_budget: int = 200  # max comments per GET /comments/{id}/ (rest -> `more`)
     max_comment_depth: int = 5  # deeper replies hide behind "continue this thread"
     morechildren_batch: int = 100  # things per /api/morechildren answer

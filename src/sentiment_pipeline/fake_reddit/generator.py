@@ -52,7 +52,8 @@ def timeline(spec: SubredditSpec, count: int, newest: float) -> list[float]:
     return [float(int(t)) for t in reversed(times)]
 
 
-def _slug(title: str) -> str:
+def slug(title: str) -> str:
+    """The permalink slug of a title: its first six words, lower-case, joined by ``_``."""
     words = re.findall(r"[a-z0-9]+", title.lower())[:6]
     return "_".join(words) or "post"
 
@@ -100,7 +101,7 @@ def make_post(
         "upvote_ratio": round(rng.uniform(0.5, 1.0), 2),
         "num_comments": _comment_count(rng, ident.comments_per_post),
         "num_crossposts": 0,
-        "permalink": f"/r/{ident.name}/comments/{post_id}/{_slug(title)}/",
+        "permalink": f"/r/{ident.name}/comments/{post_id}/{slug(title)}/",
         "url": "",
         "domain": f"self.{ident.name}" if is_self else "example.com",
         "is_self": is_self,
@@ -127,7 +128,7 @@ def make_post(
     data["url"] = (
         f"https://www.reddit.com{data['permalink']}"
         if is_self
-        else f"https://example.com/{_slug(title)}"
+        else f"https://example.com/{slug(title)}"
     )
     if data["link_flair_text"]:
         data["link_flair_css_class"] = str(data["link_flair_text"]).lower().replace(" ", "-")

@@ -9,9 +9,9 @@ import asyncio
 import math
 from typing import Any
 
-from . import changes, comments, errors, listing, newest, things
+from . import changes, comments, errors, listing, newest, query, search, things
 from .comments import TreeShape
-from .config import ManualClock
+from .config import Access, ManualClock
 from .context import Ctx, World, open_group, open_subreddit
 from .generator import make_about
 from .models import Post
@@ -71,6 +71,56 @@ async def comment_listing(world: World, ctx: Ctx) -> Any:
         page = newest.page(indices, cap=world.config.listing_cap, overlap=overlap, **_paging(ctx))
         children = [comments.listing_item(item.node, item.post) for item in page.items]
     return things.listing(children, page.after, page.before)
+
+
+_TRUE = frozenset({"1", "on", "true", "yes", "y", "t"})  # how Reddit reads a boolean
+
+
+async def _search_scope(world: World, ctx: Ctx) -> tuple[list[SubredditState], bool]:
+    """The subreddits a search covers and whether its pages overlap. The path's names
+    resolve as for a listing (access errors, faults); only ``restrict_sr`` keeps the
+    search to them, otherwise it covers every accessible subreddit, as Reddit searches
+    all of Reddit (``/search`` and ``/r/all/search`` always do)."""
+    names = ctx.params.get("sub")
+    restrict = (ctx.request.query.get("restrict_sr") or "").lower() in _TRUE
+    if names is None or names.lower() == "all":
+        ctx.subreddit = names
+        ctx.members = [] if names is None else ["all"]
+        restrict = False
+    else:
+        members = await open_group(world, ctx, names)
+    if restrict:
+        return _sources(members)
+    everyone = [s for s in world.store.subreddits.values() if s.spec.faults.access is Access.OK]
+    return _sources(everyone)[0], False
+
+
+def _search_listing(children: list[Any], after: str | None, before: str | None) -> Any:
+    """A search answer: a Listing with Reddit's extra ``facets: {}``."""
+    body = things.listing(children, after, before)
+    body["data"]["facets"] = {}
+    return body
+
+
+async def search_posts(world: World, ctx: Ctx) -> Any:
+    """``GET /search`` and ``GET /r/{sub|a+b|all}/search``: posts matching ``q`` (rules:
+    ``query``), as t3 things like a listing's, sorted by ``sort`` within ``t``, paged by
+    ``after``/``before`` up to ``search_cap`` results. ``type`` without ``link`` (e.g.
+    ``comment``) and an unparseable ``q`` get an empty listing, as on Reddit."""
+    params = ctx.request.query
+    sources, overlap = await _search_scope(world, ctx)
+    node = query.parse(params.get("q") or "")
+    kinds = {kind.strip() for kind in (params.get("type") or "link").lower().split(",")}
+    if node is None or "link" not in kinds:
+        return _search_listing([], None, None)
+    with world.store.lock:
+        indices = [s.search_index() for s in sources]
+        sort = params.get("sort") or search.DEFAULT_SORT
+        found = search.run(indices, node, sort, params.get("t"), world.config.clock())
+        cap = world.config.search_cap
+        page = listing.paginate(found, cap=cap, overlap=overlap, **_paging(ctx))
+        children = [things.thing("t3", things.copied(p.data)) for p in page.posts]
+    return _search_listing(children, page.after, page.before)
 
 
 async def fake_clock(world: World, ctx: Ctx) -> Any:

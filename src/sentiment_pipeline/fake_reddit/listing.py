@@ -27,7 +27,8 @@ _REDDIT_EPOCH = 1134028003  # reference point of Reddit's published hot formula
 _RISING_WINDOW = 86400.0
 
 
-def _hot(post: Post) -> float:
+def hot_rank(post: Post) -> float:
+    """Reddit's published hot formula: log10 of the score plus age in 12.5 h units."""
     order = math.log10(max(abs(post.score), 1))
     sign = 1 if post.score > 0 else -1 if post.score < 0 else 0
     return round(sign * order + (post.created_utc - _REDDIT_EPOCH) / 45000, 7)
@@ -56,7 +57,7 @@ def ordered(
     if sort == "hot":
         stickies = sorted((p for p in posts if pin_stickies and p.stickied), key=lambda p: p.index)
         rest = sorted(
-            (p for p in newest if not (pin_stickies and p.stickied)), key=_hot, reverse=True
+            (p for p in newest if not (pin_stickies and p.stickied)), key=hot_rank, reverse=True
         )
         return stickies + rest
     if sort == "rising":

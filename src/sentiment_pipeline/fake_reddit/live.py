@@ -97,6 +97,8 @@ class LiveActivity:
         cid = ids.comment_id(state.ident.block, state.take_comment_number())
         node = make_comment(rng, state.ident, post, cid, parent, float(int(at)))
         node.data["edited"] = False  # an edit would lie in the future
+        if state.mentions is not None:
+            state.mentions.comment(node)
         state.attach(post, node, parent)
         if post.created_utc >= at - OLD_AGE:
             self.recent.append(post)  # the young threads that are busy now

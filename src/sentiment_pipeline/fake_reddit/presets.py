@@ -23,8 +23,12 @@ Live activity after the server starts (see ``live``):
 - ``comments/day:N`` new comments per day
 - ``old:SHARE``      share (0..1) of new comments on posts older than 3 days (0.1)
 - ``replies:SHARE``  share (0..1) of new comments that reply to a comment (0.3)
+- ``mention:PHRASE@SHARE``  that share (0..1) of new live posts and comments name
+  PHRASE (see ``mentions``); ``_`` in PHRASE stands for a space (``mention:model_3@0.01``
+  plants "model 3"), its case is kept; repeat the token for more phrases
 
-Example: ``busy=500,interval:1800,posts/day:2000,comments/day:20000,old:0.05``.
+Example: ``busy=500,interval:1800,posts/day:2000,comments/day:20000,old:0.05``, plus
+``mention:tesla@0.05,mention:model_3@0.01`` to plant two phrases.
 """
 
 from __future__ import annotations
@@ -70,16 +74,27 @@ def _fault_token(faults: FaultSpec, head: str, arg: str) -> FaultSpec | None:
     return None
 
 
+def parse_mention(arg: str) -> tuple[str, float]:
+    """``PHRASE@SHARE`` (the part after ``mention:``) -> (phrase, share); ``_`` = space."""
+    phrase, at, share = arg.rpartition("@")
+    if not at or not phrase.strip("_ "):
+        raise ValueError(f"mention wants PHRASE@SHARE, not {arg!r}")
+    return " ".join(phrase.replace("_", " ").split()), float(share)
+
+
 def parse_value(name: str, value: str | int) -> SubredditSpec:
     """Build a :class:`SubredditSpec` from a preset value like ``"200,500:2"``."""
     if isinstance(value, int):
         return SubredditSpec(name=name, posts=value)
     fields: dict[str, Any] = {}
     faults = FaultSpec()
+    mentions: list[tuple[str, float]] = []
     for raw in str(value).split(","):
         token = raw.strip().lower()
         head, _, arg = token.partition(":")
-        if token.isdigit():
+        if head == "mention":
+            mentions.append(parse_mention(raw.strip().partition(":")[2]))
+        elif token.isdigit():
             fields["posts"] = int(token)
         elif token in {a.value for a in Access}:
             faults = dataclasses.replace(faults, access=Access(token))
@@ -98,7 +113,7 @@ def parse_value(name: str, value: str | int) -> SubredditSpec:
             raise ValueError(f"unknown preset token {raw!r} for subreddit {name!r}")
     if fields.get("hostile"):
         fields.setdefault("posts", HOSTILE_DEFAULT_POSTS)
-    return SubredditSpec(name=name, faults=faults, **fields)
+    return SubredditSpec(name=name, faults=faults, mentions=tuple(mentions), **fields)
 
 
 def parse_arg(arg: str) -> SubredditSpec:

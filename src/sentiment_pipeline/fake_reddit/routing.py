@@ -5,8 +5,10 @@ uses all three spellings (``comments/{id}/`` with a slash, ``r/{sub}/new``
 without, ``.../_/{comment_id}`` without), so matching happens on a normalised
 path against a small regex table; the route name goes into the request log.
 ``/r/{sub}/comments`` (the subreddit's newest comments) and ``/r/{sub}/comments/{id}``
-(one post's tree) are different routes. ``/_fake/clock`` is the fake's own control path,
-not Reddit's.
+(one post's tree) are different routes, and so are ``/r/{sub}/search`` (search, route
+``search``, before the listing route takes ``search`` for a sort) and
+``/subreddits/search`` (where unknown names are redirected). ``/_fake/clock`` is the
+fake's own control path, not Reddit's.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ ROUTES: tuple[tuple[frozenset[str], str, re.Pattern[str]], ...] = tuple(
         ),
         ("GET", "comments", rf"{_PREFIX}/comments/{_ID}(?:/[^/]+)?"),
         ("GET", "comment_listing", rf"/r/{_SUBS}/comments"),
+        ("GET", "search", rf"(?:/r/{_SUBS})?/search"),
         ("GET", "listing", rf"/r/{_SUBS}(?:/(?P<sort>[a-z]+))?"),
         ("GET,POST", "fake_clock", r"/_fake/clock"),
     )

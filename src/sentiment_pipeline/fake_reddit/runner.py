@@ -105,6 +105,10 @@ class RunningFakeReddit:
         """Every post and comment that exists now; see :meth:`FakeReddit.created`."""
         return self.fake.created(since)
 
+    def mentioned(self, phrase: str) -> list[str]:
+        """Items a planted phrase went into; see :meth:`FakeReddit.mentioned`."""
+        return self.fake.mentioned(phrase)
+
     def now(self) -> float:
         """The server's clock."""
         return self.fake.now()

@@ -34,11 +34,12 @@ HANDLERS: dict[str, Handler] = {
     "continue_thread": handlers.continue_thread,
     "morechildren": handlers.morechildren,
     "subreddit_search": handlers.subreddit_search,
+    "search": handlers.search_posts,
     "info": handlers.info,
     "fake_clock": handlers.fake_clock,
 }
 _OPEN_ROUTES = {"access_token", "revoke_token", "fake_clock"}  # no bearer token, no rate
-_LISTING_ROUTES = {"listing", "comment_listing"}
+_LISTING_ROUTES = {"listing", "comment_listing", "search"}
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -110,6 +111,13 @@ class FakeReddit:
         that exists at the clock (generated at start, live, or added), oldest first;
         ``since`` keeps those created at or after it. Builds every comment tree."""
         return self.world.store.created(since)
+
+    def mentioned(self, phrase: str) -> list[str]:
+        """Fullnames of the live posts and comments that a planted ``phrase``
+        (``SubredditSpec.mentions``) went into and that still hold it, oldest first;
+        the phrase is compared by its words (case-insensitive). KeyError when no
+        subreddit plants it."""
+        return self.world.store.mentioned(phrase)
 
     def now(self) -> float:
         """The server's clock."""

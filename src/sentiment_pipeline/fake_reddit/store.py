@@ -16,8 +16,10 @@ from . import hostile, ids, rich
 from .config import FakeRedditConfig, SubredditSpec
 from .generator import SubredditIdentity, make_comment_tree, make_post, timeline
 from .live import LiveActivity
+from .mentions import Mentions, phrase_key
 from .models import CommentNode, CommentTree, ListedComment, Post
 from .newest import TimeIndex
+from .search import SearchIndex
 
 PostOwners = dict[str, "SubredditState"]
 CommentOwners = dict[str, tuple["SubredditState", Post]]
@@ -48,6 +50,8 @@ class SubredditState:
         self._comment_owner: CommentOwners = {} if comment_owner is None else comment_owner
         self._next_comment = 0
         self.live = LiveActivity(spec, now) if spec.live else None
+        self.mentions = Mentions(spec) if spec.mentions else None
+        self._search: SearchIndex | None = None  # built by the first search
         newest = spec.created_utc_base
         if newest is None:
             newest = now - spec.newest_age_seconds
@@ -91,9 +95,23 @@ class SubredditState:
         post.num_comments = 0
         post.data["num_comments"] = 0
         post.data["edited"] = False
+        if self.mentions is not None:
+            self.mentions.post(post)
         self._register(post)
         self.trees[post.id] = CommentTree(roots=[], by_id={})
         return post
+
+    def search_index(self) -> SearchIndex:
+        """The word index of the posts, brought up to date (built on first use)."""
+        if self._search is None:
+            self._search = SearchIndex()
+        self._search.sync(self.posts)
+        return self._search
+
+    def text_changed(self, post: Post) -> None:
+        """A post's title or self-text changed (``changes``): search re-indexes it."""
+        if self._search is not None:
+            self._search.changed(post)
 
     def take_comment_number(self) -> int:
         """A comment counter no generated tree uses (for comments added later)."""
@@ -220,6 +238,24 @@ class Store:
             self.catch_up()
             posts = state.add_posts(count, self.config.clock(), created_utc)
             return [p.id for p in posts]
+
+    def mentioned(self, phrase: str) -> list[str]:
+        """Fullnames of the live posts and comments a planted ``phrase`` went into that
+        still hold it, oldest first; KeyError when no subreddit plants the phrase."""
+        key = phrase_key(phrase)
+        with self.lock:
+            self.catch_up()
+            planters = [
+                s.mentions.planted[key]
+                for s in self.subreddits.values()
+                if s.mentions is not None and key in s.mentions.planted
+            ]
+            if not planters:
+                raise KeyError(f"no subreddit plants {phrase!r}")
+            found = [
+                (p.created_utc, p.fullname) for items in planters for p in items if p.holds(key)
+            ]
+        return [name for _, name in sorted(found)]
 
     def created(self, since: float | None = None) -> list[Created]:
         """Every post and comment that exists now, oldest first (builds every tree)."""
