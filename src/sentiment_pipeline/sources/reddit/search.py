@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from sentiment_pipeline.topics.query import And, Node, Not, Or, Query, Term
+from sentiment_pipeline.sources.query import And, Node, Not, Or, Query, Term
 
 __all__ = ["REDDIT_QUERY_LIMIT", "reddit_query"]
 

@@ -1,4 +1,4 @@
-"""`topics.query` (parse, render, Matcher) and `sources.reddit.search.reddit_query`.
+"""`sources.query` (parse, render, Matcher) and `sources.reddit.search.reddit_query`.
 
 Examples first: the issue's tesla query, precedence, Unicode word boundaries, case,
 fields on posts and comments, the prefilter's literals, every malformed query. Then
@@ -20,8 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.sources.reddit.search import reddit_query
-from sentiment_pipeline.topics.query import (
+from sentiment_pipeline.sources.query import (
     MAX_DEPTH,
     And,
     Field,
@@ -35,6 +34,7 @@ from sentiment_pipeline.topics.query import (
     render,
     words,
 )
+from sentiment_pipeline.sources.reddit.search import reddit_query
 
 TESLA = '(tesla OR "model 3" OR "model y") NOT "nikola tesla"'
 
