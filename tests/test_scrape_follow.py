@@ -351,3 +351,29 @@ def test_a_member_silent_longer_than_its_activity_makes_likely_is_checked_again(
     assert third.errors == ["r/rust: banned or not found (404); skipped"]
     assert third.report.subreddits["python"].status == "done"
     assert ("rust", "checked") in read_marks(settings.database, MARKS).latest
+
+
+def test_under_every_a_failed_subreddit_waits_its_interval_like_the_others(
+    fake_reddit_factory: FakeFactory, tmp_path: Path
+) -> None:
+    fake = fake_reddit_factory(
+        subreddits=(
+            SubredditSpec("python", posts=10, seed=1),
+            SubredditSpec("locked", posts=10, seed=2, faults=FaultSpec(access=Access.PRIVATE)),
+        )
+    )
+    settings = scrape_settings(fake, tmp_path)
+    clock = ManualClock(time.time())
+    follow = FollowState(every=300, budget_per_hour=3000, clock=clock)
+    first = scrape(settings, "python", "locked", follow=follow)
+    assert first.exit_code == ExitCode.FAILURES
+    assert first.report.groups["locked"].status == "failed"
+    assert follow.next_in(clock()) == pytest.approx(300, abs=1)  # not at once
+    fake.clear_log()
+    idle = scrape(settings, "python", "locked", follow=follow)  # nothing due yet
+    assert api_requests(fake) == [] and idle.exit_code == ExitCode.OK
+    assert {s.status for s in idle.report.subreddits.values()} == {"idle"}
+    clock.advance(300)
+    again = scrape(settings, "python", "locked", follow=follow)
+    assert again.errors == ["r/locked: private or quarantined (403 Forbidden); skipped"]
+    assert fake.count(route="about", subreddit="locked") == 1

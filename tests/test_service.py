@@ -232,6 +232,27 @@ def test_a_stop_between_runs_ends_the_wait_at_once() -> None:
     assert runs == [1]
 
 
+def test_a_job_that_plans_its_cadence_sets_the_wait_and_the_jitter_still_spreads_it() -> None:
+    class NoSleep(StopFlag):
+        def wait(self, seconds: float) -> bool:
+            return False  # the waits are recorded, not slept
+
+    waits: list[float] = []
+    planned = iter([7.0, None])
+    runs = run_every(
+        lambda: 0,
+        Schedule(every=3600, jitter=5),
+        NoSleep(),
+        on_wait=waits.append,
+        max_runs=3,
+        planned=lambda: next(planned, None),
+        clock=lambda: 1000.0,  # frozen: the waits are what the loop asks for
+    )
+    assert runs == 3
+    assert 7.0 <= waits[0] <= 12.0  # the job's 7 s plus up to 5 s of jitter
+    assert waits[1] >= 3600  # no plan: the schedule's
+
+
 def test_schedule_keeps_start_to_start_spacing_and_jitter_bounds() -> None:
     import random
 

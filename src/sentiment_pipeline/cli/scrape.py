@@ -59,7 +59,7 @@ def reddit(
         typer.Option(
             metavar="WHEN",
             help="Only posts from this UTC date/time on, for first runs and backfills "
-            "(2024-01-31, 2024-01-31T12:00Z, or 7d ago).",
+            "(2024-01-31, 2024-01-31T12:00Z, or a duration ago such as 7d).",
         ),
     ] = None,
     comments: Annotated[

@@ -110,7 +110,8 @@ def run_every(
     logged error) and the schedule goes on. `on_wait(seconds)` is told each wait before
     it starts. `clock` gives Unix seconds (tests may pass their own). `planned()`, when
     it returns a number after a run, is the run's own next start in seconds from now (a
-    job that plans its cadence), used instead of the schedule's.
+    job that plans its cadence), used instead of `schedule.every` (the jitter still
+    applies).
     """
     runs = 0
     while not stop.is_set():
@@ -131,8 +132,8 @@ def run_every(
             break
         pause = schedule.next_start(started, clock()) - clock()
         wanted = planned() if planned is not None else None
-        if wanted is not None:
-            pause = wanted
+        if wanted is not None:  # the job's own cadence, still spread by --jitter
+            pause = wanted + (random.uniform(0.0, schedule.jitter) if schedule.jitter > 0 else 0.0)
         if on_wait is not None:
             on_wait(max(0.0, pause))
         if pause > 0 and stop.wait(pause):

@@ -465,15 +465,17 @@ class GroupWalk:
 
         await asyncio.create_task(fetch())
 
-    def _gap_minutes(self, member: Member) -> float:
+    def _gap_minutes(self, member: Member) -> str:
+        """How long the gap may be, for a warning: "12 minutes", "1 minute"."""
         floor = member.comment_floor
-        return 0.0 if floor is None else (self.started - floor).total_seconds() / 60
+        minutes = 0.0 if floor is None else (self.started - floor).total_seconds() / 60
+        return f"{minutes:,.0f} minute" + ("" if round(minutes) == 1 else "s")
 
     def _gap_left(self, member: Member) -> None:
         text = (
             f"r/{member.target.name}: the comment listing reached Reddit's "
             f"{self.listing_cap}-item depth before the last stored comment; comments of "
-            f"up to {self._gap_minutes(member):,.0f} minutes may be missing "
+            f"up to {self._gap_minutes(member)} may be missing "
             "(--comments-from listing fetches no trees; auto closes such gaps)"
         )
         member.stats.warnings.append(text)
@@ -483,7 +485,7 @@ class GroupWalk:
         text = (
             f"r/{member.target.name}: the comment listing reached Reddit's "
             f"{self.listing_cap}-item depth before the last stored comment (a gap of up to "
-            f"{self._gap_minutes(member):,.0f} minutes); closed by fetching {trees:,} "
+            f"{self._gap_minutes(member)}); closed by fetching {trees:,} "
             "comment trees"
         )
         member.stats.warnings.append(text)
@@ -675,8 +677,10 @@ class FollowPlan:
         return chosen
 
     def polled(self, members: Sequence[Member]) -> None:
-        """After a group's walk completed: blend its sample into the remembered rates and
-        plan the members' next polls."""
+        """After a group's walk: plan the members' next polls, and blend the sample of
+        each member whose walk completed into the remembered rates. A failed member is
+        due again after the same interval, not at once (its failure is reported each
+        time it is tried)."""
         state = self.state
         if state is None:
             return
@@ -685,6 +689,10 @@ class FollowPlan:
         for member in members:
             name = member.source_id
             polled = state.last_poll.get(name)
+            state.last_poll[name] = now
+            state.due_at[name] = now + interval
+            if member.failed is not None:
+                continue
             if polled is not None:
                 state.observe(name, member.new_posts, member.new_comments, now - polled)
             elif member.since is not None:
@@ -692,8 +700,6 @@ class FollowPlan:
                 state.observe(name, member.new_posts, member.new_comments, elapsed)
             if member.new_posts or member.new_comments:
                 state.last_seen[name] = self.started
-            state.last_poll[name] = now
-            state.due_at[name] = now + interval
 
     def silent(self, members: Sequence[Member]) -> list[Member]:
         """Members whose listings stayed empty longer than their activity makes likely

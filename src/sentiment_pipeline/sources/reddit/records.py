@@ -267,8 +267,8 @@ class _Run:
             for member in plan.silent(members):
                 await walk.check_silent(member)
             self.report.checked.update(walk.checked)
-            plan.polled([m for m in members if m.failed is None])
-            stats.status = "done"
+            plan.polled(members)
+            stats.status = "done" if any(m.failed is None for m in members) else "failed"
         except BudgetExhausted as stop:
             stats.status = "stopped"
             for member in members:
@@ -280,6 +280,7 @@ class _Run:
             for member in members:
                 member.failed = member.failed or error
             post_marks, comment_marks = {}, {}
+            plan.polled(members)  # tried: due again after its interval, not at once
         finally:
             for member in members:
                 name = member.source_id
