@@ -73,8 +73,9 @@ def test_quiet_subreddits_cost_two_requests_a_run(
     fake = fake_with(fake_reddit_factory, *NAMES)
     settings = scrape_settings(fake, tmp_path)
     first = ok(scrape(settings, *NAMES))
-    # first sight: each alone, its about checked, its posts' trees fetched
+    # first sight: each alone, its about checked, its posts' trees fetched; one token
     assert fake.count(route="about") == len(NAMES)
+    assert fake.count(route="access_token") == 1
     assert {p for p in first.report.groups} == set(NAMES)
     assert all(s.comment_trees > 0 for s in first.report.subreddits.values())
     fake.clear_log()
@@ -377,3 +378,16 @@ def test_under_every_a_failed_subreddit_waits_its_interval_like_the_others(
     again = scrape(settings, "python", "locked", follow=follow)
     assert again.errors == ["r/locked: private or quarantined (403 Forbidden); skipped"]
     assert fake.count(route="about", subreddit="locked") == 1
+
+
+def test_a_budget_too_small_for_every_is_said() -> None:
+    clock = ManualClock(NOW.timestamp())
+    state = FollowState(every=300, budget_per_hour=1, clock=clock)
+    state.activity = {"python": Activity("python", 1.0, 50.0)}
+    state.seeded = True
+    marks = Marks(latest={("python", k): NOW for k in ("submission", "comment")})
+    plan = FollowPlan([member(marks)], marks, state, listing_cap=1000, started=NOW)
+    ((group, _),) = plan.due()
+    assert plan.intervals["python"] > 300
+    (warning,) = group[0].stats.warnings
+    assert "longer than --every (300 s)" in warning and "--max-requests-per-hour" in warning

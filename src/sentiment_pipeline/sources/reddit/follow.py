@@ -36,7 +36,6 @@ from sentiment_pipeline.dto import Rejected
 from sentiment_pipeline.sources.reddit.client import (
     BudgetExhausted,
     count_requests_into,
-    with_backoff,
 )
 from sentiment_pipeline.sources.reddit.payload import comment_record, submission_record
 from sentiment_pipeline.sources.reddit.plan import Activity, Group, plan_cadence, plan_groups
@@ -319,9 +318,8 @@ class GroupWalk:
             count_requests_into(member.stats)
             name = member.target.name
             try:
-                await with_backoff(
-                    lambda name=name: reddit.subreddit(name, fetch=True),  # type: ignore[misc]
-                    self.worker.meter,
+                await self.worker.request(
+                    lambda name=name: reddit.subreddit(name, fetch=True)  # type: ignore[misc]
                 )
             except BudgetExhausted:
                 raise
@@ -673,8 +671,22 @@ class FollowPlan:
                 comments_per_hour=round(rates.comments_per_hour, 3),
                 interval=None if interval is None else round(interval, 1),
             )
+            if self.state is not None and interval is not None:
+                self._stretched(group, interval, self.state.every)
             chosen.append((list(group), stats))
         return chosen
+
+    @staticmethod
+    def _stretched(group: Sequence[Member], interval: float, every: float) -> None:
+        """Warn when the budget stretched a group's interval beyond `--every`."""
+        if interval <= every + 0.5:
+            return
+        for member in group:
+            member.stats.warnings.append(
+                f"r/{member.target.name}: polled every {interval:,.0f} s, longer than "
+                f"--every ({every:,.0f} s): --max-requests-per-hour is too small for the "
+                "activity of its group; raise it, or expect gaps closed by trees"
+            )
 
     def polled(self, members: Sequence[Member]) -> None:
         """After a group's walk: plan the members' next polls, and blend the sample of

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sentiment_pipeline.db.queries import Marks
 from sentiment_pipeline.dto import Rejected
@@ -25,6 +25,7 @@ __all__ = ["Emit", "SubredditWorker", "WorkerConfig", "refresh_since"]
 
 LOGGER = logging.getLogger(__name__)
 TREES_IN_FLIGHT = 4
+T = TypeVar("T")
 Emit = Callable[[dict[str, Any] | Rejected], Awaitable[None]]
 
 
@@ -79,13 +80,18 @@ class SubredditWorker:
         return method(limit=target.limit)
 
     async def next_item(self, listing: Any) -> Any:
-        """The listing's next item; the first request of a run fetches the token alone."""
+        """The listing's next item (see `request`)."""
+        return await self.request(listing.__anext__)
+
+    async def request(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run one API call with 429 backoff. The first call of a run fetches the OAuth
+        token alone; the others wait for it (else each would fetch a token of its own)."""
         if self._first:
             self._first = False
         else:
             await self.token_ready.wait()
         try:
-            return await with_backoff(listing.__anext__, self.meter)
+            return await with_backoff(call, self.meter)
         finally:
             self.token_ready.set()
 
