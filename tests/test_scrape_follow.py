@@ -49,6 +49,17 @@ def fake_with(factory: FakeFactory, *names: str, **spec: Any) -> RunningFakeRedd
     )
 
 
+def python_beside(factory: FakeFactory, name: str, access: Access, posts: int) -> RunningFakeReddit:
+    """r/python beside a subreddit that answers with `access` (private, banned…)."""
+    broken = FaultSpec(access=access)
+    return factory(
+        subreddits=(
+            SubredditSpec("python", posts=posts, seed=1),
+            SubredditSpec(name, posts=posts, seed=2, faults=broken),
+        )
+    )
+
+
 def scrape(settings: Settings, *names: str, **options: Any) -> ScrapeResult:
     return scrape_reddit(settings, targets(*names), RedditScrapeOptions(**options))
 
@@ -137,12 +148,7 @@ def test_nothing_is_stored_twice_when_groups_change(
 def test_a_banned_member_fails_alone_and_the_others_finish(
     fake_reddit_factory: FakeFactory, tmp_path: Path
 ) -> None:
-    fake = fake_reddit_factory(
-        subreddits=(
-            SubredditSpec("python", posts=20, seed=1),
-            SubredditSpec("gone", posts=20, seed=2, faults=FaultSpec(access=Access.BANNED)),
-        )
-    )
+    fake = python_beside(fake_reddit_factory, "gone", Access.BANNED, posts=20)
     settings = scrape_settings(fake, tmp_path)
     result = scrape(settings, "python", "gone")
     assert result.exit_code == ExitCode.FAILURES
@@ -357,12 +363,7 @@ def test_a_member_silent_longer_than_its_activity_makes_likely_is_checked_again(
 def test_under_every_a_failed_subreddit_waits_its_interval_like_the_others(
     fake_reddit_factory: FakeFactory, tmp_path: Path
 ) -> None:
-    fake = fake_reddit_factory(
-        subreddits=(
-            SubredditSpec("python", posts=10, seed=1),
-            SubredditSpec("locked", posts=10, seed=2, faults=FaultSpec(access=Access.PRIVATE)),
-        )
-    )
+    fake = python_beside(fake_reddit_factory, "locked", Access.PRIVATE, posts=10)
     settings = scrape_settings(fake, tmp_path)
     clock = ManualClock(time.time())
     follow = FollowState(every=300, budget_per_hour=3000, clock=clock)

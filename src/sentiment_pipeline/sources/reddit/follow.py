@@ -55,6 +55,7 @@ __all__ = [
     "build_member",
     "followable",
     "form_groups",
+    "group_path",
 ]
 
 COMMENT_OVERLAP = timedelta(seconds=30)  # comment listing read below a comment mark
@@ -225,9 +226,7 @@ def plan_intervals(
         min_interval=min(MIN_INTERVAL, state.every),
         follow_comments=comments,
     )
-    return {
-        "+".join(m.source_id for m in g): p.interval for g, p in zip(groups, plans, strict=True)
-    }
+    return {group_path(g): p.interval for g, p in zip(groups, plans, strict=True)}
 
 
 def _subreddit_of(item: Any) -> str | None:
@@ -268,10 +267,6 @@ class GroupWalk:
         self.started = started
         self.emit: Emit = worker.emit
         self.checked: dict[str, datetime] = {}  # `about` read and found well
-
-    @property
-    def path(self) -> str:
-        return "+".join(m.target.name for m in self.members.values() if m.failed is None)
 
     async def run(self) -> tuple[dict[str, datetime], dict[str, datetime]]:
         """Walk the group; returns the post and comment marks of the members whose walks
@@ -653,7 +648,7 @@ class FollowPlan:
         now = self.started.timestamp()
         chosen: list[tuple[list[Member], GroupStats]] = []
         for group in self.groups:
-            path = _path(group)
+            path = group_path(group)
             names = [m.source_id for m in group]
             interval = self.intervals.get(path)
             if self.state is not None and interval is not None:
@@ -697,7 +692,7 @@ class FollowPlan:
         if state is None:
             return
         now = self.started.timestamp()
-        interval = self.intervals.get(_path(members), state.every)
+        interval = self.intervals.get(group_path(members), state.every)
         for member in members:
             name = member.source_id
             polled = state.last_poll.get(name)
@@ -729,5 +724,7 @@ class FollowPlan:
         return found
 
 
-def _path(members: Sequence[Member]) -> str:
+def group_path(members: Sequence[Member]) -> str:
+    """A group's key: its members' source ids joined by `+` (`python+rust`), as in
+    `ScrapeReport.groups`, the metrics' `group` label and the planned intervals."""
     return "+".join(m.source_id for m in members)

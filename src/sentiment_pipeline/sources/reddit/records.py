@@ -34,6 +34,7 @@ from sentiment_pipeline.sources.reddit.follow import (
     Member,
     build_member,
     followable,
+    group_path,
     utc_now,
 )
 from sentiment_pipeline.sources.reddit.report import (
@@ -216,7 +217,7 @@ class _Run:
             started=started,
         )
         for group, stats in plan.due():
-            self.report.groups["+".join(stats.members)] = stats
+            self.report.groups[group_path(group)] = stats
             self.finishing.append(stats.members)
             jobs.append(self._group(group, stats, plan))
         return jobs
