@@ -45,6 +45,7 @@ from sentiment_pipeline.sources.reddit.settings import (
     RedditTargets,
     SubredditTarget,
 )
+from sentiment_pipeline.sources.topic import TopicSettings, topics_from
 
 if TYPE_CHECKING:
     from pydantic_settings.sources.types import Traversable
@@ -111,6 +112,9 @@ class Settings(RedditTargets, _Pipeline, RedditSettings, _Storage, BaseSettings)
         extra="ignore",
         validate_default=True,
     )
+
+    # name -> query and scope (sources/topic.py, docs/topics.md); YAML or JSON in env
+    topics: dict[str, TopicSettings] = Field(default_factory=dict)
 
     @field_validator("database_url", mode="after")
     @classmethod
@@ -342,6 +346,7 @@ def load_settings(
         raise
     if check_database:
         _ = settings.database  # parses the URL: ConfigError when refused
+        topics_from(settings.topics)  # ConfigError naming a topic's malformed query
     return settings
 
 

@@ -31,9 +31,11 @@ __all__ = [
     "TABLE_NAME",
     "Base",
     "CollectionMarkORM",
+    "EventTopicORM",
     "RawEventORM",
     "RawEventRevisionORM",
     "SentimentScoreORM",
+    "TopicMatchORM",
 ]
 
 TABLE_NAME = "raw_events"
@@ -171,3 +173,42 @@ class CollectionMarkORM(Base):
     )
 
     __table_args__ = (PrimaryKeyConstraint("source", "target", "kind", name="pk_collection_marks"),)
+
+
+class EventTopicORM(Base):
+    """One event's membership of one topic (migration 0005; see topics/): `via` is
+    `text` (its own text matches) or `post` (a comment whose post matches)."""
+
+    __tablename__ = "event_topics"
+
+    id: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    topic: Mapped[str] = mapped_column(Text, nullable=False)
+    via: Mapped[str] = mapped_column(Text, nullable=False)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("id", "occurred_at", "topic", name="pk_event_topics"),
+        Index("ix_event_topics_topic_occurred_at", "topic", "occurred_at"),
+    )
+
+
+# TimescaleDB makes this index with the hypertable; the migration makes it elsewhere.
+Index("event_topics_occurred_at_idx", EventTopicORM.occurred_at.desc())
+
+
+class TopicMatchORM(Base):
+    """The state of one topic's re-match by `sentpipe topics match` (migration 0005)."""
+
+    __tablename__ = "topic_matches"
+
+    topic: Mapped[str] = mapped_column(Text)
+    definition: Mapped[str] = mapped_column(Text, nullable=False)
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    position_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    position_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+    __table_args__ = (PrimaryKeyConstraint("topic", name="pk_topic_matches"),)

@@ -31,7 +31,9 @@ class RunResult:
     `duplicates`, `spooled` (waiting for the database), `replayed` (from the spool),
     `repaired` (rows a follower sink such as the CSV sink had missed, written to it from
     the database, see `pipeline.journal`);
-    `batches` written; `per_source_id` the same per source id; `duration` in seconds.
+    `batches` written; `per_source_id` the same per source id; `topic_links` the topic
+    links the leading sink stored, per topic and `via` (`{"tesla": {"text": 3, "post":
+    9}}`, see topics/); `duration` in seconds.
     `errors`/`warnings` are one-line messages; `stopped_early`/`stop_reason` tell a
     bounded or interrupted run. A job that runs the pipeline may subclass this to add
     its own report (see `extra`).
@@ -49,6 +51,7 @@ class RunResult:
     repaired: int = 0
     batches: int = 0
     per_source_id: dict[str, SourceCounts] = field(default_factory=dict)
+    topic_links: dict[str, dict[str, int]] = field(default_factory=dict)
     duration: float = 0.0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -62,6 +65,11 @@ class RunResult:
             counts = self.per_source_id[source_id] = SourceCounts()
         return counts
 
+    def count_links(self, topic: str, via: str, number: int = 1) -> None:
+        """Add `number` stored links of `topic` by `via` to `topic_links`."""
+        counts = self.topic_links.setdefault(topic, {})
+        counts[via] = counts.get(via, 0) + number
+
     def absorb(self, other: RunResult) -> None:
         """Add `other`'s counts (numbers, per source id), errors and warnings to this
         result, and its early stop: the parts of one command (a catch-up before a job's
@@ -73,6 +81,9 @@ class RunResult:
             into = self.counts_for(source_id)
             for item in fields(SourceCounts):
                 setattr(into, item.name, getattr(into, item.name) + getattr(counts, item.name))
+        for topic, by_via in other.topic_links.items():
+            for via, number in by_via.items():
+                self.count_links(topic, via, number)
         self.errors += other.errors
         self.warnings += other.warnings
         self.dry_run = self.dry_run or other.dry_run
