@@ -15,6 +15,7 @@ from tests.fixtures.isolation import ROOT
 PACKAGE = ROOT / "src" / "sentiment_pipeline"
 # Every stage sits above the sources (a source yields records; stages call it).
 STAGES = (
+    "topics",
     "pipeline",
     "sinks",
     "scrape",

@@ -69,7 +69,9 @@ def upgrade() -> None:
             ).bindparams(interval=chunk_interval)
         )
     else:
-        op.create_index("event_topics_occurred_at_idx", "event_topics", [sa.text("occurred_at DESC")])
+        op.create_index(
+            "event_topics_occurred_at_idx", "event_topics", [sa.text("occurred_at DESC")]
+        )
     op.create_index("ix_event_topics_topic_occurred_at", "event_topics", ["topic", "occurred_at"])
     op.create_table(
         "topic_matches",

@@ -21,6 +21,7 @@ from sentiment_pipeline.cli import refresh as refresh_cmd
 from sentiment_pipeline.cli import scrape as scrape_cmd
 from sentiment_pipeline.cli import sentiment as sentiment_cmd
 from sentiment_pipeline.cli import stats as stats_cmd
+from sentiment_pipeline.cli import topics as topics_cmd
 from sentiment_pipeline.cli.boundary import SentpipeGroup
 from sentiment_pipeline.cli.metavars import use_named_help
 from sentiment_pipeline.cli.state import get_state
@@ -46,6 +47,7 @@ app.add_typer(ingest_cmd.ingest_app, name="ingest")
 app.add_typer(ingest_cmd.spool_app, name="spool")
 app.add_typer(sentiment_cmd.app, name="sentiment")
 app.add_typer(refresh_cmd.app, name="refresh")
+app.add_typer(topics_cmd.app, name="topics")
 
 # Plain help that names what to type, for every command: cli/metavars.py.
 use_named_help(app)

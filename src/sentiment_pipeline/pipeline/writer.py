@@ -37,6 +37,7 @@ from sentiment_pipeline.sinks.base import (
     Repairable,
     Sink,
     StoredRows,
+    TakesLinks,
     WriteResult,
     leaders_and_followers,
 )
@@ -137,9 +138,9 @@ class BatchWriter:
             self._finish(batch, outcome, failures, allow_spool, entry, clean=clean)
 
         if self._following is not None and outcome.new:
-            self._behind = (self._following.submit(self._follow, outcome.new), finish)
+            self._behind = (self._following.submit(self._follow, outcome), finish)
         else:
-            finish(self._follow(outcome.new) if outcome.new else [])
+            finish(self._follow(outcome) if outcome.new else [])
         return True
 
     def _write_without_leader(self, batch: Sequence[RawEventDTO], allow_spool: bool) -> bool:
@@ -177,11 +178,20 @@ class BatchWriter:
         self._behind = None
         finish(future.result())
 
-    def _follow(self, events: Sequence[RawEventDTO]) -> list[str]:
-        """The followers' writes of one batch (on the follower thread): their failures."""
+    def _follow(self, outcome: WriteResult) -> list[str]:
+        """The followers' writes of what the leader newly stored (on the follower
+        thread), each follower's topic links first (`TakesLinks`): their failures."""
         failures: list[str] = []
         for follower in self.followers:
-            self._guarded(follower, events, failures)
+            if outcome.links and isinstance(follower, TakesLinks):
+                try:
+                    follower.write_links(outcome.links)
+                except (TransientError, OSError) as error:
+                    message = f"{follower.name} sink failed: {error}"
+                    LOGGER.error(message)
+                    failures.append(message)
+                    continue
+            self._guarded(follower, outcome.new, failures)
         return failures
 
     def _finish(
@@ -271,6 +281,8 @@ class BatchWriter:
         return True
 
     def _count(self, batch: Sequence[RawEventDTO], outcome: WriteResult) -> None:
+        for link in outcome.links:
+            self.result.count_links(link.topic, link.via)
         self.result.inserted += outcome.inserted
         self.result.duplicates += outcome.duplicates
         new_by_source = Counter(event.source_id for event in outcome.new)

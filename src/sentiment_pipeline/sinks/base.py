@@ -13,12 +13,14 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from sentiment_pipeline.dto import RawEventDTO
+from sentiment_pipeline.topics.tagger import Link
 
 __all__ = [
     "FollowsLeader",
     "Repairable",
     "Sink",
     "StoredRows",
+    "TakesLinks",
     "WriteResult",
     "dedupe_batch",
     "leaders_and_followers",
@@ -28,10 +30,12 @@ __all__ = [
 @dataclass(frozen=True)
 class WriteResult:
     """`new` are the events this write stored for the first time, in batch order;
-    `duplicates` counts the rest (already stored, or repeated within the batch)."""
+    `duplicates` counts the rest (already stored, or repeated within the batch); `links`
+    the topic links of the new events it stored with them (`topics.Tagger`)."""
 
     new: Sequence[RawEventDTO]
     duplicates: int
+    links: Sequence[Link] = ()
 
     @property
     def inserted(self) -> int:
@@ -64,6 +68,15 @@ class FollowsLeader(Protocol):
     drops its own de-duplication (the CSV sink: no look-up of keys in its files)."""
 
     def follow_leader(self) -> None: ...
+
+
+@runtime_checkable
+class TakesLinks(Protocol):
+    """A follower that keeps the topic links of the events it is sent (the CSV sink's
+    `topic=<name>/` files): `write_links` is called with the leader's links of a batch
+    before the batch itself, so a crash between the two is repaired by the rerun."""
+
+    def write_links(self, links: Sequence[Link]) -> None: ...
 
 
 @runtime_checkable

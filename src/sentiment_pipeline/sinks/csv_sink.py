@@ -1,5 +1,13 @@
 """CSV sink: `<csv dir>/<source>/<source_id>/<YYYY-MM-DD>.csv` by the event's UTC date.
 
+Topic links (docs/topics.md) go to `<csv dir>/topic=<name>/<YYYY-MM-DD>.csv`, one file
+per topic and day, with the columns of the `event_topics` table (`LINK_COLUMNS`): a
+folder name no source can have (`=` is not allowed in one), hive-style. They are
+written before the events they link, each link once, so an interrupted write is
+completed by the rerun. Following a database, they are the links it stored; alone,
+this sink links the events it writes itself (a comment's post only when it came in the
+same batch: across runs that needs the database).
+
 Guarantees: RFC 4180 (CRLF rows, quoted fields), UTF-8, one header per file, appends across
 runs, no duplicates. Following a database sink it receives exactly the rows the database
 newly inserted; alone, it skips keys already present in that day's file. Each file's rows
@@ -26,20 +34,22 @@ import logging
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sentiment_pipeline.dto import RawEventDTO
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
 from sentiment_pipeline.timeparse import canonical_text, day_name, to_utc
+from sentiment_pipeline.topics import Link, Tagger, tagger_for
 
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
 
 __all__ = [
     "COLUMNS",
+    "LINK_COLUMNS",
     "CsvSink",
     "csv_field",
     "csv_row",
@@ -59,6 +69,8 @@ COLUMNS = (
     "processed",
     "processed_at",
 )
+LINK_COLUMNS = ("id", "occurred_at", "topic", "via")
+_Keyed = TypeVar("_Keyed", RawEventDTO, Link)  # a row's subject: an event or a topic link
 LOGGER = logging.getLogger(__name__)
 _TAIL_BLOCK = 1 << 20  # bytes read back at a time to find a torn row's start
 
@@ -124,8 +136,11 @@ class CsvSink:
     name = "csv"
     is_database = False
 
-    def __init__(self, directory: Path, dedupe_against_files: bool = True) -> None:
+    def __init__(
+        self, directory: Path, dedupe_against_files: bool = True, tagger: Tagger | None = None
+    ) -> None:
         self.directory = directory
+        self.tagger = tagger  # links the events it writes when no database leads
         # True when no database leads: then keys already in the file are skipped.
         self.dedupe_against_files = dedupe_against_files
         # path -> (inode, size, keys) of a file as this sink last saw it
@@ -146,14 +161,39 @@ class CsvSink:
 
     def write(self, batch: Sequence[RawEventDTO]) -> WriteResult:
         # Following a database, a batch is the rows it newly stored: unique already.
-        unique, repeats = dedupe_batch(batch) if self.dedupe_against_files else (batch, 0)
-        new = self._write(unique, check=self.dedupe_against_files)
-        return WriteResult(new=new, duplicates=repeats + len(unique) - len(new))
+        if not self.dedupe_against_files:
+            return WriteResult(new=self._write(batch, check=False), duplicates=0)
+        unique, repeats = dedupe_batch(batch)
+        links = self._own_links(unique)
+        new = self._write(unique, check=True)
+        fresh = {event.key for event in new}
+        links = [link for link in links if (link.id, link.occurred_at) in fresh]
+        return WriteResult(new=new, duplicates=repeats + len(unique) - len(new), links=links)
 
     def repair(self, events: Sequence[RawEventDTO]) -> int:
-        """Append the events whose key the day file lacks; how many were appended."""
+        """Append the events whose key the day file lacks (and their topic links, by
+        their text and by a post among them); how many were appended."""
         unique, _ = dedupe_batch(events)
+        self._own_links(unique)
         return len(self._write(unique, check=True))
+
+    def _own_links(self, events: Sequence[RawEventDTO]) -> list[Link]:
+        """Link `events` to the configured topics and write the links (those missing)."""
+        links = self.tagger.links(events) if self.tagger is not None else []
+        self.write_links(links)
+        return links
+
+    def write_links(self, links: Sequence[Link]) -> None:
+        """Append the topic links a `topic=<name>/<day>.csv` file lacks (`TakesLinks`).
+        Raises `OSError` (a full disk: that file is cut back, as the events' are)."""
+        by_file: dict[Path, list[tuple[Link, str]]] = defaultdict(list)
+        for link in links:
+            stamp = csv_timestamp(link.occurred_at)
+            by_file[self.directory / f"topic={link.topic}" / f"{stamp[:10]}.csv"].append(
+                (link, stamp)
+            )
+        for path, rows in by_file.items():
+            self._append(path, rows, _link_bytes, check=True)
 
     def _write(self, events: Sequence[RawEventDTO], check: bool) -> list[RawEventDTO]:
         """Append `events` to their day files (`check`: those a file lacks); the events
@@ -167,12 +207,20 @@ class CsvSink:
         ingested = csv_timestamp(datetime.now(UTC))
         for (source, source_id, day), rows in by_day.items():
             path = self.directory / source / source_id / f"{day}.csv"
-            new.extend(self._append(path, rows, ingested, check))
+
+            def render(rows: list[tuple[RawEventDTO, str]], header: bool) -> bytes:
+                return _row_bytes(rows, ingested, header)
+
+            new.extend(self._append(path, rows, render, check))
         return new
 
     def _append(
-        self, path: Path, rows: list[tuple[RawEventDTO, str]], ingested: str, check: bool
-    ) -> list[RawEventDTO]:
+        self,
+        path: Path,
+        rows: list[tuple[_Keyed, str]],
+        render: Callable[[list[tuple[_Keyed, str]], bool], bytes],
+        check: bool,
+    ) -> list[_Keyed]:
         """Append rows to one day file in one write, under the file's lock, and fsync;
         `check`: only rows whose key the file lacks. A failed write (a full disk) is cut
         back off, so the file never keeps a torn row. Returns the rows appended."""
@@ -183,7 +231,7 @@ class CsvSink:
                 self._seen.pop(path, None)
             if not rows:
                 return []
-            data = _row_bytes(rows, ingested, header=size == 0)
+            data = render(rows, size == 0)
             try:
                 _write_all(descriptor, data)
                 os.fsync(descriptor)
@@ -198,8 +246,8 @@ class CsvSink:
         return [event for event, _ in rows]
 
     def _fresh(
-        self, path: Path, descriptor: int, size: int, rows: list[tuple[RawEventDTO, str]]
-    ) -> list[tuple[RawEventDTO, str]]:
+        self, path: Path, descriptor: int, size: int, rows: list[tuple[_Keyed, str]]
+    ) -> list[tuple[_Keyed, str]]:
         """The rows whose key the file lacks, each key once (the file's keys are read
         back unless it is as this sink left it)."""
         inode = os.fstat(descriptor).st_ino
@@ -208,7 +256,7 @@ class CsvSink:
             cached = (inode, size, _read_keys(path) if size else set())
             self._seen[path] = cached
         seen = cached[2]
-        fresh: dict[str, tuple[RawEventDTO, str]] = {}
+        fresh: dict[str, tuple[_Keyed, str]] = {}
         for event, stamp in rows:
             key = f"{event.id}\t{stamp}"
             if key not in seen:
@@ -217,6 +265,15 @@ class CsvSink:
 
     def close(self) -> None:
         self._seen.clear()
+
+
+def _link_bytes(rows: list[tuple[Link, str]], header: bool) -> bytes:
+    """Topic links as rows of `LINK_COLUMNS` (the topic a path-safe name, never quoted)."""
+    parts = [csv_row(LINK_COLUMNS)] if header else []
+    parts.extend(
+        f"{csv_field(link.id)},{stamp},{link.topic},{link.via}\r\n" for link, stamp in rows
+    )
+    return "".join(parts).encode()
 
 
 def _row_bytes(rows: list[tuple[RawEventDTO, str]], ingested: str, header: bool) -> bytes:
@@ -366,4 +423,4 @@ def _rewritten(path: Path, wanted: dict[str, str]) -> tuple[str, int]:
 
 
 def from_settings(settings: Settings) -> CsvSink:
-    return CsvSink(settings.csv_path)
+    return CsvSink(settings.csv_path, tagger=tagger_for(settings))

@@ -35,6 +35,8 @@ from sentiment_pipeline.dto import RawEventDTO, compact_json, shipped_event
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
 from sentiment_pipeline.timeparse import to_utc
+from sentiment_pipeline.topics import Link, Tagger, tagger_for
+from sentiment_pipeline.topics.store import PostgresLinks
 
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
@@ -105,8 +107,10 @@ class PostgresSink:
     name = "timescale"
     is_database = True
 
-    def __init__(self, url: DatabaseURL) -> None:
+    def __init__(self, url: DatabaseURL, tagger: Tagger | None = None) -> None:
         self.url = url
+        self.tagger = tagger  # links each new event to its topics, in the same transaction
+        self._links: list[Link] = []
         self._conn: psycopg.Connection[Any] | None = None
         # Commit-ack lost: (xid, events) of a write whose outcome is unknown; once resolved as
         # committed, its keys go to `_unreported` so the retry reports them as new.
@@ -121,6 +125,7 @@ class PostgresSink:
         try:
             conn = self._connection()
             self._resolve_in_doubt(conn)
+            self._links = []
             try:
                 new = self._probe_and_copy(conn, unique)
             except pg_errors.UniqueViolation:
@@ -136,7 +141,16 @@ class PostgresSink:
             self._pending = None
         if self._unreported:
             self._unreported.difference_update(e.key for e in new)
-        return WriteResult(new=new, duplicates=repeats + len(unique) - len(new))
+        return WriteResult(new=new, duplicates=repeats + len(unique) - len(new), links=self._links)
+
+    def _link(self, cur: psycopg.Cursor[Any], events: Sequence[RawEventDTO]) -> None:
+        """Store the topic links of `events` (just inserted) in the write's transaction."""
+        if self.tagger is None or not events:
+            self._links = []
+            return
+        store = PostgresLinks(cur)
+        self._links = self.tagger.links(events, store.post_topics)
+        store.insert(self._links)
 
     @property
     def identity(self) -> str:
@@ -183,6 +197,7 @@ class PostgresSink:
                 assert row is not None
                 self._pending = (row[0], absent)
                 copy_rows(cur, _COPY_TABLE, absent)
+                self._link(cur, absent)
         return self._with_unreported(events, absent, existing)
 
     def _stage_and_merge(
@@ -196,7 +211,8 @@ class PostgresSink:
             copy_rows(cur, _COPY_STAGE, events)
             cur.execute(_MERGE_STAGE, binary=True)
             inserted: set[Key] = set(cur.fetchall())
-        new = [e for e in events if e.key in inserted]
+            new = [e for e in events if e.key in inserted]
+            self._link(cur, new)
         return self._with_unreported(events, new, {e.key for e in events} - inserted)
 
     def _with_unreported(
@@ -253,7 +269,7 @@ def from_settings(settings: Settings) -> PostgresSink:
             "the timescale sink needs a postgresql:// database URL",
             "set SENTPIPE_DATABASE_URL to your TimescaleDB/PostgreSQL server, or use --sink sqlite",
         )
-    return PostgresSink(settings.database)
+    return PostgresSink(settings.database, tagger_for(settings))
 
 
 def _dedupe(batch: Sequence[RawEventDTO]) -> tuple[list[RawEventDTO], int]:

@@ -19,6 +19,8 @@ from sentiment_pipeline.dto import RawEventDTO, shipped_event
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.sinks.base import WriteResult, dedupe_batch
 from sentiment_pipeline.timeparse import storage_text, to_utc
+from sentiment_pipeline.topics import Link, Tagger, tagger_for
+from sentiment_pipeline.topics.store import SqliteLinks
 
 if TYPE_CHECKING:
     from sentiment_pipeline.settings import Settings
@@ -37,8 +39,9 @@ class SqliteSink:
     name = "sqlite"
     is_database = True
 
-    def __init__(self, url: DatabaseURL) -> None:
+    def __init__(self, url: DatabaseURL, tagger: Tagger | None = None) -> None:
         self.url = url
+        self.tagger = tagger  # links each new event to its topics, in the same transaction
         self.path = url.sqlite_path
         self._connection: sqlite3.Connection | None = None
 
@@ -96,6 +99,7 @@ class SqliteSink:
                     " payload) VALUES (?, ?, ?, ?, ?, ?)",
                     new_rows,
                 )
+                links = self._link(connection, new_events)
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
@@ -105,7 +109,18 @@ class SqliteSink:
             if mapped is error:
                 raise
             raise mapped from error
-        return WriteResult(new=new_events, duplicates=repeats + len(unique) - len(new_events))
+        return WriteResult(
+            new=new_events, duplicates=repeats + len(unique) - len(new_events), links=links
+        )
+
+    def _link(self, connection: sqlite3.Connection, events: list[RawEventDTO]) -> list[Link]:
+        """Store the topic links of `events` (just inserted) in the write's transaction."""
+        if self.tagger is None or not events:
+            return []
+        store = SqliteLinks(connection)
+        links = self.tagger.links(events, store.post_topics)
+        store.insert(links)
+        return links
 
     @property
     def identity(self) -> str:
@@ -167,4 +182,4 @@ def from_settings(settings: Settings) -> SqliteSink:
             "the sqlite sink needs a sqlite:/// database URL",
             "unset SENTPIPE_DATABASE_URL for the embedded default, or use --sink timescale",
         )
-    return SqliteSink(url)
+    return SqliteSink(url, tagger_for(settings))

@@ -1,0 +1,290 @@
+"""`sentpipe topics match`: link stored events to topics again, in resumable batches.
+
+After a topic is added or its query or scope changed, the links the writers made are
+missing or stale. `match_topics` reads `raw_events` in (occurred_at, id) order, a batch
+at a time; for each batch, in one transaction, it removes the batch range's links of the
+topics being matched, links the batch again (`Tagger`: by text, and by post through the
+posts' links, which earlier batches already renewed) and saves each topic's position in
+`topic_matches`. An interrupted match (a stop, SIGTERM, SIGKILL, an outage) continues
+from its last committed batch when run again with the same topic definition and window;
+a finished one is skipped unless asked for. Only the payload keys the sources' text,
+title and post rules read are fetched (`scan_fields`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sentiment_pipeline.db.connect import connect_pg, connect_sqlite
+from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.dto import RawEventDTO
+from sentiment_pipeline.dto.model import constructed
+from sentiment_pipeline.sources import generic_spec, known_specs
+from sentiment_pipeline.sources.topic import Topic
+from sentiment_pipeline.timeparse import to_utc
+from sentiment_pipeline.topics.store import (
+    MatchState,
+    Position,
+    PostgresLinks,
+    PostgresMatch,
+    ScanRow,
+    SqliteLinks,
+    SqliteMatch,
+    TopicFigures,
+)
+from sentiment_pipeline.topics.tagger import Tagger
+
+__all__ = ["BATCH_SIZE", "MatchReport", "TopicRun", "list_topics", "match_topics", "scan_fields"]
+
+BATCH_SIZE = 10_000  # events per batch: one transaction, one saved position
+
+
+def scan_fields() -> list[str]:
+    """The payload keys any source's title, text and post rules read, in a stable order."""
+    keys: dict[str, None] = {}
+    for spec in [*known_specs().values(), generic_spec("any")]:
+        keys.update(dict.fromkeys(spec.columns.title))
+        keys.update(dict.fromkeys(spec.text_keys))
+        if spec.marks is not None and spec.marks.link_key is not None:
+            keys[spec.marks.link_key] = None
+    return list(keys)
+
+
+@dataclass
+class TopicRun:
+    """What a match did for one topic: `status` is `matched` (the window is done),
+    `resumed` (done, continuing an interrupted run), `stopped` (interrupted again:
+    run it again to continue) or `up to date` (skipped); `scanned` events read,
+    `text`/`post` links stored."""
+
+    status: str = "matched"
+    scanned: int = 0
+    text: int = 0
+    post: int = 0
+
+
+@dataclass
+class MatchReport:
+    """Per topic (`TopicRun`), the events read, the seconds taken, whether stopped."""
+
+    topics: dict[str, TopicRun] = field(default_factory=dict)
+    scanned: int = 0
+    duration: float = 0.0
+    stopped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for `--json`."""
+        return {
+            "topics": {name: vars(run) for name, run in self.topics.items()},
+            "scanned": self.scanned,
+            "duration": round(self.duration, 3),
+            "stopped": self.stopped,
+        }
+
+
+class _Session:
+    """One connection, its dialect's SQL and the transactions of the batches."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        if url.backend == "postgresql":
+            self.connection: Any = connect_pg(url, autocommit=False)
+            self.sql: PostgresMatch | SqliteMatch = PostgresMatch(self.connection)
+        else:
+            self.connection = connect_sqlite(url)
+            self.connection.isolation_level = None
+            self.sql = SqliteMatch(self.connection)
+
+    def links(self) -> PostgresLinks | SqliteLinks:
+        if isinstance(self.sql, PostgresMatch):
+            return PostgresLinks(self.connection.cursor())
+        return SqliteLinks(self.connection)
+
+    def begin(self) -> None:
+        if isinstance(self.sql, SqliteMatch):
+            self.connection.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        if isinstance(self.sql, SqliteMatch):
+            if self.connection.in_transaction:
+                self.connection.execute("COMMIT")
+        else:
+            self.connection.commit()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _event(row: ScanRow, fields: Sequence[str]) -> RawEventDTO:
+    ident, moment, source, source_id, kind, *values = row
+    payload = {key: value for key, value in zip(fields, values, strict=True) if value is not None}
+    return constructed(
+        {
+            "id": ident,
+            "occurred_at": to_utc(moment),
+            "source": source,
+            "source_id": source_id,
+            "event_type": kind,
+            "payload": payload,
+        }
+    )
+
+
+def _start(
+    topic: Topic, state: MatchState | None, since: datetime | None, force: bool
+) -> tuple[str, Position | None] | None:
+    """(status, position to start after) of `topic`, or None when it is up to date."""
+    same = state is not None and state.definition == topic.definition and state.since == since
+    if same and state is not None and state.finished_at is None:
+        position = None if state.position_at is None else (state.position_at, state.position_id)
+        return "resumed", position  # type: ignore[return-value]
+    if same and not force:
+        return None
+    return "matched", None
+
+
+def match_topics(
+    url: DatabaseURL,
+    topics: Sequence[Topic],
+    *,
+    since: datetime | None = None,
+    force: bool = False,
+    batch_size: int = BATCH_SIZE,
+    on_batch: Callable[[int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> MatchReport:
+    """Re-match `topics` over the stored events (from `since`, inclusive); see the module
+    docstring. `force`: match a topic whose last match is finished and current too.
+    `on_batch(events read so far)`; `stop()` is asked between batches. Raises
+    `ConfigError`/`DatabaseUnreachable` when the database cannot be used."""
+    began = time.monotonic()
+    report = MatchReport()
+    session = _Session(url)
+    try:
+        states = session.sql.states()
+        session.commit()
+        groups: dict[Position | None, list[Topic]] = {}
+        for topic in topics:
+            start = _start(topic, states.get(topic.name), since, force)
+            if start is None:
+                report.topics[topic.name] = TopicRun(status="up to date")
+                continue
+            report.topics[topic.name] = TopicRun(status=start[0])
+            groups.setdefault(start[1], []).append(topic)
+        for position, group in groups.items():
+            _run(session, group, position, since, batch_size, report, on_batch, stop)
+            if report.stopped:
+                break
+    finally:
+        session.close()
+        report.duration = time.monotonic() - began
+    return report
+
+
+def _run(
+    session: _Session,
+    topics: list[Topic],
+    after: Position | None,
+    since: datetime | None,
+    batch_size: int,
+    report: MatchReport,
+    on_batch: Callable[[int], None] | None,
+    stop: Callable[[], bool] | None,
+) -> None:
+    """Match one group of topics (same start) batch by batch to the end."""
+    fields = scan_fields()
+    tagger = Tagger(topics)
+    names = [topic.name for topic in topics]
+    while True:
+        if stop is not None and stop():
+            report.stopped = True
+            for name in names:
+                report.topics[name].status = "stopped"
+            return
+        rows = session.sql.scan(fields, after, since, batch_size)
+        session.begin()
+        if not rows:
+            _save(session, topics, since, after, finished=datetime.now(UTC))
+            session.commit()
+            return
+        events = [_event(row, fields) for row in rows]
+        last = (events[-1].occurred_at, events[-1].id)
+        session.sql.forget_range(names, after, last, since)
+        store = session.links()
+        links = tagger.links(events, store.post_topics)
+        store.insert(links)
+        _save(session, topics, since, last, finished=None)
+        session.commit()
+        for link in links:
+            run = report.topics[link.topic]
+            setattr(run, link.via, getattr(run, link.via) + 1)
+        for name in names:
+            report.topics[name].scanned += len(events)
+        report.scanned += len(events)
+        after = last
+        if on_batch is not None:
+            on_batch(report.scanned)
+
+
+def _save(
+    session: _Session,
+    topics: list[Topic],
+    since: datetime | None,
+    position: Position | None,
+    finished: datetime | None,
+) -> None:
+    at, ident = position if position is not None else (None, None)
+    for topic in topics:
+        session.sql.save_state(MatchState(topic.name, topic.definition, since, at, ident, finished))
+
+
+@dataclass(frozen=True)
+class TopicListing:
+    """One line of `topics list`: the topic's query, its stored links and match state."""
+
+    name: str
+    query: str | None  # None: links stored for a topic no longer configured
+    subreddits: list[str] | None
+    figures: TopicFigures | None
+    state: str
+
+
+def _state_text(topic: Topic | None, state: MatchState | None) -> str:
+    if topic is None:
+        return "not configured"
+    if state is None:
+        return "history not matched"
+    if state.definition != topic.definition:
+        return "query changed since the last match"
+    if state.finished_at is None:
+        return "match interrupted"
+    return "up to date"
+
+
+def list_topics(url: DatabaseURL, topics: Sequence[Topic]) -> list[TopicListing]:
+    """Every configured topic, and every topic with stored links or a match state, by
+    name: its query, stored links and whether stored history is matched by its query."""
+    session = _Session(url)
+    try:
+        figures = session.sql.figures()
+        states = session.sql.states()
+    finally:
+        session.close()
+    configured = {topic.name: topic for topic in topics}
+    listing = []
+    for name in sorted({*configured, *figures, *states}):
+        topic = configured.get(name)
+        listing.append(
+            TopicListing(
+                name=name,
+                query=topic.text if topic is not None else None,
+                subreddits=sorted(topic.subreddits) if topic and topic.subreddits else None,
+                figures=figures.get(name),
+                state=_state_text(topic, states.get(name)),
+            )
+        )
+    return listing

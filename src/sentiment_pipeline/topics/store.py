@@ -1,0 +1,291 @@
+"""The SQL of `event_topics` and `topic_matches`, one class per backend.
+
+The sinks call `post_topics` and `insert` inside their write transaction (so an event
+and its links commit together); `topics match` and `topics list` use the rest. Times
+cross as aware datetimes; SQLite stores them as its UTC text (`timeparse.storage_text`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sentiment_pipeline.timeparse import storage_text as sqlite_time
+from sentiment_pipeline.timeparse import to_utc
+from sentiment_pipeline.topics.tagger import Link
+
+__all__ = [
+    "LinkStore",
+    "MatchState",
+    "PostgresLinks",
+    "PostgresMatch",
+    "SqliteLinks",
+    "SqliteMatch",
+    "TopicFigures",
+]
+
+
+@dataclass(frozen=True)
+class TopicFigures:
+    """What `topics list` shows of one topic's stored links."""
+
+    events: int
+    by_text: int
+    by_post: int
+    newest: datetime | None
+
+
+@dataclass(frozen=True)
+class MatchState:
+    """One `topic_matches` row: the definition matched with, the window's start, the
+    keyset position of the last batch done, and when the window was finished."""
+
+    topic: str
+    definition: str
+    since: datetime | None
+    position_at: datetime | None
+    position_id: str | None
+    finished_at: datetime | None
+
+
+class LinkStore(Protocol):
+    """What the sinks and `topics match` need of a backend (see the classes below)."""
+
+    def post_topics(self, ids: Collection[str]) -> dict[str, set[str]]: ...
+
+    def insert(self, links: Sequence[Link]) -> None: ...
+
+
+def _by_post(rows: Iterator[tuple[str, str]] | list[tuple[str, str]]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = defaultdict(set)
+    for ident, topic in rows:
+        found[ident].add(topic)
+    return dict(found)
+
+
+class PostgresLinks:
+    """`event_topics` on PostgreSQL/TimescaleDB through one psycopg cursor (the caller's
+    transaction)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def post_topics(self, ids: Collection[str]) -> dict[str, set[str]]:
+        """{post id: topics it belongs to by its text}, for those of `ids` with any."""
+        if not ids:
+            return {}
+        self.cursor.execute(
+            "SELECT id, topic FROM event_topics WHERE id = ANY(%s) AND via = 'text'", (list(ids),)
+        )
+        return _by_post(self.cursor.fetchall())
+
+    def insert(self, links: Sequence[Link]) -> None:
+        """Store `links` (a link already stored for the event and topic stays)."""
+        if not links:
+            return
+        self.cursor.execute(
+            "INSERT INTO event_topics (id, occurred_at, topic, via) "
+            "SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::text[], %s::text[]) "
+            "ON CONFLICT DO NOTHING",
+            tuple(list(column) for column in zip(*links, strict=True)),
+        )
+
+    def forget(self, topics: Sequence[str], keys: Sequence[tuple[str, datetime]]) -> None:
+        """Remove the links of `topics` of the events `keys` (before re-matching them)."""
+        if not topics or not keys:
+            return
+        times = [moment for _, moment in keys]
+        self.cursor.execute(
+            "DELETE FROM event_topics t USING unnest(%s::text[], %s::timestamptz[]) AS k(id, at) "
+            "WHERE t.id = k.id AND t.occurred_at = k.at AND t.topic = ANY(%s) "
+            "AND t.occurred_at BETWEEN %s AND %s",
+            ([k for k, _ in keys], times, list(topics), min(times), max(times)),
+        )
+
+
+class SqliteLinks:
+    """`event_topics` on SQLite through one connection (the caller's transaction)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def post_topics(self, ids: Collection[str]) -> dict[str, set[str]]:
+        """{post id: topics it belongs to by its text}, for those of `ids` with any."""
+        found: dict[str, set[str]] = {}
+        wanted = list(ids)
+        for start in range(0, len(wanted), 500):  # SQLite's parameter limit
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.connection.execute(
+                f"SELECT id, topic FROM event_topics WHERE via = 'text' AND id IN ({marks})",
+                part,
+            ).fetchall()
+            for ident, topics in _by_post(rows).items():
+                found.setdefault(ident, set()).update(topics)
+        return found
+
+    def insert(self, links: Sequence[Link]) -> None:
+        """Store `links` (a link already stored for the event and topic stays)."""
+        self.connection.executemany(
+            "INSERT OR IGNORE INTO event_topics (id, occurred_at, topic, via) VALUES (?, ?, ?, ?)",
+            [(link.id, sqlite_time(link.occurred_at), link.topic, link.via) for link in links],
+        )
+
+    def forget(self, topics: Sequence[str], keys: Sequence[tuple[str, datetime]]) -> None:
+        """Remove the links of `topics` of the events `keys` (before re-matching them)."""
+        for topic in topics:
+            self.connection.executemany(
+                "DELETE FROM event_topics WHERE id = ? AND occurred_at = ? AND topic = ?",
+                [(ident, sqlite_time(moment), topic) for ident, moment in keys],
+            )
+
+
+# --- re-matching and listing ------------------------------------------------------------
+
+# A stored event as the re-match reads it: key, source, source id, type, and the values
+# of the payload keys `scan_keys` names (strings, or None).
+ScanRow = tuple[Any, ...]
+Position = tuple[datetime, str]  # (occurred_at, id): keyset order of raw_events
+
+
+def _state(row: Sequence[Any] | None, topic: str) -> MatchState | None:
+    if row is None:
+        return None
+    definition, since, at, ident, finished = row
+    return MatchState(topic, definition, _moment(since), _moment(at), ident, _moment(finished))
+
+
+def _moment(value: Any) -> datetime | None:
+    return None if value is None else to_utc(value)
+
+
+class _MatchSql:
+    """The SQL `topics match` and `topics list` share, with the dialect's placeholder."""
+
+    mark = "%s"
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def _time(self, moment: datetime | None) -> Any:
+        return moment
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.connection.execute(sql, params).fetchall()]
+
+    def scan(
+        self, fields: Sequence[str], after: Position | None, since: datetime | None, limit: int
+    ) -> list[ScanRow]:
+        """The next `limit` events in (occurred_at, id) order after `after` (from
+        `since`, inclusive, when there is no position)."""
+        m = self.mark
+        values = ", ".join(self._field(key) for key in fields)
+        where, params = "", []
+        if after is not None:
+            where = f"WHERE (occurred_at, id) > ({m}, {m})"
+            params = [self._time(after[0]), after[1]]
+        elif since is not None:
+            where, params = f"WHERE occurred_at >= {m}", [self._time(since)]
+        sql = (
+            f"SELECT id, occurred_at, source, source_id, event_type, {values} "
+            f"FROM raw_events {where} ORDER BY occurred_at, id LIMIT {int(limit)}"
+        )
+        return self._rows(sql, params)
+
+    def _field(self, key: str) -> str:
+        raise NotImplementedError
+
+    def forget_range(
+        self,
+        topics: Sequence[str],
+        after: Position | None,
+        last: Position,
+        since: datetime | None = None,
+    ) -> None:
+        """Remove the links of `topics` of events after `after` (from `since` when
+        there is none) up to `last`, in keyset order: the range a batch re-matches."""
+        m = self.mark
+        marks = ", ".join([m] * len(topics))
+        lower, params = "", [*topics]
+        if after is not None:
+            lower = f"AND (occurred_at, id) > ({m}, {m}) "
+            params += [self._time(after[0]), after[1]]
+        elif since is not None:
+            lower, params = f"AND occurred_at >= {m} ", [*params, self._time(since)]
+        self.connection.execute(
+            f"DELETE FROM event_topics WHERE topic IN ({marks}) {lower}"
+            f"AND (occurred_at, id) <= ({m}, {m})",
+            [*params, self._time(last[0]), last[1]],
+        )
+
+    def states(self) -> dict[str, MatchState]:
+        """Every `topic_matches` row by topic."""
+        rows = self._rows(
+            "SELECT topic, definition, since, position_at, position_id, finished_at "
+            "FROM topic_matches"
+        )
+        return {row[0]: state for row in rows if (state := _state(row[1:], row[0])) is not None}
+
+    def save_state(self, state: MatchState) -> None:
+        """Insert or replace the row of `state.topic`."""
+        m = self.mark
+        self.connection.execute(f"DELETE FROM topic_matches WHERE topic = {m}", [state.topic])
+        self.connection.execute(
+            "INSERT INTO topic_matches (topic, definition, since, position_at, position_id, "
+            f"finished_at, updated_at) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m})",
+            [
+                state.topic,
+                state.definition,
+                self._time(state.since),
+                self._time(state.position_at),
+                state.position_id,
+                self._time(state.finished_at),
+                self._time(datetime.now(UTC)),
+            ],
+        )
+
+    def figures(self) -> dict[str, TopicFigures]:
+        """The stored links per topic: events, by text, by post, the newest event."""
+        rows = self._rows(
+            "SELECT topic, via, count(*), max(occurred_at) FROM event_topics GROUP BY topic, via"
+        )
+        counts: dict[str, dict[str, int]] = defaultdict(dict)
+        newest: dict[str, datetime] = {}
+        for topic, via, number, latest in rows:
+            counts[topic][via] = int(number)
+            moment = to_utc(latest)
+            if topic not in newest or moment > newest[topic]:
+                newest[topic] = moment
+        return {
+            topic: TopicFigures(
+                events=sum(by_via.values()),
+                by_text=by_via.get("text", 0),
+                by_post=by_via.get("post", 0),
+                newest=newest.get(topic),
+            )
+            for topic, by_via in counts.items()
+        }
+
+
+class PostgresMatch(_MatchSql):
+    """`_MatchSql` over a psycopg connection (autocommit off: the caller commits)."""
+
+    def _field(self, key: str) -> str:
+        return "payload->>'" + key.replace("'", "''") + "'"
+
+
+class SqliteMatch(_MatchSql):
+    """`_MatchSql` over an sqlite3 connection (times as SQLite's UTC text)."""
+
+    mark = "?"
+
+    def _time(self, moment: datetime | None) -> Any:
+        return None if moment is None else sqlite_time(moment)
+
+    def _field(self, key: str) -> str:
+        path = '$."' + key.replace('"', '\\"') + '"'
+        return "json_extract(payload, '" + path.replace("'", "''") + "')"
