@@ -13,7 +13,8 @@
   on every backend, `processed = false` so `sentiment score` scores the item again) in
   one transaction.
 - `redact`: blanks payloads (Python does the blanking, so every backend blanks the same
-  fields; idempotent) and deletes their sentiment scores, in one transaction; returns
+  fields; idempotent) and deletes their sentiment scores and topic links (what their
+  text made), in one transaction; returns
   every row it found, blanked now or before, so the CSV copies can be redone too.
 """
 
@@ -247,6 +248,11 @@ class PostgresStore:
                 [ids, times],
             )
             deleted = cursor.rowcount
+            self.conn.execute(  # the links its text made go with the text
+                "DELETE FROM event_topics AS t USING unnest(%s::text[], %s::timestamptz[]) "
+                "AS k(id, occurred_at) WHERE t.id = k.id AND t.occurred_at = k.occurred_at",
+                [ids, times],
+            )
         return found, max(0, deleted)
 
     def flagged(self, source_ids: Sequence[str]) -> list[tuple[str, Any]]:
@@ -407,6 +413,9 @@ class SQLiteStore:
                     "DELETE FROM sentiment_scores WHERE id = ? AND occurred_at = ?",
                     (ident, occurred),
                 ).rowcount
+                self.conn.execute(  # the links its text made go with the text
+                    "DELETE FROM event_topics WHERE id = ? AND occurred_at = ?", (ident, occurred)
+                )
         return found, deleted
 
     def flagged(self, source_ids: Sequence[str]) -> list[tuple[str, Any]]:
