@@ -351,3 +351,23 @@ def test_redacting_an_event_drops_its_links(any_db_url: str) -> None:
     finally:
         store.close()
     assert _rows(any_db_url) == {("t1_2", "tesla", "post"), ("t1_2", "cars", "text")}
+
+
+def test_the_servers_prefilter_is_never_narrower_than_the_matcher(any_db_url: str) -> None:
+    """PostgreSQL tests the literals itself (`~*` folds ASCII only): texts beyond ASCII
+    still reach the matcher, so case and Unicode folding find what they find in Python."""
+    topics = {
+        "cafe": TopicSettings(query="café OR strasse"),
+        "tesla": TopicSettings(query="TESLA"),
+    }
+    batch = [
+        post(1, "CAFÉ AU LAIT"),
+        post(2, "Die Straße"),
+        post(3, "my TeSlA"),
+        post(4, "Cafe without accent"),
+        comment(5, "cafe\u0301 with a combining accent", link=4),
+    ]
+    _stored(any_db_url, {}, batch)
+    match_topics(parse_database_url(any_db_url), topics_from(topics))
+    assert _rows(any_db_url) == links_of(tagger(topics).links(batch))
+    assert {row[0] for row in _rows(any_db_url)} == {"t3_1", "t3_2", "t3_3", "t1_5"}

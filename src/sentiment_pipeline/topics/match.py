@@ -13,6 +13,9 @@ title and post rules read are fetched (`scan_fields`).
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +24,6 @@ from typing import Any
 
 from sentiment_pipeline.db.connect import connect_pg, connect_sqlite
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.dto import RawEventDTO
-from sentiment_pipeline.dto.model import constructed
 from sentiment_pipeline.sources import generic_spec, known_specs
 from sentiment_pipeline.sources.topic import Topic
 from sentiment_pipeline.timeparse import to_utc
@@ -36,22 +37,30 @@ from sentiment_pipeline.topics.store import (
     SqliteMatch,
     TopicFigures,
 )
-from sentiment_pipeline.topics.tagger import Tagger
+from sentiment_pipeline.topics.tagger import Item, Link, Reply, Tagger
 
 __all__ = ["BATCH_SIZE", "MatchReport", "TopicRun", "list_topics", "match_topics", "scan_fields"]
 
 BATCH_SIZE = 10_000  # events per batch: one transaction, one saved position
 
 
+def _keys() -> tuple[list[str], list[str]]:
+    """(the payload keys any source's title and text rules read, the keys naming a
+    reply's post), each in a stable order."""
+    text: dict[str, None] = {}
+    link: dict[str, None] = {}
+    for spec in [*known_specs().values(), generic_spec("any")]:
+        text.update(dict.fromkeys(spec.columns.title))
+        text.update(dict.fromkeys(spec.text_keys))
+        if spec.marks is not None and spec.marks.link_key is not None:
+            link[spec.marks.link_key] = None
+    return list(text), list(link)
+
+
 def scan_fields() -> list[str]:
     """The payload keys any source's title, text and post rules read, in a stable order."""
-    keys: dict[str, None] = {}
-    for spec in [*known_specs().values(), generic_spec("any")]:
-        keys.update(dict.fromkeys(spec.columns.title))
-        keys.update(dict.fromkeys(spec.text_keys))
-        if spec.marks is not None and spec.marks.link_key is not None:
-            keys[spec.marks.link_key] = None
-    return list(keys)
+    text, link = _keys()
+    return [*text, *link]
 
 
 @dataclass
@@ -119,19 +128,108 @@ class _Session:
         self.connection.close()
 
 
-def _event(row: ScanRow, fields: Sequence[str]) -> RawEventDTO:
+class _Prefetch:
+    """Reads the batches ahead on a connection of its own, in a thread, one batch in
+    advance: the database produces the next batch while this process matches the last
+    (the server and the matcher each keep a core busy). `next()` gives [] at the end."""
+
+    def __init__(
+        self,
+        url: DatabaseURL,
+        after: Position | None,
+        since: datetime | None,
+        batch_size: int,
+        literals: frozenset[str] | None,
+    ) -> None:
+        self._url = url
+        self._literals = literals
+        self._queue: queue.Queue[list[ScanRow] | BaseException] = queue.Queue(maxsize=1)
+        self._done = threading.Event()
+        self._thread = threading.Thread(
+            target=self._read, args=(_keys(), after, since, batch_size), daemon=True
+        )
+        self._thread.start()
+
+    def _read(
+        self,
+        keys: tuple[list[str], list[str]],
+        after: Position | None,
+        since: datetime | None,
+        size: int,
+    ) -> None:
+        try:
+            session = _Session(self._url)  # opened here: sqlite3 objects stay in their thread
+        except BaseException as error:  # handed to the matching thread, raised there
+            self._queue.put(error)
+            return
+        try:
+            while not self._done.is_set():
+                rows = session.sql.scan(*keys, after, since, size, self._literals)
+                session.commit()  # no snapshot held open between batches
+                self._queue.put(rows)
+                if not rows:
+                    return
+                after = (rows[-1][1], rows[-1][0])
+        except BaseException as error:
+            self._queue.put(error)
+        finally:
+            session.close()
+
+    def next(self) -> list[ScanRow]:
+        got = self._queue.get()
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    def close(self) -> None:
+        self._done.set()
+        with contextlib.suppress(queue.Empty):
+            self._queue.get_nowait()  # let a blocked put finish
+        self._thread.join()
+
+
+def _moment(value: Any) -> datetime:
+    """A scanned time: psycopg's are aware already, SQLite's are its UTC text."""
+    return value if isinstance(value, datetime) else to_utc(value)
+
+
+def _item(row: ScanRow, fields: Sequence[str]) -> Item:
+    """A fetched row (`_MatchSql.fetch`) as the tagger reads it."""
     ident, moment, source, source_id, kind, *values = row
-    payload = {key: value for key, value in zip(fields, values, strict=True) if value is not None}
-    return constructed(
-        {
-            "id": ident,
-            "occurred_at": to_utc(moment),
-            "source": source,
-            "source_id": source_id,
-            "event_type": kind,
-            "payload": payload,
-        }
-    )
+    payload = dict(zip(fields, values, strict=True))
+    return Item(ident, _moment(moment), source, source_id, kind, payload)
+
+
+def _relink(
+    session: _Session,
+    tagger: Tagger,
+    rows: list[ScanRow],
+    fields: list[str],
+    store: PostgresLinks | SqliteLinks,
+) -> list[Link]:
+    """The links of a scanned batch: the few events whose text holds a topic's literal
+    word are fetched whole and matched; every reply is linked through its post."""
+    may_match = tagger.may_match
+    candidates = [(_moment(row[1]), row[0]) for row in rows if row[5] and may_match(row[5])]
+    links: list[Link] = []
+    by_post: dict[str, list[str]] = {}
+    own: dict[str, list[str]] = {}
+    for row in session.sql.fetch(fields, candidates):
+        item = _item(row, fields)
+        names = tagger.text_topics(item)
+        if names:
+            links.extend(Link(item.id, item.occurred_at, name, "text") for name in names)
+            by_post[item.id] = own[item.id] = names
+    reply_type = tagger.reply_type
+    children = [
+        Reply(
+            Item(row[0], _moment(row[1]), row[2], row[3], row[4], {}), row[6], own.get(row[0], ())
+        )
+        for row in rows
+        if row[6] and row[4] == reply_type(row[2])
+    ]
+    links.extend(tagger.post_links(children, by_post, store.post_topics))
+    return links
 
 
 def _start(
@@ -196,6 +294,23 @@ def _run(
     stop: Callable[[], bool] | None,
 ) -> None:
     """Match one group of topics (same start) batch by batch to the end."""
+    reader = _Prefetch(session.url, after, since, batch_size, Tagger(topics).literals)
+    try:
+        _batches(session, reader, topics, after, since, report, on_batch, stop)
+    finally:
+        reader.close()
+
+
+def _batches(
+    session: _Session,
+    reader: _Prefetch,
+    topics: list[Topic],
+    after: Position | None,
+    since: datetime | None,
+    report: MatchReport,
+    on_batch: Callable[[int], None] | None,
+    stop: Callable[[], bool] | None,
+) -> None:
     fields = scan_fields()
     tagger = Tagger(topics)
     names = [topic.name for topic in topics]
@@ -205,17 +320,16 @@ def _run(
             for name in names:
                 report.topics[name].status = "stopped"
             return
-        rows = session.sql.scan(fields, after, since, batch_size)
+        rows = reader.next()
         session.begin()
         if not rows:
             _save(session, topics, since, after, finished=datetime.now(UTC))
             session.commit()
             return
-        events = [_event(row, fields) for row in rows]
-        last = (events[-1].occurred_at, events[-1].id)
+        last = (_moment(rows[-1][1]), rows[-1][0])
         session.sql.forget_range(names, after, last, since)
         store = session.links()
-        links = tagger.links(events, store.post_topics)
+        links = _relink(session, tagger, rows, fields, store)
         store.insert(links)
         _save(session, topics, since, last, finished=None)
         session.commit()
@@ -223,8 +337,8 @@ def _run(
             run = report.topics[link.topic]
             setattr(run, link.via, getattr(run, link.via) + 1)
         for name in names:
-            report.topics[name].scanned += len(events)
-        report.scanned += len(events)
+            report.topics[name].scanned += len(rows)
+        report.scanned += len(rows)
         after = last
         if on_batch is not None:
             on_batch(report.scanned)

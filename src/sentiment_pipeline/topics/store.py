@@ -7,6 +7,7 @@ cross as aware datetimes; SQLite stores them as its UTC text (`timeparse.storage
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
@@ -178,23 +179,46 @@ class _MatchSql:
         return [tuple(row) for row in self.connection.execute(sql, params).fetchall()]
 
     def scan(
-        self, fields: Sequence[str], after: Position | None, since: datetime | None, limit: int
+        self,
+        probe: Sequence[str],
+        link: Sequence[str],
+        after: Position | None,
+        since: datetime | None,
+        limit: int,
+        literals: frozenset[str] | None = None,
     ) -> list[ScanRow]:
         """The next `limit` events in (occurred_at, id) order after `after` (from
-        `since`, inclusive, when there is no position)."""
+        `since`, inclusive, when there is no position), as (id, occurred_at, source,
+        source_id, event_type, probe, post): `probe` the payload values of the `probe`
+        keys joined by spaces, for the literal prefilter (or, where the backend can
+        test `literals` itself, whether it may hold one: a bool), `post` the first of
+        the `link` keys' values."""
         m = self.mark
-        values = ", ".join(self._field(key) for key in fields)
-        where, params = "", []
+        probe_sql, params = self._probe(literals)
+        where = ""
         if after is not None:
             where = f"WHERE (occurred_at, id) > ({m}, {m})"
-            params = [self._time(after[0]), after[1]]
+            params += [self._time(after[0]), after[1]]
         elif since is not None:
-            where, params = f"WHERE occurred_at >= {m}", [self._time(since)]
+            where = f"WHERE occurred_at >= {m}"
+            params.append(self._time(since))
+        joined = self._joined([self._field(key) for key in probe])
+        post = f"coalesce({', '.join(self._field(key) for key in link)}, NULL)"
         sql = (
-            f"SELECT id, occurred_at, source, source_id, event_type, {values} "
-            f"FROM raw_events {where} ORDER BY occurred_at, id LIMIT {int(limit)}"
+            f"SELECT id, occurred_at, source, source_id, event_type, {probe_sql}, post FROM ("
+            f"SELECT id, occurred_at, source, source_id, event_type, {joined} AS probe, "
+            f"{post} AS post FROM raw_events {where} ORDER BY occurred_at, id "
+            f"LIMIT {int(limit)}) AS batch ORDER BY occurred_at, id"
         )
         return self._rows(sql, params)
+
+    def _joined(self, values: list[str]) -> str:
+        return "concat_ws(' ', " + ", ".join(values) + ")"
+
+    def _probe(self, literals: frozenset[str] | None) -> tuple[str, list[Any]]:
+        """The probe column's SQL over the batch's joined text (`probe`) and its
+        parameters: here the text itself."""
+        return "probe", []
 
     def _field(self, key: str) -> str:
         raise NotImplementedError
@@ -272,7 +296,35 @@ class _MatchSql:
 
 
 class PostgresMatch(_MatchSql):
-    """`_MatchSql` over a psycopg connection (autocommit off: the caller commits)."""
+    """`_MatchSql` over a psycopg connection (autocommit off: the caller commits).
+
+    The server tests the literals itself, so the texts of the events that hold none
+    never cross the wire (their probe is NULL): `~*` folds ASCII letters exactly, and
+    a text with any character beyond ASCII is sent for the caller's own test
+    (`Tagger.may_match`), whatever the server's locale folds: never narrower than the
+    matcher."""
+
+    def _probe(self, literals: frozenset[str] | None) -> tuple[str, list[Any]]:
+        """The text only where it may hold a literal, else NULL."""
+        if literals is None:
+            return "probe", []
+        pattern = "|".join(re.sub(r"(\W)", r"\\\1", word) for word in sorted(literals))
+        beyond_ascii = f"[^{chr(1)}-{chr(127)}]"
+        return "CASE WHEN probe ~* %s OR probe ~ %s THEN probe END", [pattern, beyond_ascii]
+
+    def fetch(self, fields: Sequence[str], keys: Sequence[Position]) -> list[ScanRow]:
+        """(id, occurred_at, source, source_id, event_type, *the `fields`' payload
+        values) of the events `keys` (`Position`s: occurred_at, id), in one query."""
+        if not keys:
+            return []
+        values = ", ".join("r." + self._field(key) for key in fields)
+        times = [moment for moment, _ in keys]
+        return self._rows(
+            f"SELECT r.id, r.occurred_at, r.source, r.source_id, r.event_type, {values} "
+            "FROM raw_events r JOIN unnest(%s::text[], %s::timestamptz[]) AS k(id, at) "
+            "ON r.id = k.id AND r.occurred_at = k.at WHERE r.occurred_at BETWEEN %s AND %s",
+            [[ident for _, ident in keys], times, min(times), max(times)],
+        )
 
     def _field(self, key: str) -> str:
         return "payload->>'" + key.replace("'", "''") + "'"
@@ -282,6 +334,24 @@ class SqliteMatch(_MatchSql):
     """`_MatchSql` over an sqlite3 connection (times as SQLite's UTC text)."""
 
     mark = "?"
+
+    def fetch(self, fields: Sequence[str], keys: Sequence[Position]) -> list[ScanRow]:
+        """(id, occurred_at, source, source_id, event_type, *the `fields`' payload
+        values) of the events `keys` (`Position`s: occurred_at, id)."""
+        values = ", ".join(self._field(key) for key in fields)
+        rows: list[ScanRow] = []
+        for moment, ident in keys:
+            rows.extend(
+                self._rows(
+                    f"SELECT id, occurred_at, source, source_id, event_type, {values} "
+                    "FROM raw_events WHERE id = ? AND occurred_at = ?",
+                    [ident, self._time(moment)],
+                )
+            )
+        return rows
+
+    def _joined(self, values: list[str]) -> str:
+        return " || ' ' || ".join(f"coalesce({value}, '')" for value in values)
 
     def _time(self, moment: datetime | None) -> Any:
         return None if moment is None else sqlite_time(moment)

@@ -14,15 +14,16 @@ A link by text wins over one by post: an event has at most one link per topic.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
-from sentiment_pipeline.dto import RawEventDTO
 from sentiment_pipeline.sources import SourceSpec, source_spec
+from sentiment_pipeline.sources.query import fold
 from sentiment_pipeline.sources.topic import Topic
 
-__all__ = ["Link", "PostTopics", "Tagger", "Via", "event_text"]
+__all__ = ["Event", "Item", "Link", "PostTopics", "Reply", "Tagger", "Via", "event_text"]
 
 Via = Literal["text", "post"]
 Key = tuple[str, datetime]
@@ -59,66 +60,183 @@ def event_text(spec: SourceSpec, event_type: str, payload: Mapping[str, Any]) ->
     return title, spec.text(event_type, payload) or ""
 
 
+class Event(Protocol):
+    """What the tagger reads of an event: a `RawEventDTO`, or the lighter `Item` the
+    re-match builds from the columns it reads."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
+
+class Item(NamedTuple):
+    """An event as the re-match reads it (only the payload keys the rules read)."""
+
+    id: str
+    occurred_at: datetime
+    source: str
+    source_id: str
+    event_type: str
+    payload: Mapping[str, Any]
+
+
+class Reply(NamedTuple):
+    """An event that replies to a post (`post`: the post's id), and the topics it
+    belongs to by its own text."""
+
+    event: Event
+    post: str
+    own: Collection[str]
+
+
+class _Source(NamedTuple):
+    """A source's rules as the tagger applies them."""
+
+    spec: SourceSpec
+    keys: tuple[str, ...]  # the payload keys its title and text come from
+    child_type: str | None  # the event type that replies to a post
+    link_key: str | None  # the payload key naming that post
+
+
+def _source(name: str) -> _Source:
+    spec = source_spec(name)
+    keys = tuple(dict.fromkeys((*spec.columns.title, *spec.text_keys)))
+    marks = spec.marks
+    if marks is None or marks.link_key is None:
+        return _Source(spec, keys, None, None)
+    return _Source(spec, keys, marks.child_type, marks.link_key)
+
+
+def _literals(topics: Sequence[Topic]) -> frozenset[str] | None:
+    """Folded words one of which any text some topic matches by its text holds (each
+    topic's `Matcher.literals`); None when some topic needs none (`NOT x`)."""
+    literals: set[str] = set()
+    for topic in topics:
+        if topic.matcher.literals is None:
+            return None
+        literals.update(topic.matcher.literals)
+    return frozenset(literals)
+
+
+def _any_literal(literals: frozenset[str] | None) -> Callable[[str], bool] | None:
+    """A test that is False only for folded text holding none of `literals`."""
+    if literals is None:
+        return None
+    ordered = sorted(literals, key=lambda w: (-len(w), w))
+    return re.compile("|".join(map(re.escape, ordered))).search  # type: ignore[return-value]
+
+
 class Tagger:
-    """The configured topics compiled once; `links(events)` for each batch written."""
+    """The configured topics compiled once; `links(events)` for each batch written.
+
+    Speed (`topics match` reads millions of events): most events mention no topic, so
+    the payload's title and text values are folded and tested against every topic's
+    literal words first (`Matcher.literals`), and only the few that hold one are cut
+    into title and text and matched; scopes and source rules are looked up once per
+    subreddit and source. `literals`: the words of that test (None: no test)."""
 
     def __init__(self, topics: Sequence[Topic]) -> None:
         self.topics = list(topics)
+        self._names = {topic.name for topic in self.topics}
+        self._sources: dict[str, _Source] = {}
+        self._scoped: dict[tuple[str, str], list[Topic]] = {}
+        self.literals = _literals(self.topics)
+        self._may_match = _any_literal(self.literals)
 
     def __bool__(self) -> bool:
         return bool(self.topics)
 
-    def text_topics(self, event: RawEventDTO) -> list[str]:
+    def _rules(self, source: str) -> _Source:
+        rules = self._sources.get(source)
+        if rules is None:
+            rules = self._sources[source] = _source(source)
+        return rules
+
+    def _in_scope(self, source: str, source_id: str) -> list[Topic]:
+        key = (source, source_id)
+        scoped = self._scoped.get(key)
+        if scoped is None:
+            scoped = self._scoped[key] = [t for t in self.topics if t.holds(source, source_id)]
+        return scoped
+
+    def may_match(self, text: str) -> bool:
+        """False only when no topic can match `text` (raw, any case) by its text: it
+        holds none of their literal words (`Matcher.literals`)."""
+        return self._may_match is None or self._may_match(fold(text))
+
+    def replies(self, source: str, event_type: str) -> bool:
+        """Whether events of this type reply to a post (`SourceSpec.marks.child_type`)."""
+        return event_type == self.reply_type(source)
+
+    def reply_type(self, source: str) -> str | None:
+        """The event type of `source` that replies to a post, or None."""
+        rules = self._sources.get(source) or self._rules(source)
+        return rules.child_type if rules.link_key is not None else None
+
+    def text_topics(self, event: Event) -> list[str]:
         """The topics `event` belongs to by its own text, in topic order."""
-        scoped = [t for t in self.topics if t.holds(event.source, event.source_id)]
+        scoped = self._in_scope(event.source, event.source_id)
         if not scoped:
             return []
-        title, text = event_text(source_spec(event.source), event.event_type, event.payload)
+        rules = self._rules(event.source)
+        payload = event.payload
+        if self._may_match is not None:
+            values = [v for key in rules.keys if isinstance(v := payload.get(key), str)]
+            if not values or not self._may_match(fold(" ".join(values))):
+                return []
+        title, text = event_text(rules.spec, event.event_type, payload)
         if not title and not text:
             return []
         return [t.name for t in scoped if t.matcher.matches(text, title or None)]
 
-    def links(
-        self, events: Sequence[RawEventDTO], post_topics: PostTopics | None = None
-    ) -> list[Link]:
+    def links(self, events: Sequence[Event], post_topics: PostTopics | None = None) -> list[Link]:
         """The links of `events` (module docstring), each event's by text first."""
         if not self.topics:
             return []
         found: list[Link] = []
         by_post: dict[str, list[str]] = {}  # this batch's matched posts: id -> topics
-        children: list[tuple[RawEventDTO, str, list[str]]] = []
+        children: list[Reply] = []
         for event in events:
             names = self.text_topics(event)
-            found.extend(Link(event.id, event.occurred_at, name, "text") for name in names)
             if names:
+                found.extend(Link(event.id, event.occurred_at, name, "text") for name in names)
                 by_post[event.id] = names
-            post = self._post_of(event)
-            if post is not None:
-                children.append((event, post, names))
-        found.extend(self._post_links(children, by_post, post_topics))
+            if self.replies(event.source, event.event_type):
+                post = event.payload.get(self._rules(event.source).link_key or "")
+                if isinstance(post, str) and post:
+                    children.append(Reply(event, post, names))
+        found.extend(self.post_links(children, by_post, post_topics))
         return found
 
-    def _post_of(self, event: RawEventDTO) -> str | None:
-        """The id of the post `event` replies to (a child type of a source with marks)."""
-        marks = source_spec(event.source).marks
-        if marks is None or marks.link_key is None or event.event_type != marks.child_type:
-            return None
-        value = event.payload.get(marks.link_key)
-        return value if isinstance(value, str) and value else None
-
-    def _post_links(
+    def post_links(
         self,
-        children: list[tuple[RawEventDTO, str, list[str]]],
-        by_post: Mapping[str, list[str]],
+        children: Sequence[Reply],
+        by_post: Mapping[str, Collection[str]],
         post_topics: PostTopics | None,
-    ) -> Iterable[Link]:
-        wanted = {post for _, post, _ in children if post not in by_post}
+    ) -> list[Link]:
+        """The links by post of `children`: each belongs to the topics its post belongs
+        to by text (`by_post`: the batch's posts; else `post_topics`), those in its scope
+        that it does not belong to by its own text already."""
+        wanted = {child.post for child in children if child.post not in by_post}
         stored = post_topics(wanted) if post_topics is not None and wanted else {}
+        found: list[Link] = []
         for event, post, own in children:
-            topics = by_post.get(post) or stored.get(post) or ()
-            for name in topics:
-                if name not in own and self._scoped(name, event):
-                    yield Link(event.id, event.occurred_at, name, "post")
-
-    def _scoped(self, name: str, event: RawEventDTO) -> bool:
-        return any(t.name == name and t.holds(event.source, event.source_id) for t in self.topics)
+            topics = by_post.get(post) or stored.get(post)
+            if not topics:
+                continue
+            scoped = {t.name for t in self._in_scope(event.source, event.source_id)}
+            found.extend(
+                Link(event.id, event.occurred_at, name, "post")
+                for name in topics
+                if name not in own and name in scoped
+            )
+        return found
