@@ -33,7 +33,7 @@ FORBIDDEN = [
     re.compile(r"NoneType|<class |typing\.|\benum\."),
 ]
 # A metavar: choices `[a|b]`, or a name in capitals (`N`, `PATH`, `FILE|-|DIR`, `FILE.png`).
-METAVAR = re.compile(r"^(\[[^\]\s]+\]|[A-Z][A-Za-z0-9_.|/-]*)$")
+METAVAR = re.compile(r"^(\[[^\]\s]+\]|[A-Z][A-Za-z0-9_.|/=-]*)$")  # NAME=QUERY too
 TYPE_NAMES = {"str", "int", "float", "bool", "bytes", "path", "list", "datetime", "text"}
 
 

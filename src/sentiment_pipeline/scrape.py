@@ -28,7 +28,9 @@ from sentiment_pipeline.pipeline.result import RunResult
 from sentiment_pipeline.settings import Settings, SubredditTarget
 from sentiment_pipeline.sources.reddit import RedditScrapeOptions, ScrapeReport, reddit_records
 from sentiment_pipeline.sources.reddit.payload import SOURCE
+from sentiment_pipeline.sources.reddit.topics import SEARCH_KIND, mark_target
 from sentiment_pipeline.sources.reddit.worker import refresh_since
+from sentiment_pipeline.sources.topic import Topic, TopicSettings, parse_topic_flag, topics_from
 
 __all__ = [
     "RedditScrapeOptions",
@@ -38,6 +40,8 @@ __all__ = [
     "resolve_targets",
     "scrape_reddit",
     "scrape_reddit_async",
+    "tree_template",
+    "with_topic_flags",
 ]
 
 LOGGER = logging.getLogger(__name__)
@@ -58,7 +62,8 @@ class ScrapeResult(RunResult):
 
     @property
     def extra(self) -> dict[str, Any]:
-        """`{"subreddits": {name: counters}, "requests": {total, token, max_requests}}`."""
+        """`{"subreddits": {name: counters}, "requests": {total, token, max_requests},
+        "groups": …, "topics": {name: counters}}` (`ScrapeReport.to_dict`)."""
         return self.report.to_dict()
 
 
@@ -74,27 +79,44 @@ class TargetOverrides:
     comment_depth: int | None = None
 
 
+def with_topic_flags(settings: Settings, flags: Sequence[str]) -> Settings:
+    """`settings` with each `--topic NAME=QUERY` added (a topic of that name replaced,
+    without scope), so the sinks tag what the scrape collects for them. Raises
+    `ConfigError` (exit 2) for a flag without `=`, a bad name or a malformed query (the
+    reason names the position)."""
+    if not flags:
+        return settings
+    topics: dict[str, TopicSettings] = dict(settings.topics)
+    for flag in flags:
+        name, entry = parse_topic_flag(flag)
+        topics[name] = entry
+    topics_from(topics)  # the queries checked before any request
+    return settings.model_copy(update={"topics": topics})
+
+
 def resolve_targets(
-    configured: Sequence[SubredditTarget], names: Sequence[str], overrides: TargetOverrides
+    configured: Sequence[SubredditTarget],
+    names: Sequence[str],
+    overrides: TargetOverrides,
+    *,
+    topics: Sequence[Topic] = (),
+    topics_only: bool = False,
 ) -> list[SubredditTarget]:
     """The subreddits to scrape, each once (case-insensitive), in the order given.
 
     `names` (repeatable, each may be comma-separated) pick targets, taking a configured
     target's settings when the name is in `configured` (the YAML list); without names,
-    every configured target. `overrides` then replace fields of every target.
-    Raises `ConfigError` for an invalid name or value, and when no target remains.
+    every configured target (none with `topics_only`). The `topics`' scope subreddits
+    follow (their posts and comments come from their listings), configured ones with
+    their settings. `overrides` then replace fields of every target. Raises
+    `ConfigError` for an invalid name or value, for `names` with `topics_only`, and
+    when neither a target nor a topic remains.
     """
-    wanted = [part.strip() for name in names for part in name.split(",") if part.strip()]
+    chosen = _target_names(configured, names, topics, topics_only=topics_only)
     by_name = {target.name.lower(): target for target in configured}
     try:
-        if wanted:
-            targets = [
-                by_name.get(SubredditTarget(name=n).name.lower()) or SubredditTarget(name=n)
-                for n in wanted
-            ]
-        else:
-            targets = list(configured)
-        changes = {k: v for k, v in dataclasses.asdict(overrides).items() if v is not None}
+        targets = [_target(by_name, name) for name in chosen]
+        changes = _changes(overrides)
         targets = [SubredditTarget.model_validate({**t.model_dump(), **changes}) for t in targets]
     except ValueError as error:
         first = str(error).splitlines()
@@ -102,10 +124,11 @@ def resolve_targets(
             f"invalid scrape target: {first[-1].strip() if first else error}",
             "check --subreddit and the options given with it",
         ) from error
-    if not targets:
+    if not targets and not topics:
         raise ConfigError(
             "no subreddits to scrape",
-            "pass --subreddit NAME or list them under `subreddits:` in the YAML config",
+            "pass --subreddit NAME or --topic NAME=QUERY, or list subreddits or topics "
+            "in the YAML config",
         )
     unique: dict[str, SubredditTarget] = {}
     for target in targets:
@@ -113,14 +136,50 @@ def resolve_targets(
     return list(unique.values())
 
 
+def _target_names(
+    configured: Sequence[SubredditTarget],
+    names: Sequence[str],
+    topics: Sequence[Topic],
+    *,
+    topics_only: bool,
+) -> list[str]:
+    """The names `resolve_targets` picks (with repeats), then the topics' scopes."""
+    wanted = [part.strip() for name in names for part in name.split(",") if part.strip()]
+    if wanted and topics_only:
+        raise ConfigError(
+            "--subreddit and --topics-only conflict",
+            "drop --topics-only to scrape those subreddits too, or put them in a topic's scope",
+        )
+    scopes = sorted({name for topic in topics for name in topic.subreddits or ()})
+    chosen = wanted or ([] if topics_only else [t.name for t in configured])
+    return [*chosen, *scopes]
+
+
+def _target(by_name: dict[str, SubredditTarget], name: str) -> SubredditTarget:
+    """The configured target of that name, else one with the default settings."""
+    return by_name.get(SubredditTarget(name=name).name.lower()) or SubredditTarget(name=name)
+
+
+def _changes(overrides: TargetOverrides) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(overrides).items() if v is not None}
+
+
+def tree_template(overrides: TargetOverrides) -> SubredditTarget:
+    """The tree settings of a topic's post from a subreddit that is not a target: the
+    defaults with the command's overrides (`--no-comments`, `--more-comments`, …)."""
+    return SubredditTarget.model_validate({"name": "all", **_changes(overrides)})
+
+
 def _recent_floor(options: RedditScrapeOptions) -> Callable[[Marks], datetime]:
     """Stored submissions we may meet again: young ones (comment refresh), the overlap
-    below each submission mark, and a --since backfill. Known ones keep their trees."""
+    below each submission mark and each topic's search mark, and a --since backfill.
+    Known ones keep their trees."""
     overlap = timedelta(seconds=options.overlap_seconds)
+    kinds = ("submission", SEARCH_KIND)
 
     def floor(marks: Marks) -> datetime:
         floors = [refresh_since(options.refresh_hours)]
-        floors += [m - overlap for (_, kind), m in marks.latest.items() if kind == "submission"]
+        floors += [m - overlap for (_, kind), m in marks.latest.items() if kind in kinds]
         floors += [options.since] if options.since is not None else []
         return min(floors)
 
@@ -153,12 +212,12 @@ class _Durable:
 
 
 def _save_marks(databases: Sequence[DatabaseURL], result: ScrapeResult, durable: int) -> None:
-    """Save the marks of the walks that completed (`result.report.marks`, and the
-    comment listings' `comment_marks`) in every database, only when each record of the
-    run is stored by every sink (`durable` reached `result.valid`) and none waits in the
-    spool; the `about` checks (`checked`, which hold no data) always. A database that
-    cannot take them now keeps its old marks (a warning in the log, not a failure): the
-    next run walks again."""
+    """Save the marks of the walks that completed (`result.report.marks`, the comment
+    listings' `comment_marks`, the topics' `topic_marks`) in every database, only when
+    each record of the run is stored by every sink (`durable` reached `result.valid`)
+    and none waits in the spool; the `about` checks (`checked`, which hold no data)
+    always. A database that cannot take them now keeps its old marks (a warning in the
+    log, not a failure): the next run walks again."""
     from sentiment_pipeline.db.queries import save_marks
     from sentiment_pipeline.sources.reddit.spec import MARKS
 
@@ -166,12 +225,15 @@ def _save_marks(databases: Sequence[DatabaseURL], result: ScrapeResult, durable:
     durable_run = not result.spooled and durable >= result.valid
     marks = report.marks if durable_run else {}
     comment_marks = report.comment_marks if durable_run else {}
-    if not (marks or comment_marks or report.checked):
+    searches = report.topic_marks if durable_run else {}
+    searches = {mark_target(name): mark for name, mark in searches.items()}
+    if not (marks or comment_marks or searches or report.checked):
         return
     for url in databases:
         try:
             save_marks(url, MARKS, marks)
             save_marks(url, MARKS, comment_marks, kind="comment")
+            save_marks(url, MARKS, searches, kind=SEARCH_KIND)
             save_marks(url, MARKS, report.checked, kind="checked")  # holds no data
         except SentpipeError as error:
             LOGGER.warning("high-water marks not saved in %s: %s", url.masked, error)
@@ -211,8 +273,12 @@ async def scrape_reddit_async(
     `report` included). After the run, the marks of the subreddits whose walks completed
     are saved, once every record is durable (never by a dry run).
 
-    Per-subreddit failures end up in `result.errors` (exit code 1), not raised. Raises
-    `ConfigError` (credentials missing or rejected, unknown sink, database not migrated),
+    The topics of `settings.topics` are searched too (their scope subreddits are polled
+    only when `targets` holds them: `resolve_targets` adds them); their marks are saved
+    like the subreddits'. Per-subreddit and per-topic failures end up in
+    `result.errors` (exit code 1), not raised. Raises `ConfigError` (credentials
+    missing or rejected, unknown sink, database not migrated, a topic without scope
+    whose query Reddit's search cannot narrow),
     `LockHeld` (another scrape runs), `DatabaseUnreachable` (database down before the
     run, or Reddit unreachable for every subreddit).
     """
@@ -221,8 +287,10 @@ async def scrape_reddit_async(
     from sentiment_pipeline.pipeline import open_job
     from sentiment_pipeline.sources.reddit.client import check_credentials
     from sentiment_pipeline.sources.reddit.spec import MARKS
+    from sentiment_pipeline.sources.reddit.topics import topic_searches
 
     check_credentials(settings)
+    topic_searches(topics_from(settings.topics))  # a topic Reddit cannot search: fail now
     result = ScrapeResult()
     with run_lock(settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape"):
         # the databases are checked before the marks and the first request: fail before

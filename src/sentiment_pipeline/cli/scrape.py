@@ -11,7 +11,7 @@ from sentiment_pipeline.cli.state import settings_from
 
 if TYPE_CHECKING:
     from sentiment_pipeline.scrape import ScrapeResult
-    from sentiment_pipeline.sources.reddit.report import GroupStats, SubredditStats
+    from sentiment_pipeline.sources.reddit.report import GroupStats, SubredditStats, TopicStats
 
 app = typer.Typer(help="Collect posts and comments from a source.", no_args_is_help=True)
 
@@ -39,6 +39,24 @@ def reddit(
             "Default: the `subreddits:` list of the YAML config.",
         ),
     ] = None,
+    topic: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--topic",
+            metavar="NAME=QUERY",
+            help="Track a topic (repeatable): its posts from Reddit's search, its comments "
+            "matched as they arrive (docs/topics.md). Adds to the YAML `topics:`, "
+            "replacing one of the same name (without its scope).",
+        ),
+    ] = None,
+    topics_only: Annotated[
+        bool,
+        typer.Option(
+            "--topics-only",
+            help="Collect only for the topics: their searches and their scope "
+            "subreddits, not the `subreddits:` of the YAML config.",
+        ),
+    ] = False,
     sort: Annotated[
         str | None,
         typer.Option(
@@ -134,7 +152,8 @@ def reddit(
 ) -> None:
     """Scrape subreddits into the configured sinks: posts and new comments from the
     group listings (several subreddits per request), comment trees where they cannot
-    serve (first runs, --since, gaps, --comments-from trees).
+    serve (first runs, --since, gaps, --comments-from trees). Topics (--topic, YAML
+    `topics:`) add their posts from Reddit's search, down to each topic's own mark.
 
     Exit codes: 0 done (also when stopped by --max-*), 1 finished with failures,
     2 usage or configuration error, 3 database or network unreachable, 4 lock held.
@@ -146,7 +165,11 @@ def reddit(
         TargetOverrides,
         resolve_targets,
         scrape_reddit,
+        tree_template,
+        with_topic_flags,
     )
+    from sentiment_pipeline.sources.reddit.topics import topic_searches
+    from sentiment_pipeline.sources.topic import topics_from
     from sentiment_pipeline.timeparse import parse_moment
 
     if quiet:
@@ -166,7 +189,12 @@ def reddit(
         comments_from=_choice(comments_from, CommentSources, "--comments-from"),
         max_requests_per_hour=max_requests_per_hour,
     )
-    targets = resolve_targets(settings.subreddits, subreddit or [], overrides)
+    settings = with_topic_flags(settings, topic or [])
+    topics = topics_from(settings.topics)
+    topic_searches(topics)  # a topic Reddit's search cannot narrow, without scope: exit 2
+    targets = resolve_targets(
+        settings.subreddits, subreddit or [], overrides, topics=topics, topics_only=topics_only
+    )
     options = RedditScrapeOptions(
         since=parse_moment(since, "--since") if since is not None else None,
         refresh_hours=settings.comment_refresh_hours,
@@ -175,6 +203,7 @@ def reddit(
         wait_for_lock=wait,
         comments_from=settings.comments_from,
         follow=_follow_state(every, settings.max_requests_per_hour),
+        tree_template=tree_template(overrides),
     )
 
     def run_once(_stop: object) -> Outcome:
@@ -232,6 +261,8 @@ def render_scrape(result: ScrapeResult, as_json: bool = False, quiet: bool = Fal
                 )
         for path, group in result.report.groups.items():
             log(_group_line(path, group))
+        for name, stats in result.report.topics.items():
+            log(_topic_line(name, stats))
         requests = result.report.requests
         log(f"{requests.total:,} Reddit requests ({requests.token} token)")
     render_result(result, as_json=as_json, quiet=quiet)
@@ -248,6 +279,25 @@ def _group_line(path: str, group: GroupStats) -> str:
         line += f"; next poll in {group.interval:,.0f} s"
     for member, how in group.gaps.items():
         line += f"; gap in r/{member}: {how}"
+    return line
+
+
+def _topic_line(name: str, stats: TopicStats) -> str:
+    """One topic's search: `topic tesla: 12 posts (3 new), 2 requests`, and more."""
+    if stats.search == "scope":
+        return f"topic {name}: no search (Reddit cannot narrow the query); posts from its scope"
+    line = (
+        f"topic {name}: {stats.submissions:,} posts ({stats.new:,} new), "
+        f"{stats.requests:,} requests"
+    )
+    if stats.found != stats.submissions:
+        line += f"; {stats.found:,} search results"
+    if stats.comment_trees:
+        line += f"; {stats.comment_trees:,} comment trees, {stats.comments:,} comments"
+    if stats.status not in ("done",):
+        line += f"; {stats.status}"
+    if stats.capped:
+        line += "; capped"
     return line
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "FILE_GAUGES",
     "GROUP_GAUGES",
     "TARGET_COUNTERS",
+    "TOPIC_GAUGES",
     "RunFigures",
     "RunMetrics",
     "check_metrics_path",
@@ -97,6 +98,13 @@ GROUP_GAUGES: dict[str, str] = {
     "gaps": "Members whose comment listing reached Reddit's depth before their mark in the "
     "group's last poll.",
 }
+# a topic's search walk: sentpipe_topic_search_<suffix>{command, topic="tesla"}
+TOPIC_GAUGES: dict[str, str] = {
+    "posts": "Posts the topic's search brought that its query matched, in the last run.",
+    "requests": "Requests of the topic's search walk (pages and comment trees) in the last run.",
+    "capped": "1 when the topic's search stopped at Reddit's cap before its mark in the last "
+    "run (posts between are missed), else 0.",
+}
 LAST_SUCCESS = "sentpipe_last_success_timestamp_seconds"
 
 
@@ -106,14 +114,16 @@ class RunFigures:
     `per_target` {source id: {name in TARGET_COUNTERS: value}}, labelled
     `target_label` (the source's `SourceSpec.target_label`), `per_file` {input file:
     {name in FILE_GAUGES: value}} (a backfill's progress), `per_group` {`a+b+c`: {name in
-    GROUP_GAUGES: value}} (the subreddits a scrape polled together). Counters a command does not
-    have are left out (no series is written for them)."""
+    GROUP_GAUGES: value}} (the subreddits a scrape polled together), `per_topic` {topic:
+    {name in TOPIC_GAUGES: value}} (a scrape's topic searches). Counters a command does
+    not have are left out (no series is written for them)."""
 
     counters: dict[str, float] = field(default_factory=dict)
     per_target: dict[str, dict[str, float]] = field(default_factory=dict)
     target_label: str = "source_id"
     per_file: dict[str, dict[str, float]] = field(default_factory=dict)
     per_group: dict[str, dict[str, float]] = field(default_factory=dict)
+    per_topic: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -160,7 +170,21 @@ def figures_from_run(result: Any, source: str | None = None) -> RunFigures:
             }
             if group.interval is not None:
                 figures.per_group[path]["interval_seconds"] = group.interval
+        figures.per_topic.update(_topic_figures(report))
     return figures
+
+
+def _topic_figures(report: Any) -> dict[str, dict[str, float]]:
+    """Each searched topic's figures (`TOPIC_GAUGES`) from a Reddit `ScrapeReport`."""
+    return {
+        name: {
+            "posts": stats.submissions,
+            "requests": stats.requests,
+            "capped": 1.0 if stats.capped else 0.0,
+        }
+        for name, stats in getattr(report, "topics", {}).items()
+        if stats.search == "reddit"
+    }
 
 
 def figures_from_refresh(result: Any, source: str | None = None) -> RunFigures:
@@ -307,6 +331,9 @@ def render_metrics(metrics: RunMetrics, previous_success: float | None = None) -
     for group, row in sorted(metrics.figures.per_group.items()):
         for name, value in row.items():
             gauge(f"sentpipe_group_{name}", GROUP_GAUGES[name], value, group=group)
+    for topic, row in sorted(metrics.figures.per_topic.items()):
+        for name, value in row.items():
+            gauge(f"sentpipe_topic_search_{name}", TOPIC_GAUGES[name], value, topic=topic)
     return generate_latest(registry)
 
 

@@ -7,6 +7,8 @@ of Reddit's data.
   of subreddits polled together through the group listings (follow.py; plan.py, pure:
   which subreddits share a group and how often each group is polled), and one per
   subreddit on the tree strategy (worker.py: one subreddit's listing and comment trees);
+  and one per topic after them (topics.py: its posts from Reddit's search, down to its
+  own mark; search.py: its query in Reddit's syntax);
 - `info.py`: `/api/info` re-reads for `sentpipe refresh reddit`;
 - `spec.py`: `SPEC`, Reddit's entry in the source registry (`sources.source_spec`): its
   settings (`settings.py`), its text for scoring (`text.py`, `removed.py`), its export

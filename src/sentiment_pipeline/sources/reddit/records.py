@@ -42,8 +42,10 @@ from sentiment_pipeline.sources.reddit.report import (
     RequestTotals,
     ScrapeReport,
     SubredditStats,
+    TopicStats,
 )
 from sentiment_pipeline.sources.reddit.settings import CommentsFrom, SubredditTarget
+from sentiment_pipeline.sources.reddit.topics import TopicSearch, TopicWalk, topic_searches
 from sentiment_pipeline.sources.reddit.worker import SubredditWorker, WorkerConfig, refresh_since
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ class _Done:
     source_id: str
     mark: datetime | None
     comment_mark: datetime | None = None
+    topic: bool = False  # `source_id` is a topic's name, `mark` its search mark
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,9 @@ class RedditScrapeOptions:
     `comments_from`: `auto` (the group listings; trees for first runs, backfills and
     gaps), `listing` (listings only) or `trees` (one tree per post, each subreddit
     alone: the strategy before the listings). `follow`: what `--every` remembers between
-    runs (activity, due times); None for a single run.
+    runs (activity, due times); None for a single run. `tree_template`: the tree
+    settings (`comments`, `more_comments`, `comment_depth`) of a topic's post whose
+    subreddit is not a target (None: the defaults).
     """
 
     since: datetime | None = None
@@ -94,6 +99,7 @@ class RedditScrapeOptions:
     wait_for_lock: bool = False
     comments_from: CommentsFrom = "auto"
     follow: FollowState | None = None
+    tree_template: SubredditTarget | None = None
 
 
 async def reddit_records(
@@ -112,12 +118,15 @@ async def reddit_records(
     already) make `new` listings incremental and skip known comment trees.
     `on_progress(report)` is called each time a subreddit finishes. A `new` listing
     whose walk completed (listing and comment trees) puts its mark in `report.marks`
-    once every record of that walk has been yielded.
+    once every record of that walk has been yielded. Each topic of `settings.topics` is
+    searched after the listings (`topics.py`; `report.topics`, its completed walk's
+    mark in `report.topic_marks`).
 
-    A subreddit that fails is skipped and recorded in `report.failures`; stopping at
-    `--max-requests`/`--max-duration` sets `report.stopped_early`. Raises `ConfigError`
-    when Reddit rejects the credentials, and `DatabaseUnreachable` when no subreddit
-    could reach Reddit at all (network).
+    A subreddit that fails is skipped and recorded in `report.failures` (a topic in
+    `report.topic_failures`); stopping at `--max-requests`/`--max-duration` sets
+    `report.stopped_early`. Raises `ConfigError` when Reddit rejects the credentials or
+    a topic without scope has a query Reddit cannot narrow, and `DatabaseUnreachable`
+    when nothing could reach Reddit at all (network).
     """
     deadline = time.monotonic() + options.max_duration if options.max_duration else None
     report.requests = RequestTotals(max_requests=options.max_requests)
@@ -131,6 +140,7 @@ async def reddit_records(
     report.comments_from = options.comments_from
     for target in targets:
         stats[target.name.lower()] = SubredditStats()
+    searches = _searches(settings, report)
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=_QUEUE_SIZE)
     config = WorkerConfig(
         since=options.since,
@@ -144,6 +154,7 @@ async def reddit_records(
     worker = SubredditWorker(reddit, meter, marks, config, queue.put, asyncio.Lock())
     run = _Run(worker, report, failures, queue, options, marks)
     tasks = [asyncio.create_task(job) for job in run.jobs(targets)]
+    tasks += [asyncio.create_task(job) for job in run.topic_jobs(searches, targets, tasks)]
     running = sum(len(stats) for stats in run.finishing)
     try:
         while running:
@@ -155,10 +166,7 @@ async def reddit_records(
                 break
             if type(item) is _Done:
                 running -= 1
-                if item.mark is not None:
-                    report.marks[item.source_id] = item.mark
-                if item.comment_mark is not None:
-                    report.comment_marks[item.source_id] = item.comment_mark
+                _settle(report, item)
                 if on_progress is not None:
                     on_progress(report)
                 continue
@@ -168,7 +176,33 @@ async def reddit_records(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await reddit.close()
-    _report_failures(report, targets, failures)
+    _report_failures(report, targets, failures, run.topic_errors)
+
+
+def _searches(settings: Settings, report: ScrapeReport) -> list[TopicSearch]:
+    """The topics' searches (`ConfigError` for one Reddit cannot narrow, no scope), each
+    with its counters in `report.topics`."""
+    from sentiment_pipeline.sources.topic import topics_from
+
+    searches = topic_searches(topics_from(settings.topics))
+    report.topics.clear()
+    report.topic_marks.clear()
+    report.topic_failures.clear()
+    for search in searches:
+        report.topics[search.topic.name] = TopicStats(search="reddit" if search.q else "scope")
+    return searches
+
+
+def _settle(report: ScrapeReport, done: _Done) -> None:
+    """Record a finished walk's marks (a subreddit's, or a topic's)."""
+    if done.topic:
+        if done.mark is not None:
+            report.topic_marks[done.source_id] = done.mark
+        return
+    if done.mark is not None:
+        report.marks[done.source_id] = done.mark
+    if done.comment_mark is not None:
+        report.comment_marks[done.source_id] = done.comment_mark
 
 
 @dataclass
@@ -186,6 +220,8 @@ class _Run:
     marks: Marks
     finishing: list[list[str]] = field(default_factory=list)
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(GROUPS_IN_FLIGHT))
+    covered: set[str] = field(default_factory=set)  # posts whose comments the listings follow
+    topic_errors: dict[str, BaseException] = field(default_factory=dict)
 
     def jobs(self, targets: Sequence[SubredditTarget]) -> list[Coroutine[Any, Any, None]]:
         """One coroutine per tree-path subreddit and per group due now."""
@@ -251,6 +287,67 @@ class _Run:
                 gc.collect()
                 self.slots.release()
 
+    def _cover(self, members: Sequence[Member]) -> None:
+        """The posts a completed group walk met: their comments come through its comment
+        listing or its trees, so a topic's search needs no tree for them."""
+        for member in members:
+            if member.failed is None:
+                self.covered.update(member.posts_met)
+
+    def topic_jobs(
+        self,
+        searches: Sequence[TopicSearch],
+        targets: Sequence[SubredditTarget],
+        listings: Sequence[asyncio.Task[None]],
+    ) -> list[Coroutine[Any, Any, None]]:
+        """One coroutine per topic; each starts once the `listings` tasks are done (their
+        posts and trees are then known, so none is fetched twice)."""
+        by_id = {t.name.lower(): t for t in targets}
+        self.finishing += [[search.topic.name] for search in searches]
+        return [self._topic(search, by_id, list(listings)) for search in searches]
+
+    async def _topic(
+        self,
+        search: TopicSearch,
+        targets: dict[str, SubredditTarget],
+        listings: list[asyncio.Task[None]],
+    ) -> None:
+        name = search.topic.name
+        stats = self.report.topics[name]
+        mark = None
+        try:
+            if listings:
+                await asyncio.wait(listings)
+            if search.q:
+                mark = await self._topic_walk(search, stats, targets).run()
+            stats.status = "done"
+        except BudgetExhausted as stop:
+            stats.status = "stopped"
+            self.report.stop(str(stop))
+        except Exception as error:  # reported per topic
+            stats.status = "failed"
+            self.topic_errors[name] = error
+        finally:
+            await self.queue.put(_Done(name, mark, topic=True))
+
+    def _topic_walk(
+        self, search: TopicSearch, stats: TopicStats, targets: dict[str, SubredditTarget]
+    ) -> TopicWalk:
+        options = self.options
+        return TopicWalk(
+            self.worker,
+            search,
+            stats,
+            self.marks,
+            since=options.since,
+            overlap=timedelta(seconds=options.overlap_seconds),
+            cap=options.listing_cap,
+            started=utc_now(),
+            covered=self.covered | self.worker.trees_done,
+            targets=targets,
+            template=options.tree_template,
+        )
+
     async def _walk_group(self, members: list[Member], stats: GroupStats, plan: FollowPlan) -> None:
         walk = GroupWalk(
             self.worker,
@@ -269,6 +366,7 @@ class _Run:
                 await walk.check_silent(member)
             self.report.checked.update(walk.checked)
             plan.polled(members)
+            self._cover(members)
             stats.status = "done" if any(m.failed is None for m in members) else "failed"
         except BudgetExhausted as stop:
             stats.status = "stopped"
@@ -301,21 +399,28 @@ class _Run:
 
 
 def _report_failures(
-    report: ScrapeReport, targets: Sequence[SubredditTarget], failures: dict[str, BaseException]
+    report: ScrapeReport,
+    targets: Sequence[SubredditTarget],
+    failures: dict[str, BaseException],
+    topic_errors: dict[str, BaseException],
 ) -> None:
-    """Record per-subreddit failures; raise for problems no subreddit survives."""
+    """Record per-subreddit and per-topic failures; raise for problems nothing survives."""
     from asyncprawcore.exceptions import RequestException
 
-    for name, error in failures.items():
+    for found, name, error in [
+        *((report.failures, name, error) for name, error in failures.items()),
+        *((report.topic_failures, name, error) for name, error in topic_errors.items()),
+    ]:
         reason, credentials = describe_error(error)
         if credentials:
             raise ConfigError(
                 reason, "check SENTPIPE_REDDIT_CLIENT_ID / _SECRET (and _USERNAME / _PASSWORD)"
             ) from error
-        report.failures[name] = reason
-    network = all(isinstance(e, RequestException) for e in failures.values())
-    if failures and len(failures) == len(targets) and network:
-        first = next(iter(failures.values()))
+        found[name] = reason
+    every = [*failures.values(), *topic_errors.values()]
+    network = all(isinstance(e, RequestException) for e in every)
+    if every and len(every) == len(targets) + len(report.topics) and network:
+        first = every[0]
         raise DatabaseUnreachable(
             f"cannot reach Reddit ({first})", "check the network and SENTPIPE_REDDIT_*_URL"
         )

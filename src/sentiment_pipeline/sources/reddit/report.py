@@ -12,7 +12,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["Counting", "GroupStats", "RequestTotals", "ScrapeReport", "SubredditStats"]
+__all__ = [
+    "Counting",
+    "GroupStats",
+    "RequestTotals",
+    "ScrapeReport",
+    "SubredditStats",
+    "TopicStats",
+]
 
 
 class Counting(Protocol):
@@ -73,6 +80,27 @@ class GroupStats:
 
 
 @dataclass
+class TopicStats(SubredditStats):
+    """Live counters for one topic's search walk (`topics.py`), keyed by the topic's name
+    in `ScrapeReport.topics`.
+
+    `found`: the search results read (Reddit's candidates); `submissions`: those the
+    topic's own matcher kept, stored as posts; `new`: the kept posts not stored before
+    (first sight: their comment trees are fetched, counted in `comment_trees` and
+    `comments`); `requests` the search pages and those trees. `search`: `"reddit"` (a
+    search walk) or `"scope"` (the query cannot narrow Reddit's search: its posts come
+    from the scope's listings, no search is made). `mark`: the walk's new mark (None:
+    none this run); `capped`: the walk may have missed posts (Reddit's search cap).
+    """
+
+    found: int = 0
+    new: int = 0
+    search: str = "reddit"
+    mark: datetime | None = None
+    capped: bool = False
+
+
+@dataclass
 class RequestTotals:
     """Run-wide request counts: `total` includes the `token` (OAuth) requests;
     `max_requests` is the `--max-requests` bound (None: unbounded)."""
@@ -96,7 +124,10 @@ class ScrapeReport:
     comment listing; `checked` when each subreddit's `about` was last read and found
     well (saved as its `checked` mark: a silence is measured from it). `groups` holds
     the subreddits polled together (keyed by the `a+b+c` path) and `comments_from` the
-    run's strategy (`listing`, `trees`, `auto`).
+    run's strategy (`listing`, `trees`, `auto`). `topics` holds each topic's search walk
+    (keyed by its name) and `topic_marks` the marks of the topic walks that completed
+    (saved as target `topic:<name>`, kind `search`; not part of `to_dict`);
+    `topic_failures` a one-line reason per topic whose search failed.
     """
 
     subreddits: dict[str, SubredditStats] = field(default_factory=dict)
@@ -109,16 +140,23 @@ class ScrapeReport:
     checked: dict[str, datetime] = field(default_factory=dict)
     groups: dict[str, GroupStats] = field(default_factory=dict)
     comments_from: str = "trees"
+    topics: dict[str, TopicStats] = field(default_factory=dict)
+    topic_marks: dict[str, datetime] = field(default_factory=dict)
+    topic_failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def warnings(self) -> list[str]:
-        """Every subreddit's warnings, in target order."""
-        return [warning for stats in self.subreddits.values() for warning in stats.warnings]
+        """Every subreddit's warnings, in target order, then every topic's."""
+        every = [*self.subreddits.values(), *self.topics.values()]
+        return [warning for stats in every for warning in stats.warnings]
 
     @property
     def errors(self) -> list[str]:
-        """One line per failed subreddit: `r/<name>: <reason>`."""
-        return [f"r/{name}: {reason}" for name, reason in self.failures.items()]
+        """One line per failed subreddit (`r/<name>: <reason>`), then per failed topic
+        (`topic <name>: <reason>`)."""
+        return [f"r/{name}: {reason}" for name, reason in self.failures.items()] + [
+            f"topic {name}: {reason}" for name, reason in self.topic_failures.items()
+        ]
 
     def stop(self, reason: str) -> None:
         """Record that the run stopped early; the first reason wins."""
@@ -131,10 +169,31 @@ class ScrapeReport:
         rate_limit_wait, warnings}}, "requests": {total, token, max_requests},
         "comments_from": strategy, "groups": {path: {members, status, posts, comments,
         requests, more_expansions, rate_limit_wait, posts_per_hour, comments_per_hour,
-        interval, gaps}}}`."""
+        interval, gaps}}, "topics": {name: {status, search, found, posts, new,
+        comment_trees, comments, requests, mark, capped, warnings}}}` (`mark` ISO 8601)."""
         return {
             "subreddits": {name: asdict(stats) for name, stats in self.subreddits.items()},
             "requests": asdict(self.requests),
             "comments_from": self.comments_from,
             "groups": {path: asdict(stats) for path, stats in self.groups.items()},
+            "topics": {name: _topic_dict(stats) for name, stats in self.topics.items()},
         }
+
+
+def _topic_dict(stats: TopicStats) -> dict[str, Any]:
+    """A topic's counters for `--json`: `submissions` as `posts`, the mark as text."""
+    return {
+        "status": stats.status,
+        "search": stats.search,
+        "found": stats.found,
+        "posts": stats.submissions,
+        "new": stats.new,
+        "comment_trees": stats.comment_trees,
+        "comments": stats.comments,
+        "requests": stats.requests,
+        "more_expansions": stats.more_expansions,
+        "rate_limit_wait": stats.rate_limit_wait,
+        "mark": None if stats.mark is None else stats.mark.isoformat(),
+        "capped": stats.capped,
+        "warnings": list(stats.warnings),
+    }

@@ -63,6 +63,7 @@ class SubredditWorker:
         # concurrent first request would fetch a token of its own.
         self.token_ready = asyncio.Event()
         self._first = True
+        self.trees_done: set[str] = set()  # posts (`t3_`) whose tree this run emitted
 
     def _floor(self, target: SubredditTarget, source_id: str) -> datetime | None:
         """Stop paging below this time: `--since`, else the completed mark minus overlap."""
@@ -222,6 +223,7 @@ class SubredditWorker:
             await self.emit(record)
             if not isinstance(record, Rejected):
                 stats.comments += 1
+        self.trees_done.add(fullname)
 
 
 @dataclass
