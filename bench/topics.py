@@ -36,11 +36,11 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import fresh_database, scratch_url  # noqa: E402
+from _data import fresh_database, scratch_url
 
-from sentiment_pipeline.db.url import DatabaseURL  # noqa: E402
-from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record  # noqa: E402
-from sentiment_pipeline.sinks.postgres import copy_rows, register_jsonb_text  # noqa: E402
+from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.dto import RawEventDTO, Validated, validate_record
+from sentiment_pipeline.sinks.postgres import copy_rows, register_jsonb_text
 
 QUERY = '(tesla OR "model 3" OR "model y") NOT "nikola tesla"'
 MENTIONS = ("Tesla", "tesla", "model 3", "Model Y", "Nikola Tesla", "teslas", "TeslaCoil")
@@ -236,7 +236,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sentpipe-bench-topics-") as folder:
         work = Path(folder)
         if "a" in args.parts:
-            from topics_collect import collect_part  # noqa: PLC0415
+            from topics_collect import collect_part
 
             collect_part(work)
         if "b" in args.parts:

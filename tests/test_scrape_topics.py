@@ -276,3 +276,47 @@ def test_metrics_carry_the_topics(fake_reddit_factory: FakeFactory, tmp_path: Pa
     assert 'sentpipe_topic_search_posts{command="scrape",topic="zb"} 12.0' in text
     assert 'sentpipe_topic_search_requests{command="scrape",topic="zb"}' in text
     assert 'sentpipe_topic_search_capped{command="scrape",topic="zb"} 0.0' in text
+
+
+def _links(url: str) -> set[tuple[str, str, str]]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, topic, via FROM event_topics")).fetchall()
+    finally:
+        engine.dispose()
+    return {(str(row[0]), str(row[1]), str(row[2])) for row in rows}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "timescale"])
+def test_what_a_scrape_stores_is_linked_to_its_topics(
+    backend: str, fake_reddit_factory: FakeFactory, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A scoped topic's posts link by text and their comments by post; one comment
+    whose own text names two topics links to both by text, in the same pass."""
+    fake = two_subreddits(fake_reddit_factory)
+    planted = plant(fake, "alpha")
+    both = next(n for n, sub, _ in fake.created() if n.startswith("t1_") and sub == "alpha")
+    fake.edit(both, f"{WORD} and quuxle, both")
+    url = str(request.getfixturevalue(f"{backend}_url"))
+    settings = scrape_settings(
+        fake,
+        tmp_path,
+        database_url=url,
+        topics={
+            "zb": {"query": WORD, "subreddits": ["alpha"]},
+            "qx": {"query": "quuxle", "subreddits": ["alpha"]},
+        },
+    )
+    result = scrape(settings)
+    assert result.exit_code == ExitCode.OK, result.errors
+    links = _links(url)
+    assert {(p, "zb", "text") for p in planted} <= links
+    assert (both, "zb", "text") in links and (both, "qx", "text") in links
+    by_post = {i for i, topic, via in links if topic == "zb" and via == "post"}
+    assert by_post and all(i.startswith("t1_") for i in by_post)
+    assert not {i for i, topic, _ in links if topic == "qx"} - {both}
+    counts = result.topic_links
+    assert counts["qx"] == {"text": 1} and counts["zb"]["post"] == len(by_post)
