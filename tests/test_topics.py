@@ -220,9 +220,18 @@ def test_the_csv_sink_following_the_database_keeps_its_links(
     source = tmp_path / "in.ndjson"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     env = {"SENTPIPE_DATABASE_URL": sqlite_url, "SENTPIPE_CSV_DIR": str(tmp_path / "csv")}
-    result = invoke("-c", str(config), "ingest", "ndjson", str(source), "--json", env=env)
+    metrics = tmp_path / "ingest.prom"
+    result = invoke(
+        "-c", str(config), "ingest", "ndjson", str(source), "--json",
+        "--metrics-file", str(metrics), env=env,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert '"topic_links"' in result.output and '"post": 1' in result.output
+    series = metrics.read_text(encoding="utf-8")
+    assert (
+        'sentpipe_topic_events_linked{command="ingest_ndjson",topic="tesla",via="post"} 1.0'
+        in series
+    )
     assert _rows(sqlite_url) == {("t3_1", "tesla", "text"), ("t1_2", "tesla", "post")}
     rows = _link_files(tmp_path / "csv")["topic=tesla/2023-11-14.csv"][1:]
     assert sorted((r[0], r[2], r[3]) for r in rows) == sorted(_rows(sqlite_url))

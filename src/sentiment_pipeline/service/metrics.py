@@ -105,6 +105,8 @@ TOPIC_GAUGES: dict[str, str] = {
     "capped": "1 when the topic's search stopped at Reddit's cap before its mark in the last "
     "run (posts between are missed), else 0.",
 }
+TOPIC_LINKS = "sentpipe_topic_events_linked"  # {command, topic, via}
+TOPIC_LINKS_HELP = "Events the last run stored and linked to the topic, by text or by post."
 LAST_SUCCESS = "sentpipe_last_success_timestamp_seconds"
 
 
@@ -115,8 +117,9 @@ class RunFigures:
     `target_label` (the source's `SourceSpec.target_label`), `per_file` {input file:
     {name in FILE_GAUGES: value}} (a backfill's progress), `per_group` {`a+b+c`: {name in
     GROUP_GAUGES: value}} (the subreddits a scrape polled together), `per_topic` {topic:
-    {name in TOPIC_GAUGES: value}} (a scrape's topic searches). Counters a command does
-    not have are left out (no series is written for them)."""
+    {name in TOPIC_GAUGES: value}} (a scrape's topic searches), `topic_links` {topic:
+    {via: links}} (what the run's writes linked, `RunResult.topic_links`). Counters a
+    command does not have are left out (no series is written for them)."""
 
     counters: dict[str, float] = field(default_factory=dict)
     per_target: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -124,6 +127,7 @@ class RunFigures:
     per_file: dict[str, dict[str, float]] = field(default_factory=dict)
     per_group: dict[str, dict[str, float]] = field(default_factory=dict)
     per_topic: dict[str, dict[str, float]] = field(default_factory=dict)
+    topic_links: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,7 @@ def _pipeline_figures(result: Any, source: str | None) -> RunFigures:
             "events_duplicates": counts.duplicates,
             "events_dead_lettered": counts.invalid,
         }
+    figures.topic_links = {t: dict(v) for t, v in getattr(result, "topic_links", {}).items()}
     return figures
 
 
@@ -334,6 +339,9 @@ def render_metrics(metrics: RunMetrics, previous_success: float | None = None) -
     for topic, row in sorted(metrics.figures.per_topic.items()):
         for name, value in row.items():
             gauge(f"sentpipe_topic_search_{name}", TOPIC_GAUGES[name], value, topic=topic)
+    for topic, by_via in sorted(metrics.figures.topic_links.items()):
+        for via, links in sorted(by_via.items()):
+            gauge(TOPIC_LINKS, TOPIC_LINKS_HELP, links, topic=topic, via=via)
     return generate_latest(registry)
 
 
