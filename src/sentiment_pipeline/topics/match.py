@@ -17,12 +17,13 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sentiment_pipeline.db.connect import connect_pg, connect_sqlite
+from sentiment_pipeline.db.errors import map_db_error
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.sources import generic_spec, known_specs
 from sentiment_pipeline.sources.topic import Topic
@@ -245,6 +246,19 @@ def _start(
     return "matched", None
 
 
+@contextlib.contextmanager
+def _mapped(url: DatabaseURL) -> Iterator[None]:
+    """Driver errors as the one-line errors every command gives (`db.errors`): a lost
+    server is `DatabaseUnreachable` (exit 3), a missing table says to run `db init`."""
+    try:
+        yield
+    except Exception as error:
+        mapped = map_db_error(url, error)
+        if mapped is error:
+            raise
+        raise mapped from error
+
+
 def match_topics(
     url: DatabaseURL,
     topics: Sequence[Topic],
@@ -261,6 +275,22 @@ def match_topics(
     `ConfigError`/`DatabaseUnreachable` when the database cannot be used."""
     began = time.monotonic()
     report = MatchReport()
+    with _mapped(url):
+        _match(url, topics, since, force, batch_size, report, on_batch, stop)
+    report.duration = time.monotonic() - began
+    return report
+
+
+def _match(
+    url: DatabaseURL,
+    topics: Sequence[Topic],
+    since: datetime | None,
+    force: bool,
+    batch_size: int,
+    report: MatchReport,
+    on_batch: Callable[[int], None] | None,
+    stop: Callable[[], bool] | None,
+) -> None:
     session = _Session(url)
     try:
         states = session.sql.states()
@@ -279,8 +309,6 @@ def match_topics(
                 break
     finally:
         session.close()
-        report.duration = time.monotonic() - began
-    return report
 
 
 def _run(
@@ -382,12 +410,13 @@ def _state_text(topic: Topic | None, state: MatchState | None) -> str:
 def list_topics(url: DatabaseURL, topics: Sequence[Topic]) -> list[TopicListing]:
     """Every configured topic, and every topic with stored links or a match state, by
     name: its query, stored links and whether stored history is matched by its query."""
-    session = _Session(url)
-    try:
-        figures = session.sql.figures()
-        states = session.sql.states()
-    finally:
-        session.close()
+    with _mapped(url):
+        session = _Session(url)
+        try:
+            figures = session.sql.figures()
+            states = session.sql.states()
+        finally:
+            session.close()
     configured = {topic.name: topic for topic in topics}
     listing = []
     for name in sorted({*configured, *figures, *states}):
