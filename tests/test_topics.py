@@ -26,7 +26,7 @@ from sentiment_pipeline.timeparse import storage_text, to_utc
 from sentiment_pipeline.topics import Tagger
 from sentiment_pipeline.topics.match import list_topics, match_topics
 from tests.fixtures.cli import invoke
-from tests.fixtures.events import event
+from tests.fixtures.events import event, stored_rows
 
 TOPICS = {
     "tesla": TopicSettings(query='(tesla OR "model 3") NOT "nikola tesla"'),
@@ -380,3 +380,20 @@ def test_the_servers_prefilter_is_never_narrower_than_the_matcher(any_db_url: st
     match_topics(parse_database_url(any_db_url), topics_from(topics))
     assert _rows(any_db_url) == links_of(tagger(topics).links(batch))
     assert {row[0] for row in _rows(any_db_url)} == {"t3_1", "t3_2", "t3_3", "t1_5"}
+
+
+def test_an_edit_refresh_applies_is_linked_again(fake_reddit: Any, tmp_path: Path) -> None:
+    from sentiment_pipeline.refresh import RefreshOptions, refresh_reddit
+    from tests.test_refresh import all_due, db_url, scraped, settings_for
+
+    settings = settings_for(
+        fake_reddit, tmp_path, topics={"zb": TopicSettings(query="zorblat OR quuxle")}
+    )
+    scraped(fake_reddit, settings)
+    url = db_url(settings)
+    comment = next(r.id for r in stored_rows(url) if r.event_type == "comment")
+    assert all(row[0] != comment for row in _rows(url))
+    fake_reddit.edit(comment, "now this is about Zorblat")
+    result = refresh_reddit(all_due(settings), RefreshOptions())
+    assert result.exit_code == 0 and result.report.edits == 1, result.errors
+    assert (comment, "zb", "text") in _rows(url)

@@ -320,6 +320,12 @@ class _Visit:
         report = self.result.report
         clock = time.perf_counter()
         report.edits += self.store.record(self.pending, self.observed_at or self.store.now())
+        edited = [(o.id, o.occurred_at) for o in self.pending if o.patch is not None]
+        if edited and self.settings.topics:  # an edited text may mention other topics now
+            from sentiment_pipeline.sources.topic import topics_from
+            from sentiment_pipeline.topics.match import relink
+
+            relink(self.settings.database, topics_from(self.settings.topics), edited)
         report.db_seconds += time.perf_counter() - clock
         gone = [(o.id, o.occurred_at) for o in self.pending if o.state in ("deleted", "removed")]
         if gone and self.settings.deleted_content == "redact":

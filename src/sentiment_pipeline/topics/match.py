@@ -40,7 +40,15 @@ from sentiment_pipeline.topics.store import (
 )
 from sentiment_pipeline.topics.tagger import Item, Link, Reply, Tagger
 
-__all__ = ["BATCH_SIZE", "MatchReport", "TopicRun", "list_topics", "match_topics", "scan_fields"]
+__all__ = [
+    "BATCH_SIZE",
+    "MatchReport",
+    "TopicRun",
+    "list_topics",
+    "match_topics",
+    "relink",
+    "scan_fields",
+]
 
 BATCH_SIZE = 10_000  # events per batch: one transaction, one saved position
 
@@ -382,6 +390,30 @@ def _save(
     at, ident = position if position is not None else (None, None)
     for topic in topics:
         session.sql.save_state(MatchState(topic.name, topic.definition, since, at, ident, finished))
+
+
+def relink(url: DatabaseURL, topics: Sequence[Topic], keys: Sequence[tuple[str, Any]]) -> int:
+    """Link the stored events `keys` ((id, occurred_at) as the database gave them) to
+    `topics` again, in one transaction: after their text changed (an edit `refresh`
+    applied). Their replies' links by post follow at the next `topics match`. Returns
+    the links stored."""
+    if not topics or not keys:
+        return 0
+    tagger = Tagger(topics)
+    fields = scan_fields()
+    with _mapped(url):
+        session = _Session(url)
+        try:
+            session.begin()
+            store = session.links()
+            store.forget([topic.name for topic in topics], keys)
+            rows = session.sql.fetch(fields, [(moment, ident) for ident, moment in keys])
+            links = tagger.links([_item(row, fields) for row in rows], store.post_topics)
+            store.insert(links)
+            session.commit()
+        finally:
+            session.close()
+    return len(links)
 
 
 @dataclass(frozen=True)
