@@ -17,7 +17,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -214,10 +214,11 @@ def _relink(
     tagger: Tagger,
     rows: list[ScanRow],
     fields: list[str],
-    store: PostgresLinks | SqliteLinks,
+    known: dict[str, set[str]],
 ) -> list[Link]:
     """The links of a scanned batch: the few events whose text holds a topic's literal
-    word are fetched whole and matched; every reply is linked through its post."""
+    word are fetched whole and matched; every reply is linked through its post, found
+    in `known` (the posts linked by text so far), which the batch's own are added to."""
     may_match = tagger.may_match
     candidates = [(_moment(row[1]), row[0]) for row in rows if row[5] and may_match(row[5])]
     links: list[Link] = []
@@ -229,15 +230,21 @@ def _relink(
         if names:
             links.extend(Link(item.id, item.occurred_at, name, "text") for name in names)
             by_post[item.id] = own[item.id] = names
+    for ident, names in by_post.items():
+        known.setdefault(ident, set()).update(names)
     reply_type = tagger.reply_type
-    children = [
+    children = [  # only the replies to a linked post: most posts are not
         Reply(
             Item(row[0], _moment(row[1]), row[2], row[3], row[4], {}), row[6], own.get(row[0], ())
         )
         for row in rows
-        if row[6] and row[4] == reply_type(row[2])
+        if row[6] in known and row[4] == reply_type(row[2])
     ]
-    links.extend(tagger.post_links(children, by_post, store.post_topics))
+
+    def linked(ids: Collection[str]) -> dict[str, set[str]]:
+        return {ident: known[ident] for ident in ids if ident in known}
+
+    links.extend(tagger.post_links(children, by_post, linked))
     return links
 
 
@@ -350,6 +357,10 @@ def _batches(
     fields = scan_fields()
     tagger = Tagger(topics)
     names = [topic.name for topic in topics]
+    # the posts linked by text, by id: those before the window from the database, then
+    # this pass's own (posts come before their comments), so replies need no lookup
+    known = session.sql.text_links_before(names, after, since)
+    session.commit()
     while True:
         if stop is not None and stop():
             report.stopped = True
@@ -365,7 +376,7 @@ def _batches(
         last = (_moment(rows[-1][1]), rows[-1][0])
         session.sql.forget_range(names, after, last, since)
         store = session.links()
-        links = _relink(session, tagger, rows, fields, store)
+        links = _relink(session, tagger, rows, fields, known)
         store.insert(links)
         _save(session, topics, since, last, finished=None)
         session.commit()

@@ -197,8 +197,9 @@ class _MatchSql:
         probe_sql, params = self._probe(literals)
         where = ""
         if after is not None:
-            where = f"WHERE (occurred_at, id) > ({m}, {m})"
-            params += [self._time(after[0]), after[1]]
+            # the plain bound lets the occurred_at index (and chunk exclusion) serve
+            where = f"WHERE occurred_at >= {m} AND (occurred_at, id) > ({m}, {m})"
+            params += [self._time(after[0]), self._time(after[0]), after[1]]
         elif since is not None:
             where = f"WHERE occurred_at >= {m}"
             params.append(self._time(since))
@@ -236,15 +237,37 @@ class _MatchSql:
         marks = ", ".join([m] * len(topics))
         lower, params = "", [*topics]
         if after is not None:
-            lower = f"AND (occurred_at, id) > ({m}, {m}) "
-            params += [self._time(after[0]), after[1]]
+            lower = f"AND occurred_at >= {m} AND (occurred_at, id) > ({m}, {m}) "
+            params += [self._time(after[0]), self._time(after[0]), after[1]]
         elif since is not None:
             lower, params = f"AND occurred_at >= {m} ", [*params, self._time(since)]
         self.connection.execute(
             f"DELETE FROM event_topics WHERE topic IN ({marks}) {lower}"
-            f"AND (occurred_at, id) <= ({m}, {m})",
-            [*params, self._time(last[0]), last[1]],
+            f"AND occurred_at <= {m} AND (occurred_at, id) <= ({m}, {m})",
+            [*params, self._time(last[0]), self._time(last[0]), last[1]],
         )
+
+    def text_links_before(
+        self, topics: Sequence[str], after: Position | None, since: datetime | None
+    ) -> dict[str, set[str]]:
+        """{event id: its topics by text} among `topics`, of the events before a
+        re-match's window: up to `after` (keyset, inclusive), else before `since`; {}
+        for a window that starts at the beginning."""
+        m = self.mark
+        marks = ", ".join([m] * len(topics))
+        if after is not None:
+            bound = f"occurred_at <= {m} AND (occurred_at, id) <= ({m}, {m})"
+            params = [self._time(after[0]), self._time(after[0]), after[1]]
+        elif since is not None:
+            bound, params = f"occurred_at < {m}", [self._time(since)]
+        else:
+            return {}
+        rows = self._rows(
+            f"SELECT id, topic FROM event_topics WHERE via = 'text' AND topic IN ({marks}) "
+            f"AND {bound}",
+            [*topics, *params],
+        )
+        return _by_post(rows)
 
     def states(self) -> dict[str, MatchState]:
         """Every `topic_matches` row by topic."""
