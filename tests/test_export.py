@@ -84,18 +84,18 @@ HOSTILE = [
 ]
 HEADER = (
     "id,occurred_at,source,source_id,event_type,author,title,text,score,permalink,"
-    "parent_id,ingested_at,processed\r\n"
+    "parent_id,ingested_at,processed,topics\r\n"
 )
 EXPECTED = HEADER + (
     "t3_a,2024-01-01T00:00:00.000000Z,reddit,stocks,submission,=cmd|' /C calc'!A0,"
     '"Hello, ""world""\nline2","emoji 😀 and \r\n crlf",-5,/r/x,,'
-    "2024-02-01T00:00:00.000000Z,false\r\n"
+    "2024-02-01T00:00:00.000000Z,false,\r\n"
     't1_b,2024-01-01T23:59:59.999999Z,reddit,stocks,comment,"",,"",1.5,'
-    "12345678901234567890,t3_a,2024-02-01T00:00:00.000000Z,true\r\n"
+    "12345678901234567890,t3_a,2024-02-01T00:00:00.000000Z,true,\r\n"
     "t1_0,2024-01-02T00:00:00.000000Z,reddit,wsb,comment,-12.5,,@SUM(1),0,,\ttab,"
-    "2024-02-01T00:00:00.000000Z,false\r\n"
+    "2024-02-01T00:00:00.000000Z,false,\r\n"
     't1_c,2024-01-02T00:00:00.000000Z,reddit,wsb,comment,+x,,\\.,true,,"[""a"", '
-    '{""b"": ""\\u0007"", ""é"": 1}]",2024-02-01T00:00:00.000000Z,false\r\n'
+    '{""b"": ""\\u0007"", ""é"": 1}]",2024-02-01T00:00:00.000000Z,false,\r\n'
 )
 
 

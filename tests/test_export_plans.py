@@ -44,10 +44,13 @@ def _load_pg(url: str) -> DatabaseURL:
     return db
 
 
-def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _nodes(plan: dict[str, Any], subplans: bool = False) -> Iterator[dict[str, Any]]:
+    """The plan's nodes; with `subplans`, also those of per-row subplans (the `topics`
+    column's aggregate over one event's few topics, sorted by name, is one)."""
     yield plan
     for child in plan.get("Plans", ()):
-        yield from _nodes(child)
+        if subplans or child.get("Parent Relationship") != "SubPlan":
+            yield from _nodes(child, subplans)
 
 
 # Parallel plans made as cheap as possible: what a bigger table makes the planner choose.
@@ -107,7 +110,7 @@ def test_whole_export_reads_the_time_index_in_order(loaded_pg: DatabaseURL) -> N
 def test_whole_export_writes_no_temporary_file(loaded_pg: DatabaseURL) -> None:
     plan = _plan(loaded_pg, EventFilter(), analyze=True)
     assert plan["Actual Rows"] == ROWS
-    assert sum(node.get("Temp Written Blocks", 0) for node in _nodes(plan)) == 0
+    assert sum(node.get("Temp Written Blocks", 0) for node in _nodes(plan, True)) == 0
 
 
 def test_filters_get_no_parallel_plan(loaded_pg: DatabaseURL) -> None:

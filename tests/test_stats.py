@@ -37,6 +37,7 @@ JSON_KEYS = {
     "not_scorable",
     "refresh",
     "pending",
+    "topics",
 }
 
 
@@ -120,7 +121,7 @@ def test_cli_json_shape_and_fail_if_stale(any_db_url: str) -> None:
     assert [d["events"] for d in data["per_day"]] in ([1, 1], [0, 2])  # near midnight
     assert data["per_day"][-1]["date"] == now.date().isoformat()
     assert data["backend"]["kind"] in {"timescaledb", "postgresql", "sqlite"}
-    assert data["filters"] == {"source_ids": [], "since": None}
+    assert data["filters"] == {"source_ids": [], "since": None, "topics": [], "via": "any"}
     assert 7100 < data["last_ingest_age_seconds"] < 7300
     assert data["last_ingested_at"].endswith("Z")
 

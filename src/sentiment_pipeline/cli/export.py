@@ -10,6 +10,7 @@ import typer
 
 from sentiment_pipeline.cli.params import PlainValuesCommand, PlainValuesGroup
 from sentiment_pipeline.cli.state import settings_from
+from sentiment_pipeline.cli.topic_options import TopicNames, Via, ViaOption
 
 app = typer.Typer(help="Export collected events.", no_args_is_help=True, cls=PlainValuesGroup)
 
@@ -26,6 +27,8 @@ def _filters(
     since: str | None,
     until: str | None,
     processed: bool | None,
+    topic: list[str] | None = None,
+    via: str = "any",
 ) -> Any:
     from sentiment_pipeline.db.filters import EventFilter
     from sentiment_pipeline.errors import ConfigError
@@ -42,6 +45,8 @@ def _filters(
         since=start,
         until=end,
         processed=processed,
+        topics=tuple(topic or ()),
+        via=via,
     )
 
 
@@ -100,6 +105,8 @@ def csv(
             "--processed/--unprocessed", help="Only processed, or only unprocessed, events."
         ),
     ] = None,
+    topic: TopicNames = None,
+    via: ViaOption = Via.any,
     limit: Annotated[
         int | None, typer.Option(min=1, metavar="N", help="At most this many rows.")
     ] = None,
@@ -107,8 +114,8 @@ def csv(
         str | None,
         typer.Option(
             metavar="COLS",
-            help="Comma-separated columns, e.g. id,occurred_at,text (default: the 13 flat "
-            "columns in docs/export.md; also subreddit, url, processed_at, payload, "
+            help="Comma-separated columns, e.g. id,occurred_at,text (default: the 14 "
+            "columns in docs/export.md, topics last; also subreddit, url, processed_at, payload, "
             "sentiment_compound, sentiment_label).",
         ),
     ] = None,
@@ -150,7 +157,7 @@ def csv(
             "--sentiment-model has no effect without a sentiment column",
             "add sentiment_compound and/or sentiment_label to --columns",
         )
-    where = _filters(source, source_id, event_type, since, until, processed)
+    where = _filters(source, source_id, event_type, since, until, processed, topic, via.value)
     if out is None or (layout is Layout.partitioned and out == "-"):
         raise ConfigError(
             "no output given",
@@ -180,9 +187,10 @@ def csv(
                 raise typer.Exit(0) from None
         else:
             result = export_csv(url, Path(out), where, names, **common)
-    if result.rows == 0 and where.source_ids:
+    named = (*where.source_ids, *where.topics)
+    if result.rows == 0 and named:
         print_line(
-            f"Warning: no events for {', '.join(map(repr, where.source_ids))} with these "
+            f"Warning: no events for {', '.join(map(repr, named))} with these "
             "filters: check the names (`sentpipe stats` lists the stored ones).",
             stderr=True,
         )

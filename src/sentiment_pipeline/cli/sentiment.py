@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ import typer
 
 from sentiment_pipeline.cli.service import Every, Jitter, MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
+from sentiment_pipeline.cli.topic_options import TopicNames, Via, ViaOption
 
 app = typer.Typer(
     help="Score stored events (VADER) and report per-subreddit sentiment.",
@@ -38,6 +40,11 @@ Until = Annotated[
     str | None, typer.Option(metavar="WHEN", help="Before this UTC date/time (same forms).")
 ]
 Model = Annotated[str, typer.Option(metavar="NAME", help="Sentiment model (registry name).")]
+
+
+class By(StrEnum):
+    subreddit = "subreddit"
+    topic = "topic"
 
 
 @app.command("score")
@@ -210,6 +217,15 @@ def report(
     subreddit: Subreddits = None,
     since: Since = None,
     until: Until = None,
+    topic: TopicNames = None,
+    via: ViaOption = Via.any,
+    by: Annotated[
+        list[By] | None,
+        typer.Option(
+            help="Group per subreddit (the default), per topic (an event in two topics "
+            "counts in both), or both (repeat --by).",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="The figures as JSON (shape in docs/sentiment.md).")
     ] = False,
@@ -218,11 +234,11 @@ def report(
         typer.Option(
             metavar="FILE.png|FILE.svg",
             dir_okay=False,
-            help="Also draw mean compound per bucket per subreddit (needs sentpipe[plot]).",
+            help="Also draw mean compound per bucket per group (needs sentpipe[plot]).",
         ),
     ] = None,
 ) -> None:
-    """Per subreddit per bucket: events scored, mean compound, share positive/neutral/negative."""
+    """Per subreddit (or topic) per bucket: events scored, mean compound, label shares."""
     import json
 
     from sentiment_pipeline.cli.console import out_console
@@ -241,6 +257,9 @@ def report(
         since=parse_moment(since, "--since") if since else None,
         until=parse_moment(until, "--until") if until else None,
         source_ids=tuple(subreddit or ()),
+        topics=tuple(topic or ()),
+        via=via.value,
+        by=tuple(b.value for b in by or [By.subreddit]),
     )
     if plot is not None:
         from sentiment_pipeline.sentiment.plot import plot_report
@@ -259,36 +278,56 @@ def _spark(values: list[float]) -> str:
 
 
 def render_report(result: Any) -> None:
-    """A `SentimentReport`: a rich table with a sparkline per target (a subreddit) on a terminal,
-    tab-separated rows otherwise."""
+    """A `SentimentReport`: a rich table with a sparkline per group (a subreddit, a topic)
+    on a terminal, tab-separated rows otherwise."""
+    from sentiment_pipeline.cli.console import is_terminal, out_console
+
+    if not result.rows:
+        out_console.print(_empty_note(result), markup=False)
+        return
+    if not is_terminal():
+        _render_rows(result)
+        return
+    out_console.print(_table(result))
+
+
+def _empty_note(result: Any) -> str:
+    """Why a report has no rows: no scores, or no scored event linked to the topics."""
+    if result.topics:
+        names = ", ".join(result.topics)
+        return (
+            f"No scores for {result.model} of events in topic {names} in this range "
+            "(`sentpipe stats` lists the topics with events)."
+        )
+    return f"No scores for {result.model} in this range: run `sentpipe sentiment score`."
+
+
+def _render_rows(result: Any) -> None:
+    """Tab-separated rows: the group columns (source_id, topic), then the figures; written
+    as is (rich would expand the tabs to spaces)."""
+    from sentiment_pipeline.cli.console import print_line
+
+    keys = [k for k, name in (("source_id", "subreddit"), ("topic", "topic")) if name in result.by]
+    figures = ["bucket_start", "events", "mean_compound", "positive", "neutral", "negative"]
+    print_line("\t".join([*keys, *figures]))
+    for row in result.rows:
+        print_line(
+            "\t".join(getattr(row, key) for key in keys)
+            + f"\t{row.bucket.isoformat()}\t{row.events}\t{row.mean_compound:.4f}"
+            f"\t{row.positive:.4f}\t{row.neutral:.4f}\t{row.negative:.4f}"
+        )
+
+
+def _table(result: Any) -> Any:
+    """The terminal table: one line per group, with a sparkline of mean compound."""
     from rich import box
     from rich.table import Table
 
-    from sentiment_pipeline.cli.console import is_terminal, out_console
-
-    groups = result.by_target()
-    if not groups:
-        out_console.print(
-            f"No scores for {result.model} in this range: run `sentpipe sentiment score`.",
-            markup=False,
-        )
-        return
-    if not is_terminal():
-        out_console.print(
-            "source_id\tbucket_start\tevents\tmean_compound\tpositive\tneutral\tnegative"
-        )
-        for row in result.rows:
-            out_console.print(
-                f"{row.source_id}\t{row.bucket.isoformat()}\t{row.events}\t"
-                f"{row.mean_compound:.4f}\t{row.positive:.4f}\t{row.neutral:.4f}\t{row.negative:.4f}",
-                markup=False,
-            )
-        return
     table = Table(box=box.SIMPLE_HEAD, title=f"Sentiment per {result.bucket} · {result.model}")
-    label = result.target_label()
+    label = result.group_heading()
     for name in (label, "buckets", "events", "mean compound", "pos", "neu", "neg", "trend"):
         table.add_column(name, justify="left" if name in (label, "trend") else "right")
-    for (_source, source_id), rows in groups.items():
+    for group, rows in result.by_group().items():
         events = sum(r.events for r in rows)
         mean = sum(r.mean_compound * r.events for r in rows) / events
         share = [
@@ -296,11 +335,11 @@ def render_report(result: Any) -> None:
             for k in ("positive", "neutral", "negative")
         ]
         table.add_row(
-            source_id,
+            group,
             str(len(rows)),
             f"{events:,}",
             f"{mean:+.3f}",
             *(f"{s:.0%}" for s in share),
             _spark([r.mean_compound for r in rows[-40:]]),
         )
-    out_console.print(table)
+    return table

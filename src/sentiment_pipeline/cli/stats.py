@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from sentiment_pipeline.cli.state import settings_from
+from sentiment_pipeline.cli.topic_options import TopicNames, Via, ViaOption
 
 _BAR_WIDTH = 40
 _TOP_SOURCE_IDS = 25
@@ -30,6 +31,8 @@ def stats(
             help="Only events from this UTC date/time on (2024-01-31, 2024-01-31T12:00Z, or 7d).",
         ),
     ] = None,
+    topic: TopicNames = None,
+    via: ViaOption = Via.any,
     days: Annotated[
         int, typer.Option(min=1, max=3660, metavar="N", help="Days in the per-day chart.")
     ] = 14,
@@ -55,13 +58,21 @@ def stats(
     max_age = parse_duration(fail_if_stale, "--fail-if-stale") if fail_if_stale else None
     start = parse_moment(since, "--since") if since else None
     settings = settings_from(ctx)
-    result = collect_stats(settings.database, tuple(source_id or ()), start, days=days)
+    result = collect_stats(
+        settings.database,
+        tuple(source_id or ()),
+        start,
+        days=days,
+        topics=tuple(topic or ()),
+        via=via.value,
+    )
     result.spooled, result.journal_rows = _pending(settings)
     if as_json:
         out_console.print_json(json.dumps(result.to_dict(max_age)))
     else:
         _render(result)
     _warn_unmatched(result.unmatched_source_ids)
+    _warn_unmatched(result.unmatched_topics, "topic")
     if max_age is not None and result.is_stale(max_age):
         age = result.last_ingest_age
         detail = (
@@ -81,7 +92,7 @@ def _pending(settings: Any) -> tuple[int, int]:
     return Spool(settings.spool_dir).pending_records(), owed_rows(settings.journal_dir)
 
 
-def _warn_unmatched(values: list[str]) -> None:
+def _warn_unmatched(values: list[str], option: str = "subreddit") -> None:
     """One line on standard error per filter value that matched no event (exit code
     unchanged): a misspelt name should not read as "nothing collected"."""
     from sentiment_pipeline.cli.console import print_line
@@ -89,7 +100,7 @@ def _warn_unmatched(values: list[str]) -> None:
     for value in values:
         print_line(
             f"Warning: no events for {value!r}: check the name "
-            "(`sentpipe stats` without --subreddit lists the stored ones).",
+            f"(`sentpipe stats` without --{option} lists the stored ones).",
             stderr=True,
         )
 
@@ -105,6 +116,22 @@ def _human_bytes(size: int | None) -> str:
     return f"{value:.1f} TB"
 
 
+def _scope(result: Any) -> list[str]:
+    """The filters a `Stats` was gathered with, as phrases (`source_id stocks`, …)."""
+    from sentiment_pipeline.stats import iso
+
+    scope = []
+    if result.source_ids:
+        scope.append("source_id " + ", ".join(result.source_ids))
+    if result.topic_names:
+        scope.append("topic " + ", ".join(result.topic_names))
+    if result.via != "any":
+        scope.append(f"topic links via {result.via}")
+    if result.since:
+        scope.append(f"since {iso(result.since)}")
+    return scope
+
+
 def _render(result: Any) -> None:
     from rich.columns import Columns
     from rich.table import Table
@@ -115,11 +142,7 @@ def _render(result: Any) -> None:
 
     server = result.backend
     where = f"{server.description} · {server.table.layout} · {_human_bytes(server.size_bytes)}"
-    scope = []
-    if result.source_ids:
-        scope.append("source_id " + ", ".join(result.source_ids))
-    if result.since:
-        scope.append(f"since {iso(result.since)}")
+    scope = _scope(result)
     out_console.print(f"[bold]sentpipe stats[/] — {where}")
     if scope:
         out_console.print("Filtered to " + "; ".join(scope), markup=False)
@@ -174,7 +197,31 @@ def _render(result: Any) -> None:
     if hidden > 0:
         ids.caption = f"and {hidden} more (--json lists all)"
     out_console.print(Columns([groups, types, ids], padding=(0, 4)))
+    if result.topics:
+        out_console.print(_topics_table(result.topics))
     _chart(result.per_day)
+
+
+def _topics_table(topics: list[Any]) -> Any:
+    """Per topic (`stats.TopicFigures`): events, links by text / by post, scored, newest."""
+    from rich import box
+    from rich.table import Table
+
+    from sentiment_pipeline.stats import iso
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("topic", "events", "via text", "via post", "scored", "newest event"):
+        table.add_column(name, justify="left" if name in ("topic", "newest event") else "right")
+    for one in topics:
+        table.add_row(
+            one.topic,
+            f"{one.events:,}",
+            f"{one.by_via.get('text', 0):,}",
+            f"{one.by_via.get('post', 0):,}",
+            f"{one.scored:,}",
+            iso(one.last_occurred_at) or "—",
+        )
+    return table
 
 
 def _table(label: str, rows: Any) -> Any:

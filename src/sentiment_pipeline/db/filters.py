@@ -1,6 +1,8 @@
 """Which events a read-side command looks at: `EventFilter` and its SQL `WHERE` clause.
 
-Shared by `export csv` and `stats`; `source_id_sql` also by `sentiment score|report`.
+Shared by `export csv` and `stats`; `source_id_sql` also by `sentiment score|report`,
+the topic conditions (`topic_sql`, `link_sql`, `topic_names_sql`) also by
+`sentiment report`.
 Plain strings and parameters, no driver import: PostgreSQL gets `%s` placeholders and
 aware datetimes, SQLite gets `?` placeholders and the UTC text form the SQLite sink
 stores (`sqlite_time`), so comparisons stay textual and use the `occurred_at` index.
@@ -10,6 +12,10 @@ stores them (`dto.stored_source_id`): on Reddit rows it is a subreddit name writ
 way people write it (`Python`, `r/Python`, `/r/Python`, ` python ` all match the stored
 `python`, see `subreddit_key`; any other value matches in any case); on any other
 source's rows it matches as given.
+
+A topic filter (`--topic`, `--via`) keeps the events linked to one of the named topics
+in `event_topics` (migration 0005): `via="any"` counts links by the event's own text and
+by its post, `via="text"` only the first. A name that no link has simply matches nothing.
 """
 
 from __future__ import annotations
@@ -24,17 +30,24 @@ from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.timeparse import storage_text
 
 __all__ = [
+    "VIAS",
     "Dialect",
     "EventFilter",
     "SourceIdMatch",
+    "check_via",
+    "link_sql",
     "source_id_sql",
     "sqlite_time",
     "subreddit_key",
     "subreddit_keys",
+    "topic_names_sql",
+    "topic_sql",
     "where_sql",
 ]
 
 Dialect = Literal["postgresql", "sqlite"]
+# which topic links count: `any` (by the event's own text or by its post), `text` (own text)
+VIAS = ("any", "text")
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,11 @@ class EventFilter:
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
     processed: bool | None = None
+    topics: tuple[str, ...] = ()  # linked to one of these topics (event_topics)
+    via: str = "any"  # which links count for `topics`: "any" or "text" (VIAS)
+
+    def __post_init__(self) -> None:
+        check_via(self.via)
 
 
 def where_sql(dialect: Dialect, where: EventFilter) -> tuple[str, list[Any]]:
@@ -78,6 +96,10 @@ def where_sql(dialect: Dialect, where: EventFilter) -> tuple[str, list[Any]]:
             params.append(bound if dialect == "postgresql" else sqlite_time(bound))
     if where.processed is not None:
         clauses.append("processed" if where.processed else "NOT processed")
+    if where.topics:
+        clause, values = topic_sql(dialect, where.topics, where.via)
+        clauses.append(clause)
+        params.extend(values)
     return (f"WHERE {' AND '.join(clauses)}" if clauses else "", params)
 
 
@@ -154,3 +176,59 @@ def source_id_sql(mark: str, values: Sequence[str]) -> tuple[str, list[str]]:
         f"OR (source <> 'reddit' AND {one_of(match.others)}))"
     )
     return clause, [*match.reddit, *match.others]
+
+
+def check_via(via: str) -> str:
+    """`via` when it is one of `VIAS`; raises `ConfigError` otherwise."""
+    if via not in VIAS:
+        raise ConfigError(f"--via {via!r} is not known", f"choose from {', '.join(VIAS)}")
+    return via
+
+
+def link_sql(
+    dialect: Dialect, topics: Sequence[str], via: str, alias: str
+) -> tuple[str, list[str]]:
+    """The conditions on the event_topics rows `alias` for `topics` (none: every topic)
+    and `via` (`check_via`), joined by AND (`'1 = 1'` when there is none), and their
+    parameters. `alias.topic IN (…)` lets the planner use the (topic, occurred_at)
+    index; `via` is compared with a literal."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    clauses = []
+    if topics:
+        clauses.append(f"{alias}.topic IN ({', '.join(mark for _ in topics)})")
+    if check_via(via) == "text":
+        clauses.append(f"{alias}.via = 'text'")
+    return (" AND ".join(clauses) or "1 = 1", list(topics))
+
+
+def topic_sql(
+    dialect: Dialect, topics: Sequence[str], via: str = "any", table: str = "raw_events"
+) -> tuple[str, list[str]]:
+    """`(id, occurred_at) IN (…)`: the row of `table` (any table keyed by the event's `id`
+    and `occurred_at`: raw_events, sentiment_scores) is linked to one of `topics` by a
+    link `via` counts; and its parameters. An uncorrelated subquery, so SQLite can read
+    the topics' links by the (topic, occurred_at) index and look each event up by its
+    key, as PostgreSQL's semi-join does, instead of probing event_topics per row."""
+    links, params = link_sql(dialect, topics, via, "et")
+    return (
+        f"({table}.id, {table}.occurred_at) IN "
+        f"(SELECT et.id, et.occurred_at FROM event_topics et WHERE {links})",
+        params,
+    )
+
+
+def topic_names_sql(dialect: Dialect, via: str = "any", table: str = "raw_events") -> str:
+    """The event's topics as text: the names, sorted bytewise (Python's `sorted` on the
+    names), joined by `;`; NULL when it has none (links `via` counts). No parameters."""
+    links, _ = link_sql(dialect, (), via, "et")
+    match = f"et.id = {table}.id AND et.occurred_at = {table}.occurred_at AND {links}"
+    if dialect == "postgresql":
+        return (
+            f"""(SELECT string_agg(et.topic, ';' ORDER BY et.topic COLLATE "C") """
+            f"FROM event_topics et WHERE {match})"
+        )
+    # SQLite keeps the order of an ordered subquery under an aggregate (no flattening)
+    return (
+        "(SELECT group_concat(topic, ';') FROM "
+        f"(SELECT et.topic FROM event_topics et WHERE {match} ORDER BY et.topic))"
+    )

@@ -91,9 +91,21 @@ def sentiment_model_id(reader: Reader, name: str | None) -> str:
     )
 
 
+def has_topic_links(reader: Reader) -> bool:
+    """True when the `event_topics` table exists (migration 0005)."""
+    exists = (
+        "SELECT to_regclass('event_topics') IS NOT NULL"
+        if reader.dialect == "postgresql"
+        else "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'event_topics'"
+    )
+    return bool(reader.rows(exists)[0][0])
+
+
 class _Source:
     """One open database (`db.connect.Reader`): stream, count and group on either backend.
-    With sentiment columns, `sentiment_model` is resolved once (`sentiment_model_id`)."""
+    With sentiment columns, `sentiment_model` is resolved once (`sentiment_model_id`).
+    A topic filter on a database without `event_topics` is the `db init` ConfigError;
+    the `topics` column there is empty."""
 
     def __init__(
         self,
@@ -113,6 +125,7 @@ class _Source:
                 register_fixed4(self._reader.connection)
             if any(column in SENTIMENT_COLUMNS for column in columns):
                 self.sentiment_model = sentiment_model_id(self._reader, sentiment_model)
+            self.topic_links = has_topic_links(self._reader)
         except BaseException:
             self._reader.close()
             raise
@@ -127,7 +140,13 @@ class _Source:
         on_progress: Progress | None = None,
     ) -> int:
         sql, params = select_sql(
-            self.dialect, columns, where, excel_safe, limit, self.sentiment_model
+            self.dialect,
+            columns,
+            self._checked(where),
+            excel_safe,
+            limit,
+            self.sentiment_model,
+            self.topic_links,
         )
         out.write(header(columns))
         connection = self._reader.connection
@@ -148,8 +167,14 @@ class _Source:
                 raise
             raise mapped from error
 
+    def _checked(self, where: EventFilter) -> EventFilter:
+        """`where`, unless it filters by topic and there is no event_topics table."""
+        if where.topics and not self.topic_links:
+            raise missing_table(self._reader.url, "event_topics")
+        return where
+
     def count(self, where: EventFilter) -> int:
-        clause, params = where_sql(self.dialect, where)
+        clause, params = where_sql(self.dialect, self._checked(where))
         return int(self._reader.rows(f"SELECT count(*) FROM raw_events {clause}", params)[0][0])
 
     def groups(self, where: EventFilter) -> list[tuple[str, str, str, int]]:
@@ -159,7 +184,7 @@ class _Source:
             if self.dialect == "postgresql"
             else "substr(occurred_at, 1, 10)"
         )
-        clause, params = where_sql(self.dialect, where)
+        clause, params = where_sql(self.dialect, self._checked(where))
         sql = (
             f"SELECT source, source_id, {day} AS day, count(*) FROM raw_events {clause} "
             "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"

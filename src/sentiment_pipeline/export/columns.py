@@ -12,7 +12,11 @@ text *in SQL*, the same way on both dialects, so no backend's driver formats any
   away from zero from the float's 15 significant digits (PostgreSQL's
   `round(compound::numeric, 4)`; `sp_fixed4` on SQLite); `sentiment_label` as stored.
   Both come from `sentiment_scores` LEFT JOINed on (id, occurred_at) for one model, so
-  an unscored event has empty cells.
+  an unscored event has empty cells;
+- `topics`: the event's topics in `event_topics`, names sorted bytewise and joined by
+  `;` (names never hold one), empty when it has none; with `via="text"` only the links
+  by its own text (`db.filters.topic_names_sql`). A database migrated before
+  `event_topics` existed gives empty cells.
 
 The display columns (`author`, `title`, `text`, `score`, `permalink`, `parent_id`,
 `container` and its other name `subreddit`) come from each source's `DisplayColumns`
@@ -26,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sentiment_pipeline.db.filters import Dialect, EventFilter, where_sql
+from sentiment_pipeline.db.filters import Dialect, EventFilter, topic_names_sql, where_sql
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.sources import DisplayColumns, generic_spec, known_specs
 
@@ -53,6 +57,7 @@ DEFAULT_COLUMNS = (
     "parent_id",
     "ingested_at",
     "processed",
+    "topics",  # added last (a new column at the end keeps the others' positions)
 )
 # export column -> the `DisplayColumns` field that fills it
 _DISPLAY = {
@@ -153,9 +158,16 @@ def _pg_escape(char: str) -> str:
     return {"\t": "\\t", "\r": "\\r"}.get(char, char)
 
 
-def column_sql(dialect: Dialect, name: str, excel_safe: bool = False) -> str:
-    """One output column as a text-valued SQL expression in the canonical form."""
+def column_sql(
+    dialect: Dialect, name: str, excel_safe: bool = False, topics: str | None = "any"
+) -> str:
+    """One output column as a text-valued SQL expression in the canonical form. `topics`
+    is which links the `topics` column lists (`any`, `text`; None: event_topics does not
+    exist, the cells are empty). Topic names never start like a formula
+    (`sources.topic.TOPIC_NAME`), so `excel_safe` leaves them."""
     expr: str
+    if name == "topics":
+        return "NULL" if topics is None else topic_names_sql(dialect, topics)
     if name in _PLAIN:
         expr = name
     elif name in _TIMES:
@@ -234,6 +246,7 @@ def select_sql(
     excel_safe: bool = False,
     limit: int | None = None,
     sentiment_model: str | None = None,
+    topic_links: bool = True,
 ) -> tuple[str, list[Any]]:
     """The export query: canonical text columns, in (occurred_at, id) order. Sentiment
     columns need `sentiment_model` (a stored model id) for their join.
@@ -243,8 +256,12 @@ def select_sql(
     an ordered scan of the chunks (TimescaleDB) or an index scan (PostgreSQL, SQLite),
     with only runs of equal timestamps sorted by `id` (Incremental Sort; SQLite's "temp
     b-tree for right part of ORDER BY"), never the whole table. The stored order equals
-    the text order: the canonical timestamp text is fixed-width UTC with every digit."""
-    exprs = ", ".join(f"{column_sql(dialect, c, excel_safe)} AS {c}" for c in columns)
+    the text order: the canonical timestamp text is fixed-width UTC with every digit.
+
+    `topic_links` False (no event_topics table yet) makes the `topics` cells empty; the
+    `topics` column lists the links `where.via` counts."""
+    via = where.via if topic_links else None
+    exprs = ", ".join(f"{column_sql(dialect, c, excel_safe, via)} AS {c}" for c in columns)
     clause, params = where_sql(dialect, where)
     join = ""
     if any(c in SENTIMENT_COLUMNS for c in columns):

@@ -1,5 +1,6 @@
-"""`sentiment report --plot`: mean compound per bucket, one line per subreddit, with the
-event counts below. matplotlib is the optional extra `sentpipe[plot]`, imported lazily."""
+"""`sentiment report --plot`: mean compound per bucket, one line per group (subreddit,
+topic), with the event counts below. matplotlib is the optional extra `sentpipe[plot]`,
+imported lazily."""
 
 from __future__ import annotations
 
@@ -37,11 +38,11 @@ def plot_report(report: SentimentReport, path: Path) -> None:
     figure, (top, bottom) = plt.subplots(
         2, 1, sharex=True, figsize=(10, 6), gridspec_kw={"height_ratios": [3, 1]}
     )
-    groups = report.by_target()
-    for (_source, source_id), rows in groups.items():
+    groups = report.by_group()
+    for label, rows in groups.items():
         times = [r.bucket for r in rows]
-        top.plot(times, [r.mean_compound for r in rows], marker=".", label=source_id)
-        bottom.plot(times, [r.events for r in rows], label=source_id)
+        top.plot(times, [r.mean_compound for r in rows], marker=".", label=label)
+        bottom.plot(times, [r.events for r in rows], label=label)
     top.axhline(0, color="grey", linewidth=0.5)
     top.set_ylim(-1, 1)
     top.set_ylabel("mean compound")

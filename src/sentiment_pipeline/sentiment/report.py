@@ -1,9 +1,13 @@
-"""`sentiment report`: per subreddit (source_id) per time bucket, from sentiment_scores.
+"""`sentiment report`: per subreddit (source_id) and/or topic per time bucket, from
+sentiment_scores.
 
-For each (source, source_id, bucket): events scored, mean compound, and the shares of
-positive / neutral / negative labels. Buckets are aligned like TimescaleDB's default
-`time_bucket` (UTC, origin Monday 2000-01-03): `time_bucket` on TimescaleDB, `date_bin`
-with the same origin on PostgreSQL, epoch arithmetic on SQLite, so all three agree.
+For each group (`by`: (source, source_id), topic, or both) and bucket: events scored,
+mean compound, and the shares of positive / neutral / negative labels. Grouped by topic,
+the scores are joined to `event_topics` (an event in two topics counts in both); a topic
+filter without that grouping keeps each event once (`db.filters.topic_sql`). Buckets
+are aligned like TimescaleDB's default `time_bucket` (UTC, origin Monday 2000-01-03):
+`time_bucket` on TimescaleDB, `date_bin` with the same origin on PostgreSQL, epoch
+arithmetic on SQLite, so all three agree.
 """
 
 from __future__ import annotations
@@ -12,11 +16,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sentiment_pipeline.db.filters import source_id_sql
+from sentiment_pipeline.db.filters import Dialect, link_sql, source_id_sql, topic_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.timeparse import storage_text
 
-__all__ = ["BUCKETS", "JSON_VERSION", "ReportRow", "SentimentReport", "sentiment_report"]
+__all__ = [
+    "BUCKETS",
+    "GROUPINGS",
+    "JSON_VERSION",
+    "ReportRow",
+    "SentimentReport",
+    "sentiment_report",
+]
 
 JSON_VERSION = 1
 BUCKETS: dict[str, timedelta] = {
@@ -25,18 +36,26 @@ BUCKETS: dict[str, timedelta] = {
     "7d": timedelta(days=7),
 }
 _ORIGIN_EPOCH = 946857600  # 2000-01-03T00:00:00Z, TimescaleDB's default origin
+# what `by` may hold: the source's targets (source, source_id; Reddit: subreddits), topics
+GROUPINGS = ("subreddit", "topic")
 
 
 @dataclass(frozen=True)
 class ReportRow:
-    source: str
-    source_id: str
+    source: str | None  # None when the report is not grouped by subreddit
+    source_id: str | None
     bucket: datetime  # start of the bucket, UTC
     events: int
     mean_compound: float
     positive: float  # shares in [0, 1]
     neutral: float
     negative: float
+    topic: str | None = None  # set when the report is grouped by topic
+
+    def group_label(self) -> str:
+        """The row's group as a heading or legend shows it: `stocks`, `tesla`, or
+        `stocks · tesla` when grouped by both."""
+        return " · ".join(part for part in (self.source_id, self.topic) if part is not None)
 
 
 @dataclass
@@ -49,12 +68,22 @@ class SentimentReport:
     until: datetime | None = None
     source_ids: tuple[str, ...] = ()
     rows: list[ReportRow] = field(default_factory=list)
+    topics: tuple[str, ...] = ()  # the topic filter (empty: none)
+    via: str = "any"  # which topic links count (db.filters.VIAS)
+    by: tuple[str, ...] = ("subreddit",)  # the grouping, a subset of GROUPINGS
 
-    def by_target(self) -> dict[tuple[str, str], list[ReportRow]]:
+    def by_target(self) -> dict[tuple[str | None, str | None], list[ReportRow]]:
         """The rows per (source, source_id), each list in bucket order."""
-        out: dict[tuple[str, str], list[ReportRow]] = {}
+        out: dict[tuple[str | None, str | None], list[ReportRow]] = {}
         for row in self.rows:
             out.setdefault((row.source, row.source_id), []).append(row)
+        return out
+
+    def by_group(self) -> dict[str, list[ReportRow]]:
+        """The rows per group (`ReportRow.group_label`), each list in bucket order."""
+        out: dict[str, list[ReportRow]] = {}
+        for row in self.rows:
+            out.setdefault(row.group_label(), []).append(row)
         return out
 
     def target_label(self) -> str:
@@ -62,8 +91,13 @@ class SentimentReport:
         `target_label` (Reddit: `subreddit`), else `source_id`."""
         from sentiment_pipeline.sources import source_spec
 
-        labels = {source_spec(row.source).target_label for row in self.rows}
+        labels = {source_spec(row.source).target_label for row in self.rows if row.source}
         return labels.pop() if len(labels) == 1 else "source_id"
+
+    def group_heading(self) -> str:
+        """The heading of the group column: `target_label`, `topic`, or both."""
+        parts = [self.target_label() if name == "subreddit" else name for name in self.by]
+        return " · ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         def iso(moment: datetime | None) -> str | None:
@@ -73,35 +107,41 @@ class SentimentReport:
             "version": JSON_VERSION,
             "model": self.model,
             "bucket": self.bucket,
+            "by": list(self.by),
             "filters": {
                 "since": iso(self.since),
                 "until": iso(self.until),
                 "source_ids": list(self.source_ids),
+                "topics": list(self.topics),
+                "via": self.via,
             },
-            "rows": [
-                {
-                    "source": r.source,
-                    "source_id": r.source_id,
-                    "bucket_start": iso(r.bucket),
-                    "events": r.events,
-                    "mean_compound": r.mean_compound,
-                    "positive": r.positive,
-                    "neutral": r.neutral,
-                    "negative": r.negative,
-                }
-                for r in self.rows
-            ],
+            "rows": [self._row_dict(r, iso(r.bucket)) for r in self.rows],
         }
 
+    def _row_dict(self, row: ReportRow, bucket_start: str | None) -> dict[str, Any]:
+        """One row of `--json`: `topic` only when grouped by topic."""
+        out: dict[str, Any] = {"source": row.source, "source_id": row.source_id}
+        if "topic" in self.by:
+            out["topic"] = row.topic
+        out.update(
+            bucket_start=bucket_start,
+            events=row.events,
+            mean_compound=row.mean_compound,
+            positive=row.positive,
+            neutral=row.neutral,
+            negative=row.negative,
+        )
+        return out
 
-def _bucket_sql(backend: str, timescale: bool, width: timedelta) -> str:
+
+def _bucket_sql(backend: str, timescale: bool, width: timedelta, column: str) -> str:
     seconds = int(width.total_seconds())
     if backend == "postgresql":
         interval = f"'{seconds} seconds'::interval"
         if timescale:
-            return f"time_bucket({interval}, occurred_at)"
-        return f"date_bin({interval}, occurred_at, '2000-01-03T00:00:00Z'::timestamptz)"
-    epoch = "CAST(strftime('%s', occurred_at) AS INTEGER)"
+            return f"time_bucket({interval}, {column})"
+        return f"date_bin({interval}, {column}, '2000-01-03T00:00:00Z'::timestamptz)"
+    epoch = f"CAST(strftime('%s', {column}) AS INTEGER)"
     offset = f"((({epoch} - {_ORIGIN_EPOCH}) % {seconds}) + {seconds}) % {seconds}"
     return f"({epoch} - {offset})"
 
@@ -112,6 +152,100 @@ def _as_utc(value: Any) -> datetime:
     return datetime.fromtimestamp(int(value), UTC)
 
 
+def _check(bucket: str, by: tuple[str, ...]) -> None:
+    """ConfigError for an unknown bucket or grouping, or an empty grouping."""
+    from sentiment_pipeline.errors import ConfigError
+
+    if bucket not in BUCKETS:
+        raise ConfigError(f"unknown bucket {bucket!r}", f"choose from {', '.join(BUCKETS)}")
+    unknown = [name for name in by if name not in GROUPINGS]
+    if unknown or not by:
+        raise ConfigError(
+            f"unknown grouping {unknown[0]!r}" if unknown else "--by is empty",
+            f"choose from {', '.join(GROUPINGS)}",
+        )
+
+
+def _where(report: SentimentReport, dialect: Dialect) -> tuple[list[str], list[Any]]:
+    """The conditions on the scores `s` (model, source ids, bounds; the topic filter as
+    `db.filters.topic_sql` when not grouped by topic) and their parameters (the model id first)."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    clauses = [f"s.model = {mark}"]
+    params: list[Any] = [report.model]
+    if report.source_ids:
+        clause, values = source_id_sql(mark, report.source_ids)
+        clauses.append(clause)
+        params.extend(values)
+    if report.topics and "topic" not in report.by:
+        clause, values = topic_sql(dialect, report.topics, report.via, table="s")
+        clauses.append(clause)
+        params.extend(values)
+    clauses_b, params_b = _bounds(report, dialect, "s")
+    return clauses + clauses_b, params + params_b
+
+
+def _bounds(report: SentimentReport, dialect: Dialect, alias: str) -> tuple[list[str], list[Any]]:
+    """`alias.occurred_at` within [since, until)."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    clauses: list[str] = []
+    params: list[Any] = []
+    for bound, op in ((report.since, ">="), (report.until, "<")):
+        if bound is not None:
+            clauses.append(f"{alias}.occurred_at {op} {mark}")
+            params.append(bound if dialect == "postgresql" else storage_text(bound))
+    return clauses, params
+
+
+def _topic_join(report: SentimentReport, dialect: Dialect) -> tuple[str, list[Any]]:
+    """`FROM event_topics t JOIN sentiment_scores s …` with the link conditions (topic
+    names, via, the bounds repeated on `t` so the (topic, occurred_at) index bounds the
+    scan of event_topics) and their parameters; plain `FROM sentiment_scores s` when the
+    report is not grouped by topic."""
+    if "topic" not in report.by:
+        return "sentiment_scores s", []
+    links, params = link_sql(dialect, report.topics, report.via, "t")
+    bounds, bound_params = _bounds(report, dialect, "t")
+    on = " AND ".join(["s.id = t.id", "s.occurred_at = t.occurred_at", links, *bounds])
+    return f"event_topics t JOIN sentiment_scores s ON {on}", [*params, *bound_params]
+
+
+def report_sql(report: SentimentReport, dialect: Dialect, timescale: bool) -> tuple[str, list[Any]]:
+    """The report's one query: (group columns…, bucket start, events, mean compound,
+    positive, neutral, negative share) per group and bucket, in the rows' order."""
+    by_subreddit, by_topic = "subreddit" in report.by, "topic" in report.by
+    groups = ["s.source", "s.source_id"] if by_subreddit else []
+    order = ["s.source_id", "s.source"] if by_subreddit else []
+    groups, order = groups + ["t.topic"] * by_topic, order + ["t.topic"] * by_topic
+    # TimescaleDB 2.19 fails to plan time_bucket over the topic join or semi-join with a
+    # time bound ("could not find pathkey item to sort"): date_bin gives the same buckets.
+    topical = by_topic or bool(report.topics)
+    bucket = _bucket_sql(
+        dialect, timescale and not topical, BUCKETS[report.bucket], "s.occurred_at"
+    )
+    source, source_params = _topic_join(report, dialect)
+    clauses, params = _where(report, dialect)
+    sql = (
+        f"SELECT {', '.join([*groups, f'{bucket} AS b'])}, count(*), avg(s.compound), "
+        "avg(CASE WHEN s.label = 'positive' THEN 1.0 ELSE 0.0 END), "
+        "avg(CASE WHEN s.label = 'neutral' THEN 1.0 ELSE 0.0 END), "
+        "avg(CASE WHEN s.label = 'negative' THEN 1.0 ELSE 0.0 END) "
+        f"FROM {source} WHERE {' AND '.join(clauses)} "
+        f"GROUP BY {', '.join([*groups, 'b'])} ORDER BY {', '.join([*order, 'b'])}"
+    )
+    return sql, [*source_params, *params]
+
+
+def _row(report: SentimentReport, values: tuple[Any, ...]) -> ReportRow:
+    """A result row of `report_sql` as a `ReportRow` (figures rounded to 4 places)."""
+    by_subreddit = "subreddit" in report.by
+    source, source_id = values[:2] if by_subreddit else (None, None)
+    rest = values[2:] if by_subreddit else values
+    topic = rest[0] if "topic" in report.by else None
+    b, n, mean, pos, neu, neg = rest[1:] if "topic" in report.by else rest
+    mean, pos, neu, neg = (round(float(x), 4) for x in (mean, pos, neu, neg))
+    return ReportRow(source, source_id, _as_utc(b), int(n), mean, pos, neu, neg, topic)
+
+
 def sentiment_report(
     url: DatabaseURL,
     model: str = "vader",
@@ -119,69 +253,49 @@ def sentiment_report(
     since: datetime | None = None,
     until: datetime | None = None,
     source_ids: tuple[str, ...] = (),
+    *,
+    topics: tuple[str, ...] = (),
+    via: str = "any",
+    by: tuple[str, ...] = ("subreddit",),
 ) -> SentimentReport:
     """Aggregate `model`'s scores (a registry name like `vader`, or a stored model id like
-    `vader-3.3.2`). Raises ConfigError for an unknown bucket/model or an unmigrated
-    database, DatabaseUnreachable when the server does not answer."""
-    from sentiment_pipeline.errors import ConfigError
+    `vader-3.3.2`) per group of `by` (GROUPINGS) per bucket, for events linked to one of
+    `topics` (none: every event) by links `via` counts (`any`, `text`). A topic no event
+    is linked to gives no rows. Raises ConfigError for an unknown bucket/model/grouping/via
+    or an unmigrated database, DatabaseUnreachable when the server does not answer."""
+    from sentiment_pipeline.db.filters import check_via
     from sentiment_pipeline.sentiment.scorers import SCORERS, model_id_for
 
-    if bucket not in BUCKETS:
-        raise ConfigError(f"unknown bucket {bucket!r}", f"choose from {', '.join(BUCKETS)}")
+    _check(bucket, by)
+    by = tuple(name for name in GROUPINGS if name in by)
     model_id = model_id_for(model) if model in SCORERS else model
-    report = SentimentReport(model_id, bucket, since, until, source_ids)
-    mark = "%s" if url.backend == "postgresql" else "?"
-    clauses = [f"model = {mark}"]
-    params: list[Any] = [model_id]
-    if source_ids:
-        clause, values = source_id_sql(mark, source_ids)
-        clauses.append(clause)
-        params.extend(values)
-    for bound, op in ((since, ">="), (until, "<")):
-        if bound is not None:
-            clauses.append(f"occurred_at {op} {mark}")
-            params.append(bound if url.backend == "postgresql" else storage_text(bound))
-    connection: Any
+    report = SentimentReport(
+        model_id, bucket, since, until, source_ids, [], topics, check_via(via), by
+    )
+    store, connection, timescale = _open(url)
+    sql, params = report_sql(report, url.backend, timescale)
+    try:
+        with store._guard():  # a missing event_topics reads as "run sentpipe db init"
+            rows = connection.execute(sql, params).fetchall()
+    finally:
+        store.close()
+    report.rows = [_row(report, tuple(values)) for values in rows]
+    return report
+
+
+def _open(url: DatabaseURL) -> tuple[Any, Any, bool]:
+    """(store, its connection, whether TimescaleDB is installed); the store checks the
+    tables exist (ConfigError otherwise)."""
     if url.backend == "postgresql":
         from sentiment_pipeline.sentiment.store import PostgresStore
 
-        store = PostgresStore(url)  # checks the tables exist
+        store = PostgresStore(url)
         connection = store._conn
-        timescale = bool(
-            connection.execute(
-                "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
-            ).fetchone()[0]
-        )
-    else:
-        from sentiment_pipeline.sentiment.store import SQLiteStore
+        row = connection.execute(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+        ).fetchone()
+        return store, connection, bool(row and row[0])
+    from sentiment_pipeline.sentiment.store import SQLiteStore
 
-        store = SQLiteStore(url)  # type: ignore[assignment]
-        connection = store._conn
-        timescale = False
-    bucket_expr = _bucket_sql(url.backend, timescale, BUCKETS[bucket])
-    sql = (
-        f"SELECT source, source_id, {bucket_expr} AS b, count(*), avg(compound), "
-        "avg(CASE WHEN label = 'positive' THEN 1.0 ELSE 0.0 END), "
-        "avg(CASE WHEN label = 'neutral' THEN 1.0 ELSE 0.0 END), "
-        "avg(CASE WHEN label = 'negative' THEN 1.0 ELSE 0.0 END) "
-        f"FROM sentiment_scores WHERE {' AND '.join(clauses)} "
-        "GROUP BY source, source_id, b ORDER BY source_id, source, b"
-    )
-    try:
-        rows = connection.execute(sql, params).fetchall()
-    finally:
-        store.close()
-    report.rows = [
-        ReportRow(
-            source,
-            source_id,
-            _as_utc(b),
-            int(n),
-            round(float(mean), 4),
-            round(float(pos), 4),
-            round(float(neu), 4),
-            round(float(neg), 4),
-        )
-        for source, source_id, b, n, mean, pos, neu, neg in rows
-    ]
-    return report
+    sqlite_store = SQLiteStore(url)
+    return sqlite_store, sqlite_store._conn, False
