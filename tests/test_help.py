@@ -71,7 +71,10 @@ def _first_columns(output: str, section: str) -> list[tuple[str, str]]:
 
 
 def _is_metavar(token: str) -> bool:
-    return bool(METAVAR.match(token)) and not TYPE_NAMES & set(token.strip("[]").split("|"))
+    """A name to type, or a list of choices (`[any|text]`: a choice may be named like a
+    type), never a bare type name."""
+    choices = token.strip("[]").split("|")
+    return bool(METAVAR.match(token)) and not (len(choices) == 1 and choices[0] in TYPE_NAMES)
 
 
 def check_help(command: Any, output: str) -> None:
