@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.sentiment import Since
 from sentiment_pipeline.cli.state import settings_from
 
 if TYPE_CHECKING:
@@ -98,13 +99,7 @@ def match_command(
             help="Only this topic, matched again even if up to date (repeatable).",
         ),
     ] = None,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            metavar="WHEN",
-            help="Only events from this UTC date/time on (2024-01-31, 2024-01-31T12:00Z, or 7d).",
-        ),
-    ] = None,
+    since: Since = None,
     as_json: AsJson = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")] = False,
 ) -> None:
