@@ -3,9 +3,11 @@
 After a topic is added or its query or scope changed, the links the writers made are
 missing or stale. `match_topics` reads `raw_events` in (occurred_at, id) order, a batch
 at a time; for each batch, in one transaction, it removes the batch range's links of the
-topics being matched, links the batch again (`Tagger`: by text, and by post through the
-posts' links, which earlier batches already renewed) and saves each topic's position in
-`topic_matches`. An interrupted match (a stop, SIGTERM, SIGKILL, an outage) continues
+topics being matched, links the batch again (`Tagger`: by text, and by post) and saves
+each topic's position in `topic_matches`. Posts come before their comments, so a reply
+finds its post among the posts this pass linked by text so far, or, before the window,
+among the stored links read once at the start: the memory held grows with the posts a
+topic matches (a few hundred bytes each), not with the events read. An interrupted match (a stop, SIGTERM, SIGKILL, an outage) continues
 from its last committed batch when run again with the same topic definition and window;
 a finished one is skipped unless asked for. Only the payload keys the sources' text,
 title and post rules read are fetched (`scan_fields`).

@@ -204,7 +204,7 @@ class _MatchSql:
             where = f"WHERE occurred_at >= {m}"
             params.append(self._time(since))
         joined = self._joined([self._field(key) for key in probe])
-        post = f"coalesce({', '.join(self._field(key) for key in link)}, NULL)"
+        post = f"coalesce({', '.join(self._field(key) for key in link)}, NULL)" if link else "NULL"
         sql = (
             f"SELECT id, occurred_at, source, source_id, event_type, {probe_sql}, post FROM ("
             f"SELECT id, occurred_at, source, source_id, event_type, {joined} AS probe, "
