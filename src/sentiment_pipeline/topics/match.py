@@ -7,8 +7,10 @@ topics being matched, links the batch again (`Tagger`: by text, and by post) and
 each topic's position in `topic_matches`. Posts come before their comments, so a reply
 finds its post among the posts this pass linked by text so far, or, before the window,
 among the stored links read once at the start: the memory held grows with the posts a
-topic matches (a few hundred bytes each), not with the events read. An interrupted match (a stop, SIGTERM, SIGKILL, an outage) continues
-from its last committed batch when run again with the same topic definition and window;
+topic matches (a few hundred bytes each), not with the events read.
+
+An interrupted match (a stop, SIGTERM, SIGKILL, an outage) continues from its last
+committed batch when run again with the same topic definition and window;
 a finished one is skipped unless asked for. Only the payload keys the sources' text,
 title and post rules read are fetched (`scan_fields`).
 """
