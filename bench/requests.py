@@ -43,7 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_pipeline.db.migrate import init_db
-from sentiment_pipeline.fake_reddit import FakeRedditConfig, SubredditSpec, serve_in_thread
+from sentiment_pipeline.fake_reddit import (
+    FakeRedditConfig,
+    RunningFakeReddit,
+    SubredditSpec,
+    serve_in_thread,
+)
 from sentiment_pipeline.fake_reddit.config import ManualClock
 from sentiment_pipeline.fake_reddit.presets import NO_PACING_RATE_LIMIT
 from sentiment_pipeline.refresh import RefreshOptions, refresh_reddit
@@ -215,14 +220,19 @@ def play_day(
     every: float,
     work: Path,
     poll: Callable[[Settings, list[SubredditTarget], ManualClock, Day], float | None],
+    started: Callable[[RunningFakeReddit], None] | None = None,
+    unfollowed: tuple[SubredditSpec, ...] = (),
+    **extra: Any,
 ) -> tuple[Day, list[tuple[str, str, float]]]:
     """Play the day on a fresh fake (same seed, same activity) and database: a first
     poll at `start` (first sight: trees), then `poll(...)` until the day ends, each
     returning seconds until its next poll (None: `every`). Returns what was done and
-    the comments the fake created during the day."""
+    the comments the fake created during the day. `started` gets the fake's handle
+    before the first poll (its store stays readable after the day); `extra` goes to
+    the settings (`topics=...`); `unfollowed` subreddits are served but not polled."""
     clock = ManualClock(start)
     config = FakeRedditConfig(
-        subreddits=specs,
+        subreddits=specs + unfollowed,
         rate_limit=NO_PACING_RATE_LIMIT,
         clock=clock,
         token_ttl_seconds=10 * 86400,
@@ -231,7 +241,9 @@ def play_day(
     day = Day(name)
     end = start + hours * 3600
     with serve_in_thread(config) as fake:
-        settings = settings_for(fake, work / name)
+        settings = settings_for(fake, work / name, **extra)
+        if started is not None:
+            started(fake)
         fresh = NewComments(settings.database.sqlite_path)
         poll(settings, targets, clock, day)  # the first run: first sight, trees
         day.warmup, day.polls = day.requests, []
@@ -251,9 +263,12 @@ def play_day(
     return day, created
 
 
-def listing_poller(every: float) -> Callable[..., float | None]:
+def listing_poller(
+    every: float, seen: Callable[[ScrapeResult], None] | None = None
+) -> Callable[..., float | None]:
     """`scrape reddit --every` with the group listings: one `FollowState` on the fake's
-    clock across polls; each poll touches only the groups due."""
+    clock across polls; each poll touches only the groups due. `seen` gets each poll's
+    result (after its requests are counted)."""
     state: dict[str, FollowState] = {}
 
     def poll(
@@ -268,6 +283,8 @@ def listing_poller(every: float) -> Callable[..., float | None]:
         day.polls.append((clock(), api_requests(result)))
         day.tokens += result.report.requests.token
         day.gaps += sum(len(g.gaps) for g in result.report.groups.values())
+        if seen is not None:
+            seen(result)
         return result.next_in
 
     return poll
