@@ -320,3 +320,20 @@ def test_what_a_scrape_stores_is_linked_to_its_topics(
     assert not {i for i, topic, _ in links if topic == "qx"} - {both}
     counts = result.topic_links
     assert counts["qx"] == {"text": 1} and counts["zb"]["post"] == len(by_post)
+
+
+def test_a_topic_flag_may_not_redefine_a_configured_topic(tmp_path: Path) -> None:
+    from sentiment_pipeline.scrape import with_topic_flags
+    from sentiment_pipeline.settings import load_settings
+
+    config = tmp_path / "topics.yml"
+    config.write_text(
+        "topics:\n  love:\n    query: love NOT hate\n    subreddits: [cars]\n"
+        "  plain:\n    query: plain\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config, check_database=False)
+    with pytest.raises(Exception, match="configured with another query or scope"):
+        with_topic_flags(settings, ["love=love"])
+    same = with_topic_flags(settings, ["plain=plain", "new=fresh"])
+    assert set(same.topics) == {"love", "plain", "new"}

@@ -309,7 +309,7 @@ def test_list_shows_counts_and_states(sqlite_url: str) -> None:
     match_topics(url, changed)
     moved = topics_from({"tesla": TopicSettings(query="tesla OR rivian")})
     listing = {item.name: item for item in list_topics(url, moved)}
-    assert listing["tesla"].state == "query changed since the last match"
+    assert listing["tesla"].state == "query or scope changed since the last match"
     assert listing["cars"].state == "not configured" and listing["cars"].query is None
     newest = listing["tesla"].figures.newest if listing["tesla"].figures else None
     assert newest == event(6).occurred_at
@@ -397,3 +397,52 @@ def test_an_edit_refresh_applies_is_linked_again(fake_reddit: Any, tmp_path: Pat
     result = refresh_reddit(all_due(settings), RefreshOptions())
     assert result.exit_code == 0 and result.report.edits == 1, result.errors
     assert (comment, "zb", "text") in _rows(url)
+
+
+def test_a_window_matched_alone_says_so_and_inside_history_keeps_it_whole(
+    sqlite_url: str,
+) -> None:
+    url = parse_database_url(sqlite_url)
+    _stored(sqlite_url, {}, HISTORY)
+    since = event(5).occurred_at
+    match_topics(url, topics_from(TOPICS), since=since)
+    state = {item.name: item.state for item in list_topics(url, topics_from(TOPICS))}
+    assert state["tesla"] == f"matched since {since:%Y-%m-%d %H:%M}Z only"
+    whole = match_topics(url, topics_from(TOPICS))  # the window is not all history
+    assert whole.topics["tesla"].status == "matched" and whole.scanned == len(HISTORY)
+    assert _rows(sqlite_url) == links_of(tagger().links(HISTORY))
+    match_topics(url, topics_from(TOPICS), since=since)  # inside: still all history
+    state = {item.name: item.state for item in list_topics(url, topics_from(TOPICS))}
+    assert state["tesla"].startswith("history matched ")
+    assert match_topics(url, topics_from(TOPICS)).topics["tesla"].status == "up to date"
+
+
+@pytest.mark.parametrize(
+    ("environment", "reason"),
+    [
+        ('{"tesla": {"query": "tesla"', "SENTPIPE_TOPICS is not JSON"),
+        ("tesla", "SENTPIPE_TOPICS is not JSON"),
+        ('{"tesla": "tesla OR ford"}', "topic tesla must be a mapping of `query:`"),
+        ('{"tesla": {"querry": "tesla"}}', "unknown key `querry` in topic tesla"),
+        ('{"tesla": {"query": "(tesla"}}', 'topic "tesla": unclosed "("'),
+    ],
+)
+def test_topics_from_the_environment_are_checked(
+    environment: str, reason: str, sqlite_url: str
+) -> None:
+    env = {"SENTPIPE_DATABASE_URL": sqlite_url, "SENTPIPE_TOPICS": environment}
+    result = invoke("stats", env=env)
+    assert result.exit_code == 2, result.output
+    assert reason in result.output and len(result.output.strip().splitlines()) <= 2
+
+
+def test_an_empty_topics_setting_means_none(sqlite_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "empty.yml"
+    config.write_text("topics:\n", encoding="utf-8")
+    env = {"SENTPIPE_DATABASE_URL": sqlite_url, "SENTPIPE_TOPICS": ""}
+    shown = invoke("-c", str(config), "config", "show", "--json", env=env)
+    assert shown.exit_code == 0 and '"topics": {' in shown.output
+    typo = tmp_path / "typo.yml"
+    typo.write_text("topics:\n  tesla:\n    querry: tesla\n", encoding="utf-8")
+    result = invoke("-c", str(typo), "topics", "list", env=env)
+    assert result.exit_code == 2 and "(did you mean `query`?)" in result.output

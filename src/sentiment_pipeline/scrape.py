@@ -80,18 +80,31 @@ class TargetOverrides:
 
 
 def with_topic_flags(settings: Settings, flags: Sequence[str]) -> Settings:
-    """`settings` with each `--topic NAME=QUERY` added (a topic of that name replaced,
-    without scope), so the sinks tag what the scrape collects for them. Raises
-    `ConfigError` (exit 2) for a flag without `=`, a bad name or a malformed query (the
-    reason names the position)."""
+    """`settings` with each `--topic NAME=QUERY` added (without scope), so the sinks
+    link what the scrape collects to it. Raises `ConfigError` (exit 2) for a flag
+    without `=`, a bad name, a malformed query (the reason names the position), or the
+    name of a configured topic with another query or scope (links are kept by name: two
+    definitions under one name would mix)."""
     if not flags:
         return settings
     topics: dict[str, TopicSettings] = dict(settings.topics)
     for flag in flags:
         name, entry = parse_topic_flag(flag)
+        configured = topics.get(name)
+        if configured is not None and _definition(configured) != _definition(entry, name):
+            raise ConfigError(
+                f"--topic {name}: a topic {name} is configured with another query or scope",
+                "its stored links are that topic's: give this one another name, or change "
+                "the configured one (then run `sentpipe topics match`)",
+            )
         topics[name] = entry
     topics_from(topics)  # the queries checked before any request
     return settings.model_copy(update={"topics": topics})
+
+
+def _definition(entry: TopicSettings, name: str = "topic") -> str:
+    """The canonical query and scope of one topic (`Topic.definition`)."""
+    return topics_from({name: entry})[0].definition
 
 
 def resolve_targets(

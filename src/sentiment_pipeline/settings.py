@@ -14,6 +14,7 @@ first), so a URL sentpipe refuses fails every command the same way, with exit 2.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -114,7 +115,7 @@ class Settings(RedditTargets, _Pipeline, RedditSettings, _Storage, BaseSettings)
     )
 
     # name -> query and scope (sources/topic.py, docs/topics.md); YAML or JSON in env
-    topics: dict[str, TopicSettings] = Field(default_factory=dict)
+    topics: Annotated[dict[str, TopicSettings], NoDecode] = Field(default_factory=dict)
 
     @field_validator("database_url", mode="after")
     @classmethod
@@ -130,6 +131,25 @@ class Settings(RedditTargets, _Pipeline, RedditSettings, _Storage, BaseSettings)
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _topics_json(cls, value: Any) -> Any:
+        """`SENTPIPE_TOPICS` (and `.env`) hold JSON; empty means none."""
+        if value is None:  # `topics:` with nothing under it
+            return {}
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        try:
+            return json.loads(value)
+        except ValueError as error:
+            raise ValueError(
+                f"SENTPIPE_TOPICS is not JSON ({error}); write it as "
+                '{"tesla": {"query": "tesla", "subreddits": ["cars"]}}, or use topics: in '
+                "the YAML file"
+            ) from None
 
     @field_validator("data_dir", "csv_dir", "metrics_dir", mode="after")
     @classmethod
@@ -226,7 +246,18 @@ def check_yaml(data: object, path: Path) -> dict[str, Any]:
             guess = str(key).lower().removeprefix("sentpipe_")
             raise _unknown(f"setting `{key}` in {path}", guess, fields)
     _check_targets(next((v for k, v in data.items() if k.lower() == "subreddits"), None), path)
+    _check_topics(next((v for k, v in data.items() if k.lower() == "topics"), None), path)
     return data
+
+
+def _check_topics(topics: object, path: Path) -> None:
+    """Each `topics:` entry that is a mapping holds only `TopicSettings` keys (other
+    shapes are left to pydantic's validation, `_topic_problem`)."""
+    for name, entry in topics.items() if isinstance(topics, dict) else ():
+        for key in entry if isinstance(entry, dict) else ():
+            if key not in TopicSettings.model_fields:
+                where = f"key `{key}` in topic {name} in {path}"
+                raise _unknown(where, str(key), TopicSettings.model_fields)
 
 
 def _check_targets(targets: object, path: Path) -> None:
@@ -311,13 +342,31 @@ def _yaml_context(path: Path | None) -> Iterator[None]:
 
 
 def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
+    found = error.errors()
+    first = next((e for e in found if e["type"] == "extra_forbidden"), found[0])  # a typo first
     loc = first["loc"]
     if first["type"] == "extra_forbidden" and len(loc) == 3 and isinstance(loc[1], int):
         where = f"key `{loc[2]}` in {loc[0]} item {loc[1] + 1}"
         return _unknown(where, str(loc[2]), SubredditTarget.model_fields).reason
+    if loc and loc[0] == "topics" and len(loc) >= 2:
+        return _topic_problem(first["type"], loc, first["msg"])
     where = ".".join(str(part) for part in loc) or "settings"
-    return f"invalid setting {where}: {first['msg']}"
+    return f"invalid setting {where}: {first['msg'].removeprefix('Value error, ')}"
+
+
+def _topic_problem(kind: str, loc: tuple[Any, ...], message: str) -> str:
+    """One `topics:` entry's problem in the words of the file (docs/topics.md)."""
+    name = loc[1]
+    if kind == "extra_forbidden" and len(loc) == 3:
+        return _unknown(
+            f"key `{loc[2]}` in topic {name}", str(loc[2]), TopicSettings.model_fields
+        ).reason
+    if kind == "missing" and loc[2:] == ("query",):
+        return f"topic {name} has no `query:`"
+    if len(loc) == 2:
+        return f"topic {name} must be a mapping of `query:` and, optionally, `subreddits:`"
+    where = ".".join(map(str, loc[2:]))
+    return f"invalid topic {name}, `{where}`: {message.removeprefix('Value error, ')}"
 
 
 def load_settings(

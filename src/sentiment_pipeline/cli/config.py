@@ -29,6 +29,8 @@ def _display(name: str, value: Any) -> Any:
         return "********" if value.get_secret_value() else ""
     if isinstance(value, list):
         return [item.model_dump() if hasattr(item, "model_dump") else item for item in value]
+    if isinstance(value, dict):  # topics: name -> its settings, as JSON shows them
+        return {k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in value.items()}
     if value is None:
         return None
     return str(value) if not isinstance(value, int | float | bool) else value
@@ -77,6 +79,6 @@ def _table(rows: dict[str, dict[str, Any]], notes: dict[str, str]) -> Table:
         if value is None:
             shown = notes.get(name, "[dim]unset[/]")
         else:
-            shown = escape(json.dumps(value) if isinstance(value, list) else str(value))
+            shown = escape(json.dumps(value) if isinstance(value, list | dict) else str(value))
         table.add_row(name, shown, row["source"])
     return table

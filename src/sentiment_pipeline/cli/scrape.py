@@ -45,8 +45,8 @@ def reddit(
             "--topic",
             metavar="NAME=QUERY",
             help="Track a topic (repeatable): its posts from Reddit's search, its comments "
-            "matched as they arrive (docs/topics.md). Adds to the YAML `topics:`, "
-            "replacing one of the same name (without its scope).",
+            "matched as they arrive (docs/topics.md). Adds to the YAML `topics:` "
+            "(a configured name only with the same query and no scope).",
         ),
     ] = None,
     topics_only: Annotated[

@@ -63,14 +63,14 @@ def list_command(ctx: typer.Context, as_json: AsJson = False) -> None:
             f"{figures.by_post:,} by post), newest {figures.newest:%Y-%m-%d %H:%M}Z"
         )
         scope = f" in r/{'+'.join(item.subreddits)}" if item.subreddits else ""
-        print_line(f"{item.name}: {item.query or '(not configured)'}{scope}")
+        print_line(f"{item.name}: {item.query or '(links only)'}{scope}")
         print_line(f"  {matched}; {item.state}{_advice(item.name, item.state)}")
 
 
 def _advice(name: str, state: str) -> str:
-    if state in ("history not matched", "query changed since the last match", "match interrupted"):
-        return f": run `sentpipe topics match --topic {name}`"
-    return ""
+    if state.startswith("history matched") or state == "not configured":
+        return ""
+    return f": run `sentpipe topics match --topic {name}`"
 
 
 def _listed(item: Any) -> dict[str, Any]:

@@ -326,8 +326,31 @@ def _match(
             _run(session, group, position, since, batch_size, report, on_batch, stop)
             if report.stopped:
                 break
+        if since is not None and not report.stopped:
+            _keep_wider(session, [t for group in groups.values() for t in group], states, since)
     finally:
         session.close()
+
+
+def _keep_wider(
+    session: _Session, topics: list[Topic], before: dict[str, MatchState], since: datetime
+) -> None:
+    """A window matched again inside history already matched with the same definition
+    leaves the topic's state as wide as it was (all history, or the earlier start)."""
+    session.begin()
+    for topic in topics:
+        prior = before.get(topic.name)
+        if (
+            prior is not None
+            and prior.definition == topic.definition
+            and prior.finished_at is not None
+            and (prior.since is None or prior.since <= since)
+        ):
+            now = datetime.now(UTC)
+            session.sql.save_state(
+                MatchState(topic.name, topic.definition, prior.since, None, None, now)
+            )
+    session.commit()
 
 
 def _run(
@@ -448,10 +471,12 @@ def _state_text(topic: Topic | None, state: MatchState | None) -> str:
     if state is None:
         return "history not matched"
     if state.definition != topic.definition:
-        return "query changed since the last match"
+        return "query or scope changed since the last match"
     if state.finished_at is None:
         return "match interrupted"
-    return "up to date"
+    if state.since is not None:
+        return f"matched since {state.since:%Y-%m-%d %H:%M}Z only"
+    return f"history matched {state.finished_at:%Y-%m-%d %H:%M}Z"
 
 
 def list_topics(url: DatabaseURL, topics: Sequence[Topic]) -> list[TopicListing]:
