@@ -5,6 +5,7 @@ windows) and `sentpipe topics list`."""
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -446,3 +447,30 @@ def test_an_empty_topics_setting_means_none(sqlite_url: str, tmp_path: Path) -> 
     typo.write_text("topics:\n  tesla:\n    querry: tesla\n", encoding="utf-8")
     result = invoke("-c", str(typo), "topics", "list", env=env)
     assert result.exit_code == 2 and "(did you mean `query`?)" in result.output
+
+
+def test_topics_match_leaves_the_csv_link_files_equal_to_the_database(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Links the new query no longer makes leave the CSV files too; new ones arrive."""
+    init_db(parse_database_url(sqlite_url))
+    csv_dir = tmp_path / "csv"
+    env = {"SENTPIPE_DATABASE_URL": sqlite_url, "SENTPIPE_CSV_DIR": str(csv_dir)}
+    old = _config(tmp_path, "tesla")
+    lines = "\n".join(json.dumps(e.to_record()) for e in HISTORY) + "\n"
+    source = tmp_path / "history.ndjson"
+    source.write_text(lines, encoding="utf-8")
+    assert invoke("-c", old, "ingest", "ndjson", str(source), env=env).exit_code == 0
+    before = {(r[0], r[3]) for rows in _link_files(csv_dir).values() for r in rows[1:]}
+    assert ("t3_3", "text") in before  # "Nikola Tesla biography"
+    new = tmp_path / "new.yml"
+    new.write_text(
+        "topics:\n  tesla:\n    query: '(tesla OR \"model 3\") NOT \"nikola tesla\"'\n",
+        encoding="utf-8",
+    )
+    matched = invoke("-c", str(new), "topics", "match", "--json", env=env)
+    assert matched.exit_code == 0, matched.output
+    assert json.loads(matched.output)["csv_files"] == 1
+    after = {(r[0], r[3]) for rows in _link_files(csv_dir).values() for r in rows[1:]}
+    assert after == {(i, via) for i, _, via in _rows(sqlite_url)}
+    assert ("t3_3", "text") not in after and ("t1_6", "text") in after

@@ -11,6 +11,8 @@ from sentiment_pipeline.cli.sentiment import Since
 from sentiment_pipeline.cli.state import settings_from
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sentiment_pipeline.settings import Settings
     from sentiment_pipeline.sources.topic import Topic
     from sentiment_pipeline.topics.match import MatchReport
@@ -110,26 +112,13 @@ def match_command(
     import json
 
     from sentiment_pipeline.cli.console import out_console
-    from sentiment_pipeline.errors import ConfigError
     from sentiment_pipeline.service import StopFlag
     from sentiment_pipeline.timeparse import parse_moment
     from sentiment_pipeline.topics.match import match_topics
 
     settings = settings_from(ctx)
-    configured = _configured(settings)
+    chosen = _chosen(_configured(settings), topic or [])
     start = parse_moment(since, "--since") if since else None
-    chosen = configured
-    if topic:
-        known = {t.name: t for t in configured}
-        missing = [name for name in topic if name not in known]
-        if missing:
-            raise ConfigError(
-                f"no topic {missing[0]!r} is configured",
-                f"configured: {', '.join(known) or 'none'} (topics: in the YAML file)",
-            )
-        chosen = [known[name] for name in dict.fromkeys(topic)]
-    if not chosen:
-        raise ConfigError("no topics are configured", "add them under `topics:` in the YAML file")
     _ready(settings)
     stop = StopFlag()
     restore = stop.install()
@@ -145,11 +134,40 @@ def match_command(
         )
     finally:
         restore()
+    _mirror(settings, report, start)
     if as_json:
         out_console.print_json(json.dumps(report.to_dict()))
     elif not quiet:
         _render(report)
     raise typer.Exit(130 if report.stopped else 0)
+
+
+def _chosen(configured: list[Topic], names: list[str]) -> list[Topic]:
+    """The topics `--topic` names (all configured ones without it). Raises
+    `ConfigError` for a name not configured, or no topic at all."""
+    from sentiment_pipeline.errors import ConfigError
+
+    if not configured:
+        raise ConfigError("no topics are configured", "add them under `topics:` in the YAML file")
+    if not names:
+        return configured
+    known = {t.name: t for t in configured}
+    missing = [name for name in names if name not in known]
+    if missing:
+        raise ConfigError(
+            f"no topic {missing[0]!r} is configured",
+            f"configured: {', '.join(known)} (topics: in the YAML file)",
+        )
+    return [known[name] for name in dict.fromkeys(names)]
+
+
+def _mirror(settings: Settings, report: MatchReport, since: datetime | None) -> None:
+    """With the CSV sink configured, its topic files follow what the match stored."""
+    matched = [name for name, run in report.topics.items() if run.status in ("matched", "resumed")]
+    if matched and not report.stopped and "csv" in {s.strip().lower() for s in settings.sinks}:
+        from sentiment_pipeline.topics.match import mirror_csv
+
+        report.csv_files = mirror_csv(settings.database, matched, since, settings.csv_path)
 
 
 class _Progress:
@@ -180,5 +198,7 @@ def _render(report: MatchReport) -> None:
             f"linked ({run.text:,} by text, {run.post:,} by post)"
         )
     print_line(f"{report.scanned:,} events in {report.duration:.1f} s ({rate:,.0f}/s).")
+    if report.csv_files:
+        print_line(f"{report.csv_files:,} CSV link files written (topic=<name>/<day>.csv).")
     if report.stopped:
         print_line("Stopped: run the same command again to continue where it stopped.")

@@ -55,7 +55,9 @@ __all__ = [
     "csv_row",
     "day_file",
     "from_settings",
+    "replace_topic_day",
     "rewrite_payloads",
+    "topic_folder",
 ]
 
 COLUMNS = (
@@ -189,7 +191,7 @@ class CsvSink:
         by_file: dict[Path, list[tuple[Link, str]]] = defaultdict(list)
         for link in links:
             stamp = csv_timestamp(link.occurred_at)
-            by_file[self.directory / f"topic={link.topic}" / f"{stamp[:10]}.csv"].append(
+            by_file[topic_folder(self.directory, link.topic) / f"{stamp[:10]}.csv"].append(
                 (link, stamp)
             )
         for path, rows in by_file.items():
@@ -403,6 +405,34 @@ def rewrite_payloads(path: Path, payloads: dict[tuple[str, datetime], str]) -> i
                 os.fsync(out.fileno())
             os.replace(temporary, path)
     return changed
+
+
+def topic_folder(directory: Path, topic: str) -> Path:
+    """`<csv dir>/topic=<name>`: where one topic's link files are (module docstring)."""
+    return directory / f"topic={topic}"
+
+
+def replace_topic_day(directory: Path, topic: str, day: str, links: Sequence[Link]) -> None:
+    """Make `topic=<topic>/<day>.csv` hold exactly `links` (in their order; none: the
+    file goes), atomically under the file's lock, as `rewrite_payloads` replaces a day
+    file: what `topics match` leaves in the database, mirrored. Raises `OSError`."""
+    path = topic_folder(directory, topic) / f"{day}.csv"
+    if not links and not path.exists():
+        return
+    with locked_day_file(path):
+        if not links:
+            path.unlink(missing_ok=True)
+            return
+        data = _link_bytes([(link, csv_timestamp(link.occurred_at)) for link in links], True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with temporary.open("wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
 
 
 def _rewritten(path: Path, wanted: dict[str, str]) -> tuple[str, int]:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sentiment_pipeline.db.connect import connect_pg, connect_sqlite
@@ -50,6 +51,7 @@ __all__ = [
     "TopicRun",
     "list_topics",
     "match_topics",
+    "mirror_csv",
     "relink",
     "scan_fields",
 ]
@@ -91,12 +93,14 @@ class TopicRun:
 
 @dataclass
 class MatchReport:
-    """Per topic (`TopicRun`), the events read, the seconds taken, whether stopped."""
+    """Per topic (`TopicRun`), the events read, the seconds taken, whether stopped, the
+    CSV link files replaced."""
 
     topics: dict[str, TopicRun] = field(default_factory=dict)
     scanned: int = 0
     duration: float = 0.0
     stopped: bool = False
+    csv_files: int = 0  # `topic=<name>/<day>.csv` files replaced (`mirror_csv`)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for `--json`."""
@@ -105,6 +109,7 @@ class MatchReport:
             "scanned": self.scanned,
             "duration": round(self.duration, 3),
             "stopped": self.stopped,
+            "csv_files": self.csv_files,
         }
 
 
@@ -330,6 +335,63 @@ def _match(
             _keep_wider(session, [t for group in groups.values() for t in group], states, since)
     finally:
         session.close()
+
+
+def mirror_csv(
+    url: DatabaseURL, topics: Sequence[str], since: datetime | None, directory: Path
+) -> int:
+    """Make the CSV sink's `topic=<name>/<day>.csv` files of `topics` hold what
+    `event_topics` holds, from the day of `since` on (all days when None): each day's
+    file replaced atomically, a day without links left without a file. Returns the files
+    written. Raises `OSError` (the folder's disk), the database's one-line errors."""
+    from sentiment_pipeline.sinks.csv_sink import replace_topic_day, topic_folder
+
+    start = (
+        None if since is None else to_utc(since).replace(hour=0, minute=0, second=0, microsecond=0)
+    )
+    written = 0
+    with _mapped(url):
+        session = _Session(url)
+        try:
+            for topic in topics:
+                folder = topic_folder(directory, topic)
+                stale = {p.stem for p in folder.glob("*.csv")} if folder.is_dir() else set()
+                if start is not None:
+                    stale = {day for day in stale if day >= start.date().isoformat()}
+                for day, links in _days(session, topic, start):
+                    replace_topic_day(directory, topic, day, links)
+                    stale.discard(day)
+                    written += 1
+                for day in stale:
+                    replace_topic_day(directory, topic, day, [])
+                session.commit()
+        finally:
+            session.close()
+    return written
+
+
+def _days(
+    session: _Session, topic: str, start: datetime | None
+) -> Iterator[tuple[str, list[Link]]]:
+    """The links of `topic` from `start` on, a UTC day at a time, read in batches."""
+    after: Position | None = None
+    day = ""
+    links: list[Link] = []
+    while True:
+        rows = session.sql.topic_links(topic, start, after, BATCH_SIZE)
+        for ident, moment, via in rows:
+            link = Link(ident, _moment(moment), topic, via)
+            name = link.occurred_at.date().isoformat()
+            if name != day and links:
+                yield day, links
+                links = []
+            day = name
+            links.append(link)
+        if len(rows) < BATCH_SIZE:
+            break
+        after = (_moment(rows[-1][1]), rows[-1][0])
+    if links:
+        yield day, links
 
 
 def _keep_wider(

@@ -269,6 +269,25 @@ class _MatchSql:
         )
         return _by_post(rows)
 
+    def topic_links(
+        self, topic: str, start: datetime | None, after: Position | None, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """The next `limit` links of `topic` as (id, occurred_at, via), in (occurred_at,
+        id) order after `after` (else from `start`, inclusive; None: the first)."""
+        m = self.mark
+        where, params = f"topic = {m}", [topic]
+        if after is not None:
+            where += f" AND occurred_at >= {m} AND (occurred_at, id) > ({m}, {m})"
+            params += [self._time(after[0]), self._time(after[0]), after[1]]
+        elif start is not None:
+            where += f" AND occurred_at >= {m}"
+            params.append(self._time(start))
+        return self._rows(
+            f"SELECT id, occurred_at, via FROM event_topics WHERE {where} "
+            f"ORDER BY occurred_at, id LIMIT {int(limit)}",
+            params,
+        )
+
     def states(self) -> dict[str, MatchState]:
         """Every `topic_matches` row by topic."""
         rows = self._rows(
