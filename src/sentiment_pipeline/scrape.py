@@ -138,6 +138,11 @@ def resolve_targets(
             "check --subreddit and the options given with it",
         ) from error
     if not targets and not topics:
+        if topics_only:
+            raise ConfigError(
+                "--topics-only, but no topic is configured",
+                "pass --topic NAME=QUERY, or list topics under `topics:` in the YAML config",
+            )
         raise ConfigError(
             "no subreddits to scrape",
             "pass --subreddit NAME or --topic NAME=QUERY, or list subreddits or topics "
