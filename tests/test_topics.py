@@ -465,7 +465,7 @@ def test_topics_match_leaves_the_csv_link_files_equal_to_the_database(
     assert ("t3_3", "text") in before  # "Nikola Tesla biography"
     new = tmp_path / "new.yml"
     new.write_text(
-        "topics:\n  tesla:\n    query: '(tesla OR \"model 3\") NOT \"nikola tesla\"'\n",
+        'topics:\n  tesla:\n    query: \'(tesla OR "model 3") NOT "nikola tesla"\'\n',
         encoding="utf-8",
     )
     matched = invoke("-c", str(new), "topics", "match", "--json", env=env)
