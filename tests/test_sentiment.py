@@ -576,6 +576,7 @@ def test_timescale_hypertable_uses_raw_events_interval(timescale_url: str) -> No
             )
         ).all()
     assert [(name, interval) for name, interval in rows] == [
+        ("event_topics", timedelta(days=2)),
         ("raw_event_revisions", timedelta(days=2)),
         ("raw_events", timedelta(days=2)),
         ("sentiment_scores", timedelta(days=2)),

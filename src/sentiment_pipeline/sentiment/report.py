@@ -272,9 +272,10 @@ def sentiment_report(
     report = SentimentReport(
         model_id, bucket, since, until, source_ids, [], topics, check_via(via), by
     )
-    store, connection, timescale = _open(url)
-    sql, params = report_sql(report, url.backend, timescale)
+    store = _store(url)
     try:
+        connection = store._conn
+        sql, params = report_sql(report, url.backend, _timescale(url, connection))
         with store._guard():  # a missing event_topics reads as "run sentpipe db init"
             rows = connection.execute(sql, params).fetchall()
     finally:
@@ -283,19 +284,22 @@ def sentiment_report(
     return report
 
 
-def _open(url: DatabaseURL) -> tuple[Any, Any, bool]:
-    """(store, its connection, whether TimescaleDB is installed); the store checks the
-    tables exist (ConfigError otherwise)."""
+def _store(url: DatabaseURL) -> Any:
+    """The backend's sentiment store; it checks the tables exist (ConfigError otherwise)."""
     if url.backend == "postgresql":
         from sentiment_pipeline.sentiment.store import PostgresStore
 
-        store = PostgresStore(url)
-        connection = store._conn
-        row = connection.execute(
-            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
-        ).fetchone()
-        return store, connection, bool(row and row[0])
+        return PostgresStore(url)
     from sentiment_pipeline.sentiment.store import SQLiteStore
 
-    sqlite_store = SQLiteStore(url)
-    return sqlite_store, sqlite_store._conn, False
+    return SQLiteStore(url)
+
+
+def _timescale(url: DatabaseURL, connection: Any) -> bool:
+    """Whether the server has TimescaleDB (its `time_bucket`)."""
+    if url.backend != "postgresql":
+        return False
+    row = connection.execute(
+        "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+    ).fetchone()
+    return bool(row and row[0])
