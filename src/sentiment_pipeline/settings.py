@@ -41,6 +41,7 @@ from sentiment_pipeline.db.url import (
     sqlite_database,
 )
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.sources.hackernews.settings import HackerNewsSettings
 from sentiment_pipeline.sources.reddit.settings import (
     RedditSettings,
     RedditTargets,
@@ -101,9 +102,12 @@ class _Pipeline(BaseModel):
 
 
 # The bases in reverse order of their fields (pydantic lists a base's fields before a
-# later one's): storage, Reddit's client and refresh settings, the pipeline, Reddit's
-# targets, the order `config show` prints. A source's settings live in its package.
-class Settings(RedditTargets, _Pipeline, RedditSettings, _Storage, BaseSettings):
+# later one's): storage, Reddit's client and refresh settings, Hacker News's, the
+# pipeline, Reddit's targets, the order `config show` prints. A source's settings live
+# in its package.
+class Settings(
+    RedditTargets, _Pipeline, HackerNewsSettings, RedditSettings, _Storage, BaseSettings
+):
     """Effective configuration of one sentpipe invocation."""
 
     model_config = SettingsConfigDict(

@@ -50,6 +50,7 @@ TextRule = Callable[[str, Mapping[str, Any]], str | None]
 # name -> "module:attribute" of its SourceSpec; imported when first looked up.
 BUILTIN_SOURCES: dict[str, str] = {
     "reddit": "sentiment_pipeline.sources.reddit.spec:SPEC",
+    "hackernews": "sentiment_pipeline.sources.hackernews.spec:SPEC",
 }
 ENTRY_POINT_GROUP = "sentpipe.sources"
 
