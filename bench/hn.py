@@ -21,6 +21,7 @@ from sentiment_pipeline.fake_hn import FakeHNConfig, serve_in_thread
 from sentiment_pipeline.sources.hackernews.client import HNClient
 
 SIZES = (10, 100, 1000)
+UNPACED = 100_000_000  # requests an hour: the fake has no limit, and requests are counted
 
 
 def _count_nodes(node: dict[str, Any]) -> set[int]:
@@ -54,11 +55,15 @@ async def _one(size: int) -> tuple[int, int, int, int, int]:
     with serve_in_thread(config) as fake:
         stories = [item for item in fake.fake.store.items.values() if item.type == "story"]
         ident = next(item.id for item in stories if item.descendants == size)
-        async with HNClient(fake.api_url, fake.search_url, "sentpipe-bench/1") as client:
+        async with HNClient(
+            fake.api_url, fake.search_url, "sentpipe-bench/1", per_hour=UNPACED
+        ) as client:
             tree = await client.thread(ident)
             algolia = client.requests.total()
             via_thread = _count_nodes(tree or {})
-        async with HNClient(fake.api_url, fake.search_url, "sentpipe-bench/1") as client:
+        async with HNClient(
+            fake.api_url, fake.search_url, "sentpipe-bench/1", per_hour=UNPACED
+        ) as client:
             via_items = await _firebase_walk(client, ident)
             firebase = client.requests.total()
     return size, len(via_thread), len(via_items), algolia, firebase
