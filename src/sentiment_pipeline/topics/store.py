@@ -193,16 +193,10 @@ class _MatchSql:
         keys joined by spaces, for the literal prefilter (or, where the backend can
         test `literals` itself, whether it may hold one: a bool), `post` the first of
         the `link` keys' values."""
-        m = self.mark
         probe_sql, params = self._probe(literals)
-        where = ""
-        if after is not None:
-            # the plain bound lets the occurred_at index (and chunk exclusion) serve
-            where = f"WHERE occurred_at >= {m} AND (occurred_at, id) > ({m}, {m})"
-            params += [self._time(after[0]), self._time(after[0]), after[1]]
-        elif since is not None:
-            where = f"WHERE occurred_at >= {m}"
-            params.append(self._time(since))
+        lower, bounds = self._from(after, since)
+        where = f"WHERE {lower}" if lower else ""
+        params += bounds
         joined = self._joined([self._field(key) for key in probe])
         post = f"coalesce({', '.join(self._field(key) for key in link)}, NULL)" if link else "NULL"
         sql = (
@@ -224,6 +218,28 @@ class _MatchSql:
     def _field(self, key: str) -> str:
         raise NotImplementedError
 
+    def _keyset(self, op: str, position: Position) -> tuple[str, list[Any]]:
+        """The events past (`op` `>`) or up to (`<=`) `position` in (occurred_at, id)
+        order, and its parameters; the plain bound on `occurred_at` beside the row
+        comparison lets its index (and TimescaleDB's chunk exclusion) serve."""
+        m = self.mark
+        plain = ">=" if op == ">" else "<="
+        moment = self._time(position[0])
+        return f"occurred_at {plain} {m} AND (occurred_at, id) {op} ({m}, {m})", [
+            moment,
+            moment,
+            position[1],
+        ]
+
+    def _from(self, after: Position | None, since: datetime | None) -> tuple[str, list[Any]]:
+        """A window's lower bound: past `after`, else from `since` (inclusive); "" for
+        none."""
+        if after is not None:
+            return self._keyset(">", after)
+        if since is not None:
+            return f"occurred_at >= {self.mark}", [self._time(since)]
+        return "", []
+
     def forget_range(
         self,
         topics: Sequence[str],
@@ -233,18 +249,13 @@ class _MatchSql:
     ) -> None:
         """Remove the links of `topics` of events after `after` (from `since` when
         there is none) up to `last`, in keyset order: the range a batch re-matches."""
-        m = self.mark
-        marks = ", ".join([m] * len(topics))
-        lower, params = "", [*topics]
-        if after is not None:
-            lower = f"AND occurred_at >= {m} AND (occurred_at, id) > ({m}, {m}) "
-            params += [self._time(after[0]), self._time(after[0]), after[1]]
-        elif since is not None:
-            lower, params = f"AND occurred_at >= {m} ", [*params, self._time(since)]
+        marks = ", ".join([self.mark] * len(topics))
+        lower, low = self._from(after, since)
+        upper, high = self._keyset("<=", last)
         self.connection.execute(
-            f"DELETE FROM event_topics WHERE topic IN ({marks}) {lower}"
-            f"AND occurred_at <= {m} AND (occurred_at, id) <= ({m}, {m})",
-            [*params, self._time(last[0]), self._time(last[0]), last[1]],
+            f"DELETE FROM event_topics WHERE topic IN ({marks}) "
+            f"{f'AND {lower} ' if lower else ''}AND {upper}",
+            [*topics, *low, *high],
         )
 
     def text_links_before(
@@ -253,13 +264,11 @@ class _MatchSql:
         """{event id: its topics by text} among `topics`, of the events before a
         re-match's window: up to `after` (keyset, inclusive), else before `since`; {}
         for a window that starts at the beginning."""
-        m = self.mark
-        marks = ", ".join([m] * len(topics))
+        marks = ", ".join([self.mark] * len(topics))
         if after is not None:
-            bound = f"occurred_at <= {m} AND (occurred_at, id) <= ({m}, {m})"
-            params = [self._time(after[0]), self._time(after[0]), after[1]]
+            bound, params = self._keyset("<=", after)
         elif since is not None:
-            bound, params = f"occurred_at < {m}", [self._time(since)]
+            bound, params = f"occurred_at < {self.mark}", [self._time(since)]
         else:
             return {}
         rows = self._rows(
@@ -274,18 +283,12 @@ class _MatchSql:
     ) -> list[tuple[Any, ...]]:
         """The next `limit` links of `topic` as (id, occurred_at, via), in (occurred_at,
         id) order after `after` (else from `start`, inclusive; None: the first)."""
-        m = self.mark
-        where, params = f"topic = {m}", [topic]
-        if after is not None:
-            where += f" AND occurred_at >= {m} AND (occurred_at, id) > ({m}, {m})"
-            params += [self._time(after[0]), self._time(after[0]), after[1]]
-        elif start is not None:
-            where += f" AND occurred_at >= {m}"
-            params.append(self._time(start))
+        lower, bounds = self._from(after, start)
+        where = f"topic = {self.mark}" + (f" AND {lower}" if lower else "")
         return self._rows(
             f"SELECT id, occurred_at, via FROM event_topics WHERE {where} "
             f"ORDER BY occurred_at, id LIMIT {int(limit)}",
-            params,
+            [topic, *bounds],
         )
 
     def states(self) -> dict[str, MatchState]:
