@@ -43,7 +43,7 @@ from sentiment_pipeline.topics.store import (
     SqliteMatch,
     TopicFigures,
 )
-from sentiment_pipeline.topics.tagger import Item, Link, Reply, Tagger
+from sentiment_pipeline.topics.tagger import Item, Link, Reply, Tagger, rules_of
 
 __all__ = [
     "BATCH_SIZE",
@@ -65,10 +65,10 @@ def _keys() -> tuple[list[str], list[str]]:
     text: dict[str, None] = {}
     link: dict[str, None] = {}
     for spec in [*known_specs().values(), generic_spec("any")]:
-        text.update(dict.fromkeys(spec.columns.title))
-        text.update(dict.fromkeys(spec.text_keys))
-        if spec.marks is not None and spec.marks.link_key is not None:
-            link[spec.marks.link_key] = None
+        rules = rules_of(spec)
+        text.update(dict.fromkeys(rules.keys))
+        if rules.link_key is not None:
+            link[rules.link_key] = None
     return list(text), list(link)
 
 

@@ -23,7 +23,17 @@ from sentiment_pipeline.sources import SourceSpec, source_spec
 from sentiment_pipeline.sources.query import fold
 from sentiment_pipeline.sources.topic import Topic
 
-__all__ = ["Event", "Item", "Link", "PostTopics", "Reply", "Tagger", "Via", "event_text"]
+__all__ = [
+    "Event",
+    "Item",
+    "Link",
+    "PostTopics",
+    "Reply",
+    "Tagger",
+    "Via",
+    "event_text",
+    "rules_of",
+]
 
 Via = Literal["text", "post"]
 Key = tuple[str, datetime]
@@ -107,13 +117,18 @@ class _Source(NamedTuple):
     link_key: str | None  # the payload key naming that post
 
 
-def _source(name: str) -> _Source:
-    spec = source_spec(name)
+def rules_of(spec: SourceSpec) -> _Source:
+    """What the tagger reads of a source: the payload keys of its title and text, and
+    (for a source whose replies name their post) the reply type and that key."""
     keys = tuple(dict.fromkeys((*spec.columns.title, *spec.text_keys)))
     marks = spec.marks
     if marks is None or marks.link_key is None:
         return _Source(spec, keys, None, None)
     return _Source(spec, keys, marks.child_type, marks.link_key)
+
+
+def _source(name: str) -> _Source:
+    return rules_of(source_spec(name))
 
 
 def _literals(topics: Sequence[Topic]) -> frozenset[str] | None:
