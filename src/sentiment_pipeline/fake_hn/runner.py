@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
 
 from aiohttp import web
+
+from sentiment_pipeline.fake_reddit.runner import run_in_thread
 
 from .config import FakeHNConfig
 from .requestlog import LogEntry
@@ -103,36 +102,8 @@ async def serve(config: FakeHNConfig | None = None) -> AsyncIterator[RunningFake
 def run_fake_hn(config: FakeHNConfig | None = None) -> RunningFakeHN:
     """Start in a daemon thread with its own loop; call ``.close()`` when done."""
     fake = FakeHN(config)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    result: dict[str, Any] = {}
-
-    def main() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            result["runner"], result["port"] = loop.run_until_complete(_start(fake))
-        except BaseException as exc:  # surfaced to the caller below
-            result["error"] = exc
-            ready.set()
-            loop.close()
-            return
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(result["runner"].cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=main, name="fake-hn", daemon=True)
-    thread.start()
-    ready.wait()
-    if "error" in result:
-        thread.join()
-        raise result["error"]
-    running = RunningFakeHN(fake, fake.config.host, int(result["port"]))
-
-    def closer() -> None:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-
+    port, closer = run_in_thread(lambda: _start(fake), "fake-hn")
+    running = RunningFakeHN(fake, fake.config.host, port)
     running._closer = closer
     return running
 

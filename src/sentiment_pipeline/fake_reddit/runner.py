@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -163,9 +163,13 @@ async def serve(
         await runner.cleanup()
 
 
-def run_fake_reddit(config: FakeRedditConfig | None = None) -> RunningFakeReddit:
-    """Start in a daemon thread with its own loop; call ``.close()`` when done."""
-    fake = FakeReddit(config)
+def run_in_thread(
+    start: Callable[[], Awaitable[tuple[web.AppRunner, int]]], name: str
+) -> tuple[int, Callable[[], None]]:
+    """Run an aiohttp server in a daemon thread with its own event loop: `start()` sets
+    it up and returns its runner and port. Returns (the port, a function that stops the
+    server and waits for the thread, up to 10 s). Raises what `start` raised. Shared by
+    the fake APIs (`fake_hn` too)."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     result: dict[str, Any] = {}
@@ -173,7 +177,7 @@ def run_fake_reddit(config: FakeRedditConfig | None = None) -> RunningFakeReddit
     def main() -> None:
         asyncio.set_event_loop(loop)
         try:
-            result["runner"], result["port"] = loop.run_until_complete(_start(fake))
+            result["runner"], result["port"] = loop.run_until_complete(start())
         except BaseException as exc:  # surfaced to the caller below
             result["error"] = exc
             ready.set()
@@ -184,18 +188,25 @@ def run_fake_reddit(config: FakeRedditConfig | None = None) -> RunningFakeReddit
         loop.run_until_complete(result["runner"].cleanup())
         loop.close()
 
-    thread = threading.Thread(target=main, name="fake-reddit", daemon=True)
+    thread = threading.Thread(target=main, name=name, daemon=True)
     thread.start()
     ready.wait()
     if "error" in result:
         thread.join()
         raise result["error"]
-    running = RunningFakeReddit(fake, fake.config.host, int(result["port"]))
 
     def closer() -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
 
+    return int(result["port"]), closer
+
+
+def run_fake_reddit(config: FakeRedditConfig | None = None) -> RunningFakeReddit:
+    """Start in a daemon thread with its own loop; call ``.close()`` when done."""
+    fake = FakeReddit(config)
+    port, closer = run_in_thread(lambda: _start(fake), "fake-reddit")
+    running = RunningFakeReddit(fake, fake.config.host, port)
     running._closer = closer
     return running
 
