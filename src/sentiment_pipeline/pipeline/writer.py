@@ -41,6 +41,7 @@ from sentiment_pipeline.sinks.base import (
     WriteResult,
     leaders_and_followers,
 )
+from sentiment_pipeline.topics import Link
 
 __all__ = ["BatchWriter"]
 
@@ -183,15 +184,7 @@ class BatchWriter:
         thread), each follower's topic links first (`TakesLinks`): their failures."""
         failures: list[str] = []
         for follower in self.followers:
-            if outcome.links and isinstance(follower, TakesLinks):
-                try:
-                    follower.write_links(outcome.links)
-                except (TransientError, OSError) as error:
-                    message = f"{follower.name} sink failed: {error}"
-                    LOGGER.error(message)
-                    failures.append(message)
-                    continue
-            self._guarded(follower, outcome.new, failures)
+            self._guarded(follower, outcome.new, failures, outcome.links)
         return failures
 
     def _finish(
@@ -250,11 +243,18 @@ class BatchWriter:
                 delay = min(delay * 2, _MAX_BACKOFF)
 
     def _guarded(
-        self, sink: Sink, batch: Sequence[RawEventDTO], failures: list[str] | None = None
+        self,
+        sink: Sink,
+        batch: Sequence[RawEventDTO],
+        failures: list[str] | None = None,
+        links: Sequence[Link] = (),
     ) -> WriteResult | None:
-        """Write to a non-leading sink; its failure is reported (in the run's errors, or
-        in `failures` on the follower thread), not fatal."""
+        """Write to a non-leading sink, the batch's topic `links` first when it keeps
+        them (`TakesLinks`); its failure is reported (in the run's errors, or in
+        `failures` on the follower thread), not fatal."""
         try:
+            if links and isinstance(sink, TakesLinks):
+                sink.write_links(links)
             return sink.write(batch)
         except (TransientError, OSError) as error:
             message = f"{sink.name} sink failed: {error}"
