@@ -124,6 +124,8 @@ def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
         command.downgrade(config, "0003")
         connection.commit()
         assert not sa.inspect(connection).has_table("collection_marks")
+        assert not sa.inspect(connection).has_table("event_topics")
+        assert not sa.inspect(connection).has_table("topic_matches")
         assert sa.inspect(connection).has_table("raw_events")
         command.downgrade(config, "base")
         connection.commit()
@@ -132,6 +134,8 @@ def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
         connection.commit()
         assert sa.inspect(connection).has_table("raw_events")
         assert sa.inspect(connection).has_table("collection_marks")
+        assert sa.inspect(connection).has_table("event_topics")
+        assert sa.inspect(connection).has_table("topic_matches")
     engine.dispose()
 
 
