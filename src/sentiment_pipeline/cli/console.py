@@ -20,7 +20,8 @@ __all__ = ["is_terminal", "log", "print_line", "setup_logging"]
 def _console(stderr: bool) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # no emoji codes: `list:top:` or a user's `:tada:` is text, never a picture
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 def __getattr__(name: str) -> Console:
@@ -83,8 +84,8 @@ def setup_logging(debug: bool = False, quiet: bool = False) -> None:
 
 def log(message: str) -> None:
     """A notice: styled on a terminal, a timestamped log line otherwise."""
-    if is_terminal():
-        _console(True).print(message)
+    if is_terminal():  # the message is text (names, warnings with `[deleted]`), not markup
+        _console(True).print(message, markup=False)
     else:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         _console(True).print(f"{stamp} {message}", markup=False)

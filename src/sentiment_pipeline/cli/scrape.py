@@ -11,6 +11,7 @@ from sentiment_pipeline.cli.state import settings_from
 
 if TYPE_CHECKING:
     from sentiment_pipeline.scrape import ScrapeResult
+    from sentiment_pipeline.scrape.hackernews import HNScrapeResult
     from sentiment_pipeline.sources.reddit.report import GroupStats, SubredditStats, TopicStats
 
 app = typer.Typer(help="Collect posts and comments from a source.", no_args_is_help=True)
@@ -18,6 +19,55 @@ app = typer.Typer(help="Collect posts and comments from a source.", no_args_is_h
 Sorts = ("new", "hot", "top", "rising", "controversial")
 CommentSources = ("auto", "listing", "trees")
 TimeFilters = ("hour", "day", "week", "month", "year", "all")
+
+
+# Options every `scrape` command takes, defined once.
+TopicFlag = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--topic",
+        metavar="NAME=QUERY",
+        help="Track a topic (repeatable): its items from the source's search, matched "
+        "as they arrive (docs/topics.md). Adds to the YAML `topics:` "
+        "(a configured name only with the same query and no scope).",
+    ),
+]
+TopicsOnly = Annotated[
+    bool,
+    typer.Option(
+        "--topics-only",
+        help="Collect only for the topics, not the targets of the YAML config.",
+    ),
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        metavar="WHEN",
+        help="Only items from this UTC date/time on, for first runs and backfills "
+        "(2024-01-31, 2024-01-31T12:00Z, or a duration ago such as 7d).",
+    ),
+]
+MaxRequests = Annotated[
+    int | None,
+    typer.Option("--max-requests", min=1, help="Stop cleanly after this many API requests."),
+]
+MaxDuration = Annotated[
+    float | None,
+    typer.Option(
+        "--max-duration", min=1, metavar="SECONDS", help="Stop cleanly after this many seconds."
+    ),
+]
+Wait = Annotated[
+    bool,
+    typer.Option("--wait", help="Wait for a running scrape instead of exiting with code 4."),
+]
+Sink = Annotated[
+    list[str] | None,
+    typer.Option("--sink", help="Sink (repeatable): database, timescale, sqlite, csv, memory."),
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Fetch and validate; write nothing.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | None:
@@ -39,24 +89,8 @@ def reddit(
             "Default: the `subreddits:` list of the YAML config.",
         ),
     ] = None,
-    topic: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--topic",
-            metavar="NAME=QUERY",
-            help="Track a topic (repeatable): its posts from Reddit's search, its comments "
-            "matched as they arrive (docs/topics.md). Adds to the YAML `topics:` "
-            "(a configured name only with the same query and no scope).",
-        ),
-    ] = None,
-    topics_only: Annotated[
-        bool,
-        typer.Option(
-            "--topics-only",
-            help="Collect only for the topics: their searches and their scope "
-            "subreddits, not the `subreddits:` of the YAML config.",
-        ),
-    ] = False,
+    topic: TopicFlag = None,
+    topics_only: TopicsOnly = False,
     sort: Annotated[
         str | None,
         typer.Option(
@@ -72,14 +106,7 @@ def reddit(
         ),
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Posts per subreddit at most.")] = None,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            metavar="WHEN",
-            help="Only posts from this UTC date/time on, for first runs and backfills "
-            "(2024-01-31, 2024-01-31T12:00Z, or a duration ago such as 7d).",
-        ),
-    ] = None,
+    since: Since = None,
     comments: Annotated[
         bool | None, typer.Option("--comments/--no-comments", help="Fetch comment trees.")
     ] = None,
@@ -103,16 +130,8 @@ def reddit(
             "(default: SENTPIPE_COMMENT_REFRESH_HOURS or 48).",
         ),
     ] = None,
-    max_requests: Annotated[
-        int | None,
-        typer.Option("--max-requests", min=1, help="Stop cleanly after this many API requests."),
-    ] = None,
-    max_duration: Annotated[
-        float | None,
-        typer.Option(
-            "--max-duration", min=1, metavar="SECONDS", help="Stop cleanly after this many seconds."
-        ),
-    ] = None,
+    max_requests: MaxRequests = None,
+    max_duration: MaxDuration = None,
     comments_from: Annotated[
         str | None,
         typer.Option(
@@ -133,19 +152,11 @@ def reddit(
             "(default: SENTPIPE_MAX_REQUESTS_PER_HOUR or 3000).",
         ),
     ] = None,
-    wait: Annotated[
-        bool,
-        typer.Option("--wait", help="Wait for a running scrape instead of exiting with code 4."),
-    ] = False,
-    sink: Annotated[
-        list[str] | None,
-        typer.Option("--sink", help="Sink (repeatable): database, timescale, sqlite, csv, memory."),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Fetch and validate; write nothing.")
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    wait: Wait = False,
+    sink: Sink = None,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
     every: Every = None,
     jitter: Jitter = None,
     metrics_file: MetricsFile = None,
@@ -368,3 +379,123 @@ class ScrapeProgress:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
+
+
+ListNames = ("top", "new", "best", "ask", "show", "job")
+
+
+@app.command("hn")
+def hn(
+    ctx: typer.Context,
+    list_name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--list",
+            "-l",
+            metavar="LIST",
+            help=f"Story list (repeatable or comma-separated): {', '.join(ListNames)}. "
+            "Default: the `hn_lists:` of the YAML config.",
+        ),
+    ] = None,
+    topic: TopicFlag = None,
+    topics_only: TopicsOnly = False,
+    since: Since = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=500,
+            help="Stories per list at most (default: SENTPIPE_HN_LIST_LIMIT or 100).",
+        ),
+    ] = None,
+    max_requests: MaxRequests = None,
+    max_duration: MaxDuration = None,
+    wait: Wait = False,
+    sink: Sink = None,
+    dry_run: DryRun = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+    every: Every = None,
+    jitter: Jitter = None,
+    metrics_file: MetricsFile = None,
+) -> None:
+    """Scrape Hacker News into the configured sinks: the stories of its lists (--list)
+    and the stories and comments of the topics (--topic, YAML `topics:`) from Algolia's
+    search, each story with its whole comment thread in one request. Stories already
+    stored cost nothing; a run with nothing new costs one request per list or topic.
+    --since backfills lists and topics through the search.
+
+    Exit codes: 0 done (also when stopped by --max-*), 1 finished with failures,
+    2 usage or configuration error, 3 database or network unreachable, 4 lock held.
+    With --every: runs until SIGTERM/SIGINT, then 0.
+    """
+    from sentiment_pipeline.cli.console import setup_logging
+    from sentiment_pipeline.scrape import with_topic_flags
+    from sentiment_pipeline.scrape.hackernews import (
+        HNScrapeOptions,
+        resolve_hn_targets,
+        scrape_hn,
+    )
+    from sentiment_pipeline.timeparse import parse_moment
+
+    if quiet:
+        setup_logging(quiet=True)
+    settings = settings_from(ctx, sinks=sink, hn_list_limit=limit)
+    settings = with_topic_flags(settings, topic or [])
+    targets = resolve_hn_targets(settings, list_name or [], topics_only=topics_only)
+    options = HNScrapeOptions(
+        since=parse_moment(since, "--since") if since is not None else None,
+        limit=settings.hn_list_limit,
+        max_requests=max_requests,
+        max_duration=max_duration,
+        wait_for_lock=wait,
+    )
+
+    def run_once(_stop: object) -> Outcome:
+        from sentiment_pipeline.cli.render import ProgressReporter
+        from sentiment_pipeline.service import figures_from_hn_scrape
+
+        with ProgressReporter("scraping Hacker News", enabled=not (quiet or as_json)) as progress:
+            result = scrape_hn(settings, targets, options, dry_run=dry_run, on_progress=progress)
+        render_hn(result, as_json=as_json, quiet=quiet)
+        return Outcome(int(result.exit_code), figures_from_hn_scrape(result))
+
+    serve(
+        ctx,
+        "scrape",
+        run_once,
+        every=every,
+        jitter=jitter,
+        metrics_file=metrics_file,
+        metrics_dir=settings.metrics_dir,
+        quiet=quiet,
+    )
+
+
+def render_hn(result: HNScrapeResult, as_json: bool = False, quiet: bool = False) -> None:
+    """One line per list or topic, the requests by route, then the run summary."""
+    from sentiment_pipeline.cli.console import log
+    from sentiment_pipeline.cli.render import render_result
+
+    if not (as_json or quiet):
+        for name, stats in result.report.targets.items():
+            line = (
+                f"{name}: {stats.status}, {stats.stories:,} stories, "
+                f"{stats.comments:,} comments, {stats.threads:,} threads, "
+                f"{stats.requests:,} requests"
+            )
+            if stats.hits:
+                line += f"; {stats.hits:,} search hits"
+            if stats.known:
+                line += f"; {stats.known:,} known"
+            if stats.items:
+                line += f"; {stats.items:,} items from the Firebase API"
+            log(line + ("; capped" if stats.capped else ""))
+        routes = ", ".join(
+            f"{route} {n:,}"
+            for route, n in sorted(result.report.requests.items())
+            if route != "total"
+        )
+        total = result.report.requests.get("total", 0)
+        log(f"{total:,} Hacker News requests" + (f" ({routes})" if routes else ""))
+    render_result(result, as_json=as_json, quiet=quiet)

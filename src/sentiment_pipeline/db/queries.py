@@ -10,7 +10,7 @@ Plain SQL through SQLAlchemy Core, for PostgreSQL and SQLite (which stores times
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ __all__ = [
     "payload_text_sql",
     "read_marks",
     "save_marks",
+    "stored_ids",
 ]
 
 MARKS_TABLE = "collection_marks"
@@ -260,6 +261,28 @@ def save_marks(
         if mapped is error:
             raise
         raise mapped from error
+    finally:
+        connection.close()
+        engine.dispose()
+
+
+def stored_ids(url: DatabaseURL, source: str, ids: Sequence[str]) -> set[str]:
+    """Which of the event `ids` of `source` are stored (any time): what a collector
+    skips without a request. One query on the `id` primary-key index; empty when
+    nothing is stored yet. Raises `ConfigError` or `DatabaseUnreachable` when the
+    database cannot be opened."""
+    from sqlalchemy import bindparam, text
+
+    if not ids or (url.backend == "sqlite" and not url.sqlite_path.exists()):
+        return set()
+    engine, connection = _connect(url)
+    try:
+        if not _has_table(connection):
+            return set()
+        sql = text("SELECT id FROM raw_events WHERE source = :source AND id IN :ids")
+        sql = sql.bindparams(bindparam("ids", expanding=True))
+        rows = connection.execute(sql, {"source": source, "ids": list(dict.fromkeys(ids))})
+        return {row[0] for row in rows}
     finally:
         connection.close()
         engine.dispose()

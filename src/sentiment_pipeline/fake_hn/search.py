@@ -5,9 +5,12 @@ Parameters and response follow hn.algolia.com/api ("Search"): ``query``, ``tags`
 ``created_at_i``, ``points``, ``num_comments``; operators ``< <= = >= >``),
 ``hitsPerPage`` (default 20, at most 1000), ``page`` (from 0). No query reaches past
 its first 1,000 hits, whatever the page (algolia/hn-search#230), so clients slice by
-time. Approximations: every query word must occur as a whole word (case-insensitive)
-in the title, the text (HTML stripped, entities decoded), the url or the author; no
-typo tolerance, no prefix match of the last word, no stop words. ``search`` ranks by
+time. ``optionalWords`` (words separated by spaces or commas) makes those query words
+optional: a hit holds every other word, and at least one word when all are optional
+(Algolia's rule that more words are needed past each 1,000 hits is not modelled: no
+query reads past 1,000). Approximations: every query word must occur as a whole word
+(case-insensitive) in the title, the text (HTML stripped, entities decoded), the url or
+the author; no typo tolerance, no prefix match of the last word, no stop words. ``search`` ranks by
 points then recency (Algolia ranks by text relevance, then points); ``search_by_date``
 is newest first. Dead items, deleted items and pollopts are not indexed.
 """
@@ -48,6 +51,7 @@ class Query:
     """A parsed search request."""
 
     words: tuple[str, ...]
+    optional: frozenset[str]
     tags: tuple[frozenset[str], ...]
     numeric: tuple[tuple[str, str, int], ...]
     hits_per_page: int
@@ -94,6 +98,7 @@ def parse_query(params: Mapping[str, str]) -> Query:
     per_page = min(MAX_HITS_PER_PAGE, max(0, _int(params, "hitsPerPage", 20)))
     return Query(
         words=tuple(w.lower() for w in _WORD.findall(text)),
+        optional=frozenset(w.lower() for w in _WORD.findall(params.get("optionalWords", ""))),
         tags=parse_tags(params.get("tags", "")),
         numeric=parse_numeric(params.get("numericFilters", "")),
         hits_per_page=per_page,
@@ -132,7 +137,11 @@ def matches(item: Item, query: Query) -> bool:
         return False
     if not query.words:
         return True
-    return all(w in words(item) for w in query.words)
+    held = words(item)
+    required = [w for w in query.words if w not in query.optional]
+    if required:
+        return all(w in held for w in required)
+    return any(w in held for w in query.words)  # every word optional: any one of them
 
 
 def words(item: Item) -> frozenset[str]:

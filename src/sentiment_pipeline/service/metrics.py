@@ -36,6 +36,7 @@ __all__ = [
     "RunFigures",
     "RunMetrics",
     "check_metrics_path",
+    "figures_from_hn_scrape",
     "figures_from_refresh",
     "figures_from_run",
     "last_success",
@@ -189,6 +190,23 @@ def _topic_figures(report: Any) -> dict[str, dict[str, float]]:
         for name, stats in getattr(report, "topics", {}).items()
         if stats.search == "reddit"
     }
+
+
+def figures_from_hn_scrape(result: Any) -> RunFigures:
+    """Figures of an HN `HNScrapeResult`: the pipeline's (per story kind), all requests,
+    and per searched topic its stories and comments read, requests and whether its
+    first search stopped at the cap (`TOPIC_GAUGES`, as a Reddit topic's)."""
+    figures = _pipeline_figures(result, None)
+    report = result.report
+    figures.counters["requests"] = report.requests.get("total", 0)
+    for name, stats in report.targets.items():
+        if name.startswith("topic:"):
+            figures.per_topic[name.removeprefix("topic:")] = {
+                "posts": stats.stories + stats.comments,
+                "requests": stats.requests,
+                "capped": 1.0 if stats.capped else 0.0,
+            }
+    return figures
 
 
 def figures_from_refresh(result: Any, source: str | None = None) -> RunFigures:

@@ -52,6 +52,7 @@ __all__ = [
     "Or",
     "Query",
     "Term",
+    "broaden",
     "fold",
     "parse",
     "render",
@@ -658,3 +659,25 @@ def _both(a: _Test, b: _Test) -> _Test:
 
 def _either(a: _Test, b: _Test) -> _Test:
     return lambda head, body: a(head, body) or b(head, body)
+
+
+def broaden(node: Node, *, negated: bool) -> Node | None:
+    """A NOT-free tree matching at least what `node` (or NOT `node` when `negated`)
+    matches; None for "anything". NOTs are pushed down to the terms (De Morgan), then
+    each negated term becomes "anything": it leaves an AND and makes an OR match
+    anything. What a search API that cannot say NOT safely is asked for (`sources.reddit.
+    search`, `sources.hackernews.search`)."""
+    if isinstance(node, Term):
+        return None if negated else node
+    if isinstance(node, Not):
+        return broaden(node.operand, negated=not negated)
+    parts = [broaden(operand, negated=negated) for operand in node.operands]
+    if isinstance(node, And) != negated:  # all must match; "anything" adds nothing
+        kept = [part for part in parts if part is not None]
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 else And(tuple(kept))
+    sure = [part for part in parts if part is not None]
+    if len(sure) < len(parts):  # one operand matching anything: the OR does too
+        return None
+    return Or(tuple(sure))

@@ -19,6 +19,7 @@ connection error likewise. `requests` counts requests by route (`item`, `list`, 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -32,9 +33,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-__all__ = ["LISTS", "RETRIES", "SEARCH_PER_HOUR", "HNClient", "HNError"]
+from sentiment_pipeline.sources.hackernews.settings import LISTS
 
-LISTS = ("top", "new", "best", "ask", "show", "job")  # `<name>stories.json`
+__all__ = ["LISTS", "RETRIES", "SEARCH_PER_HOUR", "HNBudget", "HNClient", "HNError"]
+
 SEARCH_PER_HOUR = 10_000  # Algolia's documented limit per IP (hn.algolia.com/api)
 RETRIES = 5
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
@@ -48,6 +50,10 @@ class HNError(Exception):
         super().__init__(reason)
         self.route = route
         self.status = status
+
+
+class HNBudget(Exception):
+    """The run reached its `--max-requests` or `--max-duration` bound: a clean stop."""
 
 
 class _Retry(Exception):
@@ -79,6 +85,8 @@ class HNClient:
         *,
         per_hour: int = SEARCH_PER_HOUR,
         timeout: float = 30.0,
+        max_requests: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.search_url = search_url.rstrip("/")
@@ -87,6 +95,20 @@ class HNClient:
         self._limiter = AsyncLimiter(max(1, per_hour // 60), 60)  # a minute's share at a time
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self.max_requests = max_requests  # None: no bound
+        self.deadline = deadline  # time.monotonic() past which no request starts
+
+    @property
+    def total(self) -> int:
+        """Requests sent so far (retries included)."""
+        return sum(self.requests.values())
+
+    def _spend(self) -> None:
+        """Raise `HNBudget` when the next request would pass a bound."""
+        if self.max_requests is not None and self.total >= self.max_requests:
+            raise HNBudget(f"stopped at --max-requests {self.max_requests}")
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise HNBudget("stopped at --max-duration")
 
     async def __aenter__(self) -> HNClient:
         self._session = aiohttp.ClientSession(
@@ -132,11 +154,14 @@ class HNClient:
         query: str = "",
         tags: str = "",
         numeric: str = "",
+        optional: str = "",
         page: int = 0,
         per_page: int = 1000,
     ) -> dict[str, Any]:
-        """One page of `search_by_date` (newest first): `hits`, `nbHits`, `nbPages`, …"""
+        """One page of `search_by_date` (newest first): `hits`, `nbHits`, `nbPages`, …
+        `optional`: the query words that need not all match (`optionalWords`)."""
         params = {"query": query, "tags": tags, "numericFilters": numeric}
+        params["optionalWords"] = optional
         params = {k: v for k, v in params.items() if v}
         params.update(page=str(page), hitsPerPage=str(per_page))
         found = await self._get("search", f"{self.search_url}/search_by_date", params)
@@ -177,7 +202,9 @@ class HNClient:
     ) -> Any:
         if self._session is None:
             raise RuntimeError("HNClient is used outside `async with`")
+        self._spend()
         async with self._limiter:
+            self._spend()
             self.requests[route] += 1
             async with self._session.get(url, params=params) as response:
                 if response.status in _RETRYABLE:

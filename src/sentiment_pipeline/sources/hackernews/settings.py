@@ -7,9 +7,22 @@ their place, as the Reddit URLs can. Nothing here imports `settings.py`.
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated, Any
 
-__all__ = ["DEFAULT_API_URL", "DEFAULT_SEARCH_URL", "HackerNewsSettings", "user_agent"]
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import NoDecode
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_LIST_LIMIT",
+    "DEFAULT_SEARCH_URL",
+    "LISTS",
+    "HackerNewsSettings",
+    "user_agent",
+]
+
+LISTS = ("top", "new", "best", "ask", "show", "job")  # the story lists (`<name>stories`)
+DEFAULT_LIST_LIMIT = 100  # stories read per list and run
 
 DEFAULT_API_URL = "https://hacker-news.firebaseio.com/v0"  # the official Firebase API
 DEFAULT_SEARCH_URL = "https://hn.algolia.com/api/v1"  # Algolia's HN search and item trees
@@ -17,12 +30,31 @@ DEFAULT_SEARCH_URL = "https://hn.algolia.com/api/v1"  # Algolia's HN search and 
 
 class HackerNewsSettings(BaseModel):
     """The Firebase item API base (`hn_api_url`), Algolia's search API base
-    (`hn_search_url`), and the User-Agent sent to both (`hn_user_agent`; None: the
-    descriptive default of `user_agent`)."""
+    (`hn_search_url`), the User-Agent sent to both (`hn_user_agent`; None: the
+    descriptive default of `user_agent`), the story lists `sentpipe scrape hn` reads
+    without `--list` (`hn_lists`: YAML list, or comma-separated in `SENTPIPE_HN_LISTS`)
+    and how many stories of each list a run reads (`hn_list_limit`)."""
 
     hn_api_url: str = DEFAULT_API_URL
     hn_search_url: str = DEFAULT_SEARCH_URL
     hn_user_agent: str | None = None
+    hn_lists: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    hn_list_limit: int = Field(default=DEFAULT_LIST_LIMIT, ge=1, le=500)
+
+    @field_validator("hn_lists", mode="before")
+    @classmethod
+    def _split_lists(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("hn_lists", mode="after")
+    @classmethod
+    def _known_lists(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in LISTS]
+        if unknown:
+            raise ValueError(f"unknown list {unknown[0]!r}: choose from {', '.join(LISTS)}")
+        return list(dict.fromkeys(value))
 
 
 def user_agent(settings: HackerNewsSettings) -> str:

@@ -5,16 +5,21 @@ a story's title and text, a comment's text), its display columns (each tries the
 Firebase key, then Algolia's: `by`/`author`, `score`/`points`, `parent`/`parent_id`) and
 its metric label: the story kind (`sentpipe_kind_*{kind="ask"}`), which is also the
 stored `source_id`. No container: HN has no groups (the kind is the `source_id`
-column already). No high-water-mark query yet: the scrape command brings it.
+column already). Its marks (`MARKS`) are the scrape's own, one per list and per topic
+(`collection_marks` rows of source `hackernews`), read and saved by `scrape.hackernews`.
 """
 
 from __future__ import annotations
 
+from sentiment_pipeline.db.queries import MarkQuery
 from sentiment_pipeline.sources import DisplayColumns, SourceSpec
 from sentiment_pipeline.sources.hackernews.settings import HackerNewsSettings
 from sentiment_pipeline.sources.hackernews.text import TEXT_KEYS, hn_text
 
-__all__ = ["SPEC"]
+__all__ = ["MARKS", "SPEC"]
+
+# a list's or topic's mark: the newest item time of its last completed walk
+MARKS = MarkQuery(source="hackernews", item_type="story")
 
 SPEC = SourceSpec(
     name="hackernews",
@@ -30,6 +35,6 @@ SPEC = SourceSpec(
         parent=("parent", "parent_id"),
         container=None,
     ),
-    marks=None,
+    marks=MARKS,
     target_label="kind",
 )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from sentiment_pipeline.sources.query import And, Node, Not, Or, Query, Term
+from sentiment_pipeline.sources.query import And, Node, Or, Query, Term, broaden
 
 __all__ = ["REDDIT_QUERY_LIMIT", "reddit_query"]
 
@@ -34,33 +34,14 @@ def reddit_query(query: Query) -> str:
     """`query` in Reddit's search syntax, never narrower than `query` (module
     docstring). "" when Reddit's search cannot narrow anything (`NOT x`, or `a OR NOT
     b`): read the subreddits' listings instead."""
-    node = _broaden(query.root, negated=False)
+    node = broaden(query.root, negated=False)
     return "" if node is None else _render(node)
-
-
-def _broaden(node: Node, *, negated: bool) -> Node | None:
-    """A NOT-free tree matching at least what `node` (or NOT `node` when `negated`)
-    matches; None for "anything"."""
-    if isinstance(node, Term):
-        return None if negated else node
-    if isinstance(node, Not):
-        return _broaden(node.operand, negated=not negated)
-    parts = [_broaden(operand, negated=negated) for operand in node.operands]
-    if isinstance(node, And) != negated:  # all must match; "anything" adds nothing
-        kept = [part for part in parts if part is not None]
-        if not kept:
-            return None
-        return kept[0] if len(kept) == 1 else And(tuple(kept))
-    sure = [part for part in parts if part is not None]
-    if len(sure) < len(parts):  # one operand matching anything: the OR does too
-        return None
-    return Or(tuple(sure))
 
 
 def _render(node: Node) -> str:
     if isinstance(node, Term):
         return _FIELDS[node.field] + _term(node)
-    assert isinstance(node, And | Or)  # _broaden leaves no Not
+    assert isinstance(node, And | Or)  # broaden leaves no Not
     joiner = " AND " if isinstance(node, And) else " OR "
     return joiner.join(_operand(operand, type(node)) for operand in node.operands)
 

@@ -15,16 +15,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from sentiment_pipeline.db.queries import Marks
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.dto import Rejected
 from sentiment_pipeline.errors import ConfigError, SentpipeError
 from sentiment_pipeline.pipeline.result import RunResult
+from sentiment_pipeline.scrape.job import Durable, reported
 from sentiment_pipeline.settings import Settings, SubredditTarget
 from sentiment_pipeline.sources.reddit import RedditScrapeOptions, ScrapeReport, reddit_records
 from sentiment_pipeline.sources.reddit.payload import SOURCE
@@ -218,17 +218,6 @@ def _activity_since(options: RedditScrapeOptions) -> datetime | None:
     return datetime.now(UTC) - timedelta(hours=ACTIVITY_HOURS)
 
 
-@dataclass
-class _Durable:
-    """The pipeline's `on_durable` count: how many of the run's valid events, in input
-    order, every sink holds (or the spool does)."""
-
-    count: int = 0
-
-    def __call__(self, count: int) -> None:
-        self.count = count
-
-
 def _save_marks(databases: Sequence[DatabaseURL], result: ScrapeResult, durable: int) -> None:
     """Save the marks of the walks that completed (`result.report.marks`, the comment
     listings' `comment_marks`, the topics' `topic_marks`) in every database, only when
@@ -255,20 +244,6 @@ def _save_marks(databases: Sequence[DatabaseURL], result: ScrapeResult, durable:
             save_marks(url, MARKS, report.checked, kind="checked")  # holds no data
         except SentpipeError as error:
             LOGGER.warning("high-water marks not saved in %s: %s", url.masked, error)
-
-
-async def _reported(
-    records: AsyncIterator[dict[str, Any] | Rejected], result: ScrapeResult
-) -> AsyncIterator[dict[str, Any] | Rejected]:
-    """Pass the source's records on; when it ends, merge its report into the result."""
-    async for record in records:
-        yield record
-    report = result.report
-    result.warnings.extend(report.warnings)
-    result.errors.extend(report.errors)
-    if report.stopped_early:
-        result.stopped_early = True
-        result.stop_reason = result.stop_reason or report.stop_reason
 
 
 async def scrape_reddit_async(
@@ -322,9 +297,12 @@ async def scrape_reddit_async(
                 marks = await asyncio.to_thread(read_marks, databases[0], MARKS, floor, active)
             progress = None if on_progress is None else (lambda _: on_progress(result))
             source = reddit_records(settings, targets, options, result.report, marks, progress)
-            durable = _Durable()
+            durable = Durable()
             await job.run(
-                _reported(source, result), on_progress=progress, result=result, on_durable=durable
+                reported(source, result, result.report),
+                on_progress=progress,
+                result=result,
+                on_durable=durable,
             )
             if not dry_run:
                 await asyncio.to_thread(_save_marks, databases, result, durable.count)
