@@ -23,16 +23,25 @@ def test_demo_on_a_fresh_machine_then_incremental(tmp_path: Path) -> None:
     assert totals[("stocks", "submission")] == 300
     assert totals[("wallstreet", "comment")] > 1000
     assert sum(totals.values()) == data["inserted"]
+    hn = data["hackernews"]
+    hn_totals = {(t["source_id"], t["event_type"]): t["rows"] for t in data["hn_totals"]}
+    assert hn_totals[("story", "story")] > 0 and hn_totals[("ask", "comment")] > 0
+    assert sum(hn_totals.values()) == hn["inserted"] > 0
+    assert set(hn["extra"]["targets"]) == {"list:top", "list:ask"}
     assert (tmp_path / "data" / "sentpipe.db").is_file()
     assert list((tmp_path / "data" / "csv" / "reddit").iterdir())
+    assert list((tmp_path / "data" / "csv" / "hackernews").iterdir())
 
     scored = data["sentiment"]["score"]
     assert scored["scored"] > 5000 and scored["waiting"] == 0
-    assert scored["scored"] + scored["skipped"] == data["inserted"]  # every event scored once
+    stored = data["inserted"] + hn["inserted"]
+    assert scored["scored"] + scored["skipped"] == stored  # every event scored once
     report = data["sentiment"]["report"]
     assert report["version"] == 1 and report["bucket"] == "1d"
     rows = report["rows"]
-    assert {row["source_id"] for row in rows} == {"stocks", "wallstreet", "tiny", "hostile"}
+    reddit = {row["source_id"] for row in rows if row["source"] == "reddit"}
+    assert reddit == {"stocks", "wallstreet", "tiny", "hostile"}
+    assert {row["source_id"] for row in rows if row["source"] == "hackernews"} >= {"story", "ask"}
     assert sum(row["events"] for row in rows) == scored["scored"]
     now = datetime.now(UTC)
     days = {datetime.fromisoformat(row["bucket_start"]) for row in rows}
@@ -52,6 +61,9 @@ def test_demo_on_a_fresh_machine_then_incremental(tmp_path: Path) -> None:
     assert again["extra"]["requests"]["total"] == 4
     (group,) = again["extra"]["groups"].values()
     assert group["members"] == ["hostile", "stocks", "tiny", "wallstreet"]
+    assert again["hackernews"]["inserted"] == 0
+    # nothing new on HN: one request per list (its ids, all stored)
+    assert again["hackernews"]["extra"]["requests"]["total"] == 2
     assert again["sentiment"]["score"]["scored"] == 0
     assert again["sentiment"]["report"]["rows"] == rows  # same posts, same times, same scores
 
@@ -63,10 +75,13 @@ def test_demo_prints_a_summary(tmp_path: Path) -> None:
     assert "r/tiny submissions: 5" in result.output
     tail = result.output[result.output.index("r/tiny submissions: 5") :]
     assert "Scored " in tail and "with vader-" in tail and "0 still waiting" in tail
-    report = tail[tail.index("source_id") :].splitlines()  # not a terminal: one row per line
-    assert report[0].split()[:3] == ["source_id", "bucket_start", "events"]
-    subreddits = {line.split()[0] for line in report[1:] if line[:1].islower()}
-    assert {"stocks", "wallstreet", "tiny", "hostile"} <= subreddits
+    assert "Hacker News events" in result.output and "list:top: done" in result.output
+    report = tail[tail.index("source\t") :].splitlines()  # not a terminal: one row per line
+    # two sources: each row says its source before its source id
+    assert report[0].split()[:4] == ["source", "source_id", "bucket_start", "events"]
+    groups = {tuple(line.split()[:2]) for line in report[1:] if line[:1].islower()}
+    assert {("reddit", name) for name in ("stocks", "wallstreet", "tiny", "hostile")} <= groups
+    assert ("hackernews", "story") in groups
 
 
 def test_fake_texts_carry_varied_sentiment_deterministically() -> None:

@@ -1,11 +1,14 @@
-"""`sentpipe demo`: the whole pipeline, offline, against the bundled fake Reddit API.
+"""`sentpipe demo`: the whole pipeline, offline, against the bundled fake Reddit and
+Hacker News APIs.
 
-The fake runs on a free loopback port in a background thread; the scrape goes through
-the real asyncpraw code path into the configured database (embedded SQLite by default)
-and CSV; then the sentiment stage scores what was stored and reports per subreddit per
-day. The newest demo post is dated an hour before the first run (so the posts span the
-last few days); later runs reuse the stored newest post's time, so the generated posts
-keep their times and a second run is incremental: nothing new.
+Each fake runs on a free loopback port in a background thread; the Reddit scrape goes
+through the real asyncpraw code path and the HN scrape through the real HN client (its
+`top` and `ask` lists, both APIs), into the configured database (embedded SQLite by
+default) and CSV; then the sentiment stage scores what was stored and reports per
+subreddit and per HN story kind per day. The newest demo post is dated an hour before
+the first run (so the posts span the last few days); later runs reuse the stored newest
+post's time, so both fakes generate the same items with the same times and a second run
+is incremental: nothing new.
 """
 
 from __future__ import annotations
@@ -14,26 +17,34 @@ import time
 from dataclasses import dataclass, field
 
 from sentiment_pipeline.scrape import ScrapeResult
+from sentiment_pipeline.scrape.hackernews import HNScrapeResult
 from sentiment_pipeline.sentiment import ScoreResult, SentimentReport
 from sentiment_pipeline.settings import Settings, SubredditTarget
 
-__all__ = ["DEMO_SUBREDDITS", "DemoResult", "demo_newest_post", "run_demo"]
+__all__ = ["DEMO_HN_LISTS", "DEMO_SUBREDDITS", "DemoResult", "demo_newest_post", "run_demo"]
 
 DEMO_SUBREDDITS = ("stocks", "wallstreet", "tiny", "hostile")
+DEMO_HN_LISTS = ("top", "ask")
+DEMO_HN_STORIES = 40  # stories the fake HN holds (with their comments)
+_HN_KINDS = ("story", "ask", "show", "job", "poll")
 _ANCHORS = ("stocks", "wallstreet", "tiny")  # generated timelines end at the newest post
 NEWEST_POST_AGE = 3600.0  # seconds before the first run
 
 
 @dataclass
 class DemoResult:
-    """A demo run: the scrape's result, where it was stored (masked database URL, CSV
-    folder), the stored events per (subreddit, event type) afterwards, and the sentiment
-    stage's run and per-subreddit daily report (None without a database sink)."""
+    """A demo run: the Reddit scrape's result (`run`) and the HN scrape's (`hn`), where
+    it was stored (masked database URL, CSV folder), the stored events per (subreddit,
+    event type) and per (HN story kind, event type) afterwards, and the sentiment
+    stage's run and daily report per subreddit and story kind (None without a database
+    sink)."""
 
     run: ScrapeResult
     database: str
     csv_dir: str
+    hn: HNScrapeResult | None = None
     totals: dict[tuple[str, str], int] = field(default_factory=dict)
+    hn_totals: dict[tuple[str, str], int] = field(default_factory=dict)
     scores: ScoreResult | None = None
     report: SentimentReport | None = None
 
@@ -55,7 +66,8 @@ def demo_newest_post(settings: Settings) -> float:
 def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoResult:
     """Start the fake, create the schema if needed, scrape, count what is stored, and
     (with the database sink) score it and build the sentiment report of the demo
-    subreddits. Raises what `scrape_reddit`, `score_events` and `sentiment_report` raise."""
+    subreddits and HN story kinds. Raises what `scrape_reddit`, `scrape_hn`,
+    `score_events` and `sentiment_report` raise."""
     import dataclasses
 
     from sentiment_pipeline.db.migrate import init_db
@@ -96,11 +108,14 @@ def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoRes
         )
         targets = [SubredditTarget(name=name) for name in DEMO_SUBREDDITS]
         run = scrape_reddit(demo_settings, targets, RedditScrapeOptions())
+    hn = _scrape_hn(settings.model_copy(update={"sinks": names}), newest)
     result = DemoResult(
         run=run,
+        hn=hn,
         database=settings.database.masked,
         csv_dir=str(settings.csv_path),
         totals=event_totals(settings.database, "reddit"),
+        hn_totals=event_totals(settings.database, "hackernews"),
     )
     if "database" in names:
         result.scores = score_events(
@@ -109,8 +124,36 @@ def run_demo(settings: Settings, sink_names: list[str] | None = None) -> DemoRes
             lock_path=settings.data_dir / "sentiment.lock",
             wait=True,
         )
-        result.report = sentiment_report(settings.database, source_ids=DEMO_SUBREDDITS)
+        result.report = sentiment_report(
+            settings.database, source_ids=(*DEMO_SUBREDDITS, *_HN_KINDS)
+        )
     return result
+
+
+def _scrape_hn(settings: Settings, newest: float) -> HNScrapeResult:
+    """The HN part: the fake HN API (its clock at the Reddit fake's, so a rerun
+    generates the same items), its `top` and `ask` lists scraped, unpaced."""
+    from sentiment_pipeline.fake_hn import FakeHNConfig
+    from sentiment_pipeline.fake_hn import serve_in_thread as serve_hn
+    from sentiment_pipeline.scrape.hackernews import HNScrapeOptions, scrape_hn
+    from sentiment_pipeline.sources.hackernews.collect import list_target
+
+    config = FakeHNConfig(
+        seed=7,
+        stories=DEMO_HN_STORIES,
+        now=int(newest + NEWEST_POST_AGE),
+        span_seconds=4 * 86400,  # the Reddit posts' few days
+    )
+    with serve_hn(config) as fake:
+        hn_settings = settings.model_copy(
+            update={"hn_api_url": fake.api_url, "hn_search_url": fake.search_url}
+        )
+        targets = [list_target(name) for name in DEMO_HN_LISTS]
+        options = HNScrapeOptions(limit=DEMO_HN_STORIES, per_hour=_UNPACED)
+        return scrape_hn(hn_settings, targets, options)
+
+
+_UNPACED = 100_000_000  # requests an hour: the fake has no limit
 
 
 def _secret(value: str) -> object:

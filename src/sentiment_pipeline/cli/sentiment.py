@@ -43,6 +43,7 @@ Model = Annotated[str, typer.Option(metavar="NAME", help="Sentiment model (regis
 
 
 class By(StrEnum):
+    source = "source"
     subreddit = "subreddit"
     topic = "topic"
 
@@ -222,8 +223,9 @@ def report(
     by: Annotated[
         list[By] | None,
         typer.Option(
-            help="Group per subreddit (the default), per topic (an event in two topics "
-            "counts in both), or both (repeat --by).",
+            help="Group per subreddit (the default: per source id, an HN story kind "
+            "for Hacker News), per source (reddit, hackernews), per topic (an event in "
+            "two topics counts in both), or several (repeat --by).",
         ),
     ] = None,
     as_json: Annotated[
@@ -308,6 +310,8 @@ def _render_rows(result: Any) -> None:
     from sentiment_pipeline.cli.console import print_line
 
     keys = [k for k, name in (("source_id", "subreddit"), ("topic", "topic")) if name in result.by]
+    if ("source" in result.by and "subreddit" not in result.by) or result.mixed():
+        keys.insert(0, "source")  # a source id alone would be ambiguous
     figures = ["bucket_start", "events", "mean_compound", "positive", "neutral", "negative"]
     print_line("\t".join([*keys, *figures]))
     for row in result.rows:
@@ -325,9 +329,14 @@ def _table(result: Any) -> Any:
 
     table = Table(box=box.SIMPLE_HEAD, title=f"Sentiment per {result.bucket} · {result.model}")
     label = result.group_heading()
+    groups = result.by_group()
+    widest = max(len(group) for group in groups)
     for name in (label, "buckets", "events", "mean compound", "pos", "neu", "neg", "trend"):
-        table.add_column(name, justify="left" if name in (label, "trend") else "right")
-    for group, rows in result.by_group().items():
+        if name == label:  # a group's name is never cut; the trend gives way first
+            table.add_column(name, no_wrap=True, min_width=min(widest, 40))
+        else:
+            table.add_column(name, justify="left" if name == "trend" else "right")
+    for group, rows in groups.items():
         events = sum(r.events for r in rows)
         mean = sum(r.mean_compound * r.events for r in rows) / events
         share = [

@@ -37,12 +37,12 @@ BUCKETS: dict[str, timedelta] = {
 }
 _ORIGIN_EPOCH = 946857600  # 2000-01-03T00:00:00Z, TimescaleDB's default origin
 # what `by` may hold: the source's targets (source, source_id; Reddit: subreddits), topics
-GROUPINGS = ("subreddit", "topic")
+GROUPINGS = ("source", "subreddit", "topic")  # subreddit: the source id (HN: story kind)
 
 
 @dataclass(frozen=True)
 class ReportRow:
-    source: str | None  # None when the report is not grouped by subreddit
+    source: str | None  # None when the report is grouped by neither source nor subreddit
     source_id: str | None
     bucket: datetime  # start of the bucket, UTC
     events: int
@@ -52,10 +52,17 @@ class ReportRow:
     negative: float
     topic: str | None = None  # set when the report is grouped by topic
 
-    def group_label(self) -> str:
+    def group_label(self, qualified: bool = False) -> str:
         """The row's group as a heading or legend shows it: `stocks`, `tesla`, or
-        `stocks · tesla` when grouped by both."""
-        return " · ".join(part for part in (self.source_id, self.topic) if part is not None)
+        `stocks · tesla` when grouped by both; `qualified`: the source id after its
+        source (`hackernews/ask`), for a report over several sources; a report by
+        source alone shows the source (`hackernews`)."""
+        target = self.source_id
+        if target is not None and qualified:
+            target = f"{self.source}/{target}"
+        elif target is None:
+            target = self.source
+        return " · ".join(part for part in (target, self.topic) if part is not None)
 
 
 @dataclass
@@ -79,11 +86,18 @@ class SentimentReport:
             out.setdefault((row.source, row.source_id), []).append(row)
         return out
 
+    def mixed(self) -> bool:
+        """Grouped by source id over more than one source: a source id alone is
+        ambiguous (a subreddit could be called `ask`)."""
+        return "subreddit" in self.by and len({row.source for row in self.rows}) > 1
+
     def by_group(self) -> dict[str, list[ReportRow]]:
-        """The rows per group (`ReportRow.group_label`), each list in bucket order."""
+        """The rows per group (`ReportRow.group_label`, qualified by the source when the
+        report is `mixed`), each list in bucket order."""
         out: dict[str, list[ReportRow]] = {}
+        qualified = self.mixed()
         for row in self.rows:
-            out.setdefault(row.group_label(), []).append(row)
+            out.setdefault(row.group_label(qualified), []).append(row)
         return out
 
     def target_label(self) -> str:
@@ -97,6 +111,8 @@ class SentimentReport:
     def group_heading(self) -> str:
         """The heading of the group column: `target_label`, `topic`, or both."""
         parts = [self.target_label() if name == "subreddit" else name for name in self.by]
+        if "subreddit" in self.by and "source" in parts:
+            parts.remove("source")  # a source id's group names its source already
         return " · ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,6 +231,8 @@ def report_sql(report: SentimentReport, dialect: Dialect, timescale: bool) -> tu
     by_subreddit, by_topic = "subreddit" in report.by, "topic" in report.by
     groups = ["s.source", "s.source_id"] if by_subreddit else []
     order = ["s.source_id", "s.source"] if by_subreddit else []
+    if "source" in report.by and not by_subreddit:
+        groups, order = ["s.source"], ["s.source"]
     groups, order = groups + ["t.topic"] * by_topic, order + ["t.topic"] * by_topic
     # TimescaleDB 2.19 fails to plan time_bucket over the topic join or semi-join with a
     # time bound ("could not find pathkey item to sort"): date_bin gives the same buckets.
@@ -237,9 +255,9 @@ def report_sql(report: SentimentReport, dialect: Dialect, timescale: bool) -> tu
 
 def _row(report: SentimentReport, values: tuple[Any, ...]) -> ReportRow:
     """A result row of `report_sql` as a `ReportRow` (figures rounded to 4 places)."""
-    by_subreddit = "subreddit" in report.by
-    source, source_id = values[:2] if by_subreddit else (None, None)
-    rest = values[2:] if by_subreddit else values
+    width = 2 if "subreddit" in report.by else 1 if "source" in report.by else 0
+    source, source_id = (values[0], values[1] if width == 2 else None) if width else (None, None)
+    rest = values[width:]
     topic = rest[0] if "topic" in report.by else None
     b, n, mean, pos, neu, neg = rest[1:] if "topic" in report.by else rest
     mean, pos, neu, neg = (round(float(x), 4) for x in (mean, pos, neu, neg))
