@@ -112,6 +112,14 @@ def test_uniqueness_is_enforced(any_db_url: str) -> None:
     engine.dispose()
 
 
+def _has_html_text(connection: sa.Connection) -> bool:
+    """`sp_html_text(text)` exists (migration 0006; PostgreSQL only, SQLite: never)."""
+    if connection.dialect.name != "postgresql":
+        return False
+    found = connection.execute(sa.text("SELECT to_regprocedure('sp_html_text(text)')"))
+    return found.scalar() is not None
+
+
 def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
     from alembic import command
 
@@ -121,6 +129,11 @@ def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
     with engine.connect() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
+        assert _has_html_text(connection) is (connection.dialect.name == "postgresql")
+        command.downgrade(config, "0005")
+        connection.commit()
+        assert not _has_html_text(connection)
+        assert sa.inspect(connection).has_table("event_topics")
         command.downgrade(config, "0003")
         connection.commit()
         assert not sa.inspect(connection).has_table("collection_marks")
@@ -136,6 +149,7 @@ def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
         assert sa.inspect(connection).has_table("collection_marks")
         assert sa.inspect(connection).has_table("event_topics")
         assert sa.inspect(connection).has_table("topic_matches")
+        assert _has_html_text(connection) is (connection.dialect.name == "postgresql")
     engine.dispose()
 
 

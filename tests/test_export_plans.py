@@ -17,6 +17,7 @@ from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.export import EventFilter
 from sentiment_pipeline.export.columns import DEFAULT_COLUMNS, select_sql
 from sentiment_pipeline.export.postgres import prepare_session
+from sentiment_pipeline.export.sqlite import register_html_text, register_pg_json
 
 ROWS = 30_000
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -148,7 +149,8 @@ def _sqlite_plan(url: str, where: EventFilter) -> list[str]:
     init_db(db)
     sql, params = select_sql("sqlite", DEFAULT_COLUMNS, where)
     with sqlite3.connect(db.sqlite_path) as conn:
-        conn.create_function("sp_pg_json", 1, lambda text: text, deterministic=True)
+        register_pg_json(conn)
+        register_html_text(conn)  # the HN text column (export/sqlite.py)
         return [str(row[3]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,10 +41,12 @@ __all__ = [
     "count_events",
     "export_csv",
     "export_partitioned",
+    "has_html_text",
     "parse_columns",
     "sentiment_model_id",
 ]
 
+LOGGER = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 GZIP_LEVEL = 1  # ~6x faster than level 6 for ~1/3 more bytes: export speed wins
 WRITEBACK_BYTES = 16 * 2**20  # start writing each 16 MB to disk as soon as it is written
@@ -101,11 +104,35 @@ def has_topic_links(reader: Reader) -> bool:
     return bool(reader.rows(exists)[0][0])
 
 
+def has_html_text(reader: Reader) -> bool:
+    """True when `sp_html_text(text)` exists: PostgreSQL at migration 0006 or later;
+    SQLite always (`export.sqlite.register_html_text` on the connection)."""
+    if reader.dialect != "postgresql":
+        return True
+    return bool(reader.rows("SELECT to_regprocedure('sp_html_text(text)') IS NOT NULL")[0][0])
+
+
+def _warn_raw_html(reader: Reader) -> None:
+    """One warning line when stored events of a source whose text is HTML will be
+    exported as stored (a PostgreSQL database before migration 0006)."""
+    from sentiment_pipeline.sources import known_specs
+
+    html = sorted(n for n, s in known_specs().items() if s.columns.text_markup == "html")
+    marks = ", ".join(["%s"] * len(html))
+    if html and reader.rows(f"SELECT 1 FROM raw_events WHERE source IN ({marks}) LIMIT 1", html):
+        LOGGER.warning(
+            "the text column of %s events is exported as stored HTML: this database "
+            "has no sp_html_text yet (run `sentpipe db init` to migrate it)",
+            ", ".join(html),
+        )
+
+
 class _Source:
     """One open database (`db.connect.Reader`): stream, count and group on either backend.
     With sentiment columns, `sentiment_model` is resolved once (`sentiment_model_id`).
     A topic filter on a database without `event_topics` is the `db init` ConfigError;
-    the `topics` column there is empty."""
+    the `topics` column there is empty. Without `sp_html_text` (PostgreSQL before 0006)
+    HTML text goes out as stored, with one warning when there is any."""
 
     def __init__(
         self,
@@ -119,13 +146,21 @@ class _Source:
         self.sentiment_model: str | None = None
         try:
             if url.backend == "sqlite":
-                from sentiment_pipeline.export.sqlite import register_fixed4, register_pg_json
+                from sentiment_pipeline.export.sqlite import (
+                    register_fixed4,
+                    register_html_text,
+                    register_pg_json,
+                )
 
                 register_pg_json(self._reader.connection)
                 register_fixed4(self._reader.connection)
+                register_html_text(self._reader.connection)
             if any(column in SENTIMENT_COLUMNS for column in columns):
                 self.sentiment_model = sentiment_model_id(self._reader, sentiment_model)
             self.topic_links = has_topic_links(self._reader)
+            self.html_text = has_html_text(self._reader)
+            if not self.html_text and "text" in columns:
+                _warn_raw_html(self._reader)
         except BaseException:
             self._reader.close()
             raise
@@ -147,6 +182,7 @@ class _Source:
             limit,
             self.sentiment_model,
             self.topic_links,
+            self.html_text,
         )
         out.write(header(columns))
         connection = self._reader.connection

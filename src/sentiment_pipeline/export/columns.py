@@ -22,7 +22,11 @@ The display columns (`author`, `title`, `text`, `score`, `permalink`, `parent_id
 `container` and its other name `subreddit`) come from each source's `DisplayColumns`
 (`sources.source_spec`): one expression when every source reads the same payload keys,
 else a `CASE source WHEN … END` over the registered sources, the generic rule for the
-rest. `url` is the payload's `url` field for every source.
+rest. A source whose text is HTML (`DisplayColumns.text_markup`, Hacker News) has its
+`text` through `sp_html_text(…)` (migration 0006 on PostgreSQL, the Python rule
+registered on SQLite: the same plain text on every backend); a PostgreSQL database
+before 0006 gives that text as stored (`html_text=False`). `url` is the payload's `url`
+field for every source.
 """
 
 from __future__ import annotations
@@ -159,12 +163,17 @@ def _pg_escape(char: str) -> str:
 
 
 def column_sql(
-    dialect: Dialect, name: str, excel_safe: bool = False, topics: str | None = "any"
+    dialect: Dialect,
+    name: str,
+    excel_safe: bool = False,
+    topics: str | None = "any",
+    html_text: bool = True,
 ) -> str:
     """One output column as a text-valued SQL expression in the canonical form. `topics`
     is which links the `topics` column lists (`any`, `text`; None: event_topics does not
     exist, the cells are empty). Topic names never start like a formula
-    (`sources.topic.TOPIC_NAME`), so `excel_safe` leaves them."""
+    (`sources.topic.TOPIC_NAME`), so `excel_safe` leaves them. `html_text`: the
+    database has `sp_html_text`, so HTML text goes out as plain text (else as stored)."""
     expr: str
     if name == "topics":
         return "NULL" if topics is None else topic_names_sql(dialect, topics)
@@ -175,7 +184,7 @@ def column_sql(
     elif name == "processed":
         return "(CASE WHEN processed THEN 'true' ELSE 'false' END)"
     elif name in _DISPLAY:
-        expr = _display_sql(dialect, _DISPLAY[name])
+        expr = _display_sql(dialect, _DISPLAY[name], html_text)
     elif name == "payload":
         expr = "payload::text" if dialect == "postgresql" else "sp_pg_json(payload)"
     elif name in _PAYLOAD_FIELDS:
@@ -209,13 +218,16 @@ def _keys_of(columns: DisplayColumns, name: str) -> tuple[str, ...]:
     return keys
 
 
-def _display_sql(dialect: Dialect, name: str) -> str:
+def _display_sql(dialect: Dialect, name: str, html_text: bool = True) -> str:
     """One display column over every source: the generic rule's expression, or a `CASE`
-    on `source` for the registered sources that read other keys."""
+    on `source` for the registered sources that read other keys (or whose `text` is
+    HTML: `sp_html_text` of it, when `html_text`)."""
     generic = _keys_sql(dialect, _keys_of(generic_spec("").columns, name))
     cases = []
     for source, spec in known_specs().items():
         expr = _keys_sql(dialect, _keys_of(spec.columns, name))
+        if name == "text" and html_text and spec.columns.text_markup == "html":
+            expr = f"sp_html_text({expr})"
         if expr != generic:
             cases.append(f"WHEN {_literal(source)} THEN {expr}")
     if not cases:
@@ -247,6 +259,7 @@ def select_sql(
     limit: int | None = None,
     sentiment_model: str | None = None,
     topic_links: bool = True,
+    html_text: bool = True,
 ) -> tuple[str, list[Any]]:
     """The export query: canonical text columns, in (occurred_at, id) order. Sentiment
     columns need `sentiment_model` (a stored model id) for their join.
@@ -259,9 +272,12 @@ def select_sql(
     the text order: the canonical timestamp text is fixed-width UTC with every digit.
 
     `topic_links` False (no event_topics table yet) makes the `topics` cells empty; the
-    `topics` column lists the links `where.via` counts."""
+    `topics` column lists the links `where.via` counts. `html_text` False (no
+    `sp_html_text` yet: PostgreSQL before migration 0006) exports HTML text as stored."""
     via = where.via if topic_links else None
-    exprs = ", ".join(f"{column_sql(dialect, c, excel_safe, via)} AS {c}" for c in columns)
+    exprs = ", ".join(
+        f"{column_sql(dialect, c, excel_safe, via, html_text)} AS {c}" for c in columns
+    )
     clause, params = where_sql(dialect, where)
     join = ""
     if any(c in SENTIMENT_COLUMNS for c in columns):

@@ -20,6 +20,7 @@ __all__ = [
     "pg_csv_rows",
     "pg_json_text",
     "register_fixed4",
+    "register_html_text",
     "register_pg_json",
     "stream_sqlite_csv",
 ]
@@ -83,6 +84,19 @@ def fixed4(value: float | None) -> str | None:
 def register_fixed4(connection: sqlite3.Connection) -> None:
     """Register `fixed4` as the deterministic SQL function `sp_fixed4(real)`."""
     connection.create_function("sp_fixed4", 1, fixed4, deterministic=True)
+
+
+def register_html_text(connection: sqlite3.Connection) -> None:
+    """Register `sources.hackernews.text.html_to_text` as the deterministic SQL function
+    `sp_html_text(text)`: the rule PostgreSQL's `sp_html_text` (migration 0006) states,
+    so an HTML `text` column is the same plain text on every backend. NULL stays NULL;
+    a non-string (a JSON number) is text already: as it comes."""
+    from sentiment_pipeline.sources.hackernews.text import html_to_text
+
+    def html_text(value: Any) -> Any:
+        return html_to_text(value) if isinstance(value, str) else value
+
+    connection.create_function("sp_html_text", 1, html_text, deterministic=True)
 
 
 def _field(value: str | None) -> str:

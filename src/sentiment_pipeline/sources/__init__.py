@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_SOURCES",
+    "TEXT_MARKUPS",
     "DisplayColumns",
     "SourceSpec",
     "TextRule",
@@ -61,7 +62,10 @@ class DisplayColumns:
 
     Each field is the payload keys to try, first to last: the first one present and not
     null gives the value (`()`: the column stays empty). `container` is the one payload
-    key that names the group an item belongs to (Reddit: `subreddit`), or None."""
+    key that names the group an item belongs to (Reddit: `subreddit`), or None.
+    `text_markup` says the text is markup the export turns into plain text: `"html"`
+    (Hacker News: the SQL function `sp_html_text`, the rule of
+    `sources.hackernews.text.html_to_text`), or None for plain text, exported as is."""
 
     author: tuple[str, ...] = ("author",)
     title: tuple[str, ...] = ("title",)
@@ -70,6 +74,18 @@ class DisplayColumns:
     score: tuple[str, ...] = ("score",)
     parent: tuple[str, ...] = ("parent",)
     container: str | None = None
+    text_markup: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.text_markup not in TEXT_MARKUPS:
+            raise ValueError(
+                f"text_markup {self.text_markup!r}: choose from "
+                f"{', '.join(repr(markup) for markup in TEXT_MARKUPS)}"
+            )
+
+
+# the text markups the export can turn into plain text (`DisplayColumns.text_markup`)
+TEXT_MARKUPS: tuple[str | None, ...] = (None, "html")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Its settings (`settings.py`), its text for scoring (`text.py`: HN's HTML as plain text,
 a story's title and text, a comment's text), its display columns (each tries the
-Firebase key, then Algolia's: `by`/`author`, `score`/`points`, `parent`/`parent_id`) and
+Firebase key, then Algolia's: `by`/`author`, `score`/`points`, `parent`/`parent_id`; the
+`text` column as plain text, `text_markup="html"`) and
 its metric label: the story kind (`sentpipe_kind_*{kind="ask"}`), which is also the
 stored `source_id`. No container: HN has no groups (the kind is the `source_id`
 column already). Its marks (`MARKS`) are the scrape's own, one per list and per topic
@@ -34,6 +35,7 @@ SPEC = SourceSpec(
         score=("score", "points"),
         parent=("parent", "parent_id"),
         container=None,
+        text_markup="html",  # the export's text column: sp_html_text, html_to_text's rule
     ),
     marks=MARKS,
     target_label="kind",
