@@ -159,6 +159,8 @@ COMMANDS = {
     "scraper": ["scrape", "reddit", "--every", "15m"],
     "scorer": ["sentiment", "score", "--every", "5m"],
     "refresh": ["refresh", "reddit", "--every"],
+    "hn": ["scrape", "hn", "--every", "15m"],
+    "hn-refresh": ["refresh", "hn", "--every"],
 }
 
 
@@ -194,6 +196,7 @@ def test_compose_file_has_the_documented_services() -> None:
                 service["healthcheck"]["test"]
             )
     assert services["refresh"]["profiles"] == ["refresh"]
+    assert services["hn"]["profiles"] == services["hn-refresh"]["profiles"] == ["hn"]
     assert services["db-init"]["restart"] == "no"
     assert {"sentpipe-data", "sentpipe-metrics", "sentpipe-timescaledb"} <= set(compose["volumes"])
     example = yaml.safe_load((ROOT / "sentpipe.example.yml").read_text(encoding="utf-8"))
@@ -201,7 +204,9 @@ def test_compose_file_has_the_documented_services() -> None:
 
 
 def _metrics_name(command: list[str]) -> str:
-    return {"scrape": "scrape", "sentiment": "sentiment_score", "refresh": "refresh"}[command[0]]
+    """The metrics file's name part: `scrape`, `scrape_hn`, `refresh`, `refresh_hn`, …"""
+    name = {"scrape": "scrape", "sentiment": "sentiment_score", "refresh": "refresh"}[command[0]]
+    return f"{name}_hn" if command[1] == "hn" else name
 
 
 def test_dockerfile_builds_from_a_pinned_base_as_a_non_root_user() -> None:

@@ -462,7 +462,7 @@ def hn(
 
     serve(
         ctx,
-        "scrape",
+        "scrape_hn",  # its own metrics file, sentpipe_scrape_hn.prom, next to Reddit's
         run_once,
         every=every,
         jitter=jitter,

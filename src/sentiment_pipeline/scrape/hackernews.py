@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sentiment_pipeline.db.url import DatabaseURL
@@ -40,6 +41,7 @@ from sentiment_pipeline.sources.topic import topics_from
 __all__ = [
     "HNScrapeOptions",
     "HNScrapeResult",
+    "hn_lock_path",
     "resolve_hn_targets",
     "scrape_hn",
     "scrape_hn_async",
@@ -59,6 +61,13 @@ class HNScrapeResult(RunResult):
     @property
     def extra(self) -> dict[str, Any]:
         return self.report.to_dict()
+
+
+def hn_lock_path(settings: Settings) -> Path:
+    """The lock of the HN jobs (`scrape hn`, `refresh hn`): one pace for HN's APIs at a
+    time. Not Reddit's `scrape.lock`: a Reddit scrape and an HN scrape share no quota,
+    so they run side by side (as two services do)."""
+    return settings.data_dir / "scrape-hn.lock"
 
 
 def resolve_hn_targets(
@@ -142,7 +151,7 @@ async def scrape_hn_async(
 ) -> HNScrapeResult:
     """One scrape of `targets` (see `resolve_hn_targets`) into the sinks.
 
-    Takes the run lock (shared with `scrape reddit` and `refresh`), checks the
+    Takes the HN lock (`hn_lock_path`, shared with `refresh hn`), checks the
     databases before any request, reads the marks (one query) when a database sink
     leads, and runs the HN source through the pipeline; then saves the marks of the
     completed walks once every record is durable (never in a dry run, which writes
@@ -161,7 +170,8 @@ async def scrape_hn_async(
     result = HNScrapeResult()
     started = time.monotonic()
     deadline = started + options.max_duration if options.max_duration else None
-    with run_lock(settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape"):
+    lock = hn_lock_path(settings)
+    with run_lock(lock, wait=options.wait_for_lock, command="sentpipe scrape hn or refresh hn"):
         async with open_job(settings, dry_run=dry_run, sinks_in_dry_run=True) as job:
             databases = job.databases
             marks: dict[str, datetime] = {}
