@@ -59,12 +59,21 @@ class MarkQuery:
     `item_type`: the event type a target's mark is the newest time of (the `kind` the
     mark is saved under; Reddit: `submission`). `child_type` / `link_key`: events of
     that type are counted per item in `Marks.recent`, the item named by the child's
-    payload key `link_key` (Reddit: `comment`, `link_id`); None: no counts."""
+    payload key `link_key` (Reddit: `comment`, `link_id`); None: no counts.
+    `link_prefix` turns that key's value into the item's event id (HN: a comment's
+    `story_id` 8863 names the event `hn_8863`; Reddit's `link_id` is the id already)."""
 
     source: str
     item_type: str
     child_type: str | None = None
     link_key: str | None = None
+    link_prefix: str = ""
+
+    def post_id(self, value: object) -> str | None:
+        """The event id a reply's `link_key` value names, or None for no usable value."""
+        if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+            return None
+        return f"{self.link_prefix}{value}"
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,7 @@ class _Source(NamedTuple):
     keys: tuple[str, ...]  # the payload keys its title and text come from
     child_type: str | None  # the event type that replies to a post
     link_key: str | None  # the payload key naming that post
+    post_id: Callable[[object], str | None] | None = None  # that key's value -> post id
 
 
 def rules_of(spec: SourceSpec) -> _Source:
@@ -124,7 +125,7 @@ def rules_of(spec: SourceSpec) -> _Source:
     marks = spec.marks
     if marks is None or marks.link_key is None:
         return _Source(spec, keys, None, None)
-    return _Source(spec, keys, marks.child_type, marks.link_key)
+    return _Source(spec, keys, marks.child_type, marks.link_key, marks.post_id)
 
 
 def _source(name: str) -> _Source:
@@ -226,8 +227,13 @@ class Tagger:
                 found.extend(Link(event.id, event.occurred_at, name, "text") for name in names)
                 by_post[event.id] = names
             if self.replies(event.source, event.event_type):
-                post = event.payload.get(self._rules(event.source).link_key or "")
-                if isinstance(post, str) and post:
+                rules = self._rules(event.source)
+                post = (
+                    None
+                    if rules.post_id is None
+                    else rules.post_id(event.payload.get(rules.link_key or ""))
+                )
+                if post:
                     children.append(Reply(event, post, names))
         found.extend(self.post_links(children, by_post, post_topics))
         return found

@@ -19,8 +19,15 @@ from sentiment_pipeline.sources.hackernews.text import TEXT_KEYS, hn_text
 
 __all__ = ["MARKS", "SPEC"]
 
-# a list's or topic's mark: the newest item time of its last completed walk
-MARKS = MarkQuery(source="hackernews", item_type="story")
+# a list's or topic's mark: the newest item time of its last completed walk; a comment
+# replies to the story its Algolia payload names (`story_id`: the event `hn_<id>`)
+MARKS = MarkQuery(
+    source="hackernews",
+    item_type="story",
+    child_type="comment",
+    link_key="story_id",
+    link_prefix="hn_",
+)
 
 SPEC = SourceSpec(
     name="hackernews",
