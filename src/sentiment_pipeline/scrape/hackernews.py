@@ -183,7 +183,7 @@ async def scrape_hn_async(
                 settings.hn_api_url,
                 settings.hn_search_url,
                 user_agent(settings),
-                per_hour=options.per_hour,
+                per_hour=options.per_hour or settings.hn_requests_per_hour,
                 max_requests=options.max_requests,
                 deadline=deadline,
             )

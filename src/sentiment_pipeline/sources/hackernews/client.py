@@ -19,6 +19,7 @@ connection error likewise. `requests` counts requests by route (`item`, `list`, 
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -30,7 +31,6 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from sentiment_pipeline.sources.hackernews.settings import LISTS
@@ -217,9 +217,11 @@ class HNClient:
 
 
 def _wait(state: Any) -> float:
-    """Seconds before the next try: the server's Retry-After, else exponential with
-    jitter (0.5 s, 1 s, 2 s, … up to 30 s)."""
+    """Seconds before the next try: the server's Retry-After, else exponential with up
+    to 1 s of jitter (0.5 s, 1 s, 2 s, … up to 30 s). Computed here: tenacity's
+    `wait_exponential_jitter(initial=…)` warns from 9.x and has no `multiplier` in 8.x."""
     error = state.outcome.exception() if state.outcome is not None else None
     if isinstance(error, _Retry) and error.after is not None:
         return min(error.after, 60.0)
-    return float(wait_exponential_jitter(initial=0.5, max=30.0)(state))
+    tries: int = max(1, int(state.attempt_number))
+    return min(30.0, 0.5 * float(2 ** min(tries - 1, 16)) + random.uniform(0.0, 1.0))

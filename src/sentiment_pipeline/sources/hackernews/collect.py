@@ -101,7 +101,8 @@ class HNScrapeOptions:
     (stories per list), `overlap_seconds` (how far below a topic's mark the search
     starts again: Algolia indexes an item a little after it is posted), the bounds
     (`max_requests`, `max_duration` in seconds), `wait_for_lock`, `per_hour` (request
-    pace) and `threads_in_flight` (concurrent `items/{id}` requests)."""
+    pace; None: the setting `hn_requests_per_hour`, `SENTPIPE_HN_REQUESTS_PER_HOUR`) and
+    `threads_in_flight` (concurrent `items/{id}` requests)."""
 
     since: datetime | None = None
     limit: int = 100
@@ -109,7 +110,7 @@ class HNScrapeOptions:
     max_requests: int | None = None
     max_duration: float | None = None
     wait_for_lock: bool = False
-    per_hour: int = 10_000
+    per_hour: int | None = None
     threads_in_flight: int = 4
 
 

@@ -15,6 +15,7 @@ from pydantic_settings import NoDecode
 __all__ = [
     "DEFAULT_API_URL",
     "DEFAULT_LIST_LIMIT",
+    "DEFAULT_REQUESTS_PER_HOUR",
     "DEFAULT_SEARCH_URL",
     "LISTS",
     "HackerNewsSettings",
@@ -23,6 +24,7 @@ __all__ = [
 
 LISTS = ("top", "new", "best", "ask", "show", "job")  # the story lists (`<name>stories`)
 DEFAULT_LIST_LIMIT = 100  # stories read per list and run
+DEFAULT_REQUESTS_PER_HOUR = 10_000  # Algolia's documented limit per IP (hn.algolia.com/api)
 
 DEFAULT_API_URL = "https://hacker-news.firebaseio.com/v0"  # the official Firebase API
 DEFAULT_SEARCH_URL = "https://hn.algolia.com/api/v1"  # Algolia's HN search and item trees
@@ -32,14 +34,17 @@ class HackerNewsSettings(BaseModel):
     """The Firebase item API base (`hn_api_url`), Algolia's search API base
     (`hn_search_url`), the User-Agent sent to both (`hn_user_agent`; None: the
     descriptive default of `user_agent`), the story lists `sentpipe scrape hn` reads
-    without `--list` (`hn_lists`: YAML list, or comma-separated in `SENTPIPE_HN_LISTS`)
-    and how many stories of each list a run reads (`hn_list_limit`)."""
+    without `--list` (`hn_lists`: YAML list, or comma-separated in `SENTPIPE_HN_LISTS`),
+    how many stories of each list a run reads (`hn_list_limit`) and the pace of both
+    APIs (`hn_requests_per_hour`, default Algolia's documented 10,000 an hour per IP; not
+    a CLI flag: raise it only for a stand-in server, as the benchmarks do)."""
 
     hn_api_url: str = DEFAULT_API_URL
     hn_search_url: str = DEFAULT_SEARCH_URL
     hn_user_agent: str | None = None
     hn_lists: Annotated[list[str], NoDecode] = Field(default_factory=list)
     hn_list_limit: int = Field(default=DEFAULT_LIST_LIMIT, ge=1, le=500)
+    hn_requests_per_hour: int = Field(default=DEFAULT_REQUESTS_PER_HOUR, ge=1)
 
     @field_validator("hn_lists", mode="before")
     @classmethod
