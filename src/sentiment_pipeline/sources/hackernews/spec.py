@@ -11,6 +11,7 @@ column already). No high-water-mark query yet: the scrape command brings it.
 from __future__ import annotations
 
 from sentiment_pipeline.sources import DisplayColumns, SourceSpec
+from sentiment_pipeline.sources.hackernews.refresh import RULES
 from sentiment_pipeline.sources.hackernews.settings import HackerNewsSettings
 from sentiment_pipeline.sources.hackernews.text import TEXT_KEYS, hn_text
 
@@ -32,4 +33,5 @@ SPEC = SourceSpec(
     ),
     marks=None,
     target_label="kind",
+    refresh=RULES,
 )
