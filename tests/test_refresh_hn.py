@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.fake_hn import FakeHNConfig, RunningFakeHN, serve_in_thread
@@ -362,3 +365,90 @@ def test_a_thread_algolia_lacks_is_skipped_with_a_warning(fake_hn: RunningFakeHN
     assert result.errors == [] and len(result.warnings) == 1
     assert f"hn_{story}" in result.warnings[0] and "404" in result.warnings[0]
     assert fake_hn.count(route="algolia_item", status=404) == 1
+
+
+class Killed(BaseException):
+    """The process dying between the database and the CSV rewrite."""
+
+
+def test_a_redaction_cut_before_the_csv_is_finished_by_the_next_run(
+    fake_hn: RunningFakeHN, tmp_path: Path, any_db_url: str
+) -> None:
+    from sentiment_pipeline.sinks import csv_sink
+
+    settings = hn_settings(fake_hn, tmp_path, any_db_url)
+    seed(settings, fake_hn)
+    gone = other_comments(fake_hn, roots(fake_hn)["story"])[0]
+    key = f"hn_{gone}"
+    text = next(r for r in stored_rows(any_db_url) if r.id == key).payload["text"].encode()
+    fake_hn.delete(gone)
+
+    def killed(*_: Any) -> int:
+        raise Killed
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_sink, "rewrite_payloads", killed)
+        with pytest.raises(Killed):
+            refresh_hn(settings, RefreshOptions())
+    assert blank(next(r for r in stored_rows(any_db_url) if r.id == key).payload)
+    assert any(text in data for data in csv_files(settings).values())
+    assert list((settings.data_dir / "journal").glob("redact-*.json"))
+
+    again = refresh_hn(settings, RefreshOptions())
+    assert again.exit_code == 0, again.errors
+    assert again.report.due == 0 and again.report.csv_rows_rewritten == 1
+    assert not any(text in data for data in csv_files(settings).values())
+    assert not list((settings.data_dir / "journal").glob("redact-*.json"))
+
+
+# the rules, pure --------------------------------------------------------------------
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
+_ITEMS = st.dictionaries(
+    st.sampled_from(
+        [
+            *("id", "type", "by", "author", "time", "text", "title", "url", "score"),
+            *("descendants", "kids", "parent", "deleted", "dead", "story_text", "points"),
+        ]
+    ),
+    _VALUES,
+)
+
+
+@hypothesis_settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_ITEMS)
+def test_hn_rules_state_redaction_and_edits(item: dict[str, Any]) -> None:
+    from sentiment_pipeline.refresh.observe import (
+        edit_patch,
+        item_state,
+        observe,
+        redact_payload,
+        text_hash,
+    )
+    from sentiment_pipeline.sources import source_spec
+    from sentiment_pipeline.sources.hackernews.refresh import REDACT_KEYS
+
+    spec = source_spec("hackernews")
+    state = item_state(item, spec)
+    if item.get("deleted") is True:
+        assert state == "deleted"
+    elif item.get("dead") is True:
+        assert state == "removed"
+    else:
+        assert state == "live"
+    blanked = redact_payload(item, spec)
+    assert blanked.keys() == item.keys()
+    for key, value in item.items():
+        if key in REDACT_KEYS:
+            assert blanked[key] == ("" if isinstance(value, str) else None)
+        else:
+            assert blanked[key] == value  # ids, times, type, counts, flags stay
+    patch = edit_patch(item, spec)
+    assert set(patch) == {"title", "text", "url"}
+    assert all(patch[k] is None for k in patch if k not in item)
+    seen = observe("hn_1", "t", text_hash(item, spec), item, spec)
+    assert seen.state == state and seen.patch is None  # the same text: no edit
+    count = item.get("descendants")
+    number = isinstance(count, int) and not isinstance(count, bool) and abs(count) < 2**31
+    assert seen.num_comments == (count if number else None)
+    assert seen.upvote_ratio is None

@@ -274,16 +274,17 @@ async def refresh_async(
     (`settings.database`) and every database sink the late comments go to must be at the
     head revision (`db.migrate.ensure_schema`, `pipeline.prepare_databases`); the
     embedded SQLite default is migrated here, any other database is not (a dry run
-    migrates nothing). `stop()` is asked after each info request: True ends the run
-    cleanly (`stopped_early`, "interrupted"; a service's SIGTERM).
+    migrates nothing). `stop()` is asked after each answer (an info request; a batch of
+    HN items): True ends the run cleanly (`stopped_early`, "interrupted"; a service's
+    SIGTERM).
 
     Then, as every command that writes does, the spool is replayed and rows the CSV
     sink missed are written (`pipeline.catch_up_async`), so no copy is redacted while
     an older one waits to be written.
 
-    Raises `ConfigError` (credentials missing or rejected, bad schedule, schema not
+    Raises `ConfigError` (Reddit credentials missing or rejected, bad schedule, schema not
     migrated: "run `sentpipe db init`"), `LockHeld` (a scrape or refresh runs),
-    `DatabaseUnreachable` (database down, or Reddit unreachable). Stopping at
+    `DatabaseUnreachable` (database down, or the source's API unreachable). Stopping at
     `--max-requests` / `--max-duration` is a clean stop (`stopped_early`), not an error."""
     from sentiment_pipeline.db.migrate import ensure_schema
     from sentiment_pipeline.lock import run_lock
