@@ -1,33 +1,31 @@
 """`sentpipe refresh reddit` / `refresh hn` as a library: keep stored items current and
 compliant. One stage for every source: what differs per source is its rules
 (`SourceSpec.refresh`, read by `observe` and the store) and its request side (a
-driver: Reddit's here, Hacker News's in `refresh.hackernews`).
+driver: `refresh.reddit`, `refresh.hackernews`).
 
-For Reddit:
-
-One run takes the scrape's lock (one OAuth client, one quota), picks the stored items
-that are due on the revisit schedule (`observe.checkpoint`), re-reads them through
-`/api/info` 100 fullnames per request, each fullname once
-(`sources.reddit.info.read_info`), appends one observation per stored row to
-`raw_event_revisions` (an item stored under two times gets two), applies edits (the
-payload's text, and `processed = false` so `sentiment score` scores them again), applies
-the deleted-content policy (`redact`: blank payload, scores deleted, CSV day files
-rewritten), and finally fetches the comment trees of posts that gained comments through
-the pipeline, like a scrape, except in subreddits the scrape follows through the comment
-listing (a comment mark is stored): those comments arrive with the next scrape. See
+One run takes the scrape's lock, picks the stored items of its source that are due on
+the revisit schedule (`observe.checkpoint`), has the driver re-read them (Reddit:
+`/api/info`, 100 fullnames per request; HN: the Firebase `item/{id}`, one per item),
+each item once, appends one observation per stored row to `raw_event_revisions` (an
+item stored under two times gets two), applies edits (the payload's text, and
+`processed = false` so `sentiment score` scores them again), applies the
+deleted-content policy (`redact`: blank payload, scores and topic links deleted, CSV day
+files rewritten, kill-safe through `refresh.pending`), and finally has the driver fetch
+the comments of posts that gained comments through the pipeline, like a scrape (Reddit
+leaves out subreddits the scrape follows through the comment listing: those comments
+arrive with the next scrape). See
 docs/refresh.md (and docs/hackernews.md for `refresh hn`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.pipeline import catch_up_async, catch_up_pending
@@ -39,7 +37,7 @@ from sentiment_pipeline.refresh.observe import (
     parse_schedule,
 )
 from sentiment_pipeline.refresh.pending import in_flight, unfinished
-from sentiment_pipeline.settings import Settings, SubredditTarget
+from sentiment_pipeline.settings import Settings
 from sentiment_pipeline.sources import SourceSpec, source_spec
 from sentiment_pipeline.timeparse import parse_duration
 
@@ -221,13 +219,6 @@ def _finish_redactions(settings: Settings, store: Any, report: RefreshReport) ->
             path.unlink(missing_ok=True)
 
 
-def _target(settings: Settings, source_id: str) -> SubredditTarget:
-    for target in settings.subreddits:
-        if target.name.lower() == source_id.lower():
-            return target
-    return SubredditTarget(name=source_id)
-
-
 async def refresh_reddit_async(
     settings: Settings,
     options: RefreshOptions,
@@ -235,10 +226,12 @@ async def refresh_reddit_async(
     on_progress: Callable[[RefreshResult], None] | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> RefreshResult:
-    """One Reddit refresh (`refresh_async` with Reddit's driver); returns counts and
-    the report."""
+    """One Reddit refresh (`refresh_async` with `refresh.reddit.DRIVER`); returns counts
+    and the report."""
+    from sentiment_pipeline.refresh.reddit import DRIVER
+
     result = RefreshResult(dry_run=options.dry_run)
-    await refresh_async(settings, options, _REDDIT, result, on_progress=on_progress, stop=stop)
+    await refresh_async(settings, options, DRIVER, result, on_progress=on_progress, stop=stop)
     return result
 
 
@@ -428,15 +421,10 @@ async def _read(
     answers: AsyncGenerator[tuple[list[str], dict[str, Any]], None],
     on_progress: Callable[[RefreshResult], None] | None,
     stop: Callable[[], bool] | None,
-    budget: tuple[type[Exception], ...] | None = None,
+    budget: tuple[type[Exception], ...],
 ) -> None:
     """Take the answers until done, stopped or out of budget (an exception of `budget`,
-    default Reddit's `BudgetExhausted`); what was read is written (also when an error
-    ends it)."""
-    if budget is None:
-        from sentiment_pipeline.sources.reddit.client import BudgetExhausted
-
-        budget = (BudgetExhausted,)
+    the driver's clean stops); what was read is written (also when an error ends it)."""
     result = visit.result
     taken = 0
     try:
@@ -458,146 +446,14 @@ async def _read(
         result.report.states.update(visit.states)
 
 
-async def _late_comments(visit: _Visit, reddit: Any, meter: Any, totals: Any, job: Job) -> None:
-    """Fetch the comment trees of the posts that gained comments and store them through
-    the pipeline into the job's sinks."""
-    from sentiment_pipeline.sources.reddit.info import tree_records
-    from sentiment_pipeline.sources.reddit.report import SubredditStats
-
-    settings, result, report = visit.settings, visit.result, visit.result.report
-    posts = {source_id: list(names) for source_id, names in visit.grown.items()}
-    stats = {source_id: SubredditStats() for source_id in posts}
-    targets = {source_id: _target(settings, source_id) for source_id in posts}
-    before = totals.total
-    records = tree_records(reddit, meter, posts, targets, stats)
-    try:
-        await job.run(stopping(records, result), result=result)
-    finally:
-        report.requests["comments"] = totals.total - before
-        report.comment_trees = sum(s.comment_trees for s in stats.values())
-        result.warnings.extend(w for s in stats.values() for w in s.warnings)
-
-
-def _reddit_failure(error: Exception, result: RefreshResult) -> None:
-    """Map an error of the Reddit side: rejected credentials raise `ConfigError`, an
-    unreachable Reddit `DatabaseUnreachable`; any other asyncpraw error becomes one run
-    error (exit 1); anything else is re-raised as it is."""
-    from asyncprawcore.exceptions import RequestException
-
-    from sentiment_pipeline.errors import DatabaseUnreachable
-    from sentiment_pipeline.sources.reddit.client import BudgetExhausted, describe_error
-
-    if isinstance(error, BudgetExhausted):
-        raise error
-    reason, credentials = describe_error(error)
-    if credentials:
-        raise ConfigError(
-            reason, "check SENTPIPE_REDDIT_CLIENT_ID / _SECRET (and _USERNAME / _PASSWORD)"
-        ) from error
-    if isinstance(error, RequestException):
-        raise DatabaseUnreachable(
-            f"cannot reach Reddit ({error})", "check the network and SENTPIPE_REDDIT_*_URL"
-        ) from error
-    if not type(error).__module__.startswith("asyncpraw"):
-        raise error
-    result.errors.append(f"refresh: {reason}")
-
-
-async def _fetch(
-    settings: Settings,
-    options: RefreshOptions,
-    store: RefreshStore,
-    due: list[DueItem],
-    result: RefreshResult,
-    job: Job,
-    on_progress: Callable[[RefreshResult], None] | None,
-    stop: Callable[[], bool] | None,
-) -> None:
-    """Re-read `due` (each fullname asked once) and record what was seen for every
-    stored row; then the late comments into the sinks of `job`."""
-    from sentiment_pipeline.sources.reddit.client import RequestMeter, make_reddit
-    from sentiment_pipeline.sources.reddit.info import read_info
-    from sentiment_pipeline.sources.reddit.report import RequestTotals
-
-    report = result.report
-    deadline = time.monotonic() + options.max_duration if options.max_duration else None
-    totals = RequestTotals(max_requests=options.max_requests)
-    meter = RequestMeter(totals=totals, deadline=deadline)
-    reddit = make_reddit(settings, meter)
-    followed = await asyncio.to_thread(_followed, settings)
-    visit = _Visit(settings, store, result, _per_fullname(due), followed, options.now)
-    answers = cast(
-        "AsyncGenerator[tuple[list[str], dict[str, Any]], None]",
-        read_info(reddit, list(visit.rows), meter),
-    )
-    try:
-        await _read(visit, answers, on_progress, stop)
-        report.grown = sum(len(names) for names in visit.grown.values())
-        if visit.grown and not result.stopped_early:
-            await _late_comments(visit, reddit, meter, totals, job)
-    except Exception as error:
-        _reddit_failure(error, result)
-    finally:
-        await reddit.close()
-        report.requests["total"] = totals.total
-        report.requests["token"] = totals.token
-
-
-def _followed(settings: Settings) -> frozenset[str]:
-    """The subreddits whose new comments the scrape reads from the comment listing (a
-    comment mark is stored for them)."""
-    from sentiment_pipeline.db.queries import read_marks
-    from sentiment_pipeline.sources.reddit.spec import MARKS
-
-    latest = read_marks(settings.database, MARKS).latest
-    return frozenset(target for target, kind in latest if kind == "comment")
-
-
-async def stopping(
-    records: Any, result: RefreshResult, budget: tuple[type[Exception], ...] | None = None
-) -> Any:
-    """Pass comment records on; a budget stop (an exception of `budget`, default
-    Reddit's `BudgetExhausted`) ends them cleanly."""
-    if budget is None:
-        from sentiment_pipeline.sources.reddit.client import BudgetExhausted
-
-        budget = (BudgetExhausted,)
+async def stopping(records: Any, result: RefreshResult, budget: tuple[type[Exception], ...]) -> Any:
+    """Pass comment records on; a budget stop (an exception of `budget`, the driver's
+    clean stops) ends them cleanly."""
     try:
         async for record in records:
             yield record
     except budget as spent:
         result.stopped_early, result.stop_reason = True, str(spent)
-
-
-class _RedditDriver:
-    """Reddit's request side: credentials checked first, `/api/info` 100 fullnames a
-    request (`_fetch`)."""
-
-    name = "reddit"
-
-    def check(self, settings: Settings) -> None:
-        from sentiment_pipeline.sources.reddit.client import check_credentials
-
-        check_credentials(settings)
-
-    def dry_requests(self, report: RefreshReport, asked: int) -> None:
-        report.requests["info"] = math.ceil(asked / 100)
-
-    async def fetch(
-        self,
-        settings: Settings,
-        options: RefreshOptions,
-        store: RefreshStore,
-        due: list[DueItem],
-        result: RefreshResult,
-        job: Job,
-        on_progress: Callable[[RefreshResult], None] | None,
-        stop: Callable[[], bool] | None,
-    ) -> None:
-        await _fetch(settings, options, store, due, result, job, on_progress, stop)
-
-
-_REDDIT = _RedditDriver()
 
 
 def refresh_reddit(
