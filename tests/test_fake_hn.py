@@ -292,6 +292,79 @@ def test_live_mode_publishes_new_stories_as_the_clock_advances() -> None:
         fake.close()
 
 
+def test_hooks_delete_kill_comment_score_and_edit_as_hn_would() -> None:
+    with serve_in_thread(FakeHNConfig(seed=4, now=NOW, stories=6, dead_share=0)) as fake:
+        story = first(fake, type="story")
+        size = story.descendants
+        score = story.score or 0
+        new = fake.add_comment(story.id, "<p>late")
+        assert new == fake.maxitem()
+        comment = get(fake, f"/v0/item/{new}.json")
+        assert comment["parent"] == story.id and comment["text"] == "<p>late"
+        assert comment["time"] == NOW
+        assert get(fake, f"/v0/item/{story.id}.json")["descendants"] == size + 1
+        assert new in get(fake, f"/v0/item/{story.id}.json")["kids"]
+        assert new in [c["id"] for c in get(fake, f"/api/v1/items/{story.id}")["children"]]
+        assert fake.bump_score(story.id, 9) == score + 9
+        assert get(fake, f"/v0/item/{story.id}.json")["score"] == score + 9
+        fake.edit(story.id, title="A new title")
+        assert get(fake, f"/v0/item/{story.id}.json")["title"] == "A new title"
+
+        fake.delete(new)
+        assert get(fake, f"/v0/item/{new}.json") == {
+            "deleted": True,
+            "id": new,
+            "time": NOW,
+            "type": "comment",
+            "parent": story.id,
+        }
+        assert get(fake, f"/v0/item/{story.id}.json")["descendants"] == size
+        node = next(c for c in get(fake, f"/api/v1/items/{story.id}")["children"] if c["id"] == new)
+        assert node["author"] is None and node["text"] is None
+
+        other = fake.add_comment(story.id)
+        fake.kill(other)
+        dead = get(fake, f"/v0/item/{other}.json")
+        assert dead["dead"] is True and dead["text"] and dead["by"]
+        assert status_of(fake, f"/api/v1/items/{other}")[0] == 404
+        children = get(fake, f"/api/v1/items/{story.id}")["children"]
+        assert other not in [c["id"] for c in children]
+        assert get(fake, "/v0/updates.json")["items"][0] == other
+
+
+def test_live_mode_churns_existing_items_deterministically() -> None:
+    config = FakeHNConfig(
+        seed=3,
+        now=NOW,
+        stories=8,
+        deleted_share=0,
+        dead_share=0,
+        live_comments_per_hour=4,
+        live_votes_per_hour=10,
+        live_deletes_per_hour=1,
+        live_kills_per_hour=1,
+    )
+
+    def churned() -> tuple[list[tuple[int, int, int]], int, int, int]:
+        with serve_in_thread(config) as fake:
+            before = fake.maxitem()
+            votes = sum(i.score or 0 for i in items(fake) if i.type == "story")
+            fake.advance(1800)
+            fake.advance(1800)
+            after = items(fake)
+            stories = [(i.id, i.descendants, i.score or 0) for i in after if i.type == "story"]
+            new = sum(1 for i in after if i.id > before)
+            deleted = sum(1 for i in after if i.deleted and i.type == "comment")
+            dead = sum(1 for i in after if i.dead and i.type == "comment")
+            assert sum(score for _, _, score in stories) == votes + 10
+            assert new == 4 and all(i.type == "comment" for i in after if i.id > before)
+            return stories, new, deleted, dead
+
+    first_run = churned()
+    assert first_run[2:] == (1, 1)
+    assert churned() == first_run  # the same seed and clock: the same churn
+
+
 def test_only_loopback_and_the_command_line() -> None:
     with pytest.raises(ValueError, match="loopback"):
         run_fake_hn(FakeHNConfig(stories=1, host="0.0.0.0"))

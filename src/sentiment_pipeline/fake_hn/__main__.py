@@ -39,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="stories published per hour of POST /_fake/clock?advance=S",
     )
+    for name, what in (
+        ("comments", "new comments on existing stories"),
+        ("votes", "points added to existing stories"),
+        ("deletes", "existing comments deleted"),
+        ("kills", "existing comments killed (dead)"),
+    ):
+        parser.add_argument(
+            f"--live-{name}-per-hour", type=float, default=0.0, metavar="N", help=f"{what} per hour"
+        )
     parser.add_argument(
         "--fault",
         action="append",
@@ -68,6 +77,10 @@ def config_from_args(args: argparse.Namespace) -> FakeHNConfig:
         mention_share=args.mention_share,
         now=args.now,
         live_stories_per_hour=args.live_per_hour,
+        live_comments_per_hour=args.live_comments_per_hour,
+        live_votes_per_hour=args.live_votes_per_hour,
+        live_deletes_per_hour=args.live_deletes_per_hour,
+        live_kills_per_hour=args.live_kills_per_hour,
         faults=dict(parse_fault(f) for f in args.fault),
         port=args.port,
         log_path=args.log,

@@ -56,6 +56,10 @@ class FakeHNConfig:
     span_seconds: int = 7 * 86400
     first_id: int = 40_000_000
     live_stories_per_hour: float = 0.0
+    live_comments_per_hour: float = 0.0
+    live_votes_per_hour: float = 0.0
+    live_deletes_per_hour: float = 0.0
+    live_kills_per_hour: float = 0.0
     faults: dict[str, FaultSpec] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 0

@@ -64,6 +64,26 @@ class RunningFakeHN:
         """Move the clock, publishing live stories; returns the new time."""
         return self.fake.store.advance(seconds)
 
+    def delete(self, item_id: int) -> None:
+        """The author deletes the item (``deleted: true``, only its skeleton left)."""
+        self.fake.store.delete(item_id)
+
+    def kill(self, item_id: int) -> None:
+        """Moderators or flags kill the item (``dead: true``; gone from Algolia)."""
+        self.fake.store.kill(item_id)
+
+    def add_comment(self, parent_id: int, comment: str | None = None) -> int:
+        """A new comment under ``parent_id`` (its story's ``descendants`` grow); its id."""
+        return self.fake.store.add_comment(parent_id, comment)
+
+    def bump_score(self, item_id: int, points: int) -> int:
+        """Add ``points`` to the item's score; the new score."""
+        return self.fake.store.bump_score(item_id, points)
+
+    def edit(self, item_id: int, *, title: str | None = None, body: str | None = None) -> None:
+        """Edit the item's ``title`` and/or ``text`` (HN HTML)."""
+        self.fake.store.edit(item_id, title=title, body=body)
+
     def maxitem(self) -> int:
         """The newest item id."""
         return self.fake.store.maxitem()

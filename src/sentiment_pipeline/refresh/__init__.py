@@ -1,28 +1,31 @@
-"""`sentpipe refresh reddit` as a library: keep stored Reddit items current and compliant.
+"""`sentpipe refresh reddit` / `refresh hn` as a library: keep stored items current and
+compliant. One stage for every source: what differs per source is its rules
+(`SourceSpec.refresh`, read by `observe` and the store) and its request side (a
+driver: `refresh.reddit`, `refresh.hackernews`).
 
-One run takes the scrape's lock (one OAuth client, one quota), picks the stored items
-that are due on the revisit schedule (`observe.checkpoint`), re-reads them through
-`/api/info` 100 fullnames per request, each fullname once
-(`sources.reddit.info.read_info`), appends one observation per stored row to
-`raw_event_revisions` (an item stored under two times gets two), applies edits (the
-payload's text, and `processed = false` so `sentiment score` scores them again), applies
-the deleted-content policy (`redact`: blank payload, scores deleted, CSV day files
-rewritten), and finally fetches the comment trees of posts that gained comments through
-the pipeline, like a scrape, except in subreddits the scrape follows through the comment
-listing (a comment mark is stored): those comments arrive with the next scrape. See
-docs/refresh.md.
+One run takes the scrape's lock, picks the stored items of its source that are due on
+the revisit schedule (`observe.checkpoint`), has the driver re-read them (Reddit:
+`/api/info`, 100 fullnames per request; HN: the Firebase `item/{id}`, one per item),
+each item once, appends one observation per stored row to `raw_event_revisions` (an
+item stored under two times gets two), applies edits (the payload's text, and
+`processed = false` so `sentiment score` scores them again), applies the
+deleted-content policy (`redact`: blank payload, scores and topic links deleted, CSV day
+files rewritten, kill-safe through `refresh.pending`), and finally has the driver fetch
+the comments of posts that gained comments through the pipeline, like a scrape (Reddit
+leaves out subreddits the scrape follows through the comment listing: those comments
+arrive with the next scrape). See
+docs/refresh.md (and docs/hackernews.md for `refresh hn`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.pipeline import catch_up_async, catch_up_pending
@@ -34,7 +37,8 @@ from sentiment_pipeline.refresh.observe import (
     parse_schedule,
 )
 from sentiment_pipeline.refresh.pending import in_flight, unfinished
-from sentiment_pipeline.settings import Settings, SubredditTarget
+from sentiment_pipeline.settings import Settings
+from sentiment_pipeline.sources import SourceSpec, source_spec
 from sentiment_pipeline.timeparse import parse_duration
 
 if TYPE_CHECKING:
@@ -43,14 +47,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "WRITE_EVERY",
+    "HNRefreshResult",
     "RefreshOptions",
     "RefreshReport",
     "RefreshResult",
     "due_items",
+    "refresh_hn",
+    "refresh_hn_async",
     "refresh_reddit",
+    "refresh_reddit_async",
 ]
 
-WRITE_EVERY = 10  # info requests (1,000 items) per database transaction
+WRITE_EVERY = 10  # answers (info requests, or batches of 100 HN items) per transaction
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,8 @@ class RefreshOptions:
     """One run's options. The schedule and the maximum age are settings
     (`refresh_schedule`, `refresh_max_age`: `--schedule`, `--max-age`, `SENTPIPE_REFRESH_*`).
 
-    `source_ids`: only these stored subreddits. `max_requests` / `max_duration` (seconds)
-    stop the run cleanly. `purge_deleted_only`: apply the
+    `source_ids`: only these stored subreddits (HN: kinds). `max_requests` /
+    `max_duration` (seconds) stop the run cleanly. `purge_deleted_only`: apply the
     deleted-content policy to earlier findings, no requests. `now`: the moment the
     schedule is measured from and observations are dated (default: the database's
     clock); a benchmark replaying a simulated day sets it."""
@@ -114,11 +122,52 @@ class RefreshResult(RunResult):
     under `extra` in `--json`."""
 
     source: ClassVar[str] = "reddit"  # whose targets the per-source-id metrics label
+    site: ClassVar[str] = "Reddit"  # the API's name in messages
+    read_route: ClassVar[str] = "info"  # the `requests` key of the re-reading requests
+    shown_requests: ClassVar[tuple[str, ...]] = ("info", "token")  # in the summary line
     report: RefreshReport = field(default_factory=RefreshReport)
 
     @property
     def extra(self) -> dict[str, Any]:
         return self.report.to_dict()
+
+
+@dataclass
+class HNRefreshResult(RefreshResult):
+    """`refresh hn`'s result: the same report, its `requests` being {total, item,
+    thread} (Firebase `item/{id}` and Algolia `items/{id}` requests, each try counted)
+    and `comment_trees` the threads fetched; `asked` counts items read."""
+
+    source: ClassVar[str] = "hackernews"
+    site: ClassVar[str] = "Hacker News"
+    read_route: ClassVar[str] = "item"
+    shown_requests: ClassVar[tuple[str, ...]] = ("item", "thread")
+    report: RefreshReport = field(
+        default_factory=lambda: RefreshReport(requests={"total": 0, "item": 0, "thread": 0})
+    )
+
+
+class Driver(Protocol):
+    """The request side of one source's refresh: `name` (its stored `source`), `check`
+    (before the lock, when requests will be made: credentials), `dry_requests` (the
+    requests `n` due items would take, into the report), `fetch` (re-read the due items
+    through `_read` and a `_Visit`, then fetch the late comments into the job)."""
+
+    name: str
+
+    def check(self, settings: Settings) -> None: ...
+    def dry_requests(self, report: RefreshReport, asked: int) -> None: ...
+    async def fetch(
+        self,
+        settings: Settings,
+        options: RefreshOptions,
+        store: RefreshStore,
+        due: list[DueItem],
+        result: RefreshResult,
+        job: Job,
+        on_progress: Callable[[RefreshResult], None] | None,
+        stop: Callable[[], bool] | None,
+    ) -> None: ...
 
 
 def due_items(
@@ -170,13 +219,6 @@ def _finish_redactions(settings: Settings, store: Any, report: RefreshReport) ->
             path.unlink(missing_ok=True)
 
 
-def _target(settings: Settings, source_id: str) -> SubredditTarget:
-    for target in settings.subreddits:
-        if target.name.lower() == source_id.lower():
-            return target
-    return SubredditTarget(name=source_id)
-
-
 async def refresh_reddit_async(
     settings: Settings,
     options: RefreshOptions,
@@ -184,22 +226,58 @@ async def refresh_reddit_async(
     on_progress: Callable[[RefreshResult], None] | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> RefreshResult:
-    """One refresh (see the module docstring); returns counts and the report.
+    """One Reddit refresh (`refresh_async` with `refresh.reddit.DRIVER`); returns counts
+    and the report."""
+    from sentiment_pipeline.refresh.reddit import DRIVER
+
+    result = RefreshResult(dry_run=options.dry_run)
+    await refresh_async(settings, options, DRIVER, result, on_progress=on_progress, stop=stop)
+    return result
+
+
+async def refresh_hn_async(
+    settings: Settings,
+    options: RefreshOptions,
+    *,
+    on_progress: Callable[[RefreshResult], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> HNRefreshResult:
+    """One Hacker News refresh (`refresh_async` with `refresh.hackernews.DRIVER`): each
+    due item re-read through the Firebase API's `item/{id}`, stories that gained
+    comments re-read whole through Algolia's `items/{id}`. No credentials needed."""
+    from sentiment_pipeline.refresh.hackernews import DRIVER
+
+    result = HNRefreshResult(dry_run=options.dry_run)
+    await refresh_async(settings, options, DRIVER, result, on_progress=on_progress, stop=stop)
+    return result
+
+
+async def refresh_async(
+    settings: Settings,
+    options: RefreshOptions,
+    driver: Driver,
+    result: RefreshResult,
+    *,
+    on_progress: Callable[[RefreshResult], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> None:
+    """One refresh of `driver`'s source into `result` (see the module docstring).
 
     Before any request (and before reading), under the lock: the database
     (`settings.database`) and every database sink the late comments go to must be at the
     head revision (`db.migrate.ensure_schema`, `pipeline.prepare_databases`); the
     embedded SQLite default is migrated here, any other database is not (a dry run
-    migrates nothing). `stop()` is asked after each info request: True ends the run
-    cleanly (`stopped_early`, "interrupted"; a service's SIGTERM).
+    migrates nothing). `stop()` is asked after each answer (an info request; a batch of
+    HN items): True ends the run cleanly (`stopped_early`, "interrupted"; a service's
+    SIGTERM).
 
     Then, as every command that writes does, the spool is replayed and rows the CSV
     sink missed are written (`pipeline.catch_up_async`), so no copy is redacted while
     an older one waits to be written.
 
-    Raises `ConfigError` (credentials missing or rejected, bad schedule, schema not
+    Raises `ConfigError` (Reddit credentials missing or rejected, bad schedule, schema not
     migrated: "run `sentpipe db init`"), `LockHeld` (a scrape or refresh runs),
-    `DatabaseUnreachable` (database down, or Reddit unreachable). Stopping at
+    `DatabaseUnreachable` (database down, or the source's API unreachable). Stopping at
     `--max-requests` / `--max-duration` is a clean stop (`stopped_early`), not an error."""
     from sentiment_pipeline.db.migrate import ensure_schema
     from sentiment_pipeline.lock import run_lock
@@ -211,14 +289,11 @@ async def refresh_reddit_async(
     if options.purge_deleted_only and policy == "keep":
         raise ConfigError(
             "--purge-deleted-only has nothing to do with SENTPIPE_DELETED_CONTENT=keep",
-            "set SENTPIPE_DELETED_CONTENT=redact to remove content deleted on Reddit",
+            f"set SENTPIPE_DELETED_CONTENT=redact to remove content deleted on {result.site}",
         )
     fetching = not (options.purge_deleted_only or options.dry_run)
     if fetching:
-        from sentiment_pipeline.sources.reddit.client import check_credentials
-
-        check_credentials(settings)
-    result = RefreshResult(dry_run=options.dry_run)
+        driver.check(settings)
     report = result.report
     report.policy = policy
     started = time.monotonic()
@@ -233,26 +308,25 @@ async def refresh_reddit_async(
             try:
                 if not options.dry_run and catch_up_pending(settings):  # spool, CSV first
                     result.absorb(await catch_up_async(settings))
-                store = open_store(settings.database)
+                store = open_store(settings.database, source_spec(driver.name))
                 if not options.dry_run:  # a killed run's redactions first
                     _finish_redactions(settings, store, report)
                 if options.purge_deleted_only:
                     _redact(settings, store, store.flagged(options.source_ids), report)
-                    return result
+                    return
                 clock = time.perf_counter()
                 now = options.now or store.now()
                 due = due_items(store, now, ages, options.source_ids)
                 report.db_seconds += time.perf_counter() - clock
                 report.due = len(due)
                 if options.dry_run:
-                    report.requests["info"] = math.ceil(len(_per_fullname(due)) / 100)
-                    return result
-                await _fetch(settings, options, store, due, result, job, on_progress, stop)
+                    driver.dry_requests(report, len(_per_fullname(due)))
+                    return
+                await driver.fetch(settings, options, store, due, result, job, on_progress, stop)
             finally:
                 if store is not None:
                     store.close()
                 result.duration = time.monotonic() - started
-    return result
 
 
 def _per_fullname(due: Sequence[DueItem]) -> dict[str, list[DueItem]]:
@@ -269,10 +343,11 @@ def _per_fullname(due: Sequence[DueItem]) -> dict[str, list[DueItem]]:
     return rows
 
 
-def _gained_comments(item: DueItem, seen: Observation) -> bool:
-    """A post, still there, with more comments than stored or seen before."""
+def _gained_comments(item: DueItem, seen: Observation, grows: frozenset[str]) -> bool:
+    """A post (an event type in `grows`), still there, with more comments than stored
+    or seen before."""
     return (
-        item.event_type == "submission"
+        item.event_type in grows
         and seen.num_comments is not None
         and seen.num_comments > (item.num_comments or 0)
         and seen.state in ("live", "edited")
@@ -282,8 +357,10 @@ def _gained_comments(item: DueItem, seen: Observation) -> bool:
 @dataclass
 class _Visit:
     """The reading side of one refresh: the due rows per fullname, the observations
-    waiting to be written (every `WRITE_EVERY` info requests, and at the end), and the
-    posts that gained comments (source_id -> fullnames, each once)."""
+    waiting to be written (every `WRITE_EVERY` answers, and at the end), and the
+    posts that gained comments (source_id -> fullnames, each once). `source`: whose
+    rules observe (None: Reddit's); `route`: the `requests` key each answer counts one
+    request in (None: the driver counts its requests itself)."""
 
     settings: Settings
     store: RefreshStore
@@ -294,19 +371,25 @@ class _Visit:
     pending: list[Observation] = field(default_factory=list)
     grown: dict[str, dict[str, None]] = field(default_factory=dict)
     states: Counter[str] = field(default_factory=Counter)
+    source: SourceSpec | None = None
+    route: str | None = "info"
 
     def take(self, asked: Sequence[str], found: Mapping[str, Any]) -> None:
-        """One info answer: observe every stored row of every fullname asked."""
+        """One answer: observe every stored row of every fullname asked."""
+        from sentiment_pipeline.refresh.observe import rules_of
+
         report = self.result.report
-        report.requests["info"] += 1
+        if self.route is not None:
+            report.requests[self.route] += 1
         report.asked += len(asked)
+        grows = rules_of(self.source).grows
         for name in asked:
             fresh = found.get(name)
             for item in self.rows.get(name, ()):
-                seen = observe(item.id, item.occurred_at, item.text_hash, fresh)
+                seen = observe(item.id, item.occurred_at, item.text_hash, fresh, self.source)
                 self.states[seen.state] += 1
                 self.pending.append(seen)
-                if not _gained_comments(item, seen):
+                if not _gained_comments(item, seen, grows):
                     continue
                 if item.source_id in self.followed:
                     report.grown_followed += 1
@@ -338,134 +421,39 @@ async def _read(
     answers: AsyncGenerator[tuple[list[str], dict[str, Any]], None],
     on_progress: Callable[[RefreshResult], None] | None,
     stop: Callable[[], bool] | None,
+    budget: tuple[type[Exception], ...],
 ) -> None:
-    """Take the info answers until done, stopped or out of budget; what was read is
-    written (also when an error ends it)."""
-    from sentiment_pipeline.sources.reddit.client import BudgetExhausted
-
+    """Take the answers until done, stopped or out of budget (an exception of `budget`,
+    the driver's clean stops); what was read is written (also when an error ends it)."""
     result = visit.result
+    taken = 0
     try:
         async for asked, found in answers:
             visit.take(asked, found)
-            if result.report.requests["info"] % WRITE_EVERY == 0:
+            taken += 1
+            if taken % WRITE_EVERY == 0:
                 visit.flush()
                 if on_progress is not None:
                     on_progress(result)
             if stop is not None and stop():
                 result.stopped_early, result.stop_reason = True, "interrupted"
                 break
-    except BudgetExhausted as budget:
-        result.stopped_early, result.stop_reason = True, str(budget)
+    except budget as spent:
+        result.stopped_early, result.stop_reason = True, str(spent)
     finally:
         await answers.aclose()
         visit.flush()
         result.report.states.update(visit.states)
 
 
-async def _late_comments(visit: _Visit, reddit: Any, meter: Any, totals: Any, job: Job) -> None:
-    """Fetch the comment trees of the posts that gained comments and store them through
-    the pipeline into the job's sinks."""
-    from sentiment_pipeline.sources.reddit.info import tree_records
-    from sentiment_pipeline.sources.reddit.report import SubredditStats
-
-    settings, result, report = visit.settings, visit.result, visit.result.report
-    posts = {source_id: list(names) for source_id, names in visit.grown.items()}
-    stats = {source_id: SubredditStats() for source_id in posts}
-    targets = {source_id: _target(settings, source_id) for source_id in posts}
-    before = totals.total
-    records = tree_records(reddit, meter, posts, targets, stats)
-    try:
-        await job.run(_stopping(records, result), result=result)
-    finally:
-        report.requests["comments"] = totals.total - before
-        report.comment_trees = sum(s.comment_trees for s in stats.values())
-        result.warnings.extend(w for s in stats.values() for w in s.warnings)
-
-
-def _reddit_failure(error: Exception, result: RefreshResult) -> None:
-    """Map an error of the Reddit side: rejected credentials raise `ConfigError`, an
-    unreachable Reddit `DatabaseUnreachable`; any other asyncpraw error becomes one run
-    error (exit 1); anything else is re-raised as it is."""
-    from asyncprawcore.exceptions import RequestException
-
-    from sentiment_pipeline.errors import DatabaseUnreachable
-    from sentiment_pipeline.sources.reddit.client import BudgetExhausted, describe_error
-
-    if isinstance(error, BudgetExhausted):
-        raise error
-    reason, credentials = describe_error(error)
-    if credentials:
-        raise ConfigError(
-            reason, "check SENTPIPE_REDDIT_CLIENT_ID / _SECRET (and _USERNAME / _PASSWORD)"
-        ) from error
-    if isinstance(error, RequestException):
-        raise DatabaseUnreachable(
-            f"cannot reach Reddit ({error})", "check the network and SENTPIPE_REDDIT_*_URL"
-        ) from error
-    if not type(error).__module__.startswith("asyncpraw"):
-        raise error
-    result.errors.append(f"refresh: {reason}")
-
-
-async def _fetch(
-    settings: Settings,
-    options: RefreshOptions,
-    store: RefreshStore,
-    due: list[DueItem],
-    result: RefreshResult,
-    job: Job,
-    on_progress: Callable[[RefreshResult], None] | None,
-    stop: Callable[[], bool] | None,
-) -> None:
-    """Re-read `due` (each fullname asked once) and record what was seen for every
-    stored row; then the late comments into the sinks of `job`."""
-    from sentiment_pipeline.sources.reddit.client import RequestMeter, make_reddit
-    from sentiment_pipeline.sources.reddit.info import read_info
-    from sentiment_pipeline.sources.reddit.report import RequestTotals
-
-    report = result.report
-    deadline = time.monotonic() + options.max_duration if options.max_duration else None
-    totals = RequestTotals(max_requests=options.max_requests)
-    meter = RequestMeter(totals=totals, deadline=deadline)
-    reddit = make_reddit(settings, meter)
-    followed = await asyncio.to_thread(_followed, settings)
-    visit = _Visit(settings, store, result, _per_fullname(due), followed, options.now)
-    answers = cast(
-        "AsyncGenerator[tuple[list[str], dict[str, Any]], None]",
-        read_info(reddit, list(visit.rows), meter),
-    )
-    try:
-        await _read(visit, answers, on_progress, stop)
-        report.grown = sum(len(names) for names in visit.grown.values())
-        if visit.grown and not result.stopped_early:
-            await _late_comments(visit, reddit, meter, totals, job)
-    except Exception as error:
-        _reddit_failure(error, result)
-    finally:
-        await reddit.close()
-        report.requests["total"] = totals.total
-        report.requests["token"] = totals.token
-
-
-def _followed(settings: Settings) -> frozenset[str]:
-    """The subreddits whose new comments the scrape reads from the comment listing (a
-    comment mark is stored for them)."""
-    from sentiment_pipeline.db.queries import read_marks
-    from sentiment_pipeline.sources.reddit.spec import MARKS
-
-    latest = read_marks(settings.database, MARKS).latest
-    return frozenset(target for target, kind in latest if kind == "comment")
-
-
-async def _stopping(records: Any, result: RefreshResult) -> Any:
-    """Pass comment records on; a budget stop ends them cleanly."""
-    from sentiment_pipeline.sources.reddit.client import BudgetExhausted
-
+async def stopping(records: Any, result: RefreshResult, budget: tuple[type[Exception], ...]) -> Any:
+    """Pass comment records on; a budget stop (an exception of `budget`, the driver's
+    clean stops) ends them cleanly."""
     try:
         async for record in records:
             yield record
-    except BudgetExhausted as stop:
-        result.stopped_early, result.stop_reason = True, str(stop)
+    except budget as spent:
+        result.stopped_early, result.stop_reason = True, str(spent)
 
 
 def refresh_reddit(
@@ -477,3 +465,14 @@ def refresh_reddit(
 ) -> RefreshResult:
     """Synchronous `refresh_reddit_async` (one event loop per run)."""
     return asyncio.run(refresh_reddit_async(settings, options, on_progress=on_progress, stop=stop))
+
+
+def refresh_hn(
+    settings: Settings,
+    options: RefreshOptions,
+    *,
+    on_progress: Callable[[RefreshResult], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> HNRefreshResult:
+    """Synchronous `refresh_hn_async` (one event loop per run)."""
+    return asyncio.run(refresh_hn_async(settings, options, on_progress=on_progress, stop=stop))

@@ -1,6 +1,10 @@
 """Pure functions of the refresh: the schedule, an item's state, its text hash, redaction.
 
-No database and no network here, so the rules can be read (and tested) in one place.
+No database and no network here. What each source's items mean (which flag or
+placeholder is a deletion, the keys an edit or a redaction touches, the comment count)
+comes from the source's spec (`SourceSpec.text_keys`, `SourceSpec.refresh`:
+`sources.reddit.refresh`, `sources.hackernews.refresh`); `source` defaults to Reddit's.
+`EDIT_KEYS` and `REDACT_KEYS` are Reddit's, named here for the callers that used them.
 """
 
 from __future__ import annotations
@@ -14,19 +18,23 @@ from typing import Any
 
 from sentiment_pipeline.dto import clean_text
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.sources.reddit.removed import removal_state
-from sentiment_pipeline.sources.reddit.text import TEXT_KEYS
+from sentiment_pipeline.sources import RefreshRules, SourceSpec, source_spec
+from sentiment_pipeline.sources.reddit.refresh import EDIT_KEYS, REDACT_KEYS
 from sentiment_pipeline.timeparse import parse_duration
 
 __all__ = [
+    "EDIT_KEYS",
     "LATE_VISIT",
+    "REDACT_KEYS",
     "STATES",
     "Observation",
     "checkpoint",
+    "count_of",
     "edit_patch",
     "item_state",
     "parse_schedule",
     "redact_payload",
+    "rules_of",
     "text_hash",
 ]
 
@@ -34,36 +42,7 @@ STATES = ("live", "edited", "deleted", "removed", "unavailable")
 # A run this long after an item's last checkpoint still makes that visit; older items are
 # left alone (a refresh after a long pause does not re-read months of data).
 LATE_VISIT = timedelta(hours=24)
-EDIT_KEYS = ("title", "selftext", "selftext_html", "body", "body_html", "edited")
-# Blanked on redaction: text, embedded URLs and media. Every key starting with "author"
-# goes too (author, author_fullname, author_flair_*, …).
-REDACT_KEYS = frozenset(
-    {
-        "title",
-        "selftext",
-        "selftext_html",
-        "body",
-        "body_html",
-        "url",
-        "url_overridden_by_dest",
-        "permalink",
-        "domain",
-        "thumbnail",
-        "media",
-        "secure_media",
-        "media_embed",
-        "secure_media_embed",
-        "media_metadata",
-        "gallery_data",
-        "preview",
-        "poll_data",
-        "crosspost_parent_list",
-        "link_title",
-        "link_author",
-        "link_permalink",
-        "link_url",
-    }
-)
+_GENERIC = RefreshRules()
 _SEP = "\x1f"
 
 
@@ -114,31 +93,47 @@ def _text(value: Any) -> str:
     return clean_text(value) if isinstance(value, str) else json.dumps(value)
 
 
-def text_hash(payload: Mapping[str, Any]) -> str:
-    """md5 hex of Reddit's text keys (`sources.reddit.text.TEXT_KEYS`: title, selftext,
-    body) joined by U+001F (missing ones empty); the same as the SQL the stores compute
-    over stored payloads from the spec's `text_keys`. Text is cleaned as
+def _spec(source: SourceSpec | None) -> SourceSpec:
+    return source if source is not None else source_spec("reddit")
+
+
+def rules_of(source: SourceSpec | None = None) -> RefreshRules:
+    """The refresh rules of `source` (default Reddit's); the generic ones (no state,
+    no edit keys; text, URLs and authors blanked) for a source that declares none."""
+    return _spec(source).refresh or _GENERIC
+
+
+def text_hash(payload: Mapping[str, Any], source: SourceSpec | None = None) -> str:
+    """md5 hex of the source's text keys (its spec's `text_keys`; Reddit: title,
+    selftext, body) joined by U+001F (missing ones empty); the same as the SQL the
+    stores compute over stored payloads. Text is cleaned as
     ingestion stores it (`dto.clean_text`: U+0000 and surrogates become U+FFFD), so
     an unchanged text with such characters hashes as its stored copy does."""
-    joined = _SEP.join(_text(payload.get(key)) for key in TEXT_KEYS)
+    joined = _SEP.join(_text(payload.get(key)) for key in _spec(source).text_keys)
     return hashlib.md5(joined.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def item_state(payload: Mapping[str, Any]) -> str:
+def item_state(payload: Mapping[str, Any], source: SourceSpec | None = None) -> str:
     """`deleted` (the author deleted it), `removed` (moderators, admins, filters) or
-    `live`: `sources.reddit.removed.removal_state`, where every placeholder Reddit uses
-    is known. An author who deleted the account but not the item stays `live`."""
-    return removal_state(payload) or "live"
+    `live`: the source's `RefreshRules.state_of` (Reddit's:
+    `sources.reddit.removed.removal_state`, where every placeholder Reddit uses is
+    known; an author who deleted the account but not the item stays `live`)."""
+    return rules_of(source).state_of(payload) or "live"
 
 
-def edit_patch(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of an edited item's fresh payload that replace the stored ones; text
-    cleaned as ingestion stores it (`dto.clean_text`), so every backend can store it."""
-    return {
+def edit_patch(payload: Mapping[str, Any], source: SourceSpec | None = None) -> dict[str, Any]:
+    """The fields of an edited item's fresh payload that replace the stored ones (the
+    source's `edit_keys`; with `edit_absent_null` one the payload leaves out is null);
+    text cleaned as ingestion stores it (`dto.clean_text`), so every backend can store it."""
+    rules = rules_of(source)
+    patch = {
         key: clean_text(value) if isinstance(value, str) else value
         for key, value in payload.items()
-        if key in EDIT_KEYS
+        if key in rules.edit_keys
     }
+    if rules.edit_absent_null:
+        patch.update({key: None for key in rules.edit_keys if key not in patch})
+    return patch
 
 
 def _int(value: Any) -> int | None:
@@ -148,38 +143,54 @@ def _int(value: Any) -> int | None:
     return number if -(2**31) <= number < 2**31 else None
 
 
+def count_of(payload: Mapping[str, Any], rules: RefreshRules) -> int | None:
+    """The comment count: the first of the source's `count_keys` holding a number."""
+    for key in rules.count_keys:
+        number = _int(payload.get(key))
+        if number is not None:
+            return number
+    return None
+
+
 def observe(
-    ident: str, occurred_at: Any, stored_hash: str, fresh: Mapping[str, Any] | None
+    ident: str,
+    occurred_at: Any,
+    stored_hash: str,
+    fresh: Mapping[str, Any] | None,
+    source: SourceSpec | None = None,
 ) -> Observation:
-    """Compare a stored item with its fresh payload (None: absent from /api/info).
+    """Compare a stored item with its fresh payload (None: the API does not have it:
+    absent from /api/info, HN's `null`), by the rules of `source` (default Reddit's).
 
     The state comes first: a text that changed to a removal placeholder is `deleted` or
     `removed`, never `edited`."""
     if fresh is None:
         return Observation(ident, occurred_at, "unavailable")
-    ratio = fresh.get("upvote_ratio")
-    digest = text_hash(fresh)
-    state = item_state(fresh)
+    rules = rules_of(source)
+    ratio = fresh.get(rules.ratio_key) if rules.ratio_key else None
+    digest = text_hash(fresh, source)
+    state = item_state(fresh, source)
     patch = None
     if state == "live" and digest != stored_hash:
-        state, patch = "edited", edit_patch(fresh)
+        state, patch = "edited", edit_patch(fresh, source)
     return Observation(
         ident,
         occurred_at,
         state,
         score=_int(fresh.get("score")),
-        num_comments=_int(fresh.get("num_comments")),
+        num_comments=count_of(fresh, rules),
         upvote_ratio=float(ratio) if isinstance(ratio, int | float) and ratio == ratio else None,
         text_hash=digest,
         patch=patch,
     )
 
 
-def redact_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy without the text, URLs, media and author fields (blank strings or null);
-    ids, times, subreddit and counts stay."""
+def redact_payload(payload: Mapping[str, Any], source: SourceSpec | None = None) -> dict[str, Any]:
+    """A copy without the text, URLs, media and author fields (blank strings or null):
+    the source's `redact_keys` and `redact_prefixes`; ids, times, groups and counts stay."""
+    rules = rules_of(source)
     out = dict(payload)
     for key, value in payload.items():
-        if key in REDACT_KEYS or key.startswith("author"):
+        if key in rules.redact_keys or key.startswith(rules.redact_prefixes):
             out[key] = "" if isinstance(value, str) else None
     return out

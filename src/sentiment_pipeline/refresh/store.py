@@ -33,7 +33,13 @@ from sentiment_pipeline.db.queries import payload_text_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import dump_json
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.refresh.observe import LATE_VISIT, Observation, checkpoint, redact_payload
+from sentiment_pipeline.refresh.observe import (
+    LATE_VISIT,
+    Observation,
+    checkpoint,
+    redact_payload,
+    rules_of,
+)
 from sentiment_pipeline.sources import SourceSpec, source_spec
 from sentiment_pipeline.timeparse import storage_text
 
@@ -48,9 +54,10 @@ _REVISION_TYPES = ["text", "timestamptz", "timestamptz", "int4", "int4", "float8
 
 
 class DueItem(NamedTuple):
-    """A stored Reddit item due for a visit: key, where it belongs, the md5 of its stored
-    text (`observe.text_hash` of the payload) and the most comments seen (payload or any
-    revision; None when neither has a count). A tuple: the query's row as it comes."""
+    """A stored item due for a visit: key, where it belongs, the md5 of its stored
+    text (`observe.text_hash` of the payload) and the most comments seen (the payload's
+    count, `RefreshRules.count_keys`, or any revision; None when neither has a count).
+    A tuple: the query's row as it comes."""
 
     id: str
     occurred_at: Any  # the driver's value, written back unchanged
@@ -106,7 +113,9 @@ def _one_per_row(observations: Sequence[Observation]) -> list[Observation]:
 def _blanked(
     ident: str, occurred: Any, source: str, source_id: str, payload: dict[str, Any]
 ) -> Redacted:
-    blank = redact_payload(payload)
+    """The row blanked by the rules of its own source (a journal a run of another
+    source left is finished by whichever refresh runs next)."""
+    blank = redact_payload(payload, source_spec(source))
     return Redacted(
         ident, _utc(occurred), source, source_id, dump_json(blank), changed=blank != payload
     )
@@ -123,6 +132,7 @@ class PostgresStore:
         self.url = url
         self.source = source
         self._joined_text = _joined_text(source, "postgresql", "chr(31)")
+        self._stored_count = _count_sql(source, "postgresql")
         self.conn: psycopg.Connection[Any] = connect_pg(url)
         row = self.conn.execute(
             "SELECT to_regclass('raw_event_revisions') IS NOT NULL, "
@@ -163,9 +173,8 @@ class PostgresStore:
         only = " AND source_id = ANY(%s)" if source_ids else ""
         sql = (
             "SELECT e.id, e.occurred_at, e.source_id, e.event_type, md5("
-            f"{self._joined_text}), greatest(CASE WHEN jsonb_typeof("
-            "e.payload->'num_comments') = 'number' THEN (e.payload->>'num_comments')::numeric"
-            "::bigint END, r.most) FROM (SELECT id, occurred_at, source_id, event_type, "
+            f"{self._joined_text}), greatest("
+            f"{self._stored_count}, r.most) FROM (SELECT id, occurred_at, source_id, event_type, "
             f"payload, CASE {reached} END AS due_at FROM raw_events WHERE source = %s "
             f"AND occurred_at >= %s AND occurred_at <= %s{only}) e LEFT JOIN (SELECT id, "
             "occurred_at, max(observed_at) AS last, max(num_comments) AS most FROM "
@@ -295,6 +304,7 @@ class SQLiteStore:
         self.url = url
         self.source = source
         self._joined_text = _joined_text(source, "sqlite", "char(31)")
+        self._stored_count = _count_sql(source, "sqlite")
         self.conn = connect_sqlite(url)
         self.conn.isolation_level = None
         self.conn.execute("PRAGMA busy_timeout=30000")
@@ -347,16 +357,15 @@ class SQLiteStore:
         window = [storage_text(start), storage_text(end)]
         rows = self.conn.execute(
             "SELECT e.id, e.occurred_at, e.source_id, e.event_type, sentpipe_md5("
-            f"{self._joined_text}), coalesce(max(e.stored, r.most), e.stored, r.most) FROM (SELECT "
-            "id, occurred_at, source_id, event_type, payload, CASE WHEN json_type(payload, "
-            "'$.num_comments') IN ('integer', 'real') THEN CAST(json_extract(payload, "
-            "'$.num_comments') AS INTEGER) END AS stored, sentpipe_due_at(occurred_at) AS "
-            "due_at FROM raw_events WHERE source = ? AND occurred_at >= ? AND "
-            f"occurred_at <= ?{only}) e LEFT JOIN (SELECT id, occurred_at, max(observed_at) "
-            "AS last, max(num_comments) AS most FROM raw_event_revisions WHERE occurred_at "
-            ">= ? AND occurred_at <= ? GROUP BY id, occurred_at) r ON r.id = e.id AND "
-            "r.occurred_at = e.occurred_at WHERE e.due_at IS NOT NULL AND (r.last IS NULL "
-            "OR r.last < e.due_at) ORDER BY e.due_at, e.id",
+            f"{self._joined_text}), coalesce(max(e.stored, r.most), e.stored, r.most) FROM "
+            f"(SELECT id, occurred_at, source_id, event_type, payload, {self._stored_count} "
+            "AS stored, sentpipe_due_at(occurred_at) AS due_at FROM raw_events WHERE "
+            f"source = ? AND occurred_at >= ? AND occurred_at <= ?{only}) e LEFT JOIN "
+            "(SELECT id, occurred_at, max(observed_at) AS last, max(num_comments) AS most "
+            "FROM raw_event_revisions WHERE occurred_at >= ? AND occurred_at <= ? GROUP BY "
+            "id, occurred_at) r ON r.id = e.id AND r.occurred_at = e.occurred_at WHERE "
+            "e.due_at IS NOT NULL AND (r.last IS NULL OR r.last < e.due_at) "
+            "ORDER BY e.due_at, e.id",
             [self.source.name, *window, *source_ids, *window],
         ).fetchall()
         return list(map(DueItem._make, rows))
@@ -440,6 +449,27 @@ def _joined_text(source: SourceSpec, dialect: str, separator: str) -> str:
     return f" || {separator} || ".join(
         f"coalesce({payload_text_sql(dialect, key, 'e.payload')}, '')" for key in source.text_keys
     )
+
+
+def _count_sql(source: SourceSpec, dialect: str) -> str:
+    """SQL of the stored comment count: the first of the source's `count_keys` holding
+    a number in the payload (`e.payload` on PostgreSQL, `payload` on SQLite), else NULL."""
+    keys = rules_of(source).count_keys
+    if dialect == "postgresql":
+        cases = [
+            f"CASE WHEN jsonb_typeof(e.payload->'{key}') = 'number' THEN "
+            f"(e.payload->>'{key}')::numeric::bigint END"
+            for key in keys
+        ]
+    else:
+        cases = [
+            f"CASE WHEN json_type(payload, '$.{key}') IN ('integer', 'real') THEN "
+            f"CAST(json_extract(payload, '$.{key}') AS INTEGER) END"
+            for key in keys
+        ]
+    if not cases:
+        return "NULL"
+    return cases[0] if len(cases) == 1 else f"coalesce({', '.join(cases)})"
 
 
 def open_store(url: DatabaseURL, source: SourceSpec | None = None) -> RefreshStore:

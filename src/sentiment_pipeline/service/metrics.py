@@ -211,15 +211,16 @@ def figures_from_hn_scrape(result: Any) -> RunFigures:
 
 def figures_from_refresh(result: Any, source: str | None = None) -> RunFigures:
     """Figures of a `RefreshResult`: what its `report` counted (items due, info
-    requests, items observed, per state edited / deleted / removed / unavailable,
-    redacted, posts with new comments, all requests), plus the pipeline's figures of the
-    late comments it stored (`events_fetched`, `events_inserted`, …; per subreddit)."""
+    requests (HN: item requests, the result's `read_route`), items observed, per state
+    edited / deleted / removed / unavailable, redacted, posts with new comments, all
+    requests), plus the pipeline's figures of the late comments it stored
+    (`events_fetched`, `events_inserted`, …; per subreddit)."""
     report = result.report
     figures = _pipeline_figures(result, source)
     figures.counters.update(
         {
             "items_due": report.due,
-            "info_requests": report.requests["info"],
+            "info_requests": report.requests.get(getattr(result, "read_route", "info"), 0),
             "items_observed": report.asked,
             "items_edited": report.states.get("edited", 0),
             "items_deleted": report.states.get("deleted", 0),

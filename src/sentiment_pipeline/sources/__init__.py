@@ -35,6 +35,7 @@ __all__ = [
     "BUILTIN_SOURCES",
     "TEXT_MARKUPS",
     "DisplayColumns",
+    "RefreshRules",
     "SourceSpec",
     "TextRule",
     "generic_spec",
@@ -88,6 +89,40 @@ class DisplayColumns:
 TEXT_MARKUPS: tuple[str | None, ...] = (None, "html")
 
 
+def _no_state(payload: Mapping[str, Any]) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class RefreshRules:
+    """What `sentpipe refresh` reads of a fresh copy of one of the source's items, in
+    one place per rule (docs/refresh.md); the text it compares is the spec's `text_keys`.
+
+    - `state_of(fresh)`: `deleted` (its author's doing), `removed` (moderators, admins,
+      flags) or None (there, `live` or `edited`);
+    - `edit_keys`: the fresh payload's keys an edit writes into the stored payload;
+      `edit_absent_null`: an edit key the fresh payload leaves out is written as null
+      (HN leaves out a field without value; Reddit sends every key);
+    - `redact_keys` / `redact_prefixes`: the payload keys blanked when the deleted-content
+      policy redacts (exact names, and every key starting with a prefix);
+    - `count_keys`: the payload keys of the item's comment count, the first that holds a
+      number wins (in the stored payload and in the fresh one);
+    - `ratio_key`: the key of the upvote ratio, or None;
+    - `grows`: the event types whose comments a refresh fetches when the count grew.
+
+    The defaults are the generic rule: no state, nothing edited, the generic text keys,
+    URLs and author fields blanked."""
+
+    state_of: Callable[[Mapping[str, Any]], str | None] = _no_state
+    edit_keys: tuple[str, ...] = ()
+    edit_absent_null: bool = False
+    redact_keys: frozenset[str] = frozenset({"title", "text", "body", "url"})
+    redact_prefixes: tuple[str, ...] = ("author",)
+    count_keys: tuple[str, ...] = ()
+    ratio_key: str | None = None
+    grows: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """What one source's data means, declared in one place (its package's `spec.py`).
@@ -103,7 +138,9 @@ class SourceSpec:
     - `columns`: its display columns (`DisplayColumns`);
     - `marks`: its high-water-mark query (`db.queries.MarkQuery`), or None;
     - `target_label`: the label of its per-target metrics series
-      (`sentpipe_<label>_*{<label>="…"}`; Reddit: `subreddit`).
+      (`sentpipe_<label>_*{<label>="…"}`; Reddit: `subreddit`);
+    - `refresh`: what `sentpipe refresh` reads of a fresh copy (`RefreshRules`); None:
+      the generic rules (a source nobody refreshes).
     """
 
     name: str
@@ -113,6 +150,7 @@ class SourceSpec:
     columns: DisplayColumns = field(default_factory=DisplayColumns)
     marks: MarkQuery | None = None
     target_label: str = "source_id"
+    refresh: RefreshRules | None = None
 
     def text(self, event_type: str, payload: Mapping[str, Any]) -> str | None:
         """`text_of(event_type, payload)`, or None for a source without text."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sentiment_pipeline.db.queries import MarkQuery
 from sentiment_pipeline.sources import DisplayColumns, SourceSpec
+from sentiment_pipeline.sources.hackernews.refresh import RULES
 from sentiment_pipeline.sources.hackernews.settings import HackerNewsSettings
 from sentiment_pipeline.sources.hackernews.text import TEXT_KEYS, hn_text
 
@@ -46,4 +47,5 @@ SPEC = SourceSpec(
     ),
     marks=MARKS,
     target_label="kind",
+    refresh=RULES,
 )

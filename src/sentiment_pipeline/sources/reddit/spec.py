@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sentiment_pipeline.db.queries import MarkQuery
 from sentiment_pipeline.sources import DisplayColumns, SourceSpec
+from sentiment_pipeline.sources.reddit.refresh import RULES
 from sentiment_pipeline.sources.reddit.settings import RedditSettings
 from sentiment_pipeline.sources.reddit.text import TEXT_KEYS, reddit_text
 
@@ -35,4 +36,5 @@ SPEC = SourceSpec(
     ),
     marks=MARKS,
     target_label="subreddit",
+    refresh=RULES,
 )

@@ -1,0 +1,202 @@
+"""The request side of `sentpipe refresh hn` (`DRIVER`): the refresh stage's driver for
+Hacker News. What an answer means (states, edits, redaction, the count) is the source's
+rules (`sources.hackernews.refresh.RULES`); this module only asks.
+
+- Each due item is re-read through the Firebase API, `item/{id}`, one request per item
+  (HN has no batch read), `BATCH` items at a time: a batch is one answer of the
+  refresh's reading loop (`refresh._read`: written every `WRITE_EVERY` batches, a stop
+  asked after each). The client paces every request (`HNClient`).
+- A story or poll whose `descendants` grew gets its whole thread re-read through
+  Algolia's `items/{id}` (`HNClient.thread`) and written through the pipeline job:
+  new comments are stored, rows already stored are duplicates. A thread Algolia does
+  not have (404: a dead story) is skipped with a warning.
+- `--max-requests` counts every request the client made (each try of a retried one);
+  `--max-requests` and `--max-duration` stop cleanly (`OutOfBudget`), between batches
+  and before each thread.
+- An item whose request fails after the client's retries is one run error (exit 1) and
+  stays due; a connection failure (no answer at all) ends the run as unreachable
+  (exit 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sentiment_pipeline.refresh import (
+    RefreshOptions,
+    RefreshReport,
+    RefreshResult,
+    _per_fullname,
+    _read,
+    _Visit,
+    stopping,
+)
+from sentiment_pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from sentiment_pipeline.pipeline import Job
+    from sentiment_pipeline.refresh.store import DueItem, RefreshStore
+    from sentiment_pipeline.sources.hackernews.client import HNClient
+
+__all__ = ["BATCH", "DRIVER", "HNDriver", "OutOfBudget", "item_number"]
+
+BATCH = 100  # item requests in flight together: one answer of the reading loop
+
+
+class OutOfBudget(Exception):
+    """The run reached `--max-requests` or `--max-duration` (a clean stop)."""
+
+
+def item_number(event_id: str) -> int:
+    """The HN item id of the event id `hn_<id>` (`payload.event_id` backwards)."""
+    return int(event_id.removeprefix("hn_"))
+
+
+@dataclass
+class _Budget:
+    """`--max-requests` over every request `client` made, and `--max-duration` as a
+    `time.monotonic()` deadline (None: unbounded)."""
+
+    client: HNClient
+    max_requests: int | None
+    deadline: float | None
+
+    def allow(self, wanted: int) -> int:
+        """How many of `wanted` requests may go now (at least one); raises
+        `OutOfBudget` when none may."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise OutOfBudget("reached --max-duration")
+        if self.max_requests is None:
+            return wanted
+        left = self.max_requests - sum(self.client.requests.values())
+        if left <= 0:
+            raise OutOfBudget(f"reached --max-requests {self.max_requests}")
+        return min(wanted, left)
+
+
+def _unreachable(error: Exception) -> Exception:
+    from sentiment_pipeline.errors import DatabaseUnreachable
+
+    return DatabaseUnreachable(
+        f"cannot reach Hacker News ({error})", "check the network and SENTPIPE_HN_*_URL"
+    )
+
+
+async def _items(
+    client: HNClient, names: Sequence[str], budget: _Budget, result: RefreshResult
+) -> AsyncGenerator[tuple[list[str], dict[str, Any]], None]:
+    """`(asked, found)` per batch of `BATCH` event ids: the ids read and their Firebase
+    items (an id whose answer was `null` is asked, not found). A failed item is one
+    run error and not asked (it stays due)."""
+    from sentiment_pipeline.sources.hackernews.client import HNError
+
+    for start in range(0, len(names), BATCH):
+        chunk = list(names[start : start + BATCH])
+        allowed = budget.allow(len(chunk))
+        going = chunk[:allowed]
+        answers = await asyncio.gather(
+            *(client.item(item_number(name)) for name in going), return_exceptions=True
+        )
+        asked: list[str] = []
+        found: dict[str, Any] = {}
+        for name, answer in zip(going, answers, strict=True):
+            if isinstance(answer, HNError) and answer.status is None:
+                raise _unreachable(answer) from answer
+            if isinstance(answer, HNError):
+                result.errors.append(f"refresh: {name}: {answer}")
+                continue
+            if isinstance(answer, BaseException):
+                raise answer
+            asked.append(name)
+            if answer is not None:
+                found[name] = answer
+        yield asked, found
+        if allowed < len(chunk):
+            budget.allow(len(chunk) - allowed)  # raises OutOfBudget
+
+
+async def _threads(
+    client: HNClient, grown: Sequence[str], budget: _Budget, result: RefreshResult
+) -> AsyncIterator[Any]:
+    """The records of the grown stories' threads (Algolia `items/{id}`, flattened by
+    `algolia_records`), one thread after the other; a 404 is a warning."""
+    from sentiment_pipeline.sources.hackernews.client import HNError
+    from sentiment_pipeline.sources.hackernews.payload import algolia_records
+
+    for name in grown:
+        budget.allow(1)
+        try:
+            tree = await client.thread(item_number(name))
+        except HNError as error:
+            if error.status is None:
+                raise _unreachable(error) from error
+            result.errors.append(f"refresh: thread of {name}: {error}")
+            continue
+        if tree is None:
+            result.warnings.append(
+                f"refresh: Algolia has no thread for {name} (404: a dead story?); skipped"
+            )
+            continue
+        result.report.comment_trees += 1
+        for record in algolia_records(tree):
+            yield record
+
+
+class HNDriver:
+    """Hacker News's request side of the refresh stage (`refresh.Driver`)."""
+
+    name = "hackernews"
+
+    def check(self, settings: Settings) -> None:
+        """Nothing to check: HN needs no account or key."""
+
+    def dry_requests(self, report: RefreshReport, asked: int) -> None:
+        """One `item` request per due item (threads are not known before reading)."""
+        report.requests["item"] = asked
+
+    async def fetch(
+        self,
+        settings: Settings,
+        options: RefreshOptions,
+        store: RefreshStore,
+        due: list[DueItem],
+        result: RefreshResult,
+        job: Job,
+        on_progress: Callable[[RefreshResult], None] | None,
+        stop: Callable[[], bool] | None,
+    ) -> None:
+        """Re-read `due` (each item once, every stored row observed), then the grown
+        stories' threads into the sinks of `job`."""
+        from sentiment_pipeline.sources import source_spec
+        from sentiment_pipeline.sources.hackernews.client import HNClient
+        from sentiment_pipeline.sources.hackernews.settings import user_agent
+
+        report = result.report
+        deadline = time.monotonic() + options.max_duration if options.max_duration else None
+        spec = source_spec(self.name)
+        rows = _per_fullname(due)
+        visit = _Visit(  # route None: the client counts the requests
+            settings, store, result, rows, observed_at=options.now, source=spec, route=None
+        )
+        api = (settings.hn_api_url, settings.hn_search_url, user_agent(settings))
+        async with HNClient(*api) as client:
+            budget = _Budget(client, options.max_requests, deadline)
+            try:
+                answers = _items(client, list(rows), budget, result)
+                await _read(visit, answers, on_progress, stop, (OutOfBudget,))
+                grown = [name for names in visit.grown.values() for name in names]
+                report.grown = len(grown)
+                if grown and not result.stopped_early:
+                    records = _threads(client, grown, budget, result)
+                    await job.run(stopping(records, result, (OutOfBudget,)), result=result)
+            finally:
+                report.requests["item"] = client.requests["item"]
+                report.requests["thread"] = client.requests["thread"]
+                report.requests["total"] = sum(client.requests.values())
+
+
+DRIVER = HNDriver()
