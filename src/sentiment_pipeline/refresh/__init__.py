@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sentiment_pipeline.errors import ConfigError
@@ -154,6 +155,10 @@ class Driver(Protocol):
     through `_read` and a `_Visit`, then fetch the late comments into the job)."""
 
     name: str
+
+    def lock_path(self, settings: Settings) -> Path:
+        """The run lock this source's jobs share (its scrape's)."""
+        ...
 
     def check(self, settings: Settings) -> None: ...
     def dry_requests(self, report: RefreshReport, asked: int) -> None: ...
@@ -298,7 +303,9 @@ async def refresh_async(
     report.policy = policy
     started = time.monotonic()
     with run_lock(
-        settings.lock_path, wait=options.wait_for_lock, command="sentpipe scrape or refresh"
+        driver.lock_path(settings),
+        wait=options.wait_for_lock,
+        command=f"sentpipe scrape or refresh ({result.site})",
     ):
         migrate = settings.embedded_database and not options.dry_run
         await asyncio.to_thread(ensure_schema, settings.database, migrate=migrate)

@@ -24,6 +24,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sentiment_pipeline.refresh import (
@@ -36,6 +37,7 @@ from sentiment_pipeline.refresh import (
     stopping,
 )
 from sentiment_pipeline.settings import Settings
+from sentiment_pipeline.sources.hackernews.settings import HN_LOCK
 
 if TYPE_CHECKING:
     from sentiment_pipeline.pipeline import Job
@@ -150,6 +152,11 @@ class HNDriver:
     """Hacker News's request side of the refresh stage (`refresh.Driver`)."""
 
     name = "hackernews"
+
+    def lock_path(self, settings: Settings) -> Path:
+        """`scrape-hn.lock`: shared with `scrape hn` (one pace for HN's APIs), not with
+        Reddit's jobs."""
+        return settings.data_dir / HN_LOCK
 
     def check(self, settings: Settings) -> None:
         """Nothing to check: HN needs no account or key."""

@@ -19,6 +19,7 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncGenerator, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from sentiment_pipeline.errors import ConfigError
@@ -152,6 +153,10 @@ class RedditDriver:
     request (`_fetch`)."""
 
     name = "reddit"
+
+    def lock_path(self, settings: Settings) -> Path:
+        """`scrape.lock`: shared with `scrape reddit` (one OAuth client, one quota)."""
+        return settings.lock_path
 
     def check(self, settings: Settings) -> None:
         from sentiment_pipeline.sources.reddit.client import check_credentials

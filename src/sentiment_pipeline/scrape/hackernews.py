@@ -67,7 +67,9 @@ def hn_lock_path(settings: Settings) -> Path:
     """The lock of the HN jobs (`scrape hn`, `refresh hn`): one pace for HN's APIs at a
     time. Not Reddit's `scrape.lock`: a Reddit scrape and an HN scrape share no quota,
     so they run side by side (as two services do)."""
-    return settings.data_dir / "scrape-hn.lock"
+    from sentiment_pipeline.sources.hackernews.settings import HN_LOCK
+
+    return settings.data_dir / HN_LOCK
 
 
 def resolve_hn_targets(

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_LIST_LIMIT",
     "DEFAULT_REQUESTS_PER_HOUR",
     "DEFAULT_SEARCH_URL",
+    "HN_LOCK",
     "LISTS",
     "HackerNewsSettings",
     "user_agent",
@@ -24,6 +25,7 @@ __all__ = [
 
 LISTS = ("top", "new", "best", "ask", "show", "job")  # the story lists (`<name>stories`)
 DEFAULT_LIST_LIMIT = 100  # stories read per list and run
+HN_LOCK = "scrape-hn.lock"  # in the data dir: the lock of `scrape hn` and `refresh hn`
 DEFAULT_REQUESTS_PER_HOUR = 10_000  # Algolia's documented limit per IP (hn.algolia.com/api)
 
 DEFAULT_API_URL = "https://hacker-news.firebaseio.com/v0"  # the official Firebase API
