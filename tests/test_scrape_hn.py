@@ -464,6 +464,19 @@ def test_topics_link_the_items_that_mention_them(fakes: Fakes, tmp_path: Path) -
     assert len(by_text) > 20
     # stories and comments both, through the title or the text
     assert {rows[i].event_type for i in mentioned} >= {"story", "comment"}
+    # a comment under a story that mentions the topic links by its post (the story its
+    # Algolia payload names), unless it mentions the topic itself
+    stories = {int(i[3:]) for i in mentioned if rows[i].event_type != "comment"}  # polls too
+    by_post = {
+        (ident, "tofu", "post")
+        for ident, row in rows.items()
+        if row.event_type == "comment"
+        and "story_id" in row.payload
+        and row.payload["story_id"] in stories
+        and (ident, "tofu", "text") not in by_text
+    }
+    assert {link for link in links if link[2] == "post"} == by_post
+    assert by_post
 
 
 # --- the CLI --------------------------------------------------------------------------
