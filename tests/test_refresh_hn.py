@@ -350,7 +350,7 @@ def test_the_installed_command(fake_hn: RunningFakeHN, tmp_path: Path) -> None:
 
 
 def test_a_thread_algolia_lacks_is_skipped_with_a_warning(fake_hn: RunningFakeHN) -> None:
-    from sentiment_pipeline.refresh.hackernews import _Budget, _threads
+    from sentiment_pipeline.refresh.hackernews import _threads
 
     story = roots(fake_hn)["story"]
     fake_hn.kill(story)  # gone from Algolia: items/{id} is a 404
@@ -358,8 +358,7 @@ def test_a_thread_algolia_lacks_is_skipped_with_a_warning(fake_hn: RunningFakeHN
 
     async def run() -> list[Any]:
         async with HNClient(fake_hn.api_url, fake_hn.search_url, "sentpipe-tests") as client:
-            budget = _Budget(client, None, None)
-            return [r async for r in _threads(client, [f"hn_{story}"], budget, result)]
+            return [r async for r in _threads(client, [f"hn_{story}"], result)]
 
     assert asyncio.run(run()) == []
     assert result.errors == [] and len(result.warnings) == 1
@@ -367,9 +366,6 @@ def test_a_thread_algolia_lacks_is_skipped_with_a_warning(fake_hn: RunningFakeHN
     assert fake_hn.count(route="algolia_item", status=404) == 1
 
 
-# HNClient's backoff (`client._wait`) passes tenacity 9's deprecated `initial`: a warning
-# only, but this suite turns warnings into errors (reported; the client is not ours)
-@pytest.mark.filterwarnings("ignore:The 'initial' parameter is deprecated:DeprecationWarning")
 def test_an_unreachable_api_exits_3_and_records_nothing(
     fake_hn: RunningFakeHN, tmp_path: Path
 ) -> None:

@@ -11,8 +11,9 @@ rules (`sources.hackernews.refresh.RULES`); this module only asks.
   new comments are stored, rows already stored are duplicates. A thread Algolia does
   not have (404: a dead story) is skipped with a warning.
 - `--max-requests` counts every request the client made (each try of a retried one);
-  `--max-requests` and `--max-duration` stop cleanly (`OutOfBudget`), between batches
-  and before each thread.
+  `--max-requests` and `--max-duration` are the client's own bounds (`HNClient`,
+  `HNBudget`): the requests past them are not sent, what was read is recorded, and the
+  run stops cleanly.
 - An item whose request fails after the client's retries is one run error (exit 1) and
   stays due; a connection failure (no answer at all) ends the run as unreachable
   (exit 3).
@@ -23,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,40 +44,14 @@ if TYPE_CHECKING:
     from sentiment_pipeline.refresh.store import DueItem, RefreshStore
     from sentiment_pipeline.sources.hackernews.client import HNClient
 
-__all__ = ["BATCH", "DRIVER", "HNDriver", "OutOfBudget", "item_number"]
+__all__ = ["BATCH", "DRIVER", "HNDriver", "item_number"]
 
 BATCH = 100  # item requests in flight together: one answer of the reading loop
-
-
-class OutOfBudget(Exception):
-    """The run reached `--max-requests` or `--max-duration` (a clean stop)."""
 
 
 def item_number(event_id: str) -> int:
     """The HN item id of the event id `hn_<id>` (`payload.event_id` backwards)."""
     return int(event_id.removeprefix("hn_"))
-
-
-@dataclass
-class _Budget:
-    """`--max-requests` over every request `client` made, and `--max-duration` as a
-    `time.monotonic()` deadline (None: unbounded)."""
-
-    client: HNClient
-    max_requests: int | None
-    deadline: float | None
-
-    def allow(self, wanted: int) -> int:
-        """How many of `wanted` requests may go now (at least one); raises
-        `OutOfBudget` when none may."""
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            raise OutOfBudget("reached --max-duration")
-        if self.max_requests is None:
-            return wanted
-        left = self.max_requests - sum(self.client.requests.values())
-        if left <= 0:
-            raise OutOfBudget(f"reached --max-requests {self.max_requests}")
-        return min(wanted, left)
 
 
 def _unreachable(error: Exception) -> Exception:
@@ -89,23 +63,26 @@ def _unreachable(error: Exception) -> Exception:
 
 
 async def _items(
-    client: HNClient, names: Sequence[str], budget: _Budget, result: RefreshResult
+    client: HNClient, names: Sequence[str], result: RefreshResult
 ) -> AsyncGenerator[tuple[list[str], dict[str, Any]], None]:
     """`(asked, found)` per batch of `BATCH` event ids: the ids read and their Firebase
     items (an id whose answer was `null` is asked, not found). A failed item is one
-    run error and not asked (it stays due)."""
-    from sentiment_pipeline.sources.hackernews.client import HNError
+    run error and not asked (it stays due). Past the client's bounds the batch's
+    answers are handed on, then its `HNBudget` raised."""
+    from sentiment_pipeline.sources.hackernews.client import HNBudget, HNError
 
     for start in range(0, len(names), BATCH):
-        chunk = list(names[start : start + BATCH])
-        allowed = budget.allow(len(chunk))
-        going = chunk[:allowed]
+        going = list(names[start : start + BATCH])
         answers = await asyncio.gather(
             *(client.item(item_number(name)) for name in going), return_exceptions=True
         )
         asked: list[str] = []
         found: dict[str, Any] = {}
+        spent: HNBudget | None = None
         for name, answer in zip(going, answers, strict=True):
+            if isinstance(answer, HNBudget):  # not sent: it stays due
+                spent = answer
+                continue
             if isinstance(answer, HNError) and answer.status is None:
                 raise _unreachable(answer) from answer
             if isinstance(answer, HNError):
@@ -117,12 +94,12 @@ async def _items(
             if answer is not None:
                 found[name] = answer
         yield asked, found
-        if allowed < len(chunk):
-            budget.allow(len(chunk) - allowed)  # raises OutOfBudget
+        if spent is not None:
+            raise spent
 
 
 async def _threads(
-    client: HNClient, grown: Sequence[str], budget: _Budget, result: RefreshResult
+    client: HNClient, grown: Sequence[str], result: RefreshResult
 ) -> AsyncIterator[Any]:
     """The records of the grown stories' threads (Algolia `items/{id}`, flattened by
     `algolia_records`), one thread after the other; a 404 is a warning."""
@@ -130,7 +107,6 @@ async def _threads(
     from sentiment_pipeline.sources.hackernews.payload import algolia_records
 
     for name in grown:
-        budget.allow(1)
         try:
             tree = await client.thread(item_number(name))
         except HNError as error:
@@ -179,7 +155,7 @@ class HNDriver:
         """Re-read `due` (each item once, every stored row observed), then the grown
         stories' threads into the sinks of `job`."""
         from sentiment_pipeline.sources import source_spec
-        from sentiment_pipeline.sources.hackernews.client import HNClient
+        from sentiment_pipeline.sources.hackernews.client import HNBudget, HNClient
         from sentiment_pipeline.sources.hackernews.settings import user_agent
 
         report = result.report
@@ -189,17 +165,23 @@ class HNDriver:
         visit = _Visit(  # route None: the client counts the requests
             settings, store, result, rows, observed_at=options.now, source=spec, route=None
         )
-        api = (settings.hn_api_url, settings.hn_search_url, user_agent(settings))
-        async with HNClient(*api) as client:
-            budget = _Budget(client, options.max_requests, deadline)
+        client = HNClient(
+            settings.hn_api_url,
+            settings.hn_search_url,
+            user_agent(settings),
+            per_hour=settings.hn_requests_per_hour,
+            max_requests=options.max_requests,
+            deadline=deadline,
+        )
+        async with client:
             try:
-                answers = _items(client, list(rows), budget, result)
-                await _read(visit, answers, on_progress, stop, (OutOfBudget,))
+                answers = _items(client, list(rows), result)
+                await _read(visit, answers, on_progress, stop, (HNBudget,))
                 grown = [name for names in visit.grown.values() for name in names]
                 report.grown = len(grown)
                 if grown and not result.stopped_early:
-                    records = _threads(client, grown, budget, result)
-                    await job.run(stopping(records, result, (OutOfBudget,)), result=result)
+                    records = _threads(client, grown, result)
+                    await job.run(stopping(records, result, (HNBudget,)), result=result)
             finally:
                 report.requests["item"] = client.requests["item"]
                 report.requests["thread"] = client.requests["thread"]
