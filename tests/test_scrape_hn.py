@@ -359,6 +359,10 @@ def test_a_null_item_and_a_dead_story_in_a_list(
     rows = stored(settings)
     assert "hn_1" not in rows
     assert rows[f"hn_{dead.id}"].payload["dead"] is True
+    # the default policy (redact): the dead story is stored without its content
+    assert rows[f"hn_{dead.id}"].payload["by"] == "" and not rows[f"hn_{dead.id}"].payload.get(
+        "title"
+    )
     replies = {
         f"hn_{i.id}" for i in items(fake).values() if i.story_id == dead.id and i.id != dead.id
     }
@@ -367,6 +371,51 @@ def test_a_null_item_and_a_dead_story_in_a_list(
     # from the Firebase API: the null item, the dead story and its replies
     assert result.report.targets["list:new"].items == fake.count(route="item")
     assert fake.count(route="item") == len(replies) + 2
+
+
+def test_deleted_content_keep_stores_a_dead_story_as_sent(
+    fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = fakes()
+    dead = next(i for i in items(fake).values() if i.is_root and i.dead and i.title)
+    _with_list(fake, monkeypatch, dead.id)
+    settings = hn_settings(fake, tmp_path, deleted_content="keep")
+    assert run(settings, "new").exit_code == ExitCode.OK
+    payload = stored(settings)[f"hn_{dead.id}"].payload
+    assert payload["dead"] is True and payload["title"] == dead.title and payload["by"]
+
+
+def test_a_small_request_budget_still_makes_progress(fakes: Fakes, tmp_path: Path) -> None:
+    """Every thread a bounded run fetched is stored: runs of 3 requests (the list and 2
+    threads) walk the whole list, never fetching a stored story again."""
+    fake = fakes(stories=12)
+    reference = hn_settings(fake, tmp_path / "reference")
+    assert run(reference, "new").exit_code == ExitCode.OK
+    fake.clear_log()
+    settings = hn_settings(fake, tmp_path / "bounded")
+    for _ in range(20):
+        before = fake.count(route="algolia_item")
+        result = run(settings, "new", max_requests=3)
+        threads = fake.count(route="algolia_item") - before
+        assert result.report.targets["list:new"].threads == threads
+        if not result.stopped_early:
+            break
+        assert threads == 2 and result.inserted > 0  # each bounded run stores its threads
+    assert set(stored(settings)) == set(stored(reference))
+    asked = [e["path"] for e in fake.request_log if e["route"] == "algolia_item"]
+    assert len(asked) == len(set(asked))  # no thread read twice
+
+
+def test_since_later_than_the_mark_is_a_lower_bound(fakes: Fakes, tmp_path: Path) -> None:
+    fake = fakes(stories=30, mention_share=0.5)
+    settings = hn_settings(fake, tmp_path, f'tofu="{MENTION}"')
+    assert run(settings, topics_only=True).exit_code == ExitCode.OK
+    fake.clear_log()
+    later = datetime.fromtimestamp(NOW + 86400, UTC)  # after every item
+    result = run(settings, topics_only=True, since=later)
+    assert result.exit_code == ExitCode.OK and result.report.targets["topic:tofu"].hits == 0
+    (search,) = search_requests(fake)
+    assert f"created_at_i>={int(later.timestamp())}" in search["numericFilters"]
 
 
 def test_a_thread_of_5000_comments_is_stored_whole(fakes: Fakes, tmp_path: Path) -> None:

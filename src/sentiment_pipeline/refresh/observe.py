@@ -188,9 +188,4 @@ def observe(
 def redact_payload(payload: Mapping[str, Any], source: SourceSpec | None = None) -> dict[str, Any]:
     """A copy without the text, URLs, media and author fields (blank strings or null):
     the source's `redact_keys` and `redact_prefixes`; ids, times, groups and counts stay."""
-    rules = rules_of(source)
-    out = dict(payload)
-    for key, value in payload.items():
-        if key in rules.redact_keys or key.startswith(rules.redact_prefixes):
-            out[key] = "" if isinstance(value, str) else None
-    return out
+    return rules_of(source).redact(payload)

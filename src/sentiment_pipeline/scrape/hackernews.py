@@ -198,6 +198,7 @@ async def scrape_hn_async(
                     marks,
                     _known(databases[0] if databases else None),
                     progress,
+                    redact=settings.deleted_content == "redact",
                 )
                 durable = Durable()
                 await job.run(

@@ -122,6 +122,16 @@ class RefreshRules:
     ratio_key: str | None = None
     grows: frozenset[str] = frozenset()
 
+    def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of `payload` with the `redact_keys` and the keys starting with a
+        `redact_prefixes` blanked (a string becomes "", any other value null); ids,
+        times, groups and counts stay. Idempotent."""
+        out = dict(payload)
+        for key, value in payload.items():
+            if key in self.redact_keys or key.startswith(self.redact_prefixes):
+                out[key] = "" if isinstance(value, str) else None
+        return out
+
 
 @dataclass(frozen=True)
 class SourceSpec:

@@ -36,6 +36,7 @@ from sentiment_pipeline.sources.hackernews.payload import (
     event_id,
     firebase_record,
 )
+from sentiment_pipeline.sources.hackernews.refresh import RULES
 from sentiment_pipeline.sources.hackernews.search import HIT_CAP, AlgoliaSearch, topic_search
 from sentiment_pipeline.sources.topic import Topic
 
@@ -192,8 +193,10 @@ class _Walk:
         marks: dict[str, datetime],
         known: Known,
         on_progress: Callable[[HNReport], None] | None,
+        redact: bool,
     ) -> None:
         self.client = client
+        self.redact = redact
         self.options = options
         self.report = report
         self.marks = marks
@@ -235,14 +238,15 @@ class _Walk:
             self.on_progress(self.report)
 
     def _floor(self, target: HNTarget) -> int | None:
-        """The oldest creation time (epoch seconds) the target's search goes back to."""
-        floors = []
+        """The oldest creation time (epoch seconds) the target's search goes back to:
+        `--since` (a backfill, or a later start: nothing older), else the mark less the
+        overlap, else None (a first run: the newest page)."""
         if self.options.since is not None:
-            floors.append(_epoch(self.options.since))
+            return _epoch(self.options.since)
         mark = self.marks.get(target.name)
         if mark is not None:
-            floors.append(_epoch(mark - timedelta(seconds=self.options.overlap_seconds)))
-        return min(floors) if floors else None
+            return _epoch(mark - timedelta(seconds=self.options.overlap_seconds))
+        return None
 
     async def _target(
         self, target: HNTarget, stats: TargetStats, newest: list[int]
@@ -326,11 +330,10 @@ class _Walk:
             item = await self.client.item(ident)
             stats.items += 1
             if item is not None:  # gone since it was indexed: nothing to store
-                record = firebase_record(
-                    item, self.kinds.get(story) if isinstance(story, int) else None
-                )
+                kind = self.kinds.get(story) if isinstance(story, int) else None
+                record = firebase_record(item, kind)
                 _count(record, stats)
-                yield record
+                yield self._kept(record)
 
     async def _stories(
         self, ids: Sequence[int], stats: TargetStats, newest: list[int]
@@ -349,25 +352,52 @@ class _Walk:
         self, ids: Sequence[int], stats: TargetStats, newest: list[int]
     ) -> AsyncIterator[Record]:
         """Each story whole (`items/{id}`, a few in flight; Firebase for those Algolia
-        lacks), in the order of `ids`."""
+        lacks), in the order of `ids`, each handed on as soon as it and the ones before
+        it came: a stop keeps every thread read. A bound reached (`HNBudget`) is raised
+        after the threads before it."""
         step = max(1, self.options.threads_in_flight)
         for start in range(0, len(ids), step):
             chunk = ids[start : start + step]
-            trees = await asyncio.gather(*(self.client.thread(i) for i in chunk))
-            stats.threads += len(chunk)
-            for ident, tree in zip(chunk, trees, strict=True):
-                self.read.add(ident)
-                records = algolia_records(tree) if tree is not None else None
-                if records is None:
-                    records = [r async for r in self._firebase(ident, stats)]
-                if records and isinstance(records[0], dict):
-                    self.kinds[ident] = records[0]["source_id"]
-                for record in records:
-                    if isinstance(record, dict):
-                        self.items.add(int(record["id"].removeprefix("hn_")))
-                    _count(record, stats)
-                    yield record
+            tasks = [asyncio.ensure_future(self.client.thread(i)) for i in chunk]
+            try:
+                for ident, task in zip(chunk, tasks, strict=True):
+                    tree = await task
+                    stats.threads += 1
+                    async for record in self._story(ident, tree, stats):
+                        yield record
+            finally:
+                for task in tasks:  # a stop or a failure: the rest are not wanted
+                    task.cancel()
+                    task.add_done_callback(_quiet)
             self._count_requests()
+
+    async def _story(
+        self, ident: int, tree: dict[str, Any] | None, stats: TargetStats
+    ) -> AsyncIterator[Record]:
+        """The records of story `ident` from its thread (None: Algolia lacks it, so
+        through the Firebase API), counted; each as it may be stored (`_kept`)."""
+        self.read.add(ident)
+        records = algolia_records(tree) if tree is not None else None
+        if records is None:
+            records = [r async for r in self._firebase(ident, stats)]
+        if records and isinstance(records[0], dict):
+            self.kinds[ident] = records[0]["source_id"]
+        for record in records:
+            if isinstance(record, dict):
+                self.items.add(int(record["id"].removeprefix("hn_")))
+            _count(record, stats)
+            yield self._kept(record)
+
+    def _kept(self, record: Record) -> Record:
+        """`record` as it may be stored: with the redact policy, a deleted or dead item
+        (HN's flags, `refresh.RULES.state_of`) has its content blanked at once, as
+        `refresh hn` would blank it (docs/hackernews.md, "Refresh")."""
+        if not self.redact or isinstance(record, Rejected):
+            return record
+        payload = record["payload"]
+        if not isinstance(payload, dict) or RULES.state_of(payload) is None:
+            return record
+        return {**record, "payload": RULES.redact(payload)}
 
     async def _firebase(self, ident: int, stats: TargetStats) -> AsyncIterator[Record]:
         """Story `ident` and its replies through the Firebase API (breadth first, at
@@ -395,6 +425,12 @@ class _Walk:
                 f"story {root.get('id')}: Algolia lacks it; {FIREBASE_WALK:,} items read "
                 f"through the Firebase API, {len(pending):,} replies left"
             )
+
+
+def _quiet(task: asyncio.Future[Any]) -> None:
+    """Take a cancelled or failed task's outcome, so asyncio does not log it."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _kids(item: dict[str, Any]) -> Iterable[int]:
@@ -431,12 +467,15 @@ async def hn_records(
     marks: dict[str, datetime],
     known: Known,
     on_progress: Callable[[HNReport], None] | None = None,
+    *,
+    redact: bool = True,
 ) -> AsyncIterator[Record]:
     """The event records (and `Rejected` items) of one run over `targets` (module
     docstring), through `client`. `marks`: each target's stored mark (target name ->
     newest item time); `known(ids)`: which of these event ids are stored. Fills
     `report` as it goes (`on_progress(report)` after each page of threads); raises
-    nothing for a target's failure (`report.failures`)."""
-    walk = _Walk(client, options, report, marks, known, on_progress)
+    nothing for a target's failure (`report.failures`). `redact`: the deleted-content
+    policy is `redact` (deleted and dead items are stored blanked)."""
+    walk = _Walk(client, options, report, marks, known, on_progress, redact)
     async for record in walk.records(targets):
         yield record
