@@ -528,6 +528,27 @@ def test_topics_link_the_items_that_mention_them(fakes: Fakes, tmp_path: Path) -
     assert by_post
 
 
+def test_topics_match_links_stored_hn_events_as_the_scrape_does(
+    fakes: Fakes, tmp_path: Path
+) -> None:
+    """Links made later by `topics match` over stored HN events (by text and, for a
+    comment, by its story) are the links a scrape with the topic made as it stored."""
+    from sentiment_pipeline.sources.topic import topics_from
+    from sentiment_pipeline.topics.match import match_topics
+
+    fake = fakes(stories=30, mention_share=0.2)
+    live = hn_settings(fake, tmp_path / "live", f'tofu="{MENTION}"')
+    assert run(live, "new").exit_code == ExitCode.OK
+    later = hn_settings(fake, tmp_path / "later")
+    assert run(later, "new").exit_code == ExitCode.OK
+    assert linked(db_url(later)) == set()
+    match_topics(later.database, topics_from(live.topics))
+    common = set(stored(later))  # the live run's topic search stored more threads
+    expected = {link for link in linked(db_url(live)) if link[0] in common}
+    assert linked(db_url(later)) == expected
+    assert {via for _, _, via in expected} == {"text", "post"}
+
+
 # --- the CLI --------------------------------------------------------------------------
 
 

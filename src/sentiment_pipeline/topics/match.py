@@ -241,13 +241,13 @@ def _relink(
             by_post[item.id] = own[item.id] = names
     for ident, names in by_post.items():
         known.setdefault(ident, set()).update(names)
-    reply_type = tagger.reply_type
+    reply_type, post_of = tagger.reply_type, tagger.post_of
     children = [  # only the replies to a linked post: most posts are not
-        Reply(
-            Item(row[0], _moment(row[1]), row[2], row[3], row[4], {}), row[6], own.get(row[0], ())
-        )
+        Reply(Item(row[0], _moment(row[1]), row[2], row[3], row[4], {}), post, own.get(row[0], ()))
         for row in rows
-        if row[6] in known and row[4] == reply_type(row[2])
+        if row[6] is not None
+        and row[4] == reply_type(row[2])
+        and (post := post_of(row[2], row[6])) in known
     ]
 
     def linked(ids: Collection[str]) -> dict[str, set[str]]:

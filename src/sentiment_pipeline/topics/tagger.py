@@ -198,6 +198,12 @@ class Tagger:
         rules = self._sources.get(source) or self._rules(source)
         return rules.child_type if rules.link_key is not None else None
 
+    def post_of(self, source: str, value: object) -> str | None:
+        """The event id of the post a reply of `source` names by `value` (its payload's
+        link key: Reddit's `link_id` as it is, HN's `story_id` as `hn_<id>`), or None."""
+        rules = self._rules(source)
+        return None if rules.post_id is None else rules.post_id(value)
+
     def text_topics(self, event: Event) -> list[str]:
         """The topics `event` belongs to by its own text, in topic order."""
         scoped = self._in_scope(event.source, event.source_id)
@@ -227,12 +233,8 @@ class Tagger:
                 found.extend(Link(event.id, event.occurred_at, name, "text") for name in names)
                 by_post[event.id] = names
             if self.replies(event.source, event.event_type):
-                rules = self._rules(event.source)
-                post = (
-                    None
-                    if rules.post_id is None
-                    else rules.post_id(event.payload.get(rules.link_key or ""))
-                )
+                key = self._rules(event.source).link_key or ""
+                post = self.post_of(event.source, event.payload.get(key))
                 if post:
                     children.append(Reply(event, post, names))
         found.extend(self.post_links(children, by_post, post_topics))
