@@ -108,8 +108,21 @@ def test_a_client_error_is_not_retried() -> None:
     async def call(client: HNClient) -> Any:
         return await client.item(1)
 
-    with pytest.raises(HNError, match=r"^item: HTTP 403$"):
+    with pytest.raises(
+        HNError, match=r"^item: HTTP 403 from http://127\.0\.0\.1:\d+/v0/item/1\.json$"
+    ):
         asyncio.run(_serve({"/v0/item/{ident}.json": item}, call))
+
+
+def test_a_404_for_a_list_points_at_the_base_url_setting() -> None:
+    async def call(client: HNClient) -> Any:
+        return await client.story_ids("top")
+
+    with pytest.raises(
+        HNError,
+        match=r"list: HTTP 404 from .*/v0/topstories\.json \(is SENTPIPE_HN_API_URL the API's base",
+    ):
+        asyncio.run(_serve({}, call))
 
 
 def test_an_unknown_list_is_refused() -> None:

@@ -31,7 +31,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="sentpipe",
     cls=SentpipeGroup,
-    help="Collect Reddit posts and comments into TimescaleDB and CSV for research.",
+    help="Collect Reddit and Hacker News posts and comments into TimescaleDB and CSV for research.",
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help: rich help costs ~170 ms per start
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -81,7 +81,7 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Collect Reddit posts and comments into TimescaleDB and CSV for research."""
+    """Collect Reddit and Hacker News posts and comments into TimescaleDB and CSV for research."""
     from sentiment_pipeline.cli.console import setup_logging
 
     state = get_state(ctx)

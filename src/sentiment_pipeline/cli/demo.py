@@ -67,6 +67,9 @@ def demo(
         *hn_lines,
         f"CSV files under {outcome.csv_dir}",
         "Run `sentpipe demo` again: it is incremental, so it finds nothing new.",
+        "These events are generated, not real: before collecting for real, give the demo "
+        "its own SENTPIPE_DATA_DIR, or remove the data dir's sentpipe.db and csv/ "
+        "(docs/cli.md, `sentpipe demo`).",
     ]
     if is_terminal():
         out_console.print("\n".join(summary))

@@ -15,7 +15,7 @@ from sentiment_pipeline.cli.state import settings_from
 from sentiment_pipeline.cli.topic_options import TopicNames, Via, ViaOption
 
 app = typer.Typer(
-    help="Score stored events (VADER) and report per-subreddit sentiment.",
+    help="Score stored events (VADER) and report sentiment per subreddit, HN story kind or topic.",
     no_args_is_help=True,
 )
 

@@ -54,7 +54,9 @@ class FakeHNConfig:
     mention_share: float = 0.1
     now: int | None = None
     span_seconds: int = 7 * 86400
-    first_id: int = 40_000_000
+    # far past any real HN item (about 46 million in 2026): the fake's items never share
+    # an id with a real one, so a database that held fake items skips no real story
+    first_id: int = 9_000_000_000
     live_stories_per_hour: float = 0.0
     live_comments_per_hour: float = 0.0
     live_votes_per_hour: float = 0.0

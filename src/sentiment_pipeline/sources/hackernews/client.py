@@ -212,8 +212,22 @@ class HNClient:
                 if response.status == 404 and missing_ok:
                     return None
                 if response.status >= 400:
-                    raise HNError(route, response.status, f"{route}: HTTP {response.status}")
+                    raise HNError(route, response.status, _refusal(route, response.status, url))
                 return await response.json(content_type=None)
+
+
+def _refusal(route: str, status: int, url: str) -> str:
+    """The one-line reason of a refused request; a 404 where every API has the route
+    points at the base URL settings (a base without `/v0` or `/api/v1`)."""
+    reason = f"{route}: HTTP {status} from {url}"
+    if status == 404:
+        setting = (
+            "SENTPIPE_HN_SEARCH_URL"
+            if "/items/" in url or "search" in url
+            else ("SENTPIPE_HN_API_URL")
+        )
+        reason += f" (is {setting} the API's base, e.g. ending in /v0 or /api/v1?)"
+    return reason
 
 
 def _wait(state: Any) -> float:
