@@ -223,7 +223,9 @@ def test_filters_at_utc_day_boundaries(any_db_url: str) -> None:
     ]
     assert ids(export_bytes(db, limit=2)) == ["t3_a", "t1_b"]
     assert count_events(db, EventFilter(source_ids=("stocks", "wsb"))) == 4
-    assert count_events(db, EventFilter(sources=("other",))) == 0
+    assert count_events(db, EventFilter(sources=("hackernews",))) == 0  # none stored yet
+    with pytest.raises(ConfigError, match="'other' names no registered or stored source"):
+        count_events(db, EventFilter(sources=("other",)))
 
 
 def test_empty_database_gives_the_header(any_db_url: str) -> None:

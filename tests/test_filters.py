@@ -14,9 +14,11 @@ import io
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,11 +26,13 @@ from hypothesis import strategies as st
 from sentiment_pipeline.db.filters import (
     EventFilter,
     SourceIdMatch,
+    check_sources,
     source_id_sql,
     subreddit_key,
     where_sql,
 )
 from sentiment_pipeline.db.url import parse_database_url
+from sentiment_pipeline.errors import ConfigError
 from tests.fixtures.cli import invoke
 
 SPELLINGS = ["Python", "r/Python", "/r/Python", " python ", "PYTHON", "python", "r/pYtHoN"]
@@ -268,3 +272,126 @@ def test_stored_names_need_no_rewriting() -> None:
     clause, params = source_id_sql("?", ["Python", "my-feed"])
     assert clause.count("source = 'reddit'") == 1
     assert params == ["python", "my-feed", "Python", "my-feed"]
+
+
+# --- --source: a name that is neither registered nor stored is an error ------------------
+
+
+def test_source_filter_refuses_a_name_of_no_source(any_db_url: str, tmp_path: Path) -> None:
+    """`--source hn` (as in `scrape hn`) named nothing stored and exported 0 rows with
+    exit 0; now it is exit 2 with one line that says what to type. A stored generic
+    source passes, a registered one with no rows yet gives 0 rows, and a name differing
+    only in case is the stored one (docs/export.md)."""
+    lines = [_record(1, "Python"), _record(2, "Python", source="forum")]
+    lines.append(_record(3, "story", source="hackernews"))
+    env = _loaded(any_db_url, tmp_path, lines)
+    for args in (("export", "csv", "-o", "-"), ("sentiment", "report")):
+        for typed in ("hn", "HN"):
+            refused = invoke(*args, "--source", "reddit", "--source", typed, env=env)
+            assert refused.exit_code == 2, refused.output
+            assert refused.stdout == ""
+            error = refused.stderr.strip()
+            assert "\n" not in error
+            assert repr(typed) in error and "Did you mean hackernews?" in error
+            assert "forum, hackernews, reddit" in error  # stored and registered names
+        typo = invoke(*args, "--source", "redit", env=env)
+        assert typo.exit_code == 2 and "Did you mean reddit?" in typo.stderr
+    assert [r["id"] for r in _exported(env, "--source", "forum")] == ["t3_f2"]
+    assert [r["id"] for r in _exported(env, "--source", "HackerNews")] == ["t3_f3"]
+    assert [r["source"] for r in _exported(env, "--source", " Forum ")] == ["forum"]
+
+
+def test_source_filter_passes_a_registered_source_with_no_rows(
+    any_db_url: str, tmp_path: Path
+) -> None:
+    """A registered source with nothing stored yet (the first scrape is still to come)
+    is no error: 0 rows, exit 0."""
+    env = _loaded(any_db_url, tmp_path, [_record(1, "Python", source="forum")])
+    assert _exported(env, "--source", "reddit", "--source", "hackernews") == []
+    nothing = invoke("sentiment", "report", "--source", "hackernews", env=env)
+    assert nothing.exit_code == 0 and "No scores" in nothing.stdout
+
+
+def test_sentiment_report_filters_by_source(any_db_url: str, tmp_path: Path) -> None:
+    """`sentiment report --source`: HN story kinds and subreddit names share the source-id
+    namespace, so `--subreddit ask` alone would mix r/ask with Ask HN."""
+    lines = [_record(1, "ask"), _record(2, "ask", source="hackernews")]
+    lines += [_record(3, "story", source="hackernews"), _record(4, "ask", source="forum")]
+    env = _loaded(any_db_url, tmp_path, lines)
+    assert _json("sentiment", "score", env=env)["scored"] == 4
+
+    def groups(*args: str) -> list[tuple[str, str, int]]:
+        report = _json("sentiment", "report", *args, env=env)
+        return [(r["source"], r["source_id"], r["events"]) for r in report["rows"]]
+
+    assert groups("--subreddit", "ask") == [
+        ("forum", "ask", 1),
+        ("hackernews", "ask", 1),
+        ("reddit", "ask", 1),
+    ]
+    assert groups("--source", "hackernews") == [
+        ("hackernews", "ask", 1),
+        ("hackernews", "story", 1),
+    ]
+    assert groups("--source", "HackerNews", "--subreddit", "ask") == [("hackernews", "ask", 1)]
+    assert groups("--source", "forum", "--source", "reddit") == [
+        ("forum", "ask", 1),
+        ("reddit", "ask", 1),
+    ]
+    report = _json("sentiment", "report", "--source", "HackerNews", env=env)
+    assert report["filters"]["sources"] == ["hackernews"]  # as stored
+    assert _json("sentiment", "report", env=env)["filters"]["sources"] == []
+
+
+class _Stored:
+    """A `Rows` over a fixed set of stored source names, answering the two queries
+    `check_sources` runs (the probe, the listing), counting them."""
+
+    def __init__(self, stored: set[str]) -> None:
+        self.stored = stored
+        self.queries: list[str] = []
+
+    def __call__(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        self.queries.append(sql)
+        if params:  # the probe: is this name stored?
+            return [(1,)] if params[0] in self.stored else []
+        return [(name,) for name in sorted(self.stored)]
+
+
+SOURCE_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+
+
+@given(
+    typed=st.one_of(SOURCE_TEXT, st.sampled_from(["hn", "HN", "Reddit", " forum", "FORUM"])),
+    stored=st.sets(st.sampled_from(["forum", "Forum", "rss", "hackernews"]), max_size=3),
+)
+def test_check_sources_keeps_only_names_of_sources(typed: str, stored: set[str]) -> None:
+    """Any value either comes back as a registered or stored name (itself, or the one
+    name equal to it ignoring case and blanks), or is a one-line ConfigError naming it."""
+    rows = _Stored(stored)
+    names = {"hackernews", "reddit", *stored}
+    try:
+        (got,) = check_sources([typed], "sqlite", rows)
+    except ConfigError as error:
+        line = error.one_line()
+        assert repr(typed) in line and "Give one of" in line
+        assert [n for n in names if n.lower() == typed.strip().lower()] != [typed.strip()]
+        return
+    assert got in names
+    assert got == typed or got.lower() == typed.strip().lower()
+
+
+def test_check_sources_asks_the_database_only_when_needed() -> None:
+    """A built-in name needs no query; a stored one one probe; only a miss lists names."""
+    rows = _Stored({"forum"})
+    assert check_sources(["reddit", "hackernews", "reddit"], "postgresql", rows) == (
+        "reddit",
+        "hackernews",
+    )
+    assert rows.queries == []
+    assert check_sources(["forum"], "postgresql", rows) == ("forum",)
+    assert rows.queries == ["SELECT 1 FROM raw_events WHERE source = %s LIMIT 1"]
+    assert check_sources(["HackerNews", "hackernews"], "sqlite", rows) == ("hackernews",)
+    with pytest.raises(ConfigError) as ambiguous:
+        check_sources(["FORUM"], "sqlite", _Stored({"forum", "Forum"}))
+    assert "Did you mean Forum or forum?" in ambiguous.value.one_line()

@@ -71,7 +71,12 @@ def csv(
         ),
     ] = Layout.single,
     source: Annotated[
-        list[str] | None, typer.Option(metavar="SOURCE", help="Only this source (repeatable).")
+        list[str] | None,
+        typer.Option(
+            metavar="SOURCE",
+            help="Only this source, e.g. reddit or hackernews (repeatable; a name neither "
+            "registered nor stored is an error).",
+        ),
     ] = None,
     source_id: Annotated[
         list[str] | None,

@@ -215,6 +215,14 @@ def report(
     ctx: typer.Context,
     model: Model = "vader",
     bucket: Annotated[str, typer.Option(metavar="[1h|1d|7d]", help="Bucket width (UTC).")] = "1d",
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="SOURCE",
+            help="Only this source, e.g. reddit or hackernews (repeatable; a name neither "
+            "registered nor stored is an error).",
+        ),
+    ] = None,
     subreddit: Subreddits = None,
     since: Since = None,
     until: Until = None,
@@ -262,6 +270,7 @@ def report(
         topics=tuple(topic or ()),
         via=via.value,
         by=tuple(b.value for b in by or [By.subreddit]),
+        sources=tuple(source or ()),
     )
     if plot is not None:
         from sentiment_pipeline.sentiment.plot import plot_report

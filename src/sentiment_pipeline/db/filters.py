@@ -13,6 +13,12 @@ way people write it (`Python`, `r/Python`, `/r/Python`, ` python ` all match the
 `python`, see `subreddit_key`; any other value matches in any case); on any other
 source's rows it matches as given.
 
+A source filter (`--source`) names sources as stored (`reddit`, `hackernews`, or any name
+`ingest ndjson` stored): `check_sources` refuses a value that is neither registered nor
+stored (ConfigError, with a did-you-mean: `hn` -> `hackernews`), since a filter naming no
+source would export nothing and look like success. A value that differs from one
+registered or stored name only in case is that name (`HackerNews` is `hackernews`).
+
 A topic filter (`--topic`, `--via`) keeps the events linked to one of the named topics
 in `event_topics` (migration 0005): `via="any"` counts links by the event's own text and
 by its post, `via="text"` only the first. A name that no link has simply matches nothing.
@@ -20,7 +26,7 @@ by its post, `via="text"` only the first. A name that no link has simply matches
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -30,10 +36,13 @@ from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.timeparse import storage_text
 
 __all__ = [
+    "SOURCE_ALIASES",
     "VIAS",
     "Dialect",
     "EventFilter",
+    "Rows",
     "SourceIdMatch",
+    "check_sources",
     "check_via",
     "link_sql",
     "source_id_sql",
@@ -48,6 +57,11 @@ __all__ = [
 Dialect = Literal["postgresql", "sqlite"]
 # which topic links count: `any` (by the event's own text or by its post), `text` (own text)
 VIAS = ("any", "text")
+# names people type for a source (the CLI's command names: `scrape hn`), only suggested
+SOURCE_ALIASES = {"hn": "hackernews"}
+# runs a query (positional parameters) and returns its rows: `db.connect.Reader.rows`
+Rows = Callable[[str, Sequence[Any]], Sequence[Sequence[Any]]]
+_LISTED_SOURCES = 20  # names an error lists at most
 
 
 @dataclass(frozen=True)
@@ -176,6 +190,76 @@ def source_id_sql(mark: str, values: Sequence[str]) -> tuple[str, list[str]]:
         f"OR (source <> 'reddit' AND {one_of(match.others)}))"
     )
     return clause, [*match.reddit, *match.others]
+
+
+def check_sources(values: Sequence[str], dialect: Dialect, rows: Rows) -> tuple[str, ...]:
+    """The `--source` values as stored, each once, in order. A value that is a registered
+    source (`sources.source_names`) or is stored in raw_events (one `LIMIT 1` probe of the
+    (source, source_id) index) passes as given; else it becomes the one registered or
+    stored name it equals ignoring case and surrounding blanks. Raises `ConfigError` for
+    any other value, with a did-you-mean and the names to give: a filter that names no
+    source matches nothing, and an empty export reads as success."""
+    from sentiment_pipeline.sources import BUILTIN_SOURCES
+
+    mark = "%s" if dialect == "postgresql" else "?"
+    probe = f"SELECT 1 FROM raw_events WHERE source = {mark} LIMIT 1"
+    names: dict[str, None] = {}
+    choices: list[str] | None = None  # registered and stored names, read on the first miss
+    for value in values:
+        if value in BUILTIN_SOURCES or rows(probe, [value]):
+            names[value] = None
+            continue
+        if choices is None:
+            choices = _source_choices(rows)
+        names[_resolve_source(value, choices)] = None
+    return tuple(names)
+
+
+def _source_choices(rows: Rows) -> list[str]:
+    """Registered and stored source names, sorted. The stored ones by a loose index scan
+    (one probe of the (source, source_id) index per name, not a scan of every row)."""
+    from sentiment_pipeline.sources import source_names
+
+    stored = rows(
+        "WITH RECURSIVE s(source) AS ("
+        "SELECT (SELECT source FROM raw_events ORDER BY source LIMIT 1) "
+        "UNION ALL SELECT (SELECT r.source FROM raw_events r WHERE r.source > s.source "
+        "ORDER BY r.source LIMIT 1) FROM s WHERE s.source IS NOT NULL) "
+        "SELECT source FROM s WHERE source IS NOT NULL LIMIT 1000",
+        [],
+    )
+    return sorted({*source_names(), *(str(row[0]) for row in stored)})
+
+
+def _resolve_source(value: str, choices: Sequence[str]) -> str:
+    """The one name of `choices` that `value` equals ignoring case and blanks, or
+    `ConfigError` naming `value`, what it may mean and the names to choose from."""
+    key = value.strip().lower()
+    same = [name for name in choices if name.lower() == key]
+    if len(same) == 1:
+        return same[0]
+    guesses = same or _source_guesses(key, choices)
+    listed = ", ".join(choices[:_LISTED_SOURCES])
+    more = len(choices) - _LISTED_SOURCES
+    hint = f"did you mean {' or '.join(guesses)}? " if guesses else ""
+    raise ConfigError(
+        f"--source {value!r} names no registered or stored source",
+        f"{hint}Give one of {listed}" + (f" (and {more} more)" if more > 0 else ""),
+    )
+
+
+def _source_guesses(key: str, choices: Sequence[str]) -> list[str]:
+    """The names `key` (lower case) likely means: its alias (`SOURCE_ALIASES`), a close
+    spelling, or a name it starts (or that starts it)."""
+    from difflib import get_close_matches
+
+    alias = SOURCE_ALIASES.get(key)
+    if alias is not None and alias in choices:
+        return [alias]
+    by_key = {name.lower(): name for name in choices}
+    close = get_close_matches(key, list(by_key), n=2)
+    prefixed = [n for k, n in by_key.items() if key and (k.startswith(key) or key.startswith(k))]
+    return list(dict.fromkeys([by_key[k] for k in close] + prefixed))[:2]
 
 
 def check_via(via: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from sentiment_pipeline.db.connect import Reader, open_reader
 from sentiment_pipeline.db.errors import map_db_error, missing_table
-from sentiment_pipeline.db.filters import Dialect, EventFilter, where_sql
+from sentiment_pipeline.db.filters import Dialect, EventFilter, check_sources, where_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.export.columns import (
@@ -144,6 +144,7 @@ class _Source:
         self._reader = open_reader(url)
         self._prepared = False  # the export session settings, applied before streaming
         self.sentiment_model: str | None = None
+        self._sources: set[str] = set()  # source names `_checked` found registered or stored
         try:
             if url.backend == "sqlite":
                 from sentiment_pipeline.export.sqlite import (
@@ -204,9 +205,15 @@ class _Source:
             raise mapped from error
 
     def _checked(self, where: EventFilter) -> EventFilter:
-        """`where`, unless it filters by topic and there is no event_topics table."""
+        """`where` with its sources as stored (`check_sources`: a source that is neither
+        registered nor stored is a ConfigError); a ConfigError too when it filters by
+        topic and there is no event_topics table."""
         if where.topics and not self.topic_links:
             raise missing_table(self._reader.url, "event_topics")
+        if not set(where.sources) <= self._sources:  # not all checked yet (a file each)
+            sources = check_sources(where.sources, self.dialect, self._reader.rows)
+            self._sources.update(sources)
+            where = dataclasses.replace(where, sources=sources)
         return where
 
     def count(self, where: EventFilter) -> int:

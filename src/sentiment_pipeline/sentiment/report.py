@@ -78,6 +78,7 @@ class SentimentReport:
     topics: tuple[str, ...] = ()  # the topic filter (empty: none)
     via: str = "any"  # which topic links count (db.filters.VIAS)
     by: tuple[str, ...] = ("subreddit",)  # the grouping, a subset of GROUPINGS
+    sources: tuple[str, ...] = ()  # the source filter, as stored (empty: every source)
 
     def by_target(self) -> dict[tuple[str | None, str | None], list[ReportRow]]:
         """The rows per (source, source_id), each list in bucket order."""
@@ -127,6 +128,7 @@ class SentimentReport:
             "filters": {
                 "since": iso(self.since),
                 "until": iso(self.until),
+                "sources": list(self.sources),
                 "source_ids": list(self.source_ids),
                 "topics": list(self.topics),
                 "via": self.via,
@@ -183,11 +185,15 @@ def _check(bucket: str, by: tuple[str, ...]) -> None:
 
 
 def _where(report: SentimentReport, dialect: Dialect) -> tuple[list[str], list[Any]]:
-    """The conditions on the scores `s` (model, source ids, bounds; the topic filter as
-    `db.filters.topic_sql` when not grouped by topic) and their parameters (the model id first)."""
+    """The conditions on the scores `s` (model, sources, source ids, bounds; the topic
+    filter as `db.filters.topic_sql` when not grouped by topic) and their parameters (the
+    model id first)."""
     mark = "%s" if dialect == "postgresql" else "?"
     clauses = [f"s.model = {mark}"]
     params: list[Any] = [report.model]
+    if report.sources:
+        clauses.append(f"s.source IN ({', '.join(mark for _ in report.sources)})")
+        params.extend(report.sources)
     if report.source_ids:
         clause, values = source_id_sql(mark, report.source_ids)
         clauses.append(clause)
@@ -275,13 +281,16 @@ def sentiment_report(
     topics: tuple[str, ...] = (),
     via: str = "any",
     by: tuple[str, ...] = ("subreddit",),
+    sources: tuple[str, ...] = (),
 ) -> SentimentReport:
     """Aggregate `model`'s scores (a registry name like `vader`, or a stored model id like
     `vader-3.3.2`) per group of `by` (GROUPINGS) per bucket, for events linked to one of
-    `topics` (none: every event) by links `via` counts (`any`, `text`). A topic no event
-    is linked to gives no rows. Raises ConfigError for an unknown bucket/model/grouping/via
-    or an unmigrated database, DatabaseUnreachable when the server does not answer."""
-    from sentiment_pipeline.db.filters import check_via
+    `topics` (none: every event) by links `via` counts (`any`, `text`), of `sources`
+    (none: every source; each registered or stored, `db.filters.check_sources`). A topic
+    no event is linked to gives no rows. Raises ConfigError for an unknown
+    bucket/model/grouping/via/source or an unmigrated database, DatabaseUnreachable when
+    the server does not answer."""
+    from sentiment_pipeline.db.filters import check_sources, check_via
     from sentiment_pipeline.sentiment.scorers import SCORERS, model_id_for
 
     _check(bucket, by)
@@ -293,6 +302,11 @@ def sentiment_report(
     store = _store(url)
     try:
         connection = store._conn
+        if sources:
+            with store._guard():
+                report.sources = check_sources(
+                    sources, url.backend, lambda sql, p: connection.execute(sql, p).fetchall()
+                )
         sql, params = report_sql(report, url.backend, _timescale(url, connection))
         with store._guard():  # a missing event_topics reads as "run sentpipe db init"
             rows = connection.execute(sql, params).fetchall()

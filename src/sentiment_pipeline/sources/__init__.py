@@ -42,6 +42,7 @@ __all__ = [
     "generic_text",
     "known_specs",
     "register",
+    "source_names",
     "source_spec",
     "unregister",
 ]
@@ -238,6 +239,13 @@ def source_spec(name: str) -> SourceSpec:
     """The spec of the source stored as `name`: registered, built-in, installed as a
     plug-in, or else the generic rule (`generic_spec`)."""
     return _find(name) or generic_spec(name)
+
+
+def source_names() -> list[str]:
+    """Every registered source name (built-in, registered at run time, installed as a
+    plug-in), sorted, without importing any spec: what a `--source` filter may name
+    besides the sources stored in the database (`db.filters.check_sources`)."""
+    return sorted({*BUILTIN_SOURCES, *_registered, *_plugins()})
 
 
 def known_specs() -> dict[str, SourceSpec]:
