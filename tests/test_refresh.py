@@ -106,6 +106,7 @@ def test_schedule_picks_only_due_items(fake_reddit: RunningFakeReddit, tmp_path:
     engine.dispose()
     result = refresh_reddit(settings, RefreshOptions(dry_run=True))
     assert result.report.due == len(due_1h) + len(due_24h)
+    assert result.report.requests["total"] == result.report.requests["info"] == 1
     assert fake_reddit.count() == 0
     assert young and old
 
@@ -509,3 +510,55 @@ def test_due_items_agree_with_the_schedule_on_every_backend(
     assert [d.id for d in again] == [d.id for d in due if d.id != after.id]
     assert due[0].num_comments is None  # no count stored
     assert again[0].num_comments == 7  # the most comments any revision saw
+
+
+def grown_posts(fake: RunningFakeReddit, url: str) -> dict[str, list[str]]:
+    """Two late comments under each of three stored posts: post -> the new comments."""
+    return {post: fake.grow(post, comments=2) for post in posts_with_comments(url)[:3]}
+
+
+def converged(url: str, late: dict[str, list[str]]) -> None:
+    """As after one clean run: every late comment stored, every stored row observed at
+    most once (each grown post once, with its new count)."""
+    assert {c for comments in late.values() for c in comments} <= {r.id for r in stored_rows(url)}
+    counts = query(url, "SELECT id, count(*) FROM raw_event_revisions GROUP BY id, occurred_at")
+    assert {n for _, n in counts} == {1}
+    assert set(late) <= {ident for ident, _ in counts}
+
+
+def test_a_bounded_run_leaves_grown_posts_due_for_the_same_command(
+    fake_reddit: RunningFakeReddit, tmp_path: Path, any_db_url: str
+) -> None:
+    settings = all_due(settings_for(fake_reddit, tmp_path, any_db_url))
+    scraped(fake_reddit, settings)
+    late = grown_posts(fake_reddit, any_db_url)
+    bounded = RefreshOptions(max_requests=2)  # a token and the info request: no tree
+    fake_reddit.clear_log()
+    first = refresh_reddit(settings, bounded)
+    assert first.exit_code == 0, first.errors
+    assert first.stopped_early and first.report.grown == first.report.grown_left == len(late)
+    assert fake_reddit.count(route="comments") == 0
+    observed = {r[0] for r in query(any_db_url, "SELECT id FROM raw_event_revisions")}
+    assert observed and not observed & set(late)  # the grown posts' observations held
+    again = refresh_reddit(settings, RefreshOptions(max_requests=2 + len(late)))
+    assert again.exit_code == 0, again.errors
+    assert again.report.grown == again.report.comment_trees == len(late)
+    assert again.report.grown_left == 0
+    converged(any_db_url, late)
+
+
+def test_an_interrupted_run_leaves_grown_posts_due_for_the_next(
+    fake_reddit: RunningFakeReddit, tmp_path: Path, any_db_url: str
+) -> None:
+    settings = all_due(settings_for(fake_reddit, tmp_path, any_db_url))
+    scraped(fake_reddit, settings)
+    late = grown_posts(fake_reddit, any_db_url)
+    fake_reddit.clear_log()
+    cut = refresh_reddit(settings, RefreshOptions(), stop=lambda: True)  # after the 1st answer
+    assert cut.stopped_early and cut.stop_reason == "interrupted"
+    assert cut.report.grown_left == len(late) and fake_reddit.count(route="comments") == 0
+    again = refresh_reddit(settings, RefreshOptions())
+    assert again.exit_code == 0, again.errors
+    assert again.report.grown == len(late) == again.report.comment_trees
+    assert again.inserted == 2 * len(late)
+    converged(any_db_url, late)

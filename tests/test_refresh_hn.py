@@ -295,6 +295,9 @@ def test_cli_kinds_dry_run_json_and_budget(fake_hn: RunningFakeHN, tmp_path: Pat
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.stdout)["extra"]["due"] == stored
     assert json.loads(dry.stdout)["extra"]["requests"]["item"] == stored
+    assert json.loads(dry.stdout)["extra"]["requests"]["total"] == stored
+    dry_text = invoke("refresh", "hn", "--dry-run", env=env)
+    assert f"{stored} Hacker News requests ({stored} item, 0 thread)" in dry_text.output
     assert fake_hn.count() == 0
 
     only = invoke("refresh", "hn", "--kind", "ASK", "--json", env=env)
@@ -320,6 +323,121 @@ def test_cli_kinds_dry_run_json_and_budget(fake_hn: RunningFakeHN, tmp_path: Pat
     assert bad.exit_code == 2 and "news" in bad.output
     helped = invoke("refresh", "hn", "--help")
     assert "KIND" in helped.output and "INTEGER" not in helped.output
+
+
+def late_comments(fake: RunningFakeHN) -> dict[int, list[int]]:
+    """Two new comments under one story of each kind but jobs (no comments on HN):
+    story id -> the new comments' ids."""
+    return {
+        story: [fake.add_comment(story, f"<p>late tofu {n}") for n in range(2)]
+        for kind, story in roots(fake).items()
+        if kind != "job"
+    }
+
+
+def converged(fake: RunningFakeHN, url: str, added: dict[int, list[int]]) -> None:
+    """As after one clean run: every late comment stored, every other stored row
+    observed once, each grown story's observation holding its new count."""
+    stored = {r.id for r in stored_rows(url)}
+    late = {f"hn_{c}" for comments in added.values() for c in comments}
+    assert late <= stored
+    counts = query(url, "SELECT id, count(*) FROM raw_event_revisions GROUP BY id, occurred_at")
+    assert {ident for ident, _ in counts} >= stored - late  # late ones: when stored and due
+    assert {n for _, n in counts} == {1}
+    for story in added:
+        now = fake.fake.store.items[story].descendants
+        assert [r[1] for r in revisions(url, f"hn_{story}")] == [now]
+
+
+@pytest.mark.parametrize("threads", [0, 3])
+def test_a_bounded_run_leaves_grown_stories_due_for_the_same_command(
+    fake_hn: RunningFakeHN, tmp_path: Path, any_db_url: str, threads: int
+) -> None:
+    settings = hn_settings(fake_hn, tmp_path, any_db_url)
+    stored = seed(settings, fake_hn)
+    added = late_comments(fake_hn)
+    bounded = RefreshOptions(max_requests=stored + threads)  # every item, then `threads`
+    first = refresh_hn(settings, bounded)
+    assert first.exit_code == 0, first.errors
+    assert first.stopped_early and first.report.grown == len(added)
+    assert first.report.comment_trees == threads
+    assert first.report.grown_left == len(added) - threads
+    again = refresh_hn(settings, bounded)  # the same command
+    assert again.exit_code == 0, again.errors
+    assert not again.stopped_early  # the stories left due (and the late comments stored)
+    assert again.report.grown == again.report.comment_trees == len(added) - threads
+    assert again.report.grown_left == 0
+    converged(fake_hn, any_db_url, added)
+    third = refresh_hn(settings, bounded).report  # at most the late comments now
+    assert third.grown == third.requests["thread"] == 0
+
+
+def test_the_summary_names_the_stories_left_due(fake_hn: RunningFakeHN, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hn.db'}"
+    settings = hn_settings(fake_hn, tmp_path, url)
+    stored = seed(settings, fake_hn)
+    added = late_comments(fake_hn)
+    env = {
+        "SENTPIPE_DATA_DIR": str(tmp_path),
+        "SENTPIPE_DATABASE_URL": url,
+        "SENTPIPE_HN_API_URL": fake_hn.api_url,
+        "SENTPIPE_HN_SEARCH_URL": fake_hn.search_url,
+        "SENTPIPE_REFRESH_SCHEDULE": "1s,24h",
+        "SENTPIPE_REFRESH_MAX_AGE": "24h",
+    }
+    cut = invoke("refresh", "hn", "--max-requests", str(stored), env=env)
+    assert cut.exit_code == 0, cut.output
+    assert f"{len(added)} stories with new comments ({len(added)} left due" in cut.output
+
+
+def test_an_interrupted_run_leaves_grown_stories_due_for_the_next(
+    fake_hn: RunningFakeHN, tmp_path: Path, any_db_url: str
+) -> None:
+    settings = hn_settings(fake_hn, tmp_path, any_db_url)
+    stored = seed(settings, fake_hn)
+    added = late_comments(fake_hn)
+    cut = refresh_hn(settings, RefreshOptions(), stop=lambda: True)  # after the 1st answer
+    assert cut.stopped_early and cut.stop_reason == "interrupted"
+    assert cut.report.asked == stored and fake_hn.count(route="algolia_item") == 0
+    assert cut.report.grown_left == len(added)
+    held = query(any_db_url, "SELECT count(*) FROM raw_event_revisions")
+    assert held == [(stored - len(added),)]  # the grown stories' observations held
+    again = refresh_hn(settings, RefreshOptions())
+    assert again.exit_code == 0, again.errors
+    assert again.report.due == len(added) == again.report.comment_trees
+    assert again.inserted == sum(len(c) for c in added.values())
+    converged(fake_hn, any_db_url, added)
+
+
+def test_a_failing_thread_stays_due_and_the_next_run_fetches_it(
+    fake_hn: RunningFakeHN, tmp_path: Path
+) -> None:
+    from sentiment_pipeline.sources.hackernews.client import HNError
+
+    url = f"sqlite:///{tmp_path / 'hn.db'}"
+    settings = hn_settings(fake_hn, tmp_path, url)
+    seed(settings, fake_hn)
+    story = roots(fake_hn)["story"]
+    new = fake_hn.add_comment(story, "<p>late tofu")
+    real = HNClient.thread
+
+    async def failing(self: HNClient, ident: int) -> Any:
+        raise HNError("thread", 503, "503 after the retries")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(HNClient, "thread", failing)
+        first = refresh_hn(settings, RefreshOptions())
+    assert HNClient.thread is real
+    assert first.exit_code == 1 and "stays due" in first.errors[0]
+    assert first.report.grown == first.report.grown_left == 1
+    assert revisions(url, f"hn_{story}") == []
+    again = refresh_hn(settings, RefreshOptions())
+    assert again.exit_code == 0, again.errors
+    assert again.report.due == 1 and again.report.comment_trees == 1
+    assert f"hn_{new}" in {r.id for r in stored_rows(url)}
+    assert [r[1] for r in revisions(url, f"hn_{story}")] == [
+        fake_hn.fake.store.items[story].descendants
+    ]
 
 
 def test_the_installed_command(fake_hn: RunningFakeHN, tmp_path: Path) -> None:
@@ -356,11 +474,14 @@ def test_a_thread_algolia_lacks_is_skipped_with_a_warning(fake_hn: RunningFakeHN
     fake_hn.kill(story)  # gone from Algolia: items/{id} is a 404
     result = HNRefreshResult()
 
+    done: set[str] = set()
+
     async def run() -> list[Any]:
         async with HNClient(fake_hn.api_url, fake_hn.search_url, "sentpipe-tests") as client:
-            return [r async for r in _threads(client, [f"hn_{story}"], result)]
+            return [r async for r in _threads(client, [f"hn_{story}"], result, done)]
 
     assert asyncio.run(run()) == []
+    assert done == {f"hn_{story}"}  # nothing will come: its observation is recorded
     assert result.errors == [] and len(result.warnings) == 1
     assert f"hn_{story}" in result.warnings[0] and "404" in result.warnings[0]
     assert fake_hn.count(route="algolia_item", status=404) == 1

@@ -234,9 +234,11 @@ def render_refresh(result: RefreshResult, as_json: bool = False, quiet: bool = F
         states = ", ".join(f"{n:,} {state}" for state, n in r.states.items() if n)
         shown = ", ".join(f"{r.requests.get(k, 0):,} {k}" for k in result.shown_requests)
         posts = "posts" if result.source == "reddit" else "stories"
+        left = f" ({r.grown_left:,} left due for the next run)" if r.grown_left else ""
         log(
             f"refresh: {r.due:,} due, {r.asked:,} re-read ({states or 'none'}); "
-            f"{r.edits:,} edits, {r.grown:,} {posts} with new comments, {r.redacted:,} redacted "
-            f"({r.policy}); {r.requests['total']:,} {result.site} requests ({shown})"
+            f"{r.edits:,} edits, {r.grown:,} {posts} with new comments{left}, "
+            f"{r.redacted:,} redacted ({r.policy}); "
+            f"{r.requests['total']:,} {result.site} requests ({shown})"
         )
     render_result(result, as_json=as_json, quiet=quiet)

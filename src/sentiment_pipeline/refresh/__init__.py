@@ -13,7 +13,9 @@ deleted-content policy (`redact`: blank payload, scores and topic links deleted,
 files rewritten, kill-safe through `refresh.pending`), and finally has the driver fetch
 the comments of posts that gained comments through the pipeline, like a scrape (Reddit
 leaves out subreddits the scrape follows through the comment listing: those comments
-arrive with the next scrape). See
+arrive with the next scrape). The observation of such a post is recorded only once its
+comments are stored (`_Visit.held`, `_Visit.release`): a run stopped or failed before
+leaves it due, so the same command again fetches them. See
 docs/refresh.md (and docs/hackernews.md for `refresh hn`).
 """
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -87,7 +89,10 @@ class RefreshReport:
     """What a refresh did. `due`: stored rows due; `asked`: fullnames sent to /api/info
     (each once; an item stored under two times is one fullname, two rows); `states`:
     observations per state (one per stored row); `edits`: payloads updated; `grown`:
-    posts whose comment trees were fetched; `grown_followed`: posts that gained comments
+    posts that gained comments, whose comment trees this run fetches; `grown_left`: those
+    of them whose trees were not stored (the run stopped first, or the tree failed): their
+    observations are not recorded, so they stay due and the next run fetches the trees;
+    `grown_followed`: posts that gained comments
     in subreddits the comment listing follows (no tree fetched: the scrape brings them);
     `redacted`: payloads blanked now (not those blank already); `scores_deleted`;
     `csv_rows_rewritten` / `csv_files_rewritten`: CSV rows (files) that still held
@@ -100,6 +105,7 @@ class RefreshReport:
     states: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATES, 0))
     edits: int = 0
     grown: int = 0
+    grown_left: int = 0
     grown_followed: int = 0
     comment_trees: int = 0
     redacted: int = 0
@@ -367,7 +373,14 @@ class _Visit:
     waiting to be written (every `WRITE_EVERY` answers, and at the end), and the
     posts that gained comments (source_id -> fullnames, each once). `source`: whose
     rules observe (None: Reddit's); `route`: the `requests` key each answer counts one
-    request in (None: the driver counts its requests itself)."""
+    request in (None: the driver counts its requests itself).
+
+    The observations of a post whose late comments this run fetches are `held`
+    (fullname -> its rows' observations) until its tree is stored (`release`): an
+    observation recorded earlier would end the post's visit with the higher count, so a
+    run stopped before the tree (budget, signal, failure) would lose those comments for
+    good. Held and never released, they are not written: the post stays due and the
+    next run re-reads it, sees the growth again and fetches the tree."""
 
     settings: Settings
     store: RefreshStore
@@ -377,6 +390,7 @@ class _Visit:
     observed_at: datetime | None = None  # None: the database's clock
     pending: list[Observation] = field(default_factory=list)
     grown: dict[str, dict[str, None]] = field(default_factory=dict)
+    held: dict[str, list[Observation]] = field(default_factory=dict)
     states: Counter[str] = field(default_factory=Counter)
     source: SourceSpec | None = None
     route: str | None = "info"
@@ -395,13 +409,22 @@ class _Visit:
             for item in self.rows.get(name, ()):
                 seen = observe(item.id, item.occurred_at, item.text_hash, fresh, self.source)
                 self.states[seen.state] += 1
-                self.pending.append(seen)
                 if not _gained_comments(item, seen, grows):
-                    continue
-                if item.source_id in self.followed:
+                    self.pending.append(seen)
+                elif item.source_id in self.followed:  # the scrape brings the comments
                     report.grown_followed += 1
-                else:
+                    self.pending.append(seen)
+                else:  # recorded once its comments are stored (`release`)
                     self.grown.setdefault(item.source_id, {})[item.id] = None
+                    self.held.setdefault(item.id, []).append(seen)
+
+    def release(self, names: Iterable[str]) -> None:
+        """Record the held observations of these fullnames (their comment trees are
+        stored, or will never come: a dead story) and write them now; the rest stay
+        held, never written (`report.grown_left`: those posts stay due)."""
+        for name in names:
+            self.pending.extend(self.held.pop(name, ()))
+        self.flush()
 
     def flush(self) -> None:
         """Write the pending observations and edits; redact what was found gone."""

@@ -8,8 +8,11 @@ rules (`sources.hackernews.refresh.RULES`); this module only asks.
   asked after each). The client paces every request (`HNClient`).
 - A story or poll whose `descendants` grew gets its whole thread re-read through
   Algolia's `items/{id}` (`HNClient.thread`) and written through the pipeline job:
-  new comments are stored, rows already stored are duplicates. A thread Algolia does
-  not have (404: a dead story) is skipped with a warning.
+  new comments are stored, rows already stored are duplicates. The story's observation
+  is recorded only once its thread is stored (`_Visit.release`): a run stopped before
+  (budget, signal) or a thread that fails (one run error) leaves the story due, and the
+  next run fetches the thread. A thread Algolia does not have (404: a dead story) is
+  skipped with a warning and its observation recorded (nothing will come).
 - `--max-requests` counts every request the client made (each try of a retried one);
   `--max-requests` and `--max-duration` are the client's own bounds (`HNClient`,
   `HNBudget`): the requests past them are not sent, what was read is recorded, and the
@@ -99,10 +102,14 @@ async def _items(
 
 
 async def _threads(
-    client: HNClient, grown: Sequence[str], result: RefreshResult
+    client: HNClient, grown: Sequence[str], result: RefreshResult, done: set[str]
 ) -> AsyncIterator[Any]:
     """The records of the grown stories' threads (Algolia `items/{id}`, flattened by
-    `algolia_records`), one thread after the other; a 404 is a warning."""
+    `algolia_records`), one thread after the other. A story joins `done` once the
+    pipeline has taken its thread's last record (it asked for the next), or at once
+    for a 404 (a dead story: no comments will come; a warning). A thread that fails
+    after the client's retries is one run error and stays out of `done`: its story
+    stays due and the next run retries it."""
     from sentiment_pipeline.sources.hackernews.client import HNError
     from sentiment_pipeline.sources.hackernews.payload import algolia_records
 
@@ -112,16 +119,18 @@ async def _threads(
         except HNError as error:
             if error.status is None:
                 raise _unreachable(error) from error
-            result.errors.append(f"refresh: thread of {name}: {error}")
+            result.errors.append(f"refresh: thread of {name}: {error}; stays due")
             continue
         if tree is None:
             result.warnings.append(
                 f"refresh: Algolia has no thread for {name} (404: a dead story?); skipped"
             )
+            done.add(name)
             continue
         result.report.comment_trees += 1
         for record in algolia_records(tree):
             yield record
+        done.add(name)
 
 
 class HNDriver:
@@ -138,8 +147,9 @@ class HNDriver:
         """Nothing to check: HN needs no account or key."""
 
     def dry_requests(self, report: RefreshReport, asked: int) -> None:
-        """One `item` request per due item (threads are not known before reading)."""
-        report.requests["item"] = asked
+        """One `item` request per due item (threads are not known before reading): the
+        total is the item requests."""
+        report.requests["item"] = report.requests["total"] = asked
 
     async def fetch(
         self,
@@ -180,9 +190,12 @@ class HNDriver:
                 grown = [name for names in visit.grown.values() for name in names]
                 report.grown = len(grown)
                 if grown and not result.stopped_early:
-                    records = _threads(client, grown, result)
+                    done: set[str] = set()
+                    records = _threads(client, grown, result, done)
                     await job.run(stopping(records, result, (HNBudget,)), result=result)
+                    visit.release(done)  # stored: what the pipeline took is written
             finally:
+                report.grown_left = len(visit.held)
                 report.requests["item"] = client.requests["item"]
                 report.requests["thread"] = client.requests["thread"]
                 report.requests["total"] = sum(client.requests.values())
