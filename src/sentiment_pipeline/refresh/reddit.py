@@ -7,8 +7,8 @@ rules (`sources.reddit.refresh.RULES`); this module only asks.
   (`sources.reddit.info.read_info`); every info answer is one answer of the refresh's
   reading loop (`refresh._read`).
 - The comment trees of posts that gained comments are fetched through the scrape's own
-  code (`SubredditWorker.comment_trees`, as `sources.reddit.info.tree_records` does)
-  into the pipeline job, except in subreddits the scrape follows through the comment
+  code (`sources.reddit.info.tree_records`, the scrape's `SubredditWorker`) into the
+  pipeline job, except in subreddits the scrape follows through the comment
   listing (a comment mark is stored). Such a post's observation is recorded only once
   its tree is stored (`_Visit.release`): a run stopped before (budget, signal) or a
   failing tree leaves it due, and the next run fetches the tree.
@@ -21,8 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -44,8 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DRIVER", "RedditDriver"]
 
-_DONE = object()  # the end of `_trees`' queue
-
 
 def _target(settings: Settings, source_id: str) -> SubredditTarget:
     for target in settings.subreddits:
@@ -54,59 +51,12 @@ def _target(settings: Settings, source_id: str) -> SubredditTarget:
     return SubredditTarget(name=source_id)
 
 
-async def _trees(
-    reddit: Any,
-    meter: Any,
-    posts: Mapping[str, Sequence[str]],
-    targets: Mapping[str, SubredditTarget],
-    stats: Mapping[str, Any],
-    done: set[str],
-) -> AsyncIterator[Any]:
-    """`sources.reddit.info.tree_records`, telling which trees were handed on whole:
-    once every record emitted is yielded, `done` gets the posts whose trees the worker
-    finished (`trees_done`), or every post when nothing failed (a post whose tree was
-    unavailable, 404 or 403, included: nothing will come). The first failure (a budget
-    stop too) is raised after that; a stop of the consumer leaves `done` empty."""
-    from sentiment_pipeline.db.queries import Marks
-    from sentiment_pipeline.sources.reddit.client import count_requests_into
-    from sentiment_pipeline.sources.reddit.worker import SubredditWorker, WorkerConfig
-
-    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2000)
-    config = WorkerConfig(
-        since=None, overlap=timedelta(0), refresh_since=datetime.now(UTC), listing_cap=1000
-    )
-    worker = SubredditWorker(reddit, meter, Marks(), config, queue.put, asyncio.Lock())
-    failure: list[BaseException] = []
-
-    async def run_all() -> None:
-        try:
-            for source_id, fullnames in posts.items():
-                count_requests_into(stats[source_id])
-                await worker.comment_trees(
-                    fullnames, targets[source_id], source_id, stats[source_id]
-                )
-        except BaseException as error:  # re-raised in the consumer
-            failure.append(error)
-        finally:
-            await queue.put(_DONE)
-
-    task = asyncio.create_task(run_all())
-    try:
-        while (item := await queue.get()) is not _DONE:
-            yield item
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    done.update(worker.trees_done if failure else (n for ns in posts.values() for n in ns))
-    if failure:
-        raise failure[0]
-
-
 async def _late_comments(visit: _Visit, reddit: Any, meter: Any, totals: Any, job: Job) -> None:
     """Fetch the comment trees of the posts that gained comments and store them through
     the pipeline into the job's sinks; then record the observations of the posts whose
     trees were stored (`_Visit.release`). A failure leaves them all due."""
     from sentiment_pipeline.sources.reddit.client import BudgetExhausted
+    from sentiment_pipeline.sources.reddit.info import tree_records
     from sentiment_pipeline.sources.reddit.report import SubredditStats
 
     settings, result, report = visit.settings, visit.result, visit.result.report
@@ -115,7 +65,7 @@ async def _late_comments(visit: _Visit, reddit: Any, meter: Any, totals: Any, jo
     targets = {source_id: _target(settings, source_id) for source_id in posts}
     before = totals.total
     done: set[str] = set()
-    records = _trees(reddit, meter, posts, targets, stats, done)
+    records = tree_records(reddit, meter, posts, targets, stats, done)
     try:
         await job.run(stopping(records, result, (BudgetExhausted,)), result=result)
         visit.release(done)  # what the pipeline took is written

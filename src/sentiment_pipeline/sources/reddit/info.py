@@ -65,12 +65,17 @@ async def tree_records(
     posts: Mapping[str, Sequence[str]],
     targets: Mapping[str, SubredditTarget],
     stats: Mapping[str, SubredditStats],
+    done: set[str] | None = None,
 ) -> AsyncIterator[dict[str, Any] | Rejected]:
     """Comment records of the trees of `posts` (source_id -> post fullnames), fetched by
     the scrape's `SubredditWorker` with each subreddit's target settings (`more_comments`,
     `comment_depth`) and counted into `stats[source_id]`.
 
-    Raises `BudgetExhausted` when the bounds stop it (records fetched before are yielded)."""
+    `done`: once every record emitted is yielded, it gets the posts whose trees were
+    handed on whole (the worker's `trees_done`, or every post when nothing failed: a
+    post whose tree was unavailable, 404 or 403, included, since nothing will come); a
+    stop of the consumer leaves it as it was. Raises `BudgetExhausted` when the bounds
+    stop it (records fetched before are yielded), or the first failure."""
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=2000)
     config = WorkerConfig(
         since=None, overlap=timedelta(0), refresh_since=datetime.now(UTC), listing_cap=1000
@@ -97,5 +102,7 @@ async def tree_records(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+    if done is not None:
+        done.update(worker.trees_done if failure else (n for ns in posts.values() for n in ns))
     if failure:
         raise failure[0]
