@@ -33,6 +33,7 @@ from sentiment_pipeline.db.filters import (
 )
 from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.sources import source_names
 from tests.fixtures.cli import invoke
 
 SPELLINGS = ["Python", "r/Python", "/r/Python", " python ", "PYTHON", "python", "r/pYtHoN"]
@@ -371,7 +372,7 @@ def test_check_sources_keeps_only_names_of_sources(typed: str, stored: set[str])
     rows = _Stored(stored)
     names = {"hackernews", "reddit", *stored}
     try:
-        (got,) = check_sources([typed], "sqlite", rows)
+        (got,) = check_sources([typed], "sqlite", rows, source_names())
     except ConfigError as error:
         line = error.one_line()
         assert repr(typed) in line and "Give one of" in line
@@ -384,14 +385,18 @@ def test_check_sources_keeps_only_names_of_sources(typed: str, stored: set[str])
 def test_check_sources_asks_the_database_only_when_needed() -> None:
     """A built-in name needs no query; a stored one one probe; only a miss lists names."""
     rows = _Stored({"forum"})
-    assert check_sources(["reddit", "hackernews", "reddit"], "postgresql", rows) == (
+    assert check_sources(
+        ["reddit", "hackernews", "reddit"], "postgresql", rows, source_names()
+    ) == (
         "reddit",
         "hackernews",
     )
     assert rows.queries == []
-    assert check_sources(["forum"], "postgresql", rows) == ("forum",)
+    assert check_sources(["forum"], "postgresql", rows, source_names()) == ("forum",)
     assert rows.queries == ["SELECT 1 FROM raw_events WHERE source = %s LIMIT 1"]
-    assert check_sources(["HackerNews", "hackernews"], "sqlite", rows) == ("hackernews",)
+    assert check_sources(["HackerNews", "hackernews"], "sqlite", rows, source_names()) == (
+        "hackernews",
+    )
     with pytest.raises(ConfigError) as ambiguous:
-        check_sources(["FORUM"], "sqlite", _Stored({"forum", "Forum"}))
+        check_sources(["FORUM"], "sqlite", _Stored({"forum", "Forum"}), source_names())
     assert "Did you mean Forum or forum?" in ambiguous.value.one_line()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.options import AsJson, Quiet
 from sentiment_pipeline.cli.service import MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
 
@@ -29,8 +30,6 @@ SinkOption = Annotated[
         "csv, memory. Default: SENTPIPE_SINKS or database + csv.",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
 
 
 @ingest_app.command("ndjson")
@@ -39,8 +38,8 @@ def ndjson(
     path: Annotated[str, typer.Argument(help="NDJSON file, or - for standard input.")],
     sink: SinkOption = None,
     dry_run: Annotated[bool, typer.Option(help="Validate only; write nothing.")] = False,
-    as_json: JsonOption = False,
-    quiet: QuietOption = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
     metrics_file: MetricsFile = None,
 ) -> None:
     """Ingest one JSON object per line ({id, occurred_at, source, source_id, event_type,
@@ -129,8 +128,8 @@ def reddit_dump(
             "--wait", help="Wait for another run loading the same file instead of exit 4."
         ),
     ] = False,
-    as_json: JsonOption = False,
-    quiet: QuietOption = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
     metrics_file: MetricsFile = None,
 ) -> None:
     """Backfill from Pushshift / Arctic Shift dumps (NDJSON, one Reddit object per line;
@@ -293,8 +292,8 @@ class DumpProgressReporter:
 def replay(
     ctx: typer.Context,
     sink: SinkOption = None,
-    as_json: JsonOption = False,
-    quiet: QuietOption = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
 ) -> None:
     """Write spooled batches to the database and give the CSV sink the rows interrupted
     runs left out of it (each run also does this first)."""
@@ -307,7 +306,7 @@ def replay(
 
 
 @spool_app.command("status")
-def spool_status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def spool_status(ctx: typer.Context, as_json: AsJson = False) -> None:
     """How many batches and records wait in the spool, and how many rows of interrupted
     runs the CSV sink may still lack (the next run writes them, or `spool replay`)."""
     import json

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.options import AsJson, MaxDuration, MaxRequests, Quiet
 from sentiment_pipeline.cli.service import Every, Jitter, MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
 
@@ -34,18 +35,6 @@ Schedule = Annotated[
         help="Ages at which an item is due again (default 1h,24h,72h).",
     ),
 ]
-MaxRequests = Annotated[
-    int | None,
-    typer.Option(
-        "--max-requests", min=1, metavar="N", help="Stop cleanly after this many API requests."
-    ),
-]
-MaxDuration = Annotated[
-    float | None,
-    typer.Option(
-        "--max-duration", min=1, metavar="SECONDS", help="Stop cleanly after this many seconds."
-    ),
-]
 PurgeDeletedOnly = Annotated[
     bool,
     typer.Option(
@@ -60,8 +49,6 @@ Wait = Annotated[
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Count the due items and requests; change nothing.")
 ]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
 
 
 @app.command("reddit")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.options import AsJson, MaxDuration, MaxRequests, Quiet
 from sentiment_pipeline.cli.service import Every, Jitter, MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
 
@@ -47,16 +48,6 @@ Since = Annotated[
         "(2024-01-31, 2024-01-31T12:00Z, or a duration ago such as 7d).",
     ),
 ]
-MaxRequests = Annotated[
-    int | None,
-    typer.Option("--max-requests", min=1, help="Stop cleanly after this many API requests."),
-]
-MaxDuration = Annotated[
-    float | None,
-    typer.Option(
-        "--max-duration", min=1, metavar="SECONDS", help="Stop cleanly after this many seconds."
-    ),
-]
 Wait = Annotated[
     bool,
     typer.Option("--wait", help="Wait for a running scrape instead of exiting with code 4."),
@@ -66,8 +57,6 @@ Sink = Annotated[
     typer.Option("--sink", help="Sink (repeatable): database, timescale, sqlite, csv, memory."),
 ]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Fetch and validate; write nothing.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], option: str) -> str | None:

@@ -26,7 +26,7 @@ by its post, `via="text"` only the first. A name that no link has simply matches
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -192,34 +192,33 @@ def source_id_sql(mark: str, values: Sequence[str]) -> tuple[str, list[str]]:
     return clause, [*match.reddit, *match.others]
 
 
-def check_sources(values: Sequence[str], dialect: Dialect, rows: Rows) -> tuple[str, ...]:
-    """The `--source` values as stored, each once, in order. A value that is a registered
-    source (`sources.source_names`) or is stored in raw_events (one `LIMIT 1` probe of the
-    (source, source_id) index) passes as given; else it becomes the one registered or
-    stored name it equals ignoring case and surrounding blanks. Raises `ConfigError` for
-    any other value, with a did-you-mean and the names to give: a filter that names no
-    source matches nothing, and an empty export reads as success."""
-    from sentiment_pipeline.sources import BUILTIN_SOURCES
-
+def check_sources(
+    values: Sequence[str], dialect: Dialect, rows: Rows, registered: Collection[str] = ()
+) -> tuple[str, ...]:
+    """The `--source` values as stored, each once, in order. A value that is a
+    `registered` source (the caller's `sources.source_names()`: the database layer sits
+    below the sources) or is stored in raw_events (one `LIMIT 1` probe of the (source,
+    source_id) index) passes as given; else it becomes the one registered or stored name
+    it equals ignoring case and surrounding blanks. Raises `ConfigError` for any other
+    value, with a did-you-mean and the names to give: a filter that names no source
+    matches nothing, and an empty export reads as success."""
     mark = "%s" if dialect == "postgresql" else "?"
     probe = f"SELECT 1 FROM raw_events WHERE source = {mark} LIMIT 1"
     names: dict[str, None] = {}
     choices: list[str] | None = None  # registered and stored names, read on the first miss
     for value in values:
-        if value in BUILTIN_SOURCES or rows(probe, [value]):
+        if value in registered or rows(probe, [value]):
             names[value] = None
             continue
         if choices is None:
-            choices = _source_choices(rows)
+            choices = _source_choices(rows, registered)
         names[_resolve_source(value, choices)] = None
     return tuple(names)
 
 
-def _source_choices(rows: Rows) -> list[str]:
+def _source_choices(rows: Rows, registered: Collection[str]) -> list[str]:
     """Registered and stored source names, sorted. The stored ones by a loose index scan
     (one probe of the (source, source_id) index per name, not a scan of every row)."""
-    from sentiment_pipeline.sources import source_names
-
     stored = rows(
         "WITH RECURSIVE s(source) AS ("
         "SELECT (SELECT source FROM raw_events ORDER BY source LIMIT 1) "
@@ -228,7 +227,7 @@ def _source_choices(rows: Rows) -> list[str]:
         "SELECT source FROM s WHERE source IS NOT NULL LIMIT 1000",
         [],
     )
-    return sorted({*source_names(), *(str(row[0]) for row in stored)})
+    return sorted({*registered, *(str(row[0]) for row in stored)})
 
 
 def _resolve_source(value: str, choices: Sequence[str]) -> str:

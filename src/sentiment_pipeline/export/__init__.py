@@ -31,6 +31,7 @@ from sentiment_pipeline.export.columns import (
     parse_columns,
     select_sql,
 )
+from sentiment_pipeline.sources import source_names
 
 __all__ = [
     "DEFAULT_COLUMNS",
@@ -211,7 +212,7 @@ class _Source:
         if where.topics and not self.topic_links:
             raise missing_table(self._reader.url, "event_topics")
         if not set(where.sources) <= self._sources:  # not all checked yet (a file each)
-            sources = check_sources(where.sources, self.dialect, self._reader.rows)
+            sources = check_sources(where.sources, self.dialect, self._reader.rows, source_names())
             self._sources.update(sources)
             where = dataclasses.replace(where, sources=sources)
         return where

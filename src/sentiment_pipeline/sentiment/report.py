@@ -292,6 +292,7 @@ def sentiment_report(
     the server does not answer."""
     from sentiment_pipeline.db.filters import check_sources, check_via
     from sentiment_pipeline.sentiment.scorers import SCORERS, model_id_for
+    from sentiment_pipeline.sources import source_names
 
     _check(bucket, by)
     by = tuple(name for name in GROUPINGS if name in by)
@@ -305,7 +306,10 @@ def sentiment_report(
         if sources:
             with store._guard():
                 report.sources = check_sources(
-                    sources, url.backend, lambda sql, p: connection.execute(sql, p).fetchall()
+                    sources,
+                    url.backend,
+                    lambda sql, p: connection.execute(sql, p).fetchall(),
+                    source_names(),
                 )
         sql, params = report_sql(report, url.backend, _timescale(url, connection))
         with store._guard():  # a missing event_topics reads as "run sentpipe db init"
