@@ -218,6 +218,10 @@ def test_report_cli_json_and_unknown_topic(any_db_url: str, tmp_path: Path) -> N
     unknown = invoke("sentiment", "report", "--topic", "nosuchtopic", env=env)
     assert unknown.exit_code == 0
     assert "No scores for" in unknown.output and "nosuchtopic" in unknown.output
+    # grouped by topic over a range no linked event is in: the note points at the links
+    later = invoke("sentiment", "report", "--by", "topic", "--since", "2099-01-01", env=env)
+    assert later.exit_code == 0 and "linked to a topic" in later.output
+    assert "topics match" in later.output and "run `sentpipe sentiment score`" not in later.output
     empty = invoke("sentiment", "report", "--json", "--topic", "nosuchtopic", env=env)
     assert json.loads(empty.output)["rows"] == []
     bad = invoke("sentiment", "report", "--via", "post", env=env)

@@ -310,6 +310,12 @@ def _empty_note(result: Any) -> str:
             f"No scores for {result.model} of events in topic {names} in this range "
             "(`sentpipe stats` lists the topics with events)."
         )
+    if "topic" in result.by:
+        return (
+            f"No scores for {result.model} of events linked to a topic in this range: "
+            "`sentpipe topics list` shows the topics and their links, `sentpipe topics "
+            "match` links stored events to them."
+        )
     return f"No scores for {result.model} in this range: run `sentpipe sentiment score`."
 
 
