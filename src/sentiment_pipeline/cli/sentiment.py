@@ -15,7 +15,8 @@ from sentiment_pipeline.cli.state import settings_from
 from sentiment_pipeline.cli.topic_options import TopicNames, Via, ViaOption
 
 app = typer.Typer(
-    help="Score stored events (VADER) and report sentiment per subreddit, HN story kind or topic.",
+    help="Score stored events (VADER), report sentiment per subreddit, HN story kind or "
+    "topic, and evaluate a model against hand labels.",
     no_args_is_help=True,
 )
 
@@ -367,3 +368,137 @@ def _table(result: Any) -> Any:
             _spark([r.mean_compound for r in rows[-40:]]),
         )
     return table
+
+
+@app.command("eval")
+def evaluate(
+    ctx: typer.Context,
+    labels: Annotated[
+        Path,
+        typer.Option(
+            "--labels",
+            metavar="FILE.csv",
+            dir_okay=False,
+            help="id,label (stored events) or text,label (free texts) with labels positive, "
+            "neutral or negative; a `sentiment sample` file once labelled.",
+        ),
+    ],
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME",
+            help="A model: a registry name (vader) or, for id,label, a stored model id "
+            "such as vader-3.3.2 (repeatable; default: vader).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The figures as JSON (shape in docs/sentiment.md).")
+    ] = False,
+) -> None:
+    """Compare models with a person's labels: accuracy, macro-F1, per-class precision and
+    recall, confusion matrix, Cohen's kappa (each model with the labels, and each pair)."""
+    import json
+
+    from sentiment_pipeline.cli.console import out_console
+    from sentiment_pipeline.sentiment.evaluate import evaluate_labels
+
+    result = evaluate_labels(settings_from(ctx).database, labels, tuple(model or ("vader",)))
+    if as_json:
+        out_console.print_json(json.dumps(result.to_dict()))
+        return
+    render_eval(result)
+
+
+def render_eval(result: Any) -> None:
+    """An `EvalResult` as plain lines: the counts, then per model its figures and
+    confusion matrix, then the kappa of each pair of models."""
+    from sentiment_pipeline.cli.console import print_line
+    from sentiment_pipeline.sentiment.eval import LABELS
+
+    counts = ", ".join(f"{result.label_counts.get(label, 0)} {label}" for label in LABELS)
+    print_line(f"{result.path}: {result.labelled:,} labelled rows ({counts}).")
+    if result.unlabelled:
+        print_line(f"Not labelled yet (left out): {result.unlabelled:,} rows.")
+    if result.missing:
+        print_line(f"Not stored (left out): {result.missing:,} ids.")
+    for m in result.models:
+        figures = m.metrics
+        print_line("")
+        print_line(
+            f"{m.model}: {figures.items:,} items, {m.unscored:,} unscored; accuracy "
+            f"{figures.accuracy:.3f}, macro-F1 {figures.macro_f1:.3f}, "
+            f"kappa with the labels {figures.kappa:.3f}"
+        )
+        print_line(f"  {'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
+        for c in figures.classes:
+            print_line(
+                f"  {c.label:<10} {c.precision:>9.3f} {c.recall:>7.3f} {c.f1:>6.3f} {c.support:>8,}"
+            )
+        print_line(f"  {'label/model':<14}" + "".join(f"{label:>10}" for label in LABELS))
+        for label, row in zip(LABELS, figures.confusion, strict=True):
+            print_line(f"  {label:<14}" + "".join(f"{n:>10,}" for n in row))
+    if result.pairs:
+        print_line("")
+    for pair in result.pairs:
+        print_line(f"kappa {pair.first} vs {pair.second}: {pair.kappa:.3f} ({pair.items:,} items)")
+
+
+@app.command("sample")
+def sample(
+    ctx: typer.Context,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", metavar="FILE.csv", dir_okay=False, help="Where to write the sample."
+        ),
+    ],
+    n: Annotated[
+        int, typer.Option("--n", min=1, max=1_000_000, metavar="N", help="Events to draw.")
+    ] = 500,
+    model: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME",
+            help="Whose scores: a registry name (vader) or a stored model id (vader-3.3.2).",
+        ),
+    ] = "vader",
+    since: Since = None,
+    until: Until = None,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Seed: the same seed draws the same sample.")
+    ] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The strata and counts as JSON (docs/sentiment.md).")
+    ] = False,
+) -> None:
+    """Draw a stratified sample of scored events (per source, source id and predicted
+    label) into a CSV file with an empty label column, to label and give to `eval`."""
+    import json
+
+    from sentiment_pipeline.cli.console import out_console, print_line
+    from sentiment_pipeline.export import _refuse_existing
+    from sentiment_pipeline.sentiment.sample import sample_events, write_sample
+    from sentiment_pipeline.timeparse import parse_moment
+
+    _refuse_existing([out], force)  # before reading anything
+    result = sample_events(
+        settings_from(ctx).database,
+        n,
+        model=model,
+        since=parse_moment(since, "--since") if since else None,
+        until=parse_moment(until, "--until") if until else None,
+        seed=seed,
+    )
+    write_sample(out, result.rows, force=True)
+    result.path = str(out)
+    if as_json:
+        out_console.print_json(json.dumps(result.to_dict()))
+        return
+    if not result.rows:
+        print_line(f"No scores for {result.model} in this range: run `sentpipe sentiment score`.")
+    print_line(
+        f"Wrote {len(result.rows):,} of {result.population:,} events scored by "
+        f"{result.model} from {len(result.strata):,} strata to {out} (seed {seed}); "
+        "fill its label column, then `sentpipe sentiment eval --labels` it."
+    )

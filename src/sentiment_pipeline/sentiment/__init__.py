@@ -10,6 +10,11 @@ Public API:
 - `sentiment_counts(url) -> list[ModelCounts]`: scored / waiting per model, and
   `not_scorable_counts(url)`: per source, the events with no text to score, for
   `sentpipe stats` (counts.py).
+- `evaluate.evaluate_labels(url, path, models) -> EvalResult`: models against a
+  person's labels (`id,label` or `text,label` CSV), with the pure metrics of eval.py
+  (`metrics`, `cohen_kappa`, …); `sample.sample_events(url, n, model=, since=, until=,
+  seed=) -> SampleResult` and `sample.write_sample(path, rows, force)`: a stratified
+  sample of scored events to label.
 - `clean_text`, `event_text(source, event_type, payload)` (clean.py: the text comes from
   the source's spec, `sources.source_spec`); `Scorer`, `get_scorer`, `label_for`
   (scorers.py).
