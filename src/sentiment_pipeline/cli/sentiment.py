@@ -304,7 +304,20 @@ def render_report(result: Any) -> None:
 
 
 def _empty_note(result: Any) -> str:
-    """Why a report has no rows: no scores, or no scored event linked to the topics."""
+    """Why a report has no rows: no scores, or no scored event linked to the topics; and
+    where the model's scores under an older cleaning's id are, if any."""
+    note = _empty_reason(result)
+    if result.older:
+        ids = ", ".join(result.older)
+        note += (
+            f" Scores under {ids} (an older text cleaning, docs/sentiment.md) are stored: "
+            f"`sentpipe sentiment score --rescore` scores those events again as "
+            f"{result.model}, `--model {result.older[0]}` reports them."
+        )
+    return note
+
+
+def _empty_reason(result: Any) -> str:
     if result.topics:
         names = ", ".join(result.topics)
         return (

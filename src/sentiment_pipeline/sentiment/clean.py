@@ -11,7 +11,14 @@ what VADER uses:
 - fenced (```) and indented (4 spaces / tab) code blocks are removed;
 - quoted lines (starting with `>`) are removed: they are someone else's words;
 - markdown links `[text](url)` become `text`; bare URLs are removed;
+- typographic apostrophes and quotes become ASCII `'` and `"` (`QUOTES`, below): VADER's
+  negation list and punctuation stripping know only the ASCII ones, so `I don’t like
+  it` (what phone keyboards type) would score like `I do like it`;
 - case, punctuation, emoji and emoticons are kept, and runs of blanks become one space.
+
+`CLEANING_VERSION` numbers what this module does to a text; it is part of a scorer's
+model id (`vader-3.3.2+clean2`), so scores of a text cleaned differently never share an
+id. 1 (ids without `+clean`): markup only. 2: markup, then `QUOTES`.
 """
 
 from __future__ import annotations
@@ -24,7 +31,32 @@ from typing import Any
 
 from sentiment_pipeline.sources import generic_spec, known_specs, source_spec
 
-__all__ = ["TextPlan", "clean_text", "event_text", "text_plan"]
+__all__ = ["CLEANING_VERSION", "QUOTES", "TextPlan", "clean_text", "event_text", "text_plan"]
+
+CLEANING_VERSION = 2  # bump whenever clean_text changes the text of some input
+
+# Typed instead of ASCII ' and " by phone keyboards, word processors ("smart quotes"),
+# European keyboards (´) and fonts/OCR (primes). Guillemets and CJK brackets are left
+# alone: VADER reads no meaning into them either way.
+APOSTROPHES = (
+    "\u2019"  # ’ RIGHT SINGLE QUOTATION MARK (iOS/Android/macOS/Word apostrophe)
+    "\u2018"  # ‘ LEFT SINGLE QUOTATION MARK
+    "\u201a"  # ‚ SINGLE LOW-9 QUOTATION MARK (German opening single quote)
+    "\u201b"  # ‛ SINGLE HIGH-REVERSED-9 QUOTATION MARK
+    "\u02bc"  # ʼ MODIFIER LETTER APOSTROPHE
+    "\u2032"  # ′ PRIME
+    "\u00b4"  # ´ ACUTE ACCENT (the apostrophe key of German/Nordic layouts)
+    "\uff07"  # ＇ FULLWIDTH APOSTROPHE
+)
+DOUBLE_QUOTES = (
+    "\u201c"  # “ LEFT DOUBLE QUOTATION MARK
+    "\u201d"  # ” RIGHT DOUBLE QUOTATION MARK
+    "\u201e"  # „ DOUBLE LOW-9 QUOTATION MARK
+    "\u201f"  # ‟ DOUBLE HIGH-REVERSED-9 QUOTATION MARK
+    "\u2033"  # ″ DOUBLE PRIME
+    "\uff02"  # ＂ FULLWIDTH QUOTATION MARK
+)
+QUOTES: dict[int, str] = {ord(c): "'" for c in APOSTROPHES} | {ord(c): '"' for c in DOUBLE_QUOTES}
 
 _FENCE = re.compile(r"^[ \t]*(```|~~~).*?(^[ \t]*\1[^\n]*$|\Z)", re.M | re.S)
 _INDENTED = re.compile(r"^(?: {4}|\t)[^\n]*$", re.M)
@@ -50,6 +82,8 @@ def clean_text(text: str) -> str:
         text = _LINK.sub(r"\1", text)
     if "http" in text or "www." in text or "HTTP" in text or "WWW." in text:
         text = _URL.sub(" ", text)
+    if not text.isascii():  # after the markup rules, so they match as they always did
+        text = text.translate(QUOTES)
     return _BLANKS.sub(" ", text).strip()
 
 

@@ -79,6 +79,7 @@ class SentimentReport:
     via: str = "any"  # which topic links count (db.filters.VIAS)
     by: tuple[str, ...] = ("subreddit",)  # the grouping, a subset of GROUPINGS
     sources: tuple[str, ...] = ()  # the source filter, as stored (empty: every source)
+    older: tuple[str, ...] = ()  # no rows, and these older ids of the model have scores
 
     def by_target(self) -> dict[tuple[str | None, str | None], list[ReportRow]]:
         """The rows per (source, source_id), each list in bucket order."""
@@ -314,10 +315,25 @@ def sentiment_report(
         sql, params = report_sql(report, url.backend, _timescale(url, connection))
         with store._guard():  # a missing event_topics reads as "run sentpipe db init"
             rows = connection.execute(sql, params).fetchall()
+        if not rows and model in SCORERS:
+            report.older = _stored_older_ids(store, model, url.backend)
     finally:
         store.close()
     report.rows = [_row(report, tuple(values)) for values in rows]
     return report
+
+
+def _stored_older_ids(store: Any, model: str, backend: str) -> tuple[str, ...]:
+    """The ids `model`'s scores were stored under by earlier cleanings that still have
+    rows (`scorers.older_model_ids`): an empty report says how to reach them."""
+    from sentiment_pipeline.sentiment.scorers import older_model_ids
+
+    mark = "%s" if backend == "postgresql" else "?"
+    sql = f"SELECT 1 FROM sentiment_scores WHERE model = {mark} LIMIT 1"
+    with store._guard():
+        return tuple(
+            old for old in older_model_ids(model) if store._conn.execute(sql, [old]).fetchone()
+        )
 
 
 def _store(url: DatabaseURL) -> Any:

@@ -1,8 +1,11 @@
 """Scorers: a `Scorer` protocol and a small registry of them by short name.
 
 A scorer turns one cleaned text into `Scores` (compound in [-1, 1]; pos, neu, neg shares
-in [0, 1]). Each scorer has a `model_id` that includes its version (`vader-3.3.2`): it is
+in [0, 1]). Each scorer has a `model_id` that includes its version and the version of
+the cleaning it reads (`vader-3.3.2+clean2`, `sentiment.clean.CLEANING_VERSION`): it is
 what `sentiment_scores.model` stores, so two models' (or two versions') scores coexist.
+`older_model_ids` names the ids the same model stored under earlier cleanings
+(`vader-3.3.2`, cleaning 1): still readable when named, never written again.
 
 The registry maps a name (`vader`) to a factory; the heavy import happens only when a
 scorer is made. An unknown name raises ConfigError listing the names that exist.
@@ -44,6 +47,7 @@ __all__ = [
     "get_scorer",
     "label_for",
     "model_id_for",
+    "older_model_ids",
     "vader_length",
 ]
 
@@ -170,6 +174,22 @@ def _vader_version() -> str:
         return "unknown"
 
 
+def _vader_id(cleaning: int | None = None) -> str:
+    """`vader-<vaderSentiment version>+clean<cleaning>` (default: the current cleaning);
+    cleaning 1 predates the suffix, so its id is bare `vader-<version>`."""
+    from sentiment_pipeline.sentiment.clean import CLEANING_VERSION
+
+    cleaning = CLEANING_VERSION if cleaning is None else cleaning
+    base = f"vader-{_vader_version()}"
+    return base if cleaning == 1 else f"{base}+clean{cleaning}"
+
+
+def _vader_older_ids() -> tuple[str, ...]:
+    from sentiment_pipeline.sentiment.clean import CLEANING_VERSION
+
+    return tuple(_vader_id(cleaning) for cleaning in range(CLEANING_VERSION - 1, 0, -1))
+
+
 class VaderScorer:
     """VADER (vaderSentiment) with bounded cost for long texts (see the module docstring)."""
 
@@ -181,7 +201,7 @@ class VaderScorer:
                 "the vaderSentiment package is not installed",
                 "pip install 'vaderSentiment>=3.3.2,<4' (a dependency of sentpipe)",
             ) from error
-        self.model_id = f"vader-{_vader_version()}"
+        self.model_id = _vader_id()
         self._polarity = SentimentIntensityAnalyzer().polarity_scores
 
     def score(self, text: str) -> Scores:
@@ -209,8 +229,10 @@ class VaderScorer:
 
 
 SCORERS: dict[str, tuple[Callable[[], str], Callable[[], Scorer]]] = {
-    "vader": (lambda: f"vader-{_vader_version()}", VaderScorer),
+    "vader": (_vader_id, VaderScorer),
 }
+# name -> the ids its scores were stored under by earlier cleanings, newest first
+OLDER_IDS: dict[str, Callable[[], tuple[str, ...]]] = {"vader": _vader_older_ids}
 
 
 def _lookup(name: str) -> tuple[Callable[[], str], Callable[[], Scorer]]:
@@ -225,6 +247,14 @@ def _lookup(name: str) -> tuple[Callable[[], str], Callable[[], Scorer]]:
 def model_id_for(name: str) -> str:
     """The stored `model` id for a registry name, without loading the model."""
     return _lookup(name)[0]()
+
+
+def older_model_ids(name: str) -> tuple[str, ...]:
+    """The ids a registry name's scores were stored under by earlier cleaning versions
+    of the same model version, newest first (`("vader-3.3.2",)` for `vader`)."""
+    _lookup(name)
+    older = OLDER_IDS.get(name)
+    return older() if older else ()
 
 
 def get_scorer(name: str) -> Scorer:
