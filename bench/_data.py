@@ -8,6 +8,7 @@ own memory out of the measurements. Same `(n, seed, start_epoch)` → same recor
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -15,8 +16,26 @@ from typing import Any
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.fake_reddit.ids import to_base36
+from sentiment_pipeline.fake_reddit.text import sentence
 
-__all__ = ["SUBREDDITS", "fresh_database", "make_records", "scratch_url"]
+__all__ = [
+    "COMMENT_CHARS_MAX",
+    "COMMENT_CHARS_MEDIAN",
+    "COMMENT_CHARS_SIGMA",
+    "SUBREDDITS",
+    "comment_chars",
+    "fresh_database",
+    "make_records",
+    "mood_text",
+    "scratch_url",
+]
+
+# Reddit comment lengths, in characters: log-normal, median 100, 90th percentile 600
+# (sigma = ln 6 / 1.2816), so a mean near 265 and 0.3 % over 5,000; cut at Reddit's
+# own limit of 10,000 characters.
+COMMENT_CHARS_MEDIAN = 100
+COMMENT_CHARS_SIGMA = math.log(6) / 1.2816
+COMMENT_CHARS_MAX = 10_000
 
 SUBREDDITS = ("wallstreetbets", "stocks", "investing", "cryptocurrency", "economics")
 _WORDS = (  # noqa: SIM905 (a word list reads better as text)
@@ -29,6 +48,33 @@ _WORDS = (  # noqa: SIM905 (a word list reads better as text)
 
 def _text(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(_WORDS) for _ in range(words))
+
+
+def comment_chars(rng: random.Random, limit: int = COMMENT_CHARS_MAX) -> int:
+    """A text length in characters drawn like Reddit comments' (see COMMENT_CHARS_*),
+    at most `limit`."""
+    drawn = rng.lognormvariate(math.log(COMMENT_CHARS_MEDIAN), COMMENT_CHARS_SIGMA)
+    return max(1, min(limit, round(drawn)))
+
+
+def mood_text(rng: random.Random, chars: int | None = None, words: int | None = None) -> str:
+    """Sentences of the fake Reddit's text generator (`fake_reddit.text.sentence`: a mood
+    each, lexicon words such as `great`/`awful` in neutral filler) cut at a word boundary
+    to at most `chars` characters (at least one word), or to exactly `words` words."""
+    parts: list[str] = []
+    size = count = 0
+    while (chars is not None and size < chars) or (words is not None and count < words):
+        text = sentence(rng)
+        parts.append(text)
+        size += len(text) + 1
+        count += text.count(" ") + 1
+    if words is not None:
+        return " ".join(" ".join(parts).split(" ")[:words])
+    text = " ".join(parts)
+    if chars is not None and len(text) > chars:
+        cut = text.rfind(" ", 0, chars + 1)
+        text = text[:cut] if cut > 0 else text.split(" ", 1)[0]
+    return text
 
 
 def make_records(

@@ -1,23 +1,41 @@
 """Sentiment benchmark: is `sentpipe sentiment score` close to bare VADER, and do workers scale?
 
-Prints, from one run on a fresh TimescaleDB database loaded with bench/_data.py records:
-  (a) a bare loop of `SentimentIntensityAnalyzer.polarity_scores` over the same cleaned
-      texts (no database), events/s;
-  (b) `score_events` end to end (claim, clean, score, upsert, mark), 1 worker, events/s
-      and the ratio to (a) (goal >= 0.85x);
-  (c) two workers vs one (goal >= 1.5x on 2 cores), measured as cron would run them:
-      separate `sentpipe sentiment score` processes (python -m sentiment_pipeline), one
-      alone, then two started together, each timing its own run (`--json` seconds, so
-      interpreter start-up is left out of both); the rate of two is all events over the
-      slower one's time. Also `--workers 2` (one command spawning two processes), wall;
-  (d) peak RSS of this process and of the largest child (worker) process;
-  (e) the worst single texts (200,000 characters, 800 emoji, 50,000 `!`): seconds each (< 1 s).
+Whole processes, interpreter start-up included, timed wall clock from start to exit, on
+two text sets loaded side by side into scratch databases (SQLite file or a fresh
+TimescaleDB/PostgreSQL database), the same texts for every process of a set:
 
+- short: real Reddit comment lengths. Each event's scored text (a comment's body; a
+  post's title + selftext) is drawn log-normal in characters, median 100, 90th
+  percentile 600, see `_data.comment_chars`, cut at 5,000 (the scorer's EXACT_LIMIT:
+  0.3 % of the draws, Reddit allows 10,000). Up to there `sentiment score` makes the same
+  `polarity_scores` calls as the bare loop; a longer text it scores in sentence pieces,
+  which costs far less than VADER's quadratic whole-text call (10,000 characters: about
+  175 ms whole), so an uncut tail would make the bare loop, not sentpipe, the slow one.
+  Over 5,000 is the worst-text figures' business;
+- long: 120-270 words (uniform), about 750-1,800 characters: the lengths this benchmark
+  used before, where VADER's own cost hides the database work.
+
+Both sets are sentences of the fake Reddit's generator (`fake_reddit.text.sentence`:
+a mood each, lexicon words in neutral filler) via `_data.mood_text`; events are
+`_data.make_records` (1 in 4 a post) with their texts replaced. For each set:
+
+  bare VADER:  `python -c` that imports VADER, reads every text from the same database
+               (one SELECT of the payload's body/title/selftext), loops `polarity_scores`;
+  1 worker:    the installed `sentpipe sentiment score --workers 1` (claim, clean, score,
+               upsert, mark), events/s and the ratio to bare (goal >= 0.85x);
+  2 workers:   `sentpipe sentiment score --workers 2`, the ratio to 1 worker (goal >=
+               1.5x; SQLite has one writer, so there it runs one process: no goal);
+  peak RSS:    VmHWM of the `sentpipe` process (goal < 200 MB; a worker of
+               `--workers 2` is a child and not counted).
+
+Then the worst single texts, in this process (each < 1 s).
+
+    python bench/sentiment.py --sqlite
     python bench/sentiment.py --url postgresql://sentpipe:sentpipe@127.0.0.1:54329/postgres
-    python bench/sentiment.py --url ... --events 2000    # a quick check that it runs
+    python bench/sentiment.py --sqlite --events 2000 --long-events 500   # does it run
 
-Use at least 20,000 events (the default) and batches of 2,000 for the worker figures:
-smaller runs measure start-up, not scoring.
+Defaults (50,000 short and 10,000 long events, batch size 2,000) take a few minutes per
+backend on 2 CPUs. `--repeat N` runs each process N times and keeps the fastest.
 """
 
 from __future__ import annotations
@@ -26,78 +44,210 @@ import argparse
 import json
 import os
 import random
-import resource
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import closing
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-
-import psycopg
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import fresh_database, make_records
+from _data import comment_chars, fresh_database, make_records, mood_text
 
-from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.sentiment import ScoreOptions, score_events
-from sentiment_pipeline.sentiment.clean import event_text
-from sentiment_pipeline.sentiment.scorers import get_scorer
+from sentiment_pipeline.db.migrate import init_db
+from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
+from sentiment_pipeline.fake_reddit.text import title as fake_title
+from sentiment_pipeline.sentiment.scorers import EXACT_LIMIT, get_scorer
 
 GOAL_RATIO = 0.85
 GOAL_WORKERS = 1.5
+GOAL_RSS_MB = 200
+
+# The bare VADER process: argv = backend, target (libpq URL or SQLite path). It reads
+# the texts Reddit's rule scores (a comment's body; a post's title + selftext) in one
+# query and prints how many it scored.
+BARE = r"""
+import sys
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+backend, target = sys.argv[1], sys.argv[2]
+if backend == "postgresql":
+    import psycopg
+    conn = psycopg.connect(target)
+    keys = ", ".join(f"payload->>'{k}'" for k in ("body", "title", "selftext"))
+else:
+    import sqlite3
+    conn = sqlite3.connect(target)
+    keys = ", ".join(f"json_extract(payload, '$.{k}')" for k in ("body", "title", "selftext"))
+rows = conn.execute(f"SELECT event_type, {keys} FROM raw_events").fetchall()
+polarity = SentimentIntensityAnalyzer().polarity_scores
+n = 0
+for event_type, body, title, selftext in rows:
+    if event_type == "comment" or body:
+        text = body
+    else:
+        text = "\n\n".join(part for part in (title, selftext) if part)
+    if text:
+        polarity(text)
+        n += 1
+print(n)
+"""
 
 
-def prepare(admin_url: str, rows: int) -> DatabaseURL:
-    url = fresh_database(admin_url, f"sentpipe_bench_sentiment_{rows}")
-    with closing(psycopg.connect(url.libpq)) as c, c.cursor() as cur:
-        with cur.copy(
-            "COPY raw_events (id, occurred_at, source, source_id, event_type, payload) FROM STDIN"
-        ) as copy:
-            for r in make_records(rows):
-                copy.write_row(
-                    (
-                        r["id"],
-                        datetime.fromtimestamp(r["occurred_at"], UTC),
-                        r["source"],
-                        r["source_id"],
-                        r["event_type"],
-                        json.dumps(r["payload"]),
-                    )
-                )
-        c.commit()
-        c.autocommit = True
-        c.execute("VACUUM ANALYZE raw_events")
-    return url
+@dataclass(frozen=True)
+class TextSet:
+    """One set of texts: `short` (comment lengths) or `long` (120-270 words)."""
+
+    name: str
+    events: int
+    seed: int
+
+
+def set_records(text_set: TextSet) -> Iterator[dict[str, Any]]:
+    """`make_records` with each event's text replaced by the set's (see the docstring)."""
+    rng = random.Random(text_set.seed)
+    for record in make_records(text_set.events, seed=text_set.seed):
+        payload = record["payload"]
+        if record["event_type"] == "comment":
+            key, chars = "body", 0
+        else:  # a post: the scored text is title + "\n\n" + selftext
+            key = "selftext"
+            payload["title"] = fake_title(rng)
+            chars = len(payload["title"]) + 2
+        if text_set.name == "long":
+            payload[key] = mood_text(rng, words=rng.randint(120, 270))
+        else:
+            rest = comment_chars(rng, EXACT_LIMIT) - chars
+            payload[key] = mood_text(rng, chars=rest) if rest > 0 else ""
+        yield record
+
+
+def load(url: DatabaseURL, text_set: TextSet, data_dir: str) -> list[int]:
+    """Write the set's events with the project's own pipeline (not timed); the length of
+    each event's scored text in characters, sorted."""
+    from sentiment_pipeline.pipeline import run_from_settings
+    from sentiment_pipeline.settings import load_settings
+
+    lengths: list[int] = []
+
+    async def source() -> AsyncIterator[dict[str, Any]]:
+        for record in set_records(text_set):
+            p = record["payload"]
+            lengths.append(
+                len(p.get("body") or "\n\n".join(filter(None, (p["title"], p["selftext"]))))
+            )
+            yield record
+
+    settings = load_settings(database_url=_url_text(url), data_dir=data_dir, sinks=["database"])
+    result = run_from_settings(settings, source())
+    if result.inserted != text_set.events:
+        raise SystemExit(f"loaded {result.inserted:,} of {text_set.events:,} {text_set.name}")
+    return sorted(lengths)
+
+
+def _url_text(url: DatabaseURL) -> str:
+    """The URL as sentpipe's settings take it."""
+    return url.libpq if url.backend == "postgresql" else url.sqlalchemy
 
 
 def reset(url: DatabaseURL) -> None:
-    with closing(psycopg.connect(url.libpq, autocommit=True)) as c:
-        c.execute("TRUNCATE sentiment_scores")
-        c.execute("UPDATE raw_events SET processed = false, processed_at = NULL")
-        c.execute("VACUUM ANALYZE raw_events")
+    """Every event waiting again, no scores: the state right after loading."""
+    if url.backend == "postgresql":
+        import psycopg
+
+        with closing(psycopg.connect(url.libpq, autocommit=True)) as c:
+            c.execute("TRUNCATE sentiment_scores")
+            c.execute("UPDATE raw_events SET processed = false, processed_at = NULL")
+            c.execute("VACUUM ANALYZE raw_events")
+        return
+    with closing(sqlite3.connect(url.sqlite_path)) as c:
+        c.execute("DELETE FROM sentiment_scores")
+        c.execute("UPDATE raw_events SET processed = 0, processed_at = NULL")
+        c.commit()
+        c.execute("ANALYZE")
 
 
-def bare(rows: int) -> tuple[float, int]:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+@dataclass(frozen=True)
+class Run:
+    """One timed process: wall seconds (start-up included), events done, peak RSS."""
 
-    texts = []
-    for r in make_records(rows):
-        p = r["payload"]
-        text = event_text(r["source"], r["event_type"], p)
-        if text is not None:
-            texts.append(text)
-    polarity = SentimentIntensityAnalyzer().polarity_scores
-    start = time.perf_counter()
-    for text in texts:
-        polarity(text)
-    return time.perf_counter() - start, len(texts)
+    seconds: float
+    done: int
+    peak_kb: int
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds
+
+
+def timed(command: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> Run:
+    """Run `command` to its end: wall seconds from start to exit, its stdout's count of
+    events (a number, or `sentiment score --json`), its peak RSS (VmHWM, polled)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, text=True)
+    peak = 0
+    while True:
+        try:
+            process.wait(timeout=0.02)
+            break
+        except subprocess.TimeoutExpired:
+            peak = max(peak, _vm_hwm_kb(process.pid))
+    seconds = time.perf_counter() - started
+    out = process.stdout.read() if process.stdout else ""
+    if process.returncode != 0:
+        raise SystemExit(f"{command[:4]} exited {process.returncode}")
+    parsed = json.loads(out)
+    done = parsed if isinstance(parsed, int) else parsed["scored"] + parsed["skipped"]
+    return Run(seconds, done, peak)
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    """The process's peak resident set (VmHWM, kB), 0 once it has gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def best(runs: Sequence[Run]) -> Run:
+    return min(runs, key=lambda run: run.seconds)
+
+
+def measure(url: DatabaseURL, batch: int, repeat: int, data_dir: str) -> dict[str, Run]:
+    """Bare VADER, then sentpipe with 1 and 2 workers, on the loaded `url`."""
+    target = url.libpq if url.backend == "postgresql" else str(url.sqlite_path)
+    sentpipe = shutil.which("sentpipe", path=str(Path(sys.executable).parent)) or shutil.which(
+        "sentpipe"
+    )
+    if sentpipe is None:
+        raise SystemExit("no installed `sentpipe` next to this Python or on PATH")
+    env = {**os.environ, "SENTPIPE_DATABASE_URL": _url_text(url), "SENTPIPE_DATA_DIR": data_dir}
+    runs: dict[str, Run] = {}
+    reset(url)
+    runs["bare"] = best(
+        [timed([sys.executable, "-c", BARE, url.backend, target]) for _ in range(repeat)]
+    )
+    for workers in (1, 2):
+        score = [sentpipe, "sentiment", "score", "--json", "--batch-size", str(batch)]
+        done = []
+        for _ in range(repeat):
+            reset(url)
+            done.append(timed([*score, "--workers", str(workers)], env=env, cwd=data_dir))
+        runs[f"w{workers}"] = best(done)
+    return runs
 
 
 def worst() -> list[tuple[str, float]]:
+    """Seconds to score each of the worst single texts, in this process."""
     scorer = get_scorer("vader")
     rng = random.Random(7)
     words = [
@@ -127,115 +277,104 @@ def worst() -> list[tuple[str, float]]:
     return out
 
 
-def score_processes(url: DatabaseURL, count: int, batch_size: int) -> tuple[int, float]:
-    """Start `count` `sentpipe sentiment score --json` processes at once on `url`; return
-    (events they scored or skipped, the slowest one's own `seconds`)."""
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = {**os.environ, "SENTPIPE_DATABASE_URL": url.libpq, "SENTPIPE_DATA_DIR": data_dir}
-        command = [
-            sys.executable,
-            "-m",
-            "sentiment_pipeline",
-            "sentiment",
-            "score",
-            "--json",
-            "--batch-size",
-            str(batch_size),
-        ]
-        processes = [
-            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-            for _ in range(count)
-        ]
-        # Peak RSS from /proc/PID/status VmHWM, read until the process ends: a child's
-        # ru_maxrss on Linux starts from the parent's RSS at fork, so it would count
-        # this benchmark's own memory.
-        peaks = [0] * len(processes)
-        while any(process.poll() is None for process in processes):
-            for index, process in enumerate(processes):
-                peaks[index] = max(peaks[index], _vm_hwm_kb(process.pid))
-            time.sleep(0.05)
-        PROCESS_PEAK_KB.extend(peaks)
-        results = []
-        for process in processes:
-            out, _ = process.communicate()
-            if process.returncode != 0:
-                raise SystemExit(f"sentpipe sentiment score exited {process.returncode}")
-            results.append(json.loads(out))
-    done = sum(r["scored"] + r["skipped"] for r in results)
-    return done, max(r["seconds"] for r in results)
+def _spread(name: str) -> str:
+    """Median, 90th percentile and longest of a set's text lengths."""
+    lengths = LENGTHS[name]
+    median, p90 = lengths[len(lengths) // 2], lengths[len(lengths) * 9 // 10]
+    return f"{median:,} / {p90:,} / {lengths[-1]:,}"
 
 
-PROCESS_PEAK_KB: list[int] = []  # VmHWM of each `sentiment score` process
+def _verdict(ok: bool) -> str:
+    return "OK" if ok else "BELOW GOAL"
 
 
-def _vm_hwm_kb(pid: int) -> int:
-    """The process's peak resident set (VmHWM, kB), 0 once it has gone."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+def report(
+    backend: str, batch: int, sets: Sequence[TextSet], runs: dict[str, dict[str, Run]]
+) -> None:
+    """The figures of both sets side by side."""
+    sizes = ", ".join(f"{s.name} {s.events:,}" for s in sets)
+    print(f"sentiment score on {backend}, batch size {batch:,}; events: {sizes}")
+    print(f"{'':28}" + "".join(f"{s.name + ' texts':>44}" for s in sets))
+    print(f"{'  text chars: median/p90/max':28}" + "".join(f"{_spread(s.name):>44}" for s in sets))
+
+    def row(label: str, cells: list[str]) -> None:
+        print(f"{label:28}" + "".join(f"{cell:>44}" for cell in cells))
+
+    def figure(run: Run) -> str:
+        return f"{run.rate:9,.0f} events/s ({run.seconds:6.1f} s)"
+
+    row("bare VADER loop process", [figure(runs[s.name]["bare"]) for s in sets])
+    row("sentpipe, 1 worker", [figure(runs[s.name]["w1"]) for s in sets])
+    ratios = [runs[s.name]["w1"].rate / runs[s.name]["bare"].rate for s in sets]
+    row(
+        f"  1 worker / bare (>= {GOAL_RATIO})",
+        [f"{r:.2f}x {_verdict(r >= GOAL_RATIO):>10}" for r in ratios],
+    )
+    row("sentpipe, 2 workers", [figure(runs[s.name]["w2"]) for s in sets])
+    scale = [runs[s.name]["w2"].rate / runs[s.name]["w1"].rate for s in sets]
+    goal = "n/a (one writer)" if backend == "SQLite" else None
+    row(
+        f"  2 workers / 1 (>= {GOAL_WORKERS})",
+        [f"{r:.2f}x {goal or _verdict(r >= GOAL_WORKERS):>10}" for r in scale],
+    )
+    peaks = [runs[s.name]["w1"].peak_kb / 1024 for s in sets]
+    row(
+        f"  peak RSS, 1 worker (< {GOAL_RSS_MB})",
+        [f"{mb:.0f} MB {_verdict(mb < GOAL_RSS_MB):>10}" for mb in peaks],
+    )
+    for s in sets:
+        counts = {key: run.done for key, run in runs[s.name].items()}
+        if set(counts.values()) != {s.events}:
+            print(f"WARNING: {s.name}: events done {counts}, loaded {s.events:,}")
+
+
+LENGTHS: dict[str, list[int]] = {}  # each set's scored-text lengths, sorted (for report)
+
+
+def run_backend(args: argparse.Namespace, sets: Sequence[TextSet]) -> dict[str, dict[str, Run]]:
+    """Load each set into its own scratch database and measure it."""
+    runs: dict[str, dict[str, Run]] = {}
+    for text_set in sets:
+        with tempfile.TemporaryDirectory(prefix="sentpipe-bench-") as data_dir:
+            if args.sqlite:
+                url = parse_database_url(f"sqlite:///{data_dir}/bench.db")
+                init_db(url)
+            else:
+                url = fresh_database(args.url, f"sentpipe_bench_sentiment_{text_set.name}")
+            try:
+                LENGTHS[text_set.name] = load(url, text_set, data_dir)
+                runs[text_set.name] = measure(url, args.batch_size, args.repeat, data_dir)
+            finally:
+                if not args.sqlite:
+                    _drop(args.url, url)
+    return runs
+
+
+def _drop(admin_url: str, url: DatabaseURL) -> None:
+    import psycopg
+
+    admin = parse_database_url(admin_url).libpq
+    with closing(psycopg.connect(admin, autocommit=True)) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--url", required=True, help="TimescaleDB admin URL")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="PostgreSQL admin URL (a scratch database is created)")
+    where.add_argument("--sqlite", action="store_true", help="a scratch SQLite file")
     parser.add_argument(
-        "--events", "--rows", dest="events", type=int, default=20_000, help="events to load"
+        "--events", "--rows", dest="events", type=int, default=50_000, help="short-text events"
     )
+    parser.add_argument("--long-events", type=int, default=10_000, help="long-text events")
     parser.add_argument("--batch-size", type=int, default=2_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each; the fastest counts")
     args = parser.parse_args(argv)
-    events, batch = args.events, args.batch_size
-
-    url = prepare(args.url, events)
-    bare_seconds, texts = bare(events)
-    bare_rate = events / bare_seconds
-    print(f"events {events:,} ({texts:,} with text), batch size {batch:,}")
-    print(f"(a) bare polarity_scores loop:      {bare_rate:10,.0f} events/s ({bare_seconds:.1f} s)")
-
-    one = score_events(url, ScoreOptions(batch_size=batch))
-    rate1 = (one.scored + one.skipped) / one.seconds
-    ok = "OK" if rate1 / bare_rate >= GOAL_RATIO else "BELOW GOAL"
-    print(
-        f"(b) sentiment score, in-process:    {rate1:10,.0f} events/s ({one.seconds:.1f} s) "
-        f"= {rate1 / bare_rate:.2f}x bare (goal >= {GOAL_RATIO}x: {ok})"
-    )
-    reset(url)
-    done1, seconds1 = score_processes(url, 1, batch)
-    proc1 = done1 / seconds1
-    print(f"(c) 1 process:                      {proc1:10,.0f} events/s ({seconds1:.1f} s)")
-    reset(url)
-    done2, seconds2 = score_processes(url, 2, batch)
-    proc2 = done2 / seconds2
-    ok = "OK" if proc2 / proc1 >= GOAL_WORKERS else "BELOW GOAL"
-    print(
-        f"(c) 2 processes at once:            {proc2:10,.0f} events/s ({seconds2:.1f} s) "
-        f"= {proc2 / proc1:.2f}x one process (goal >= {GOAL_WORKERS}x: {ok})"
-    )
-    if done2 != done1:
-        print(f"    WARNING: two processes did {done2:,} events, one did {done1:,}")
-    reset(url)
-    started = time.perf_counter()
-    two = score_events(url, ScoreOptions(batch_size=batch, workers=2))
-    wall = time.perf_counter() - started
-    rate2 = (two.scored + two.skipped) / wall
-    print(
-        f"(c) --workers 2 (spawned, wall):    {rate2:10,.0f} events/s ({wall:.1f} s) "
-        f"= {rate2 / rate1:.2f}x in-process (includes starting the workers)"
-    )
-    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    command_mb = max(PROCESS_PEAK_KB) / 1024
-    print(
-        f"(d) peak RSS: one `sentpipe sentiment score` process {command_mb:.0f} MB "
-        f"(goal < 200 MB); this process (holds every text for (a)) {self_mb:.0f} MB, "
-        f"largest child by ru_maxrss (counts this process's memory at fork) {child_mb:.0f} MB"
-    )
+    sets = [TextSet("short", args.events, 11), TextSet("long", args.long_events, 12)]
+    runs = run_backend(args, sets)
+    report("SQLite" if args.sqlite else "PostgreSQL", args.batch_size, sets, runs)
     for name, seconds in worst():
-        print(f"(e) worst text, {name}: {seconds:.3f} s ({'OK' if seconds < 1 else 'TOO SLOW'})")
+        print(f"worst text, {name}: {seconds:.3f} s ({'OK' if seconds < 1 else 'TOO SLOW'})")
 
 
 if __name__ == "__main__":
