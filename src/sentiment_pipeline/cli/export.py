@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.options import Sources
 from sentiment_pipeline.cli.params import PlainValuesCommand, PlainValuesGroup
 from sentiment_pipeline.cli.state import settings_from
 from sentiment_pipeline.cli.topic_options import TopicNames, Via, ViaOption
@@ -70,14 +71,7 @@ def csv(
             "DIR/<source>/<source_id>/<YYYY-MM-DD>.csv like the CSV sink."
         ),
     ] = Layout.single,
-    source: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="SOURCE",
-            help="Only this source, e.g. reddit or hackernews (repeatable; a name neither "
-            "registered nor stored is an error).",
-        ),
-    ] = None,
+    source: Sources = None,
     source_id: Annotated[
         list[str] | None,
         typer.Option(

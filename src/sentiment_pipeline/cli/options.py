@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["AsJson", "MaxDuration", "MaxRequests", "Quiet"]
+__all__ = ["AsJson", "MaxDuration", "MaxRequests", "Quiet", "Sources"]
 
 MaxRequests = Annotated[
     int | None,
@@ -22,3 +22,12 @@ MaxDuration = Annotated[
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the run result as JSON.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
+Sources = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--source",
+        metavar="SOURCE",
+        help="Only this source, e.g. reddit or hackernews (repeatable; a name neither "
+        "registered nor stored is an error).",
+    ),
+]

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.options import Sources
 from sentiment_pipeline.cli.service import Every, Jitter, MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
 from sentiment_pipeline.cli.topic_options import TopicNames, Via, ViaOption
@@ -216,14 +217,7 @@ def report(
     ctx: typer.Context,
     model: Model = "vader",
     bucket: Annotated[str, typer.Option(metavar="[1h|1d|7d]", help="Bucket width (UTC).")] = "1d",
-    source: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="SOURCE",
-            help="Only this source, e.g. reddit or hackernews (repeatable; a name neither "
-            "registered nor stored is an error).",
-        ),
-    ] = None,
+    source: Sources = None,
     subreddit: Subreddits = None,
     since: Since = None,
     until: Until = None,

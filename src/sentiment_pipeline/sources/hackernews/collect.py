@@ -265,7 +265,7 @@ class _Walk:
             return
         async for hits in self._pages(search, self._floor(target), stats):
             newest.extend(int(h["created_at_i"]) for h in hits)
-            async for record in self._hits(hits, stats, newest):
+            async for record in self._hits(hits, stats):
                 yield record
 
     async def _pages(
@@ -305,9 +305,7 @@ class _Walk:
             if upper < floor:
                 return
 
-    async def _hits(
-        self, hits: list[dict[str, Any]], stats: TargetStats, newest: list[int]
-    ) -> AsyncIterator[Record]:
+    async def _hits(self, hits: list[dict[str, Any]], stats: TargetStats) -> AsyncIterator[Record]:
         """The threads of the hits not stored yet (a story once per run); a hit its
         thread lacks (under a dead comment, or Algolia's thread is behind its search)
         from the Firebase API."""
@@ -321,7 +319,7 @@ class _Walk:
             stories[int(story) if isinstance(story, int) else ident] = None
         stats.known += len(hits) - len(missing)
         fresh = [ident for ident in stories if ident not in self.read]
-        async for record in self._threads(fresh, stats, newest):
+        async for record in self._threads(fresh, stats):
             yield record
         for ident, hit in missing.items():
             if ident in self.items:
@@ -343,14 +341,12 @@ class _Walk:
         stored = await self.known([event_id(ident) for ident in unread])
         fresh = [ident for ident in unread if event_id(ident) not in stored]
         stats.known += len(ids) - len(fresh)
-        async for record in self._threads(fresh, stats, newest):
+        async for record in self._threads(fresh, stats):
             if isinstance(record, dict) and record["event_type"] != "comment":
                 newest.append(int(record["occurred_at"]))
             yield record
 
-    async def _threads(
-        self, ids: Sequence[int], stats: TargetStats, newest: list[int]
-    ) -> AsyncIterator[Record]:
+    async def _threads(self, ids: Sequence[int], stats: TargetStats) -> AsyncIterator[Record]:
         """Each story whole (`items/{id}`, a few in flight; Firebase for those Algolia
         lacks), in the order of `ids`, each handed on as soon as it and the ones before
         it came: a stop keeps every thread read. A bound reached (`HNBudget`) is raised
