@@ -63,7 +63,8 @@ from _data import comment_chars, fresh_database, make_records, mood_text
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.fake_reddit.text import title as fake_title
-from sentiment_pipeline.sentiment.scorers import EXACT_LIMIT, get_scorer
+from sentiment_pipeline.sentiment.scorers import get_scorer
+from sentiment_pipeline.sentiment.scorers.vader import EXACT_LIMIT
 
 GOAL_RATIO = 0.85
 GOAL_WORKERS = 1.5

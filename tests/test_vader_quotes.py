@@ -24,11 +24,11 @@ from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.sentiment import clean
 from sentiment_pipeline.sentiment.clean import QUOTES, clean_text, event_text
 from sentiment_pipeline.sentiment.scorers import (
-    SCORERS,
     get_scorer,
     model_id_for,
     older_model_ids,
 )
+from sentiment_pipeline.sentiment.scorers.vader import VaderScorer
 
 runner = CliRunner()
 VADER = SentimentIntensityAnalyzer().polarity_scores
@@ -218,7 +218,7 @@ def test_property_however_typed_scores_the_same(parts: list[tuple[str, str]]) ->
 def test_model_id_names_the_cleaning_version() -> None:
     current = model_id_for("vader")
     assert re.fullmatch(r"vader-\d+\.\d+\.\d+\+clean2", current)
-    assert SCORER.model_id == current == SCORERS["vader"][0]()
+    assert SCORER.model_id == current == VaderScorer.identify()
     assert older_model_ids("vader") == (current.removesuffix("+clean2"),)
 
 

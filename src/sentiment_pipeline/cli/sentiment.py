@@ -41,7 +41,9 @@ Since = Annotated[
 Until = Annotated[
     str | None, typer.Option(metavar="WHEN", help="Before this UTC date/time (same forms).")
 ]
-Model = Annotated[str, typer.Option(metavar="NAME", help="Sentiment model (registry name).")]
+Model = Annotated[
+    str, typer.Option(metavar="MODEL", help="Sentiment model: vader, or onnx:DIR (a folder).")
+]
 
 
 class By(StrEnum):
@@ -81,6 +83,14 @@ def score(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would be scored; write nothing.")
     ] = False,
+    language: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="CODE",
+            help="Score texts in this language (en, es; repeatable; 'any' for all). "
+            "Default: the model's languages.",
+        ),
+    ] = None,
     every: Every = None,
     jitter: Jitter = None,
     metrics_file: MetricsFile = None,
@@ -109,6 +119,7 @@ def score(
         rescore=rescore,
         workers=workers,
         dry_run=dry_run,
+        languages=tuple(code.strip().lower() for code in language or () if code.strip()),
     )
 
     def run_once(stop: Any) -> Outcome:
@@ -130,7 +141,13 @@ def score(
             out_console.print_json(json.dumps(result.to_dict()))
         elif not quiet:
             render_score(result)
-        figures = RunFigures({"events_scored": result.scored, "events_skipped": result.skipped})
+        figures = RunFigures(
+            {
+                "events_scored": result.scored,
+                "events_skipped": result.skipped,
+                "events_skipped_language": result.tally.language,
+            }
+        )
         return Outcome(0 if caught is None else int(caught.exit_code), figures)
 
     serve(
@@ -157,7 +174,8 @@ def render_score(result: Any) -> None:
         print_line(f"{stamp}Dry run: {result.waiting:,} events would be scored by {result.model}.")
     else:
         print_line(
-            f"{stamp}Scored {result.scored:,} events, skipped {result.skipped:,} (no text) "
+            f"{stamp}Scored {result.scored:,} events, skipped {result.skipped:,} "
+            f"({result.tally.no_text:,} no text, {result.tally.language:,} language) "
             f"with {result.model} in {result.seconds:.1f} s "
             f"({result.events_per_second:,.0f}/s, {result.workers} worker"
             f"{'' if result.workers == 1 else 's'}); {result.waiting:,} still waiting."

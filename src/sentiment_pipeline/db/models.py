@@ -97,7 +97,9 @@ Index(OCCURRED_AT_INDEX, RawEventORM.occurred_at.desc())
 
 
 class SentimentScoreORM(Base):
-    """One model's sentiment score for one event (migration 0002; see sentiment/)."""
+    """One model's sentiment score for one event (migrations 0002, 0007; see sentiment/).
+    `pos`/`neu`/`neg` are VADER's shares (NULL for other models), `probabilities` a
+    classifier's per-class probabilities (NULL for VADER), `language` the text's."""
 
     __tablename__ = "sentiment_scores"
 
@@ -108,11 +110,13 @@ class SentimentScoreORM(Base):
     source_id: Mapped[str] = mapped_column(Text, nullable=False)
     event_type: Mapped[str] = mapped_column(Text, nullable=False)
     compound: Mapped[float] = mapped_column(Float, nullable=False)
-    pos: Mapped[float] = mapped_column(Float, nullable=False)
-    neu: Mapped[float] = mapped_column(Float, nullable=False)
-    neg: Mapped[float] = mapped_column(Float, nullable=False)
+    pos: Mapped[float | None] = mapped_column(Float, nullable=True)
+    neu: Mapped[float | None] = mapped_column(Float, nullable=True)
+    neg: Mapped[float | None] = mapped_column(Float, nullable=True)
     label: Mapped[str] = mapped_column(Text, nullable=False)
     text_chars: Mapped[int] = mapped_column(Integer, nullable=False)
+    language: Mapped[str | None] = mapped_column(Text, nullable=True)
+    probabilities: Mapped[dict[str, float] | None] = mapped_column(PayloadType, nullable=True)
     scored_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

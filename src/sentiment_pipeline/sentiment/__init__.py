@@ -17,7 +17,8 @@ Public API:
   sample of scored events to label.
 - `clean_text`, `event_text(source, event_type, payload)` (clean.py: the text comes from
   the source's spec, `sources.source_spec`); `Scorer`, `get_scorer`, `label_for`
-  (scorers.py).
+  (the scorers/ package: one module per scorer, `vader`, `onnx:DIR`);
+  `detect_languages` (language.py: the offline language detector).
 
 Nothing here imports typer or rich; vaderSentiment is imported when a scorer is made.
 """
@@ -28,14 +29,14 @@ from sentiment_pipeline.sentiment.clean import clean_text, event_text
 from sentiment_pipeline.sentiment.counts import ModelCounts, sentiment_counts
 from sentiment_pipeline.sentiment.report import SentimentReport, sentiment_report
 from sentiment_pipeline.sentiment.run import ScoreOptions, ScoreResult, score_events
-from sentiment_pipeline.sentiment.scorers import Scorer, Scores, get_scorer, label_for
+from sentiment_pipeline.sentiment.scorers import Score, Scorer, get_scorer, label_for
 
 __all__ = [
     "ModelCounts",
+    "Score",
     "ScoreOptions",
     "ScoreResult",
     "Scorer",
-    "Scores",
     "SentimentReport",
     "clean_text",
     "event_text",

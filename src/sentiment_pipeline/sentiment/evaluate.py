@@ -194,11 +194,11 @@ Predictions = dict[int, str]  # row index in LabelFile.rows -> the model's label
 
 def _model_ids(models: Sequence[str]) -> list[tuple[str, str]]:
     """(name as given, stored model id) per model, the first of each id kept."""
-    from sentiment_pipeline.sentiment.scorers import SCORERS, model_id_for
+    from sentiment_pipeline.sentiment.scorers import stored_model_id
 
     seen: dict[str, str] = {}
     for name in models:
-        seen.setdefault(model_id_for(name) if name in SCORERS else name, name)
+        seen.setdefault(stored_model_id(name), name)
     return [(name, model) for model, name in seen.items()]
 
 
@@ -206,23 +206,20 @@ def _text_predictions(rows: Sequence[LabelRow], name: str, model: str) -> Predic
     """Labels of the free texts by the registry scorer `name` (or the one whose current
     id is `model`); a text with nothing left once cleaned gets none."""
     from sentiment_pipeline.sentiment.clean import clean_text
-    from sentiment_pipeline.sentiment.scorers import SCORERS, get_scorer, label_for, model_id_for
+    from sentiment_pipeline.sentiment.scorers import get_scorer, is_model_spec, model_id_for
 
-    registry = name if name in SCORERS else None
-    registry = registry or next((n for n in SCORERS if model_id_for(n) == model), None)
-    if registry is None:
+    spec = name if is_model_spec(name) else None
+    spec = spec or ("vader" if model_id_for("vader") == model else None)
+    if spec is None:
         raise ConfigError(
             f"--model {name!r} cannot score free texts",
-            f"a text,label file needs a registered scorer ({', '.join(sorted(SCORERS))}); "
+            "a text,label file needs a scorer (vader, onnx:DIR); "
             "stored model ids work with an id,label file",
         )
-    scorer = get_scorer(registry)
-    out: Predictions = {}
-    for i, row in enumerate(rows):
-        text = clean_text(row.key)
-        if text:
-            out[i] = label_for(scorer.score(text).compound)
-    return out
+    scorer = get_scorer(spec)
+    texts = {i: text for i, row in enumerate(rows) if (text := clean_text(row.key))}
+    scores = scorer.score_batch(list(texts.values()))
+    return {i: score.label for i, score in zip(texts, scores, strict=True)}
 
 
 def _stored_predictions(

@@ -292,12 +292,12 @@ def sentiment_report(
     bucket/model/grouping/via/source or an unmigrated database, DatabaseUnreachable when
     the server does not answer."""
     from sentiment_pipeline.db.filters import check_sources, check_via
-    from sentiment_pipeline.sentiment.scorers import SCORERS, model_id_for
+    from sentiment_pipeline.sentiment.scorers import is_model_spec, stored_model_id
     from sentiment_pipeline.sources import source_names
 
     _check(bucket, by)
     by = tuple(name for name in GROUPINGS if name in by)
-    model_id = model_id_for(model) if model in SCORERS else model
+    model_id = stored_model_id(model)
     report = SentimentReport(
         model_id, bucket, since, until, source_ids, [], topics, check_via(via), by
     )
@@ -315,7 +315,7 @@ def sentiment_report(
         sql, params = report_sql(report, url.backend, _timescale(url, connection))
         with store._guard():  # a missing event_topics reads as "run sentpipe db init"
             rows = connection.execute(sql, params).fetchall()
-        if not rows and model in SCORERS:
+        if not rows and is_model_spec(model):
             report.older = _stored_older_ids(store, model, url.backend)
     finally:
         store.close()

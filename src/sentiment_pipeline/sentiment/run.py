@@ -8,10 +8,12 @@ lock, so scraping and scoring run side by side) and uses one process.
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +23,8 @@ from typing import Any
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, LockHeld, SentpipeError
 from sentiment_pipeline.sentiment.clean import event_text, text_plan
-from sentiment_pipeline.sentiment.scorers import Scorer, get_scorer, label_for, model_id_for
+from sentiment_pipeline.sentiment.language import UNDETERMINED, detect_languages
+from sentiment_pipeline.sentiment.scorers import Scorer, get_scorer, model_id_for
 from sentiment_pipeline.sentiment.store import (
     Claimed,
     EventScope,
@@ -51,6 +54,18 @@ class ScoreOptions:
     rescore: bool = False
     workers: int = 1
     dry_run: bool = False
+    languages: tuple[str, ...] = ()  # scored languages; () the model's own, ("any",) all
+
+    def allowed(self, scorer: Scorer) -> frozenset[str] | None:
+        """The language codes this run scores (None: any); `und` is scored always."""
+        if not self.languages:
+            return scorer.languages
+        if ANY_LANGUAGE in self.languages:
+            return None
+        return frozenset(self.languages)
+
+
+ANY_LANGUAGE = "any"
 
 
 @dataclass
@@ -60,13 +75,23 @@ class ScoreResult:
     model: str
     backend: str
     workers: int = 1
-    scored: int = 0
-    skipped: int = 0
-    batches: int = 0
+    tally: Tally = field(default_factory=lambda: Tally())
     seconds: float = 0.0
     waiting: int = 0
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def scored(self) -> int:
+        return self.tally.scored
+
+    @property
+    def skipped(self) -> int:
+        return self.tally.skipped
+
+    @property
+    def batches(self) -> int:
+        return self.tally.batches
 
     @property
     def events_per_second(self) -> float:
@@ -83,6 +108,8 @@ class ScoreResult:
             "dry_run": self.dry_run,
             "scored": self.scored,
             "skipped": self.skipped,
+            "skipped_by_reason": {"no_text": self.tally.no_text, "language": self.tally.language},
+            "languages": dict(self.tally.languages.most_common()),
             "batches": self.batches,
             "waiting": self.waiting,
             "seconds": round(self.seconds, 3),
@@ -91,33 +118,78 @@ class ScoreResult:
         }
 
 
-def score_batch(scorer: Scorer, claimed: list[Claimed]) -> list[ScoreRow]:
-    """Scores for the claimed events that have text (`sentiment.clean.event_text`); the
-    others are marked processed without one."""
-    model = scorer.model_id
-    rows: list[ScoreRow] = []
+@dataclass
+class Tally:
+    """What scoring did to claimed events: scored, skipped for want of text
+    (`no_text`) or for a language the scorer does not score (`language`), and the
+    scored texts per language code."""
+
+    scored: int = 0
+    no_text: int = 0
+    language: int = 0
+    batches: int = 0
+    languages: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def skipped(self) -> int:
+        return self.no_text + self.language
+
+    def add(self, other: Tally) -> None:
+        self.scored += other.scored
+        self.no_text += other.no_text
+        self.language += other.language
+        self.batches += other.batches
+        self.languages.update(other.languages)
+
+
+def score_batch(
+    scorer: Scorer, claimed: Sequence[Claimed], languages: frozenset[str] | None = None
+) -> tuple[list[ScoreRow], Tally]:
+    """Scores for the claimed events that have text (`sentiment.clean.event_text`) in a
+    language the scorer scores (`languages`, default the scorer's own; `und` always);
+    the others are marked processed without one. Returns the rows and their tally."""
+    tally = Tally(batches=1)
+    events: list[Claimed] = []
+    texts: list[str] = []
     for event in claimed:
         text = event_text(event.source, event.event_type, event.payload)
         if text is None:
-            continue
-        s = scorer.score(text)
-        rows.append(
-            ScoreRow(
-                event.id,
-                event.occurred_at,
-                model,
-                event.source,
-                event.source_id,
-                event.event_type,
-                s.compound,
-                s.pos,
-                s.neu,
-                s.neg,
-                label_for(s.compound),
-                len(text),
-            )
+            tally.no_text += 1
+        else:
+            events.append(event)
+            texts.append(text)
+    allowed = scorer.languages if languages is None else languages
+    detected = detect_languages(texts)
+    if allowed is not None:
+        keep = [i for i, code in enumerate(detected) if code in allowed or code == UNDETERMINED]
+        tally.language = len(texts) - len(keep)
+        events = [events[i] for i in keep]
+        texts = [texts[i] for i in keep]
+        detected = [detected[i] for i in keep]
+    scores = scorer.score_batch(texts) if texts else []
+    model = scorer.model_id
+    rows = [
+        ScoreRow(
+            event.id,
+            event.occurred_at,
+            model,
+            event.source,
+            event.source_id,
+            event.event_type,
+            s.compound,
+            s.pos,
+            s.neu,
+            s.neg,
+            s.label,
+            len(text),
+            code,
+            None if s.probabilities is None else json.dumps(dict(s.probabilities)),
         )
-    return rows
+        for event, text, code, s in zip(events, texts, detected, scores, strict=True)
+    ]
+    tally.scored = len(rows)
+    tally.languages.update(detected)
+    return rows, tally
 
 
 def _writer_lock(
@@ -168,8 +240,9 @@ def _loop(
     deadline: float | None,
     progress: Progress | None,
     stop: Callable[[], bool] | None = None,
-) -> tuple[int, int, int]:
-    scored = skipped = batches = 0
+) -> Tally:
+    total = Tally()
+    allowed = options.allowed(scorer)
     while deadline is None or time.time() < deadline:
         if stop is not None and stop():
             break
@@ -182,18 +255,16 @@ def _loop(
             budget.give_back(n)
             break
         try:
-            rows = score_batch(scorer, claimed)
+            rows, tally = score_batch(scorer, claimed, allowed)
             store.finish(rows, claimed)
         except BaseException:
             store.rollback()
             raise
         budget.give_back(n - len(claimed))
-        batches += 1
-        scored += len(rows)
-        skipped += len(claimed) - len(rows)
+        total.add(tally)
         if progress is not None:
-            progress(len(rows), len(claimed) - len(rows))
-    return scored, skipped, batches
+            progress(tally.scored, tally.skipped)
+    return total
 
 
 def _worker_main(
@@ -213,7 +284,7 @@ def _worker_main(
         store = open_store(url)
         try:
             scorer = get_scorer(options.model)
-            counts = _loop(
+            tally = _loop(
                 store,
                 scorer,
                 options,
@@ -224,7 +295,7 @@ def _worker_main(
             )
         finally:
             store.close()
-        queue.put(("done", *counts))
+        queue.put(("done", tally))
     except SentpipeError as error:
         queue.put(("error", type(error).__name__, error.reason, error.hint))
     except BaseException as error:  # reported to the parent, which raises it
@@ -251,7 +322,7 @@ def _run_workers(
     deadline: float | None,
     progress: Progress | None,
     stop: Callable[[], bool] | None = None,
-) -> tuple[int, int, int]:
+) -> Tally:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     budget = context.Value("q", -1 if options.max_events is None else options.max_events)
@@ -266,7 +337,7 @@ def _run_workers(
     ]
     for process in processes:
         process.start()
-    scored = skipped = batches = 0
+    total = Tally()
     finished = 0
     failure: tuple[str, str, str | None] | None = None
     try:
@@ -290,9 +361,7 @@ def _run_workers(
                     progress(message[1], message[2])
             elif kind == "done":
                 finished += 1
-                scored += message[1]
-                skipped += message[2]
-                batches += message[3]
+                total.add(message[1])
             else:
                 finished += 1
                 failure = failure or (message[1], message[2], message[3])
@@ -305,7 +374,7 @@ def _run_workers(
                 process.kill()
     if failure is not None:
         raise _ERRORS.get(failure[0], SentpipeError)(failure[1], failure[2])
-    return scored, skipped, batches
+    return total
 
 
 def score_events(
@@ -354,10 +423,10 @@ def score_events(
             result.notes.append("SQLite has one writer: scoring with 1 process")
             result.workers = 1
         if result.workers > 1:
-            counts = _run_workers(url, options, scope, deadline, progress, stop)
+            result.tally = _run_workers(url, options, scope, deadline, progress, stop)
         else:
             with _writer_lock(url, lock_path, wait):
-                counts = _loop(
+                result.tally = _loop(
                     store,
                     get_scorer(options.model),
                     options,
@@ -367,7 +436,6 @@ def score_events(
                     progress,
                     stop,
                 )
-        result.scored, result.skipped, result.batches = counts
         result.waiting = store.count_waiting(
             EventScope(options.source_ids, options.since, options.until, unscorable=plan.unscorable)
         )

@@ -252,9 +252,9 @@ def sample_events(
     """Draw `n` events scored by `model` (a registry name or a stored model id) as the
     module docstring says. Raises ConfigError (unknown model name, unmigrated database)
     or DatabaseUnreachable."""
-    from sentiment_pipeline.sentiment.scorers import SCORERS, model_id_for
+    from sentiment_pipeline.sentiment.scorers import stored_model_id
 
-    model_id = model_id_for(model) if model in SCORERS else model
+    model_id = stored_model_id(model)
     result = SampleResult(model_id, seed)
     reader = _Reader(url)
     try:

@@ -75,11 +75,17 @@ class ScoreRow(NamedTuple):
     source_id: str
     event_type: str
     compound: float
-    pos: float
-    neu: float
-    neg: float
+    pos: float | None  # VADER's shares; None for other models
+    neu: float | None
+    neg: float | None
     label: str
     text_chars: int
+    language: str  # sentiment.language: `en`, `es`, …, `und`
+    probabilities: str | None  # JSON object class -> probability; None for VADER
+
+
+_COLUMNS = ", ".join(ScoreRow._fields)
+_UPDATES = ", ".join(f"{name} = {{new}}.{name}" for name in (*ScoreRow._fields[3:], "scored_at"))
 
 
 class SentimentStore(Protocol):
@@ -162,17 +168,14 @@ class PostgresStore:
             if scores:
                 columns = list(zip(*scores, strict=True))
                 self._conn.execute(
-                    "INSERT INTO sentiment_scores (id, occurred_at, model, source, source_id, "
-                    "event_type, compound, pos, neu, neg, label, text_chars, scored_at) "
-                    "SELECT *, now() FROM unnest(%s::text[], %s::timestamptz[], %s::text[], "
+                    f"INSERT INTO sentiment_scores ({_COLUMNS}, scored_at) "
+                    "SELECT id, occurred_at, model, source, source_id, event_type, compound, "
+                    "pos, neu, neg, label, text_chars, language, probabilities::jsonb, now() "
+                    "FROM unnest(%s::text[], %s::timestamptz[], %s::text[], "
                     "%s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[], "
-                    "%s::float8[], %s::float8[], %s::text[], %s::int[]) "
-                    "ON CONFLICT (id, occurred_at, model) DO UPDATE SET "
-                    "source = EXCLUDED.source, source_id = EXCLUDED.source_id, "
-                    "event_type = EXCLUDED.event_type, compound = EXCLUDED.compound, "
-                    "pos = EXCLUDED.pos, neu = EXCLUDED.neu, neg = EXCLUDED.neg, "
-                    "label = EXCLUDED.label, text_chars = EXCLUDED.text_chars, "
-                    "scored_at = EXCLUDED.scored_at",
+                    "%s::float8[], %s::float8[], %s::text[], %s::int[], %s::text[], %s::text[]) "
+                    f"AS s({_COLUMNS}) ON CONFLICT (id, occurred_at, model) DO UPDATE SET "
+                    f"{_UPDATES.format(new='EXCLUDED')}",
                     [list(column) for column in columns],
                 )
             if claimed:
@@ -274,15 +277,10 @@ class SQLiteStore:
 
     def _write(self, now: str, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
         self._conn.executemany(
-            "INSERT INTO sentiment_scores (id, occurred_at, model, source, source_id, "
-            "event_type, compound, pos, neu, neg, label, text_chars, scored_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO sentiment_scores ({_COLUMNS}, scored_at) "
+            f"VALUES ({', '.join('?' * (len(ScoreRow._fields) + 1))}) "
             "ON CONFLICT (id, occurred_at, model) DO UPDATE SET "
-            "source = excluded.source, source_id = excluded.source_id, "
-            "event_type = excluded.event_type, compound = excluded.compound, "
-            "pos = excluded.pos, neu = excluded.neu, neg = excluded.neg, "
-            "label = excluded.label, text_chars = excluded.text_chars, "
-            "scored_at = excluded.scored_at",
+            f"{_UPDATES.format(new='excluded')}",
             [(*row, now) for row in scores],
         )
         self._conn.executemany(

@@ -1,14 +1,11 @@
-"""Scorers: a `Scorer` protocol and a small registry of them by short name.
+"""VADER (vaderSentiment), English only, with bounded cost for long texts.
 
-A scorer turns one cleaned text into `Scores` (compound in [-1, 1]; pos, neu, neg shares
-in [0, 1]). Each scorer has a `model_id` that includes its version and the version of
-the cleaning it reads (`vader-3.3.2+clean2`, `sentiment.clean.CLEANING_VERSION`): it is
-what `sentiment_scores.model` stores, so two models' (or two versions') scores coexist.
-`older_model_ids` names the ids the same model stored under earlier cleanings
-(`vader-3.3.2`, cleaning 1): still readable when named, never written again.
-
-The registry maps a name (`vader`) to a factory; the heavy import happens only when a
-scorer is made. An unknown name raises ConfigError listing the names that exist.
+Outputs: compound in [-1, 1], VADER's pos/neu/neg shares in [0, 1], and a label by
+VADER's own thresholds (compound >= 0.05 positive, <= -0.05 negative; Hutto & Gilbert,
+ICWSM 2014, and the vaderSentiment README). `model_id` includes the package version and
+the version of the cleaning it reads (`vader-3.3.2+clean2`,
+`sentiment.clean.CLEANING_VERSION`); `older_ids()` names the ids the same model stored
+under earlier cleanings (`vader-3.3.2`, cleaning 1): still readable, never written again.
 
 VADER's cost grows with the square of a text's length: for every word it lower-cases
 the whole word list again (`_negation_check`, `_special_idioms_check`), and it first
@@ -28,30 +25,26 @@ comment cost about 1/10 of what 5,000-character pieces would.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import metadata
-from typing import Literal, NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple
 
 from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.sentiment.scorers.base import Label, Score
 
 __all__ = [
     "CHUNK_LIMIT",
     "EXACT_LIMIT",
-    "SCORERS",
-    "Label",
-    "Scorer",
+    "NEGATIVE_AT",
+    "POSITIVE_AT",
     "Scores",
     "VaderScorer",
     "chunks",
-    "get_scorer",
     "label_for",
-    "model_id_for",
-    "older_model_ids",
     "vader_length",
 ]
 
-Label = Literal["positive", "neutral", "negative"]
 POSITIVE_AT = 0.05  # VADER's standard thresholds: compound >= 0.05 positive,
 NEGATIVE_AT = -0.05  # <= -0.05 negative, neutral in between
 EXACT_LIMIT = 5000  # vader_length up to which a text gets VADER's own scores
@@ -60,6 +53,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…\n])\s+")
 
 
 class Scores(NamedTuple):
+    """VADER's four numbers for one text: compound in [-1, 1], pos/neu/neg in [0, 1]."""
+
     compound: float
     pos: float
     neu: float
@@ -73,17 +68,6 @@ def label_for(compound: float) -> Label:
     if compound <= NEGATIVE_AT:
         return "negative"
     return "neutral"
-
-
-@runtime_checkable
-class Scorer(Protocol):
-    """Anything that scores cleaned texts; `model_id` names the model and its version."""
-
-    model_id: str
-
-    def score(self, text: str) -> Scores:
-        """Scores for one non-empty cleaned text."""
-        ...
 
 
 @cache
@@ -191,9 +175,27 @@ def _vader_older_ids() -> tuple[str, ...]:
 
 
 class VaderScorer:
-    """VADER (vaderSentiment) with bounded cost for long texts (see the module docstring)."""
+    """VADER (vaderSentiment) with bounded cost for long texts (see the module docstring).
 
-    def __init__(self) -> None:
+    `VaderScorer(arg)`: `arg` must be None (`--model vader`); ConfigError otherwise."""
+
+    name = "vader"
+    languages: frozenset[str] | None = frozenset({"en"})
+    outputs = ("compound", "label", "shares")
+
+    @classmethod
+    def identify(cls, arg: str | None = None) -> str:
+        """The stored model id, without loading anything (`vader-3.3.2+clean2`)."""
+        _no_arg(arg)
+        return _vader_id()
+
+    @classmethod
+    def older_ids(cls) -> tuple[str, ...]:
+        """Ids this model's scores were stored under by earlier cleanings, newest first."""
+        return _vader_older_ids()
+
+    def __init__(self, arg: str | None = None) -> None:
+        _no_arg(arg)
         try:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
         except ImportError as error:  # a dependency, but say so clearly if it is missing
@@ -204,7 +206,16 @@ class VaderScorer:
         self.model_id = _vader_id()
         self._polarity = SentimentIntensityAnalyzer().polarity_scores
 
+    def score_batch(self, texts: Sequence[str]) -> list[Score]:
+        """One `Score` per cleaned text (compound, VADER's label, pos/neu/neg shares)."""
+        out: list[Score] = []
+        for text in texts:
+            s = self.score(text)
+            out.append(Score(s.compound, label_for(s.compound), s.pos, s.neu, s.neg))
+        return out
+
     def score(self, text: str) -> Scores:
+        """VADER's four numbers for one non-empty cleaned text (pieces past EXACT_LIMIT)."""
         polarity = self._polarity
         size = len if text.isascii() else vader_length
         if size(text) <= EXACT_LIMIT:
@@ -228,35 +239,6 @@ class VaderScorer:
         )
 
 
-SCORERS: dict[str, tuple[Callable[[], str], Callable[[], Scorer]]] = {
-    "vader": (_vader_id, VaderScorer),
-}
-# name -> the ids its scores were stored under by earlier cleanings, newest first
-OLDER_IDS: dict[str, Callable[[], tuple[str, ...]]] = {"vader": _vader_older_ids}
-
-
-def _lookup(name: str) -> tuple[Callable[[], str], Callable[[], Scorer]]:
-    try:
-        return SCORERS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown sentiment model {name!r}", f"choose from {', '.join(sorted(SCORERS))}"
-        ) from None
-
-
-def model_id_for(name: str) -> str:
-    """The stored `model` id for a registry name, without loading the model."""
-    return _lookup(name)[0]()
-
-
-def older_model_ids(name: str) -> tuple[str, ...]:
-    """The ids a registry name's scores were stored under by earlier cleaning versions
-    of the same model version, newest first (`("vader-3.3.2",)` for `vader`)."""
-    _lookup(name)
-    older = OLDER_IDS.get(name)
-    return older() if older else ()
-
-
-def get_scorer(name: str) -> Scorer:
-    """A new scorer by registry name (`vader`); ConfigError lists the names that exist."""
-    return _lookup(name)[1]()
+def _no_arg(arg: str | None) -> None:
+    if arg:
+        raise ConfigError(f"--model vader takes no argument (got vader:{arg})", "use --model vader")
