@@ -115,7 +115,7 @@ def csv(
             metavar="COLS",
             help="Comma-separated columns, e.g. id,occurred_at,text (default: the 14 "
             "columns in docs/export.md, topics last; also subreddit, url, processed_at, payload, "
-            "sentiment_compound, sentiment_label).",
+            "sentiment_compound, sentiment_label, language).",
         ),
     ] = None,
     sentiment_model: Annotated[
@@ -154,7 +154,7 @@ def csv(
     if sentiment_model is not None and not set(names) & set(SENTIMENT_COLUMNS):
         raise ConfigError(
             "--sentiment-model has no effect without a sentiment column",
-            "add sentiment_compound and/or sentiment_label to --columns",
+            "add sentiment_compound, sentiment_label or language to --columns",
         )
     where = _filters(source, source_id, event_type, since, until, processed, topic, via.value)
     if out is None or (layout is Layout.partitioned and out == "-"):

@@ -50,6 +50,7 @@ class By(StrEnum):
     source = "source"
     subreddit = "subreddit"
     topic = "topic"
+    language = "language"
 
 
 @app.command("score")
@@ -246,8 +247,12 @@ def report(
         typer.Option(
             help="Group per subreddit (the default: per source id, an HN story kind "
             "for Hacker News), per source (reddit, hackernews), per topic (an event in "
-            "two topics counts in both), or several (repeat --by).",
+            "two topics counts in both), per language of the text, or several (repeat --by).",
         ),
+    ] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option(metavar="CODE", help="Only texts in this language (en, es; repeatable)."),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="The figures as JSON (shape in docs/sentiment.md).")
@@ -284,6 +289,7 @@ def report(
         via=via.value,
         by=tuple(b.value for b in by or [By.subreddit]),
         sources=tuple(source or ()),
+        languages=tuple(language or ()),
     )
     if plot is not None:
         from sentiment_pipeline.sentiment.plot import plot_report
@@ -350,14 +356,20 @@ def _render_rows(result: Any) -> None:
     as is (rich would expand the tabs to spaces)."""
     from sentiment_pipeline.cli.console import print_line
 
-    keys = [k for k, name in (("source_id", "subreddit"), ("topic", "topic")) if name in result.by]
+    keys = [
+        k
+        for k, name in (("source_id", "subreddit"), ("topic", "topic"), ("language", "language"))
+        if name in result.by
+    ]
     if ("source" in result.by and "subreddit" not in result.by) or result.mixed():
         keys.insert(0, "source")  # a source id alone would be ambiguous
     figures = ["bucket_start", "events", "mean_compound", "positive", "neutral", "negative"]
     print_line("\t".join([*keys, *figures]))
     for row in result.rows:
         print_line(
-            "\t".join(getattr(row, key) for key in keys)
+            "\t".join(
+                row.language_label() if key == "language" else getattr(row, key) for key in keys
+            )
             + f"\t{row.bucket.isoformat()}\t{row.events}\t{row.mean_compound:.4f}"
             f"\t{row.positive:.4f}\t{row.neutral:.4f}\t{row.negative:.4f}"
         )

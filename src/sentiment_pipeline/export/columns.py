@@ -10,9 +10,10 @@ text *in SQL*, the same way on both dialects, so no backend's driver formats any
   for free; SQLite reproduces it with the `sp_pg_json` function (see export/sqlite.py);
 - `sentiment_compound`: fixed 4 decimals (`0.4404`, `-1.0000`, `0.0000`), rounded half
   away from zero from the float's 15 significant digits (PostgreSQL's
-  `round(compound::numeric, 4)`; `sp_fixed4` on SQLite); `sentiment_label` as stored.
-  Both come from `sentiment_scores` LEFT JOINed on (id, occurred_at) for one model, so
-  an unscored event has empty cells;
+  `round(compound::numeric, 4)`; `sp_fixed4` on SQLite); `sentiment_label` and `language`
+  (the scored text's, `sentiment.language`) as stored. All three come from
+  `sentiment_scores` LEFT JOINed on (id, occurred_at) for one model, so an unscored event
+  (or one scored before languages were detected: `language`) has empty cells;
 - `topics`: the event's topics in `event_topics`, names sorted bytewise and joined by
   `;` (names never hold one), empty when it has none; with `via="text"` only the links
   by its own text (`db.filters.topic_names_sql`). A database migrated before
@@ -77,7 +78,7 @@ _DISPLAY = {
 _PAYLOAD_FIELDS = ("url",)
 _PLAIN = ("id", "source", "source_id", "event_type")
 _TIMES = ("occurred_at", "ingested_at", "processed_at")
-SENTIMENT_COLUMNS = ("sentiment_compound", "sentiment_label")
+SENTIMENT_COLUMNS = ("sentiment_compound", "sentiment_label", "language")
 ALL_COLUMNS = (
     *DEFAULT_COLUMNS,
     "subreddit",
@@ -197,6 +198,8 @@ def column_sql(
         )
     elif name == "sentiment_label":
         return "s_label"
+    elif name == "language":  # a detector's code (`en`, `und`): never a formula
+        return "s_language"
     else:  # parse_columns guards this
         raise ValueError(f"unknown column {name!r}")
     return _excel_safe(dialect, expr) if excel_safe else expr
@@ -246,7 +249,8 @@ def sentiment_join(dialect: Dialect) -> str:
     mark = "%s" if dialect == "postgresql" else "?"
     return (
         " LEFT JOIN (SELECT id AS s_id, occurred_at AS s_at, compound AS s_compound, "
-        f"label AS s_label FROM sentiment_scores WHERE model = {mark}) AS s "
+        f"label AS s_label, language AS s_language FROM sentiment_scores WHERE model = {mark}"
+        ") AS s "
         "ON s.s_id = raw_events.id AND s.s_at = raw_events.occurred_at"
     )
 

@@ -1,7 +1,8 @@
-"""`sentiment report`: per subreddit (source_id) and/or topic per time bucket, from
-sentiment_scores.
+"""`sentiment report`: per subreddit (source_id), topic and/or language per time bucket,
+from sentiment_scores.
 
-For each group (`by`: (source, source_id), topic, or both) and bucket: events scored,
+For each group (`by`: (source, source_id), topic, the text's language, or several) and
+bucket: events scored,
 mean compound, and the shares of positive / neutral / negative labels. Grouped by topic,
 the scores are joined to `event_topics` (an event in two topics counts in both); a topic
 filter without that grouping keeps each event once (`db.filters.topic_sql`). Buckets
@@ -37,7 +38,8 @@ BUCKETS: dict[str, timedelta] = {
 }
 _ORIGIN_EPOCH = 946857600  # 2000-01-03T00:00:00Z, TimescaleDB's default origin
 # what `by` may hold: the source's targets (source, source_id; Reddit: subreddits), topics
-GROUPINGS = ("source", "subreddit", "topic")  # subreddit: the source id (HN: story kind)
+GROUPINGS = ("source", "subreddit", "topic", "language")  # subreddit: the source id
+NOT_DETECTED = "n/a"  # how a table shows the language of a score stored before detection
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class ReportRow:
     neutral: float
     negative: float
     topic: str | None = None  # set when the report is grouped by topic
+    language: str | None = None  # grouped by language: the code (None: not detected)
 
     def group_label(self, qualified: bool = False) -> str:
         """The row's group as a heading or legend shows it: `stocks`, `tesla`, or
@@ -63,6 +66,10 @@ class ReportRow:
         elif target is None:
             target = self.source
         return " · ".join(part for part in (target, self.topic) if part is not None)
+
+    def language_label(self) -> str:
+        """The language as a table shows it: the code, or `n/a` (stored before detection)."""
+        return self.language or NOT_DETECTED
 
 
 @dataclass
@@ -80,6 +87,7 @@ class SentimentReport:
     by: tuple[str, ...] = ("subreddit",)  # the grouping, a subset of GROUPINGS
     sources: tuple[str, ...] = ()  # the source filter, as stored (empty: every source)
     older: tuple[str, ...] = ()  # no rows, and these older ids of the model have scores
+    languages: tuple[str, ...] = ()  # the language filter (empty: every language)
 
     def by_target(self) -> dict[tuple[str | None, str | None], list[ReportRow]]:
         """The rows per (source, source_id), each list in bucket order."""
@@ -98,8 +106,12 @@ class SentimentReport:
         report is `mixed`), each list in bucket order."""
         out: dict[str, list[ReportRow]] = {}
         qualified = self.mixed()
+        by_language = "language" in self.by
         for row in self.rows:
-            out.setdefault(row.group_label(qualified), []).append(row)
+            label = row.group_label(qualified)
+            if by_language:
+                label = " · ".join(part for part in (label, row.language_label()) if part)
+            out.setdefault(label, []).append(row)
         return out
 
     def target_label(self) -> str:
@@ -113,6 +125,8 @@ class SentimentReport:
     def group_heading(self) -> str:
         """The heading of the group column: `target_label`, `topic`, or both."""
         parts = [self.target_label() if name == "subreddit" else name for name in self.by]
+        if parts == ["language"]:
+            return "language"
         if "subreddit" in self.by and "source" in parts:
             parts.remove("source")  # a source id's group names its source already
         return " · ".join(parts)
@@ -133,6 +147,7 @@ class SentimentReport:
                 "source_ids": list(self.source_ids),
                 "topics": list(self.topics),
                 "via": self.via,
+                "languages": list(self.languages),
             },
             "rows": [self._row_dict(r, iso(r.bucket)) for r in self.rows],
         }
@@ -142,6 +157,8 @@ class SentimentReport:
         out: dict[str, Any] = {"source": row.source, "source_id": row.source_id}
         if "topic" in self.by:
             out["topic"] = row.topic
+        if "language" in self.by:
+            out["language"] = row.language
         out.update(
             bucket_start=bucket_start,
             events=row.events,
@@ -199,6 +216,9 @@ def _where(report: SentimentReport, dialect: Dialect) -> tuple[list[str], list[A
         clause, values = source_id_sql(mark, report.source_ids)
         clauses.append(clause)
         params.extend(values)
+    if report.languages:
+        clauses.append(f"s.language IN ({', '.join(mark for _ in report.languages)})")
+        params.extend(report.languages)
     if report.topics and "topic" not in report.by:
         clause, values = topic_sql(dialect, report.topics, report.via, table="s")
         clauses.append(clause)
@@ -241,6 +261,9 @@ def report_sql(report: SentimentReport, dialect: Dialect, timescale: bool) -> tu
     if "source" in report.by and not by_subreddit:
         groups, order = ["s.source"], ["s.source"]
     groups, order = groups + ["t.topic"] * by_topic, order + ["t.topic"] * by_topic
+    if "language" in report.by:
+        # NULL (stored before detection) last on every backend
+        groups, order = [*groups, "s.language"], [*order, "s.language IS NULL", "s.language"]
     # TimescaleDB 2.19 fails to plan time_bucket over the topic join or semi-join with a
     # time bound ("could not find pathkey item to sort"): date_bin gives the same buckets.
     topical = by_topic or bool(report.topics)
@@ -264,11 +287,14 @@ def _row(report: SentimentReport, values: tuple[Any, ...]) -> ReportRow:
     """A result row of `report_sql` as a `ReportRow` (figures rounded to 4 places)."""
     width = 2 if "subreddit" in report.by else 1 if "source" in report.by else 0
     source, source_id = (values[0], values[1] if width == 2 else None) if width else (None, None)
-    rest = values[width:]
-    topic = rest[0] if "topic" in report.by else None
-    b, n, mean, pos, neu, neg = rest[1:] if "topic" in report.by else rest
+    rest = list(values[width:])
+    topic = rest.pop(0) if "topic" in report.by else None
+    language = rest.pop(0) if "language" in report.by else None
+    b, n, mean, pos, neu, neg = rest
     mean, pos, neu, neg = (round(float(x), 4) for x in (mean, pos, neu, neg))
-    return ReportRow(source, source_id, _as_utc(b), int(n), mean, pos, neu, neg, topic)
+    return ReportRow(
+        source, source_id, _as_utc(b), int(n), mean, pos, neu, neg, topic, language
+    )
 
 
 def sentiment_report(
@@ -283,11 +309,13 @@ def sentiment_report(
     via: str = "any",
     by: tuple[str, ...] = ("subreddit",),
     sources: tuple[str, ...] = (),
+    languages: tuple[str, ...] = (),
 ) -> SentimentReport:
     """Aggregate `model`'s scores (a registry name like `vader`, or a stored model id like
     `vader-3.3.2`) per group of `by` (GROUPINGS) per bucket, for events linked to one of
     `topics` (none: every event) by links `via` counts (`any`, `text`), of `sources`
-    (none: every source; each registered or stored, `db.filters.check_sources`). A topic
+    (none: every source; each registered or stored, `db.filters.check_sources`), of
+    texts in `languages` (codes as `sentiment.language` stores them; none: all). A topic
     no event is linked to gives no rows. Raises ConfigError for an unknown
     bucket/model/grouping/via/source or an unmigrated database, DatabaseUnreachable when
     the server does not answer."""
@@ -301,6 +329,7 @@ def sentiment_report(
     report = SentimentReport(
         model_id, bucket, since, until, source_ids, [], topics, check_via(via), by
     )
+    report.languages = tuple(dict.fromkeys(code.strip().lower() for code in languages))
     store = _store(url)
     try:
         connection = store._conn

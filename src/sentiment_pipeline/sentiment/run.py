@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, LockHeld, SentpipeError
@@ -143,11 +143,14 @@ class Tally:
 
 
 def score_batch(
-    scorer: Scorer, claimed: Sequence[Claimed], languages: frozenset[str] | None = None
+    scorer: Scorer,
+    claimed: Sequence[Claimed],
+    languages: frozenset[str] | None | Literal["model"] = "model",
 ) -> tuple[list[ScoreRow], Tally]:
     """Scores for the claimed events that have text (`sentiment.clean.event_text`) in a
-    language the scorer scores (`languages`, default the scorer's own; `und` always);
-    the others are marked processed without one. Returns the rows and their tally."""
+    language scored (`languages`: codes, None for any, `"model"` for the scorer's own;
+    `und` always); the others are marked processed without one. Returns the rows and
+    their tally."""
     tally = Tally(batches=1)
     events: list[Claimed] = []
     texts: list[str] = []
@@ -158,7 +161,7 @@ def score_batch(
         else:
             events.append(event)
             texts.append(text)
-    allowed = scorer.languages if languages is None else languages
+    allowed = scorer.languages if languages == "model" else languages
     detected = detect_languages(texts)
     if allowed is not None:
         keep = [i for i, code in enumerate(detected) if code in allowed or code == UNDETERMINED]
