@@ -122,7 +122,7 @@ def csv(
         str | None,
         typer.Option(
             metavar="MODEL",
-            help="Whose scores fill the sentiment_* columns: a model name (vader) or a "
+            help="Whose scores fill the sentiment columns: vader, onnx:DIR or a "
             "stored model id such as vader-3.3.2 (default: vader's current id).",
         ),
     ] = None,

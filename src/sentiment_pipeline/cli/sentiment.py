@@ -234,7 +234,10 @@ class _Progress:
 @app.command("report")
 def report(
     ctx: typer.Context,
-    model: Model = "vader",
+    model: Annotated[
+        str,
+        typer.Option(metavar="MODEL", help="Whose scores: vader, onnx:DIR or a stored model id."),
+    ] = "vader",
     bucket: Annotated[str, typer.Option(metavar="[1h|1d|7d]", help="Bucket width (UTC).")] = "1d",
     source: Sources = None,
     subreddit: Subreddits = None,
@@ -423,8 +426,8 @@ def evaluate(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            metavar="NAME",
-            help="A model: a registry name (vader) or, for id,label, a stored model id "
+            metavar="MODEL",
+            help="A model: vader, onnx:DIR or, for id,label, a stored model id "
             "such as vader-3.3.2 (repeatable; default: vader).",
         ),
     ] = None,
@@ -495,8 +498,8 @@ def sample(
     model: Annotated[
         str,
         typer.Option(
-            metavar="NAME",
-            help="Whose scores: a registry name (vader) or a stored model id (vader-3.3.2).",
+            metavar="MODEL",
+            help="Whose scores: vader, onnx:DIR or a stored model id (vader-3.3.2).",
         ),
     ] = "vader",
     since: Since = None,

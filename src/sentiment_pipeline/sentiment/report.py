@@ -292,9 +292,7 @@ def _row(report: SentimentReport, values: tuple[Any, ...]) -> ReportRow:
     language = rest.pop(0) if "language" in report.by else None
     b, n, mean, pos, neu, neg = rest
     mean, pos, neu, neg = (round(float(x), 4) for x in (mean, pos, neu, neg))
-    return ReportRow(
-        source, source_id, _as_utc(b), int(n), mean, pos, neu, neg, topic, language
-    )
+    return ReportRow(source, source_id, _as_utc(b), int(n), mean, pos, neu, neg, topic, language)
 
 
 def sentiment_report(

@@ -145,7 +145,7 @@ class Tally:
 def score_batch(
     scorer: Scorer,
     claimed: Sequence[Claimed],
-    languages: frozenset[str] | None | Literal["model"] = "model",
+    languages: frozenset[str] | Literal["model"] | None = "model",
 ) -> tuple[list[ScoreRow], Tally]:
     """Scores for the claimed events that have text (`sentiment.clean.event_text`) in a
     language scored (`languages`: codes, None for any, `"model"` for the scorer's own;
