@@ -351,3 +351,31 @@ def test_eval_free_texts_with_onnx_and_vader(sqlite_url: str, tmp_path: Path) ->
     right = sum(p == t for p, t in zip(predicted, truth, strict=True))
     assert onnx["accuracy"] == pytest.approx(right / len(TEXTS))
     assert len(data["agreement"]) == 1
+
+
+def test_roberta_style_tokenizer_gets_its_special_tokens_in_every_window(tmp_path: Path) -> None:
+    """A byte-level BPE with RobertaProcessing (what a roberta export ships): every window
+    is `<s> … </s>` and the windows cover the text's tokens in order."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=specials, show_progress=False)
+    tokenizer.train_from_iterator([" ".join(WORDS)] * 20, trainer)
+    tokenizer.post_processor = processors.RobertaProcessing(
+        ("</s>", tokenizer.token_to_id("</s>")), ("<s>", tokenizer.token_to_id("<s>"))
+    )
+    folder = build(tmp_path / "roberta", max_length=None, extra={
+        "model_type": "roberta", "max_position_embeddings": 10, "pad_token_id": 1})  # fmt: skip
+    (folder / "tokenizer.json").write_text(tokenizer.to_str())
+    scorer = OnnxScorer(str(folder))  # windows only: the tiny model's vocabulary is smaller
+    assert scorer.max_tokens == 8 and scorer._pad_id == 1
+    text = " ".join(WORDS)
+    content = tokenizer.encode(text, add_special_tokens=False).ids
+    windows = scorer._windows(0, scorer._tokenizer.encode(text, add_special_tokens=False))
+    assert len(windows) == -(-len(content) // 6)
+    first, last = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
+    assert all(w.ids[0] == first and w.ids[-1] == last and len(w.ids) <= 8 for w in windows)
+    assert [i for w in windows for i in w.ids[1:-1]] == content
+    assert [w.weight for w in windows] == [len(w.ids) - 2 for w in windows]
