@@ -24,7 +24,12 @@ from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, LockHeld, SentpipeError
 from sentiment_pipeline.sentiment.clean import event_text, text_plan
 from sentiment_pipeline.sentiment.language import UNDETERMINED, detect_languages
-from sentiment_pipeline.sentiment.scorers import Scorer, get_scorer, model_id_for
+from sentiment_pipeline.sentiment.scorers import (
+    Scorer,
+    get_scorer,
+    model_id_for,
+    worker_threads,
+)
 from sentiment_pipeline.sentiment.store import (
     Claimed,
     EventScope,
@@ -338,8 +343,9 @@ def _run_workers(
         )
         for i in range(options.workers)
     ]
-    for process in processes:
-        process.start()
+    with worker_threads(options.workers):  # each worker's share of the CPUs
+        for process in processes:
+            process.start()
     total = Tally()
     finished = 0
     failure: tuple[str, str, str | None] | None = None

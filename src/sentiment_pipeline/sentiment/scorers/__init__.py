@@ -17,7 +17,7 @@ from importlib import import_module
 from typing import Any
 
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.sentiment.scorers.base import Label, Score, Scorer
+from sentiment_pipeline.sentiment.scorers.base import Label, Score, Scorer, worker_threads
 from sentiment_pipeline.sentiment.scorers.vader import label_for
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "older_model_ids",
     "split_spec",
     "stored_model_id",
+    "worker_threads",
 ]
 
 # NAME -> "module:Class"; a new scorer is one module and one line here

@@ -12,14 +12,22 @@ owns its label rule (VADER's ±0.05 thresholds; a classifier's argmax) and decla
   one whose language is undetermined (`und`) is scored;
 - `outputs`: which of `shares` (VADER's pos/neu/neg) and `probabilities` (per class)
   its Scores carry besides compound and label.
+
+A scorer with its own thread pool (onnxruntime) sizes it from `SENTPIPE_SCORER_THREADS`
+when set; `sentiment score --workers N` sets it to max(1, CPUs // N) for the worker
+processes it starts (`worker_threads`), so N processes do not oversubscribe the CPUs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["Label", "Score", "Scorer"]
+__all__ = ["THREADS_ENV", "Label", "Score", "Scorer", "worker_threads"]
+
+THREADS_ENV = "SENTPIPE_SCORER_THREADS"  # intra-op threads of each scoring process
 
 Label = Literal["positive", "neutral", "negative"]
 
@@ -49,3 +57,24 @@ class Scorer(Protocol):
     def score_batch(self, texts: Sequence[str]) -> list[Score]:
         """One Score per non-empty cleaned text, in order."""
         ...
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def worker_threads(workers: int) -> Iterator[None]:
+    """While worker processes are started: `SENTPIPE_SCORER_THREADS` = max(1, CPUs //
+    workers) in the environment they inherit, unless the user set it. Restored after."""
+    if workers <= 1 or THREADS_ENV in os.environ:
+        yield
+        return
+    os.environ[THREADS_ENV] = str(max(1, _cpus() // workers))
+    try:
+        yield
+    finally:
+        os.environ.pop(THREADS_ENV, None)
