@@ -159,6 +159,22 @@ def test_worker_threads_share_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     with worker_threads(4):
         assert os.environ[THREADS_ENV] == "3"  # the user's choice stays
     assert os.environ[THREADS_ENV] == "3"
+    with worker_threads(1, threads=5):  # the scorer_threads setting
+        assert os.environ[THREADS_ENV] == "5"
+    assert os.environ[THREADS_ENV] == "3"
+
+
+def test_scorer_threads_setting_reaches_the_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentiment_pipeline.sentiment.run import ScoreOptions, _make_scorer
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    folder = build(tmp_path / "m")
+    scorer = _make_scorer(ScoreOptions(model=f"onnx:{folder}", threads=1))
+    options = scorer._session.get_session_options()  # type: ignore[attr-defined]
+    assert options.intra_op_num_threads == 1
+    assert THREADS_ENV not in os.environ
 
 
 # --- errors -----------------------------------------------------------------------------

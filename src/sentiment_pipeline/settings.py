@@ -99,6 +99,9 @@ class _Pipeline(BaseModel):
     # ("auto"): `parallel.default_workers()`; 0: parse in the main process.
     parse_workers: int | None = Field(default=None, ge=0, le=64)
     metrics_dir: Path | None = None
+    # `sentiment score`: threads of a scorer's own pool (onnxruntime) per scoring process;
+    # None: all CPUs with one worker, CPUs // N with --workers N.
+    scorer_threads: int | None = Field(default=None, ge=1, le=256)
 
 
 # The bases in reverse order of their fields (pydantic lists a base's fields before a

@@ -121,6 +121,7 @@ def score(
         workers=workers,
         dry_run=dry_run,
         languages=tuple(code.strip().lower() for code in language or () if code.strip()),
+        threads=settings.scorer_threads,
     )
 
     def run_once(stop: Any) -> Outcome:

@@ -60,6 +60,7 @@ class ScoreOptions:
     workers: int = 1
     dry_run: bool = False
     languages: tuple[str, ...] = ()  # scored languages; () the model's own, ("any",) all
+    threads: int | None = None  # a scorer's own thread pool per process (scorer_threads)
 
     def allowed(self, scorer: Scorer) -> frozenset[str] | None:
         """The language codes this run scores (None: any); `und` is scored always."""
@@ -343,7 +344,7 @@ def _run_workers(
         )
         for i in range(options.workers)
     ]
-    with worker_threads(options.workers):  # each worker's share of the CPUs
+    with worker_threads(options.workers, options.threads):  # each worker's share of the CPUs
         for process in processes:
             process.start()
     total = Tally()
@@ -437,7 +438,7 @@ def score_events(
             with _writer_lock(url, lock_path, wait):
                 result.tally = _loop(
                     store,
-                    get_scorer(options.model),
+                    _make_scorer(options),
                     options,
                     scope,
                     _Budget(_LocalValue(options.max_events)),
@@ -452,6 +453,12 @@ def score_events(
         store.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _make_scorer(options: ScoreOptions) -> Scorer:
+    """This process's scorer, its thread pool sized by `options.threads` when given."""
+    with worker_threads(1, options.threads):
+        return get_scorer(options.model)
 
 
 class _LocalValue:

@@ -14,8 +14,9 @@ owns its label rule (VADER's ±0.05 thresholds; a classifier's argmax) and decla
   its Scores carry besides compound and label.
 
 A scorer with its own thread pool (onnxruntime) sizes it from `SENTPIPE_SCORER_THREADS`
-when set; `sentiment score --workers N` sets it to max(1, CPUs // N) for the worker
-processes it starts (`worker_threads`), so N processes do not oversubscribe the CPUs.
+in its process's environment: `sentiment score` sets it while it makes its scorers
+(`worker_threads`) to the `scorer_threads` setting, else, with `--workers N`, to
+max(1, CPUs // N), so N processes do not oversubscribe the CPUs.
 """
 
 from __future__ import annotations
@@ -67,14 +68,20 @@ def _cpus() -> int:
 
 
 @contextmanager
-def worker_threads(workers: int) -> Iterator[None]:
-    """While worker processes are started: `SENTPIPE_SCORER_THREADS` = max(1, CPUs //
-    workers) in the environment they inherit, unless the user set it. Restored after."""
-    if workers <= 1 or THREADS_ENV in os.environ:
+def worker_threads(workers: int, threads: int | None = None) -> Iterator[None]:
+    """While scorers are made (in this process, or in worker processes started inside):
+    `SENTPIPE_SCORER_THREADS` = `threads`, else max(1, CPUs // workers) when workers > 1,
+    in the environment they read (a value already there stands when `threads` is None);
+    the previous value is restored after."""
+    if threads is None and (workers <= 1 or THREADS_ENV in os.environ):
         yield
         return
-    os.environ[THREADS_ENV] = str(max(1, _cpus() // workers))
+    before = os.environ.get(THREADS_ENV)
+    os.environ[THREADS_ENV] = str(threads or max(1, _cpus() // workers))
     try:
         yield
     finally:
-        os.environ.pop(THREADS_ENV, None)
+        if before is None:
+            os.environ.pop(THREADS_ENV, None)
+        else:
+            os.environ[THREADS_ENV] = before
