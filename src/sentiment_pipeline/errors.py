@@ -44,7 +44,13 @@ class SentpipeError(Exception):
         reason = self.reason.rstrip(".")
         if not self.hint:
             return f"{reason}."
+        if self.hint.startswith(_VERBATIM):  # a command to paste keeps its case
+            return f"{reason}. {self.hint}"
         return f"{reason}. {self.hint[0].upper()}{self.hint[1:]}"
+
+
+# hints that start with a command line or a literal are printed as written
+_VERBATIM = ("pip ", "pipx ", "sentpipe ", "python", "psql ", "docker ", "podman ", "`", "-")
 
 
 class ConfigError(SentpipeError):

@@ -16,7 +16,7 @@ from typer.exceptions import Abort, Exit, TyperException
 from sentiment_pipeline.cli.params import PlainValuesGroup
 from sentiment_pipeline.errors import ExitCode, SentpipeError
 
-__all__ = ["SentpipeGroup", "debug_enabled", "print_error"]
+__all__ = ["SentpipeGroup", "debug_enabled", "print_error", "silence_stdout"]
 
 
 def debug_enabled(ctx: Any) -> bool:
@@ -39,6 +39,9 @@ class SentpipeGroup(PlainValuesGroup):
                 raise
             print_error(error)
             raise typer.Exit(int(error.exit_code)) from None
+        except BrokenPipeError:  # `| head`: the reader has all it wanted
+            silence_stdout()
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
             from sentiment_pipeline.cli.console import err_console
 
@@ -49,6 +52,18 @@ class SentpipeGroup(PlainValuesGroup):
                 raise
             print_error(storage_error(error) or error)
             raise typer.Exit(int(ExitCode.FAILURES)) from None
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null, so the exit's final flush into a closed pipe
+    (`sentpipe … | head`) raises nothing."""
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (CliRunner): nothing to flush into
+        pass
 
 
 # A full disk, a quota, a file-size limit, a read-only or forbidden folder: the

@@ -20,8 +20,14 @@ __all__ = ["is_terminal", "log", "print_line", "setup_logging"]
 def _console(stderr: bool) -> Console:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            """`sentpipe … | head`: the reader has all it wanted, which is a success
+            (rich's own handler exits 1). Raised to the error boundary (cli/boundary.py)."""
+            raise BrokenPipeError
+
     # no emoji codes: `list:top:` or a user's `:tada:` is text, never a picture
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
+    return _Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 def __getattr__(name: str) -> Console:

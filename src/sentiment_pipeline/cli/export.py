@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.boundary import silence_stdout
 from sentiment_pipeline.cli.options import Sources
 from sentiment_pipeline.cli.params import PlainValuesCommand, PlainValuesGroup
 from sentiment_pipeline.cli.state import settings_from
@@ -182,7 +183,7 @@ def csv(
             try:
                 result = export_csv(url, sys.stdout.buffer, where, names, **common)
             except BrokenPipeError:  # `| head`: the reader has all it wanted
-                _silence_stdout()
+                silence_stdout()
                 raise typer.Exit(0) from None
         else:
             result = export_csv(url, Path(out), where, names, **common)
@@ -203,14 +204,6 @@ def csv(
         else out
     )
     print_line(f"Exported {result.rows:,} rows to {where_to}.", stderr=to_stdout)
-
-
-def _silence_stdout() -> None:
-    import os
-    import sys
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
 
 
 class _Progress:

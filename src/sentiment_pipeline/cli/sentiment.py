@@ -16,8 +16,8 @@ from sentiment_pipeline.cli.state import settings_from
 from sentiment_pipeline.cli.topic_options import TopicNames, Via, ViaOption
 
 app = typer.Typer(
-    help="Score stored events (VADER), report sentiment per subreddit, HN story kind or "
-    "topic, and evaluate a model against hand labels.",
+    help="Score stored events (VADER or an ONNX model), report sentiment per subreddit, "
+    "HN story kind, topic or language, and evaluate a model against hand labels.",
     no_args_is_help=True,
 )
 
@@ -104,6 +104,7 @@ def score(
 
     from sentiment_pipeline.cli.console import out_console
     from sentiment_pipeline.sentiment import ScoreOptions, score_events
+    from sentiment_pipeline.sentiment.language import check_languages
     from sentiment_pipeline.timeparse import parse_duration, parse_moment
 
     settings = settings_from(ctx)
@@ -120,7 +121,7 @@ def score(
         rescore=rescore,
         workers=workers,
         dry_run=dry_run,
-        languages=tuple(code.strip().lower() for code in language or () if code.strip()),
+        languages=check_languages(language or (), "--language", allow_any=True),
         threads=settings.scorer_threads,
     )
 
@@ -139,6 +140,11 @@ def score(
                 stop=None if stop is None else stop.is_set,
                 migrate=settings.embedded_database,
             )
+        if result.scored == 0 and not (rescore or dry_run):
+            from sentiment_pipeline.sentiment.counts import other_model_note
+
+            note = other_model_note(settings.database, model, result.model)
+            result.notes.extend([note] if note else [])
         if as_json:
             out_console.print_json(json.dumps(result.to_dict()))
         elif not quiet:
@@ -443,7 +449,10 @@ def evaluate(
     from sentiment_pipeline.cli.console import out_console
     from sentiment_pipeline.sentiment.evaluate import evaluate_labels
 
-    result = evaluate_labels(settings_from(ctx).database, labels, tuple(model or ("vader",)))
+    settings = settings_from(ctx)
+    result = evaluate_labels(
+        settings.database, labels, tuple(model or ("vader",)), threads=settings.scorer_threads
+    )
     if as_json:
         out_console.print_json(json.dumps(result.to_dict()))
         return
@@ -457,11 +466,14 @@ def render_eval(result: Any) -> None:
     from sentiment_pipeline.sentiment.eval import LABELS
 
     counts = ", ".join(f"{result.label_counts.get(label, 0)} {label}" for label in LABELS)
-    print_line(f"{result.path}: {result.labelled:,} labelled rows ({counts}).")
+    rows = "row" if result.labelled == 1 else "rows"
+    print_line(f"{result.path}: {result.labelled:,} labelled {rows} ({counts}).")
     if result.unlabelled:
         print_line(f"Not labelled yet (left out): {result.unlabelled:,} rows.")
     if result.missing:
-        print_line(f"Not stored (left out): {result.missing:,} ids.")
+        print_line(
+            f"Not stored (left out): {result.missing:,} id{'' if result.missing == 1 else 's'}."
+        )
     for m in result.models:
         figures = m.metrics
         print_line("")
@@ -490,7 +502,11 @@ def sample(
     out: Annotated[
         Path,
         typer.Option(
-            "--out", "-o", metavar="FILE.csv", dir_okay=False, help="Where to write the sample."
+            "--out",
+            "-o",
+            metavar="FILE.csv",
+            dir_okay=False,
+            help="Where to write the sample (- for standard output).",
         ),
     ],
     n: Annotated[
@@ -516,13 +532,16 @@ def sample(
     """Draw a stratified sample of scored events (per source, source id and predicted
     label) into a CSV file with an empty label column, to label and give to `eval`."""
     import json
+    import sys
 
-    from sentiment_pipeline.cli.console import out_console, print_line
+    from sentiment_pipeline.cli.console import err_console, out_console, print_line
     from sentiment_pipeline.export import _refuse_existing
     from sentiment_pipeline.sentiment.sample import sample_events, write_sample
     from sentiment_pipeline.timeparse import parse_moment
 
-    _refuse_existing([out], force)  # before reading anything
+    to_stdout = str(out) == "-"
+    if not to_stdout:
+        _refuse_existing([out], force)  # before reading anything
     result = sample_events(
         settings_from(ctx).database,
         n,
@@ -531,15 +550,15 @@ def sample(
         until=parse_moment(until, "--until") if until else None,
         seed=seed,
     )
-    write_sample(out, result.rows, force=True)
+    write_sample(sys.stdout.buffer if to_stdout else out, result.rows, force=True)
     result.path = str(out)
-    if as_json:
-        out_console.print_json(json.dumps(result.to_dict()))
+    if as_json:  # with -o -, the CSV is standard output: the JSON goes to standard error
+        (err_console if to_stdout else out_console).print_json(json.dumps(result.to_dict()))
         return
-    if not result.rows:
-        print_line(f"No scores for {result.model} in this range: run `sentpipe sentiment score`.")
     print_line(
         f"Wrote {len(result.rows):,} of {result.population:,} events scored by "
-        f"{result.model} from {len(result.strata):,} strata to {out} (seed {seed}); "
-        "fill its label column, then `sentpipe sentiment eval --labels` it."
+        f"{result.model} from {len(result.strata):,} strata to "
+        f"{'standard output' if to_stdout else out} (seed {seed}); "
+        "fill its label column, then `sentpipe sentiment eval --labels` it.",
+        stderr=to_stdout,
     )

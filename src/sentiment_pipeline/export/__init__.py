@@ -255,7 +255,8 @@ def _refuse_existing(paths: list[Path], force: bool) -> None:
     if existing and not force:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise ConfigError(
-            f"{existing[0]} already exists{more}", "pass --force to overwrite, or choose -o"
+            f"{existing[0]} already exists{more}",
+            "pass --force to overwrite it, or another path with -o",
         )
 
 

@@ -14,6 +14,7 @@ query each.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,3 +91,60 @@ def sentiment_figures(url: DatabaseURL) -> SentimentCounts:
 def sentiment_counts(url: DatabaseURL) -> list[ModelCounts]:
     """`sentiment_figures(url).models`."""
     return sentiment_figures(url).models
+
+
+def check_stored_model(
+    rows: Callable[[str, list[Any]], list[Any]], dialect: str, model: str, model_id: str
+) -> None:
+    """ConfigError when `model` was given as a stored id (not `vader`, `onnx:DIR`) that
+    has no scores, listing the stored ids; `rows(sql, params)` runs a query. A model
+    spec passes: its id may simply have no scores yet."""
+    from sentiment_pipeline.sentiment.scorers import SPELLED, is_model_spec
+
+    if model and is_model_spec(model):
+        return
+    mark = "%s" if dialect == "postgresql" else "?"
+    if model_id and rows(
+        f"SELECT 1 FROM sentiment_scores WHERE model = {mark} LIMIT 1", [model_id]
+    ):
+        return
+    stored = sorted(str(r[0]) for r in rows("SELECT DISTINCT model FROM sentiment_scores", []))
+    raise ConfigError(
+        f"no scores stored under the model {model!r}",
+        f"choose from {SPELLED}" + (f" or a stored model: {', '.join(stored)}" if stored else ""),
+    )
+
+
+def other_model_note(url: DatabaseURL, model: str, model_id: str) -> str | None:
+    """The note for a `sentiment score --model M` run that found nothing to score while
+    M has no score at all and other events are processed: `processed` is shared by the
+    models, so those events wait for `--rescore`. None otherwise. Two index probes."""
+    from sentiment_pipeline.sentiment.store import open_store
+
+    store: Any = open_store(url)
+    try:
+        with store._guard():
+            return _other_model_note(
+                lambda sql, p: store._conn.execute(sql, p).fetchall(),
+                url.backend,
+                model,
+                model_id,
+            )
+    finally:
+        store.close()
+
+
+def _other_model_note(
+    rows: Callable[[str, list[Any]], list[Any]], dialect: str, model: str, model_id: str
+) -> str | None:
+    true = "true" if dialect == "postgresql" else "1"
+    mark = "%s" if dialect == "postgresql" else "?"
+    if rows(f"SELECT 1 FROM sentiment_scores WHERE model = {mark} LIMIT 1", [model_id]):
+        return None
+    if not rows(f"SELECT 1 FROM raw_events WHERE processed = {true} LIMIT 1", []):
+        return None
+    return (
+        f"events already processed (scored by another model) have no {model_id} score: "
+        f"`sentpipe sentiment score --model {model} --rescore` scores them too "
+        "(limit it with --since)"
+    )

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.errors import ConfigError, SentpipeError
 from sentiment_pipeline.sentiment.eval import LABELS, Metrics, cohen_kappa, metrics
 
 __all__ = [
@@ -202,11 +202,18 @@ def _model_ids(models: Sequence[str]) -> list[tuple[str, str]]:
     return [(name, model) for model, name in seen.items()]
 
 
-def _text_predictions(rows: Sequence[LabelRow], name: str, model: str) -> Predictions:
+def _text_predictions(
+    rows: Sequence[LabelRow], name: str, model: str, threads: int | None = None
+) -> Predictions:
     """Labels of the free texts by the registry scorer `name` (or the one whose current
     id is `model`); a text with nothing left once cleaned gets none."""
     from sentiment_pipeline.sentiment.clean import clean_text
-    from sentiment_pipeline.sentiment.scorers import get_scorer, is_model_spec, model_id_for
+    from sentiment_pipeline.sentiment.scorers import (
+        get_scorer,
+        is_model_spec,
+        model_id_for,
+        worker_threads,
+    )
 
     spec = name if is_model_spec(name) else None
     spec = spec or ("vader" if model_id_for("vader") == model else None)
@@ -216,7 +223,8 @@ def _text_predictions(rows: Sequence[LabelRow], name: str, model: str) -> Predic
             "a text,label file needs a scorer (vader, onnx:DIR); "
             "stored model ids work with an id,label file",
         )
-    scorer = get_scorer(spec)
+    with worker_threads(1, threads):
+        scorer = get_scorer(spec)
     texts = {i: text for i, row in enumerate(rows) if (text := clean_text(row.key))}
     scores = scorer.score_batch(list(texts.values()))
     return {i: score.label for i, score in zip(texts, scores, strict=True)}
@@ -284,11 +292,16 @@ def _id_predictions(
 
 
 def evaluate_labels(
-    url: DatabaseURL | None, path: Path, models: Sequence[str] = ("vader",)
+    url: DatabaseURL | None,
+    path: Path,
+    models: Sequence[str] = ("vader",),
+    threads: int | None = None,
 ) -> EvalResult:
-    """Compare each of `models` (registry names or stored model ids) with the labels of
-    `path` (module docstring). `url` is read for an `id,label` file only. Raises
+    """Compare each of `models` (`vader`, `onnx:DIR` or stored model ids) with the labels
+    of `path` (module docstring). `url` is read for an `id,label` file only; `threads`:
+    a scorer's own thread pool for texts (the `scorer_threads` setting). Raises
     ConfigError for a bad file, an unknown scorer for texts, an unmigrated database;
+    SentpipeError when none of the file's ids is stored (another database?);
     DatabaseUnreachable when the server does not answer."""
     labels = read_labels(path)
     rows = labels.rows
@@ -298,12 +311,19 @@ def evaluate_labels(
     result = EvalResult(str(path), labels.kind, len(rows), labels.unlabelled)
     result.label_counts = dict(Counter(row.label for row in rows))
     if labels.kind == "text":
-        predictions = [(model, _text_predictions(rows, name, model)) for name, model in named]
+        predictions = [
+            (model, _text_predictions(rows, name, model, threads)) for name, model in named
+        ]
         known = list(range(len(rows)))
     else:
         stored, predictions = _id_predictions(url, path, rows, named)
         known = [i for i, row in enumerate(rows) if row.key in stored]
         result.missing = len(rows) - len(known)
+        if not known:
+            raise SentpipeError(
+                f"{path}: none of its {len(rows):,} ids is stored in this database",
+                "check SENTPIPE_DATABASE_URL: is it the database the sample was drawn from?",
+            )
     for (name, model), (_, predicted) in zip(named, predictions, strict=True):
         items = [i for i in known if i in predicted]
         truth = [rows[i].label for i in items]

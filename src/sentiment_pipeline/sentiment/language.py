@@ -81,3 +81,46 @@ def detect_languages(texts: Sequence[str]) -> list[str]:
 
 def _has_letter(word: str) -> bool:
     return any(char.isalpha() for char in word)
+
+
+# The codes lid.176.ftz can give (its 176 labels), and `und`.
+LANGUAGES = frozenset(
+    (  # noqa: SIM905 (a code list reads better as text)
+        "af als am an ar arz as ast av az azb ba bar bcl be bg bh bn bo bpy br bs bxr ca "
+        "cbk ce ceb ckb co cs cv cy da de diq dsb dty dv el eml en eo es et eu fa fi fr frr "
+        "fy ga gd gl gn gom gu gv he hi hif hr hsb ht hu hy ia id ie ilo io is it ja jbo "
+        "jv ka kk km kn ko krc ku kv kw ky la lb lez li lmo lo lrc lt lv mai mg mhr min mk "
+        "ml mn mr mrj ms mt mwl my myv mzn nah nap nds ne new nl nn no oc or os pa pam pfl "
+        "pl pms pnb ps pt qu rm ro ru rue sa sah sc scn sco sd sh si sk sl so sq sr su sv "
+        "sw ta te tg th tk tl tr tt tyv ug uk ur uz vec vep vi vls vo wa war wuu xal xmf yi "
+        "yo yue zh und"
+    ).split()
+)
+# what people type instead of a code
+_NAMES = {
+    "english": "en", "eng": "en", "spanish": "es", "spa": "es", "german": "de",
+    "deu": "de", "ger": "de", "french": "fr", "fra": "fr", "fre": "fr", "italian": "it",
+    "portuguese": "pt", "dutch": "nl", "russian": "ru", "chinese": "zh", "japanese": "ja",
+    "zho": "zh", "jpn": "ja", "por": "pt", "ita": "it", "rus": "ru", "nld": "nl",
+}  # fmt: skip
+
+
+def check_languages(codes: Sequence[str], where: str, allow_any: bool = False) -> tuple[str, ...]:
+    """`codes` in lower case, each one the detector can give (`LANGUAGES`), or `any` when
+    `allow_any`; ConfigError naming `where` (`--language`, a config.json) otherwise,
+    with the code meant when a name or ISO 639-2 code was typed (`english`, `spa`)."""
+    out: list[str] = []
+    for raw in codes:
+        code = raw.strip().lower()
+        if code in LANGUAGES or (allow_any and code == "any"):
+            out.append(code)
+            continue
+        meant = _NAMES.get(code)
+        raise ConfigError(
+            f"{where}: unknown language code {raw!r}",
+            f"use {meant!r}"
+            if meant
+            else "use an ISO 639-1 code such as en, es, de, fr "
+            f"(docs/sentiment.md, Languages){' or any' if allow_any else ''}",
+        )
+    return tuple(dict.fromkeys(out))

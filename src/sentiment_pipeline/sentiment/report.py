@@ -313,11 +313,14 @@ def sentiment_report(
     `vader-3.3.2`) per group of `by` (GROUPINGS) per bucket, for events linked to one of
     `topics` (none: every event) by links `via` counts (`any`, `text`), of `sources`
     (none: every source; each registered or stored, `db.filters.check_sources`), of
-    texts in `languages` (codes as `sentiment.language` stores them; none: all). A topic
+    texts in `languages` (codes as `sentiment.language` stores them; none or `any`: all;
+    ConfigError for a code the detector never gives). A topic
     no event is linked to gives no rows. Raises ConfigError for an unknown
     bucket/model/grouping/via/source or an unmigrated database, DatabaseUnreachable when
     the server does not answer."""
     from sentiment_pipeline.db.filters import check_sources, check_via
+    from sentiment_pipeline.sentiment.counts import check_stored_model
+    from sentiment_pipeline.sentiment.language import check_languages
     from sentiment_pipeline.sentiment.scorers import is_model_spec, stored_model_id
     from sentiment_pipeline.sources import source_names
 
@@ -327,7 +330,8 @@ def sentiment_report(
     report = SentimentReport(
         model_id, bucket, since, until, source_ids, [], topics, check_via(via), by
     )
-    report.languages = tuple(dict.fromkeys(code.strip().lower() for code in languages))
+    codes = check_languages(languages, "--language", allow_any=True)
+    report.languages = () if "any" in codes else codes
     store = _store(url)
     try:
         connection = store._conn
@@ -344,6 +348,14 @@ def sentiment_report(
             rows = connection.execute(sql, params).fetchall()
         if not rows and is_model_spec(model):
             report.older = _stored_older_ids(store, model, url.backend)
+        elif not rows:  # a stored id: one that was never stored is a typo, not "no scores"
+            with store._guard():
+                check_stored_model(
+                    lambda sql, p: connection.execute(sql, p).fetchall(),
+                    url.backend,
+                    model,
+                    model_id,
+                )
     finally:
         store.close()
     report.rows = [_row(report, tuple(values)) for values in rows]

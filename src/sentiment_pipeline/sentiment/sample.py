@@ -29,9 +29,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.errors import SentpipeError
 from sentiment_pipeline.timeparse import canonical_text, storage_text, to_utc
 
 __all__ = [
@@ -250,8 +251,10 @@ def sample_events(
     seed: int = 0,
 ) -> SampleResult:
     """Draw `n` events scored by `model` (a registry name or a stored model id) as the
-    module docstring says. Raises ConfigError (unknown model name, unmigrated database)
-    or DatabaseUnreachable."""
+    module docstring says. Raises ConfigError (unknown model name or stored id,
+    unmigrated database), SentpipeError when nothing in range is scored (an empty file
+    to label helps nobody), DatabaseUnreachable."""
+    from sentiment_pipeline.sentiment.counts import check_stored_model
     from sentiment_pipeline.sentiment.scorers import stored_model_id
 
     model_id = stored_model_id(model)
@@ -267,6 +270,12 @@ def sample_events(
                 params,
             )
         }
+        if not sizes:
+            check_stored_model(reader.rows, reader.backend, model, model_id)
+            raise SentpipeError(
+                f"no events scored by {model_id} in this range: nothing to sample",
+                "run `sentpipe sentiment score` first, or widen --since/--until",
+            )
         taken = allocate(sizes, n)
         picked = _picked(reader, where, params, taken, sizes, seed)
         texts = _texts(reader, picked)
@@ -283,17 +292,24 @@ def sample_events(
     return result
 
 
-def write_sample(path: Path, rows: Sequence[SampleRow], force: bool = False) -> None:
+def write_sample(path: Path | BinaryIO, rows: Sequence[SampleRow], force: bool = False) -> None:
     """The rows as RFC 4180 CSV (UTF-8, header row, CRLF) at `path`, written atomically
-    (`export.atomic_output`; a `.gz` name is gzipped). ConfigError when `path` exists
-    and not `force`."""
+    (`export.atomic_output`; a `.gz` name is gzipped), or into a binary stream (standard
+    output for `-o -`). ConfigError when `path` exists and not `force`."""
     from sentiment_pipeline.export import _refuse_existing, atomic_output
 
+    if not isinstance(path, Path):
+        _write_csv(path, rows)
+        return
     _refuse_existing([path], force)
     with atomic_output(path) as stream:
-        text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
-        writer = csv.writer(text)
-        writer.writerow(SAMPLE_COLUMNS)
-        writer.writerows(row.record() for row in rows)
-        text.flush()
-        text.detach()
+        _write_csv(stream, rows)
+
+
+def _write_csv(stream: BinaryIO, rows: Sequence[SampleRow]) -> None:
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    writer = csv.writer(text)
+    writer.writerow(SAMPLE_COLUMNS)
+    writer.writerows(row.record() for row in rows)
+    text.flush()
+    text.detach()

@@ -51,8 +51,14 @@ def split_spec(spec: str) -> tuple[str, str | None]:
 
 
 def is_model_spec(value: str) -> bool:
-    """True when `value` names a registered scorer (`vader`, `onnx:DIR`), not a stored id."""
-    return split_spec(value)[0] in SCORERS
+    """True when `value` names a registered scorer (`vader`, `onnx:DIR`), not a stored id
+    (`vader-3.3.2`, `onnx:twitter-roberta@3f2a9c01be47`: the scorer class's
+    `is_stored_id(arg)` tells, when it has one)."""
+    name, arg = split_spec(value)
+    if name not in SCORERS:
+        return False
+    stored = getattr(_scorer_class(name), "is_stored_id", None)
+    return not (stored is not None and arg is not None and stored(arg))
 
 
 def _scorer_class(name: str) -> Any:

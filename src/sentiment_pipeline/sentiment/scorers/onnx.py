@@ -64,6 +64,7 @@ TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "config.json"
 BATCH_WINDOWS = 32  # windows per InferenceSession.run
 _EXTRA_HINT = "pip install 'sentpipe[onnx]'"
+_STORED_ID = re.compile(r"[^/\\]+@[0-9a-f]{12}")
 # Models whose position ids start after padding_idx + 1 (fairseq heritage): their usable
 # length is max_position_embeddings - 2 (514 -> 512 for roberta-base).
 _POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "bart": 2, "mbart": 2}
@@ -96,6 +97,11 @@ def _folder(arg: str | None) -> Path:
     if not arg:
         raise ConfigError("--model onnx needs a folder", "use --model onnx:DIR")
     path = Path(arg).expanduser()
+    if path.is_file():
+        raise ConfigError(
+            f"{path} is a file: --model onnx:DIR takes the folder that holds it",
+            f"use --model onnx:{path.parent}",
+        )
     if not path.is_dir():
         raise ConfigError(
             f"{path}: no such folder",
@@ -202,7 +208,9 @@ def _languages(config: Mapping[str, Any], where: Path) -> frozenset[str] | None:
             f'{where}: "languages" must be a list of language codes',
             'e.g. "languages": ["en"], or leave it out to score any language',
         )
-    return frozenset(code.strip().lower() for code in raw)
+    from sentiment_pipeline.sentiment.language import check_languages
+
+    return frozenset(check_languages(raw, f'{where}: "languages"'))
 
 
 def _pad_id(config: Mapping[str, Any], tokenizer: Mapping[str, Any]) -> int | None:
@@ -247,7 +255,7 @@ def _threads() -> int:
 
 def _import_runtime() -> tuple[Any, Any, Any]:
     """(onnxruntime, tokenizers.Tokenizer, numpy), or ConfigError naming the extra."""
-    try:
+    try:  # onnxruntime first: without the extra, it is the one a user recognises
         import numpy
         import onnxruntime  # type: ignore[import-untyped]
         from tokenizers import Tokenizer
@@ -278,6 +286,12 @@ class OnnxScorer:
 
     name = "onnx"
     outputs = ("compound", "label", "probabilities")
+
+    @classmethod
+    def is_stored_id(cls, arg: str) -> bool:
+        """`<folder name>@<12 hex>` that is not an existing folder: a stored model id
+        (`onnx:twitter-roberta@3f2a9c01be47`), readable after the folder is gone."""
+        return _STORED_ID.fullmatch(arg) is not None and not Path(arg).expanduser().is_dir()
 
     @classmethod
     def identify(cls, arg: str | None = None) -> str:
