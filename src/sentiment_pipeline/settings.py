@@ -361,6 +361,41 @@ def _describe(error: ValidationError) -> str:
     return f"invalid setting {where}: {first['msg'].removeprefix('Value error, ')}"
 
 
+def _invalid(
+    error: ValidationError, config_file: Path | None, given: dict[str, Any]
+) -> ConfigError:
+    """The ConfigError for a bad value: which setting, the value (never a secret's) and
+    where it came from (`SENTPIPE_X in .env`), so the user knows what to change."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else ""
+    field = Settings.model_fields.get(name)
+    if field is None or first["type"] == "extra_forbidden" or name == "topics":
+        return ConfigError(
+            _describe(error), "check the SENTPIPE_* variables, .env and the YAML file"
+        )
+    try:
+        origin = setting_origins(config_file, **given).get(name, "default")
+    except Exception:  # the same bad value again: say less rather than fail here
+        origin = "default"
+    variable = f"SENTPIPE_{name.upper()}"
+    place = {
+        "cli": "on the command line",
+        "env": f"from {variable} in the environment",
+        ".env": f"from {variable} in .env",
+    }.get(origin, f"from `{name}:` in the YAML file" if origin.startswith("yaml") else "")
+    secret = "SecretStr" in str(field.annotation)
+    value = (
+        ""
+        if secret or not isinstance(first.get("input"), str | int | float)
+        else (f" = {first['input']!r}")
+    )
+    message = first["msg"].removeprefix("Value error, ")
+    return ConfigError(
+        f"invalid setting {name}{value}{' ' + place if place else ''}: {message}",
+        f"fix or unset {variable}" if origin in ("env", ".env") else "fix the value",
+    )
+
+
 def _topic_problem(kind: str, loc: tuple[Any, ...], message: str) -> str:
     """One `topics:` entry's problem in the words of the file (docs/topics.md)."""
     name = loc[1]
@@ -390,9 +425,7 @@ def load_settings(
         with _yaml_context(yaml_path):
             settings = Settings(**given)
     except ValidationError as error:
-        raise ConfigError(
-            _describe(error), "check the SENTPIPE_* variables, .env and the YAML file"
-        ) from error
+        raise _invalid(error, config_file, given) from error
     except Exception as error:  # YAML syntax errors and the like
         if yaml_path is not None and type(error).__module__.startswith("yaml"):
             raise ConfigError(
