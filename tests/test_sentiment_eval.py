@@ -260,7 +260,7 @@ def test_eval_id_labels(any_db_url: str, tmp_path: Path) -> None:
     ]
     text = runner.invoke(app, ["sentiment", "eval", "--labels", str(labels)], env=env)
     assert text.exit_code == 0, text.output
-    assert "accuracy" in text.output and "Not stored (left out): 1 ids." in text.output
+    assert "accuracy" in text.output and "Not stored (left out): 1 id." in text.output
 
 
 def test_eval_text_labels(tmp_path: Path, sqlite_url: str) -> None:
@@ -400,4 +400,5 @@ def test_sample_all_and_since(sqlite_url: str, tmp_path: Path) -> None:
         app, ["sentiment", "sample", "-o", str(tmp_path / "e.csv"), "--model", "none-1"],
         env=env,
     )  # fmt: skip
-    assert empty.exit_code == 0 and "No scores for none-1" in empty.output
+    assert empty.exit_code == 2 and "no scores stored under the model 'none-1'" in empty.output
+    assert not (tmp_path / "e.csv").exists()
