@@ -40,7 +40,7 @@ DETECTOR_ID = "fasttext-lid.176.ftz"
 UNDETERMINED = "und"
 MIN_CONFIDENCE = 0.5
 MIN_WORDS = 3
-READ_CHARS = 1000
+READ_CHARS = 300
 _PREFIX = "__label__"
 _BLANKS = str.maketrans({"\n": " ", "\r": " ", "\x0b": " ", "\x0c": " ", "\x00": " "})
 
