@@ -212,3 +212,17 @@ def test_report_language_filter_without_matches_is_empty(
     score_events(url, ScoreOptions(languages=("any",)), lock_path=tmp_path / "l")
     assert sentiment_report(url, languages=(code,)).rows == []
     assert len(sentiment_report(url, languages=("de",)).rows) == 1
+
+
+def test_short_english_the_model_half_guesses_as_another_language_is_undetermined() -> None:
+    """fastText calls `bad news terrible, horrible day` Catalan at 0.62: below
+    MIN_CONFIDENCE it is `und`, so VADER still scores it."""
+    assert detect_languages(["Bad news\n\nterrible, horrible day", "horrible day, terrible"]) == [
+        UNDETERMINED,
+        UNDETERMINED,
+    ]
+
+
+def test_scripts_without_spaces_are_detected() -> None:
+    texts = ["これは本当に良いです", "这个真的很好", "ภาษาไทยดีมาก", "好"]
+    assert detect_languages(texts) == ["ja", "zh", "th", UNDETERMINED]

@@ -306,6 +306,7 @@ def test_one_run_writes_metrics_to_the_metrics_dir(
     labels = {"command": "sentiment_score"}
     assert _value(score, "sentpipe_run_events_scored", **labels) == 5
     assert _value(score, "sentpipe_run_events_skipped", **labels) == 0
+    assert _value(score, "sentpipe_run_events_skipped_language", **labels) == 0
     assert _value(score, "sentpipe_last_success_timestamp_seconds", **labels) is not None
 
 

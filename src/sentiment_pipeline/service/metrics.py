@@ -60,7 +60,10 @@ COUNTERS: dict[str, str] = {
     "requests": "API requests made in the last run.",
     "rate_limit_wait_seconds": "Seconds spent waiting for the API rate limit in the last run.",
     "events_scored": "Events scored in the last run.",
-    "events_skipped": "Events marked processed without a score (no text) in the last run.",
+    "events_skipped": "Events marked processed without a score (no text, or a language "
+    "the model does not score) in the last run.",
+    "events_skipped_language": "Of events_skipped: those in a language the model does not "
+    "score, in the last run.",
     "items_due": "Stored items due on the refresh schedule in the last run.",
     "info_requests": "/api/info requests (100 items each) in the last run.",
     "items_observed": "Items re-read through /api/info (observations recorded) in the last run.",
