@@ -400,5 +400,5 @@ def test_sample_all_and_since(sqlite_url: str, tmp_path: Path) -> None:
         app, ["sentiment", "sample", "-o", str(tmp_path / "e.csv"), "--model", "none-1"],
         env=env,
     )  # fmt: skip
-    assert empty.exit_code == 2 and "no scores stored under the model 'none-1'" in empty.output
+    assert empty.exit_code == 2 and "unknown sentiment model 'none-1'" in empty.output
     assert not (tmp_path / "e.csv").exists()

@@ -71,7 +71,8 @@ def sentiment_model_id(reader: Reader, name: str | None) -> str:
     name (`vader`), a registry model id or a model id found in `sentiment_scores`; None
     means vader's current id. Raises `ConfigError` for an unknown model (listing those
     that exist) or when `sentiment_scores` does not exist (run `sentpipe db init`)."""
-    from sentiment_pipeline.sentiment.scorers import SPELLED, is_model_spec, model_id_for
+    from sentiment_pipeline.sentiment.counts import check_stored_model
+    from sentiment_pipeline.sentiment.scorers import is_model_spec, model_id_for
 
     exists = (
         "SELECT to_regclass('sentiment_scores') IS NOT NULL"
@@ -82,17 +83,8 @@ def sentiment_model_id(reader: Reader, name: str | None) -> str:
         raise missing_table(reader.url, "sentiment_scores")
     if name is None or is_model_spec(name):
         return model_id_for(name or "vader")
-    known = {model_id_for("vader")}
-    if name in known:
-        return name
-    mark = "%s" if reader.dialect == "postgresql" else "?"
-    if reader.rows(f"SELECT 1 FROM sentiment_scores WHERE model = {mark} LIMIT 1", [name]):
-        return name
-    stored = {str(row[0]) for row in reader.rows("SELECT DISTINCT model FROM sentiment_scores")}
-    raise ConfigError(
-        f"unknown sentiment model {name!r}",
-        f"choose from {SPELLED} or a stored model: {', '.join(sorted(known | stored))}",
-    )
+    check_stored_model(reader.rows, reader.dialect, name, name)
+    return name
 
 
 def has_topic_links(reader: Reader) -> bool:

@@ -96,22 +96,25 @@ def sentiment_counts(url: DatabaseURL) -> list[ModelCounts]:
 def check_stored_model(
     rows: Callable[[str, list[Any]], list[Any]], dialect: str, model: str, model_id: str
 ) -> None:
-    """ConfigError when `model` was given as a stored id (not `vader`, `onnx:DIR`) that
-    has no scores, listing the stored ids; `rows(sql, params)` runs a query. A model
-    spec passes: its id may simply have no scores yet."""
-    from sentiment_pipeline.sentiment.scorers import SPELLED, is_model_spec
+    """ConfigError when `model` was given as an id (not `vader`, `onnx:DIR`) that is
+    neither vader's current id nor stored, listing those; `rows(sql, params)` runs a
+    query. A model spec or a current id passes: it may simply have no scores yet. The
+    one check behind report, sample and export's `--sentiment-model`."""
+    from sentiment_pipeline.sentiment.scorers import SPELLED, is_model_spec, model_id_for
 
     if model and is_model_spec(model):
         return
+    known = {model_id_for("vader")}
     mark = "%s" if dialect == "postgresql" else "?"
-    if model_id and rows(
-        f"SELECT 1 FROM sentiment_scores WHERE model = {mark} LIMIT 1", [model_id]
+    if model_id in known or (
+        model_id
+        and rows(f"SELECT 1 FROM sentiment_scores WHERE model = {mark} LIMIT 1", [model_id])
     ):
         return
-    stored = sorted(str(r[0]) for r in rows("SELECT DISTINCT model FROM sentiment_scores", []))
+    stored = {str(r[0]) for r in rows("SELECT DISTINCT model FROM sentiment_scores", [])}
     raise ConfigError(
-        f"no scores stored under the model {model!r}",
-        f"choose from {SPELLED}" + (f" or a stored model: {', '.join(stored)}" if stored else ""),
+        f"unknown sentiment model {model!r}",
+        f"choose from {SPELLED} or a stored model: {', '.join(sorted(known | stored))}",
     )
 
 

@@ -33,7 +33,7 @@ from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, LockHeld, SentpipeError
@@ -167,12 +167,11 @@ class Tally:
 def score_batch(
     scorer: Scorer,
     claimed: Sequence[Claimed],
-    languages: frozenset[str] | Literal["model"] | None = "model",
+    languages: frozenset[str] | None,
 ) -> tuple[list[ScoreRow], Tally]:
-    """Scores for the claimed events that have text (`sentiment.clean.event_text`) in a
-    language scored (`languages`: codes, None for any, `"model"` for the scorer's own;
-    `und` always); the others are marked processed without one. Returns the rows and
-    their tally."""
+    """Scores for the claimed events that have text (`sentiment.clean.event_text`) in
+    one of `languages` (`ScoreOptions.allowed`: None for any; `und` always); the others
+    are marked processed without one. Returns the rows and their tally."""
     tally = Tally(batches=1)
     events: list[Claimed] = []
     texts: list[str] = []
@@ -183,10 +182,9 @@ def score_batch(
         else:
             events.append(event)
             texts.append(text)
-    allowed = scorer.languages if languages == "model" else languages
     detected = detect_languages(texts)
-    if allowed is not None:
-        keep = [i for i, code in enumerate(detected) if code in allowed or code == UNDETERMINED]
+    if languages is not None:
+        keep = [i for i, code in enumerate(detected) if code in languages or code == UNDETERMINED]
         tally.language = len(texts) - len(keep)
         events = [events[i] for i in keep]
         texts = [texts[i] for i in keep]
