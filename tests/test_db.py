@@ -130,6 +130,10 @@ def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         assert _has_html_text(connection) is (connection.dialect.name == "postgresql")
+        assert {"language", "probabilities"} <= _score_columns(connection)
+        command.downgrade(config, "0006")
+        connection.commit()
+        assert not {"language", "probabilities"} & _score_columns(connection)
         command.downgrade(config, "0005")
         connection.commit()
         assert not _has_html_text(connection)
@@ -150,7 +154,12 @@ def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
         assert sa.inspect(connection).has_table("event_topics")
         assert sa.inspect(connection).has_table("topic_matches")
         assert _has_html_text(connection) is (connection.dialect.name == "postgresql")
+        assert {"language", "probabilities"} <= _score_columns(connection)
     engine.dispose()
+
+
+def _score_columns(connection: sa.Connection) -> set[str]:
+    return {c["name"] for c in sa.inspect(connection).get_columns("sentiment_scores")}
 
 
 def test_collection_marks_is_a_plain_table(any_db_url: str) -> None:
