@@ -6,12 +6,14 @@ ORM cannot express (the TimescaleDB hypertable and reuse of its `occurred_at` in
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     Index,
@@ -34,6 +36,7 @@ __all__ = [
     "EventTopicORM",
     "RawEventORM",
     "RawEventRevisionORM",
+    "SentimentDailyORM",
     "SentimentScoreORM",
     "TopicMatchORM",
 ]
@@ -216,3 +219,40 @@ class TopicMatchORM(Base):
     )
 
     __table_args__ = (PrimaryKeyConstraint("topic", name="pk_topic_matches"),)
+
+
+class SentimentDailyORM(Base):
+    """Per UTC day, container, model, language and topic: the counts and sums a sentiment
+    report needs (migration 0008; see `sentiment.rollup`). `language` is `''` for scores
+    stored before detection; `(topic, via)` is `('', '')` for every scored event once,
+    `(name, 'any')` / `(name, 'text')` for the events linked to topic `name` by any link /
+    by their own text. Adjusted by every writer of scores and topic links."""
+
+    __tablename__ = "sentiment_daily"
+
+    model: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str] = mapped_column(Text)
+    via: Mapped[str] = mapped_column(Text)
+    day: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(Text)
+    events: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    positive: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    neutral: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    negative: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    compound_sum: Mapped[float] = mapped_column(Float, nullable=False)
+    compound_sumsq: Mapped[float] = mapped_column(Float, nullable=False)
+
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "model",
+            "topic",
+            "via",
+            "day",
+            "source",
+            "source_id",
+            "language",
+            name="pk_sentiment_daily",
+        ),
+    )

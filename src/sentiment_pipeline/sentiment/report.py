@@ -19,6 +19,7 @@ from typing import Any
 
 from sentiment_pipeline.db.filters import Dialect, link_sql, source_id_sql, topic_sql
 from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.sentiment.figures import Interval, Sums, rounded
 from sentiment_pipeline.timeparse import storage_text
 
 __all__ = [
@@ -36,6 +37,13 @@ BUCKETS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
     "7d": timedelta(days=7),
 }
+# what every report query selects after its group columns: `figures.Sums`'s fields
+SUMS_SQL = (
+    "count(*), sum(CASE WHEN s.label = 'positive' THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN s.label = 'neutral' THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN s.label = 'negative' THEN 1 ELSE 0 END), "
+    "sum(s.compound), sum(s.compound * s.compound)"
+)
 _ORIGIN_EPOCH = 946857600  # 2000-01-03T00:00:00Z, TimescaleDB's default origin
 # what `by` may hold: the source's targets (source, source_id; Reddit: subreddits), topics
 GROUPINGS = ("source", "subreddit", "topic", "language")  # subreddit: the source id
@@ -54,6 +62,35 @@ class ReportRow:
     negative: float
     topic: str | None = None  # set when the report is grouped by topic
     language: str | None = None  # grouped by language: the code (None: not detected)
+    net_sentiment: float = 0.0  # positive − negative share, in [−1, 1]
+    mean_compound_ci95: Interval | None = None  # 95 % interval (None below 2 events)
+    net_sentiment_ci95: Interval | None = None  # sentiment.figures gives the formulas
+
+    @classmethod
+    def of(
+        cls,
+        group: tuple[str | None, str | None, str | None, str | None],
+        bucket: datetime,
+        sums: Sums,
+    ) -> ReportRow:
+        """The row of `group` (source, source_id, topic, language) in the bucket starting
+        at `bucket` from its counts and sums; figures rounded (`figures.rounded`)."""
+        source, source_id, topic, language = group
+        return cls(
+            source,
+            source_id,
+            bucket,
+            sums.events,
+            rounded(sums.mean_compound),
+            rounded(sums.share(sums.positive)),
+            rounded(sums.share(sums.neutral)),
+            rounded(sums.share(sums.negative)),
+            topic,
+            language,
+            rounded(sums.net_sentiment),
+            sums.mean_compound_ci95(),
+            sums.net_sentiment_ci95(),
+        )
 
     def group_label(self, qualified: bool = False) -> str:
         """The row's group as a heading or legend shows it: `stocks`, `tesla`, or
@@ -166,8 +203,15 @@ class SentimentReport:
             positive=row.positive,
             neutral=row.neutral,
             negative=row.negative,
+            net_sentiment=row.net_sentiment,
+            mean_compound_ci95=_pair(row.mean_compound_ci95),
+            net_sentiment_ci95=_pair(row.net_sentiment_ci95),
         )
         return out
+
+
+def _pair(interval: Interval | None) -> list[float] | None:
+    return None if interval is None else list(interval)
 
 
 def _bucket_sql(backend: str, timescale: bool, width: timedelta, column: str) -> str:
@@ -273,10 +317,7 @@ def report_sql(report: SentimentReport, dialect: Dialect, timescale: bool) -> tu
     source, source_params = _topic_join(report, dialect)
     clauses, params = _where(report, dialect)
     sql = (
-        f"SELECT {', '.join([*groups, f'{bucket} AS b'])}, count(*), avg(s.compound), "
-        "avg(CASE WHEN s.label = 'positive' THEN 1.0 ELSE 0.0 END), "
-        "avg(CASE WHEN s.label = 'neutral' THEN 1.0 ELSE 0.0 END), "
-        "avg(CASE WHEN s.label = 'negative' THEN 1.0 ELSE 0.0 END) "
+        f"SELECT {', '.join([*groups, f'{bucket} AS b'])}, {SUMS_SQL} "
         f"FROM {source} WHERE {' AND '.join(clauses)} "
         f"GROUP BY {', '.join([*groups, 'b'])} ORDER BY {', '.join([*order, 'b'])}"
     )
@@ -284,15 +325,15 @@ def report_sql(report: SentimentReport, dialect: Dialect, timescale: bool) -> tu
 
 
 def _row(report: SentimentReport, values: tuple[Any, ...]) -> ReportRow:
-    """A result row of `report_sql` as a `ReportRow` (figures rounded to 4 places)."""
+    """A result row of `report_sql` (group columns, bucket, `SUMS_SQL`) as a `ReportRow`."""
     width = 2 if "subreddit" in report.by else 1 if "source" in report.by else 0
     source, source_id = (values[0], values[1] if width == 2 else None) if width else (None, None)
     rest = list(values[width:])
     topic = rest.pop(0) if "topic" in report.by else None
     language = rest.pop(0) if "language" in report.by else None
-    b, n, mean, pos, neu, neg = rest
-    mean, pos, neu, neg = (round(float(x), 4) for x in (mean, pos, neu, neg))
-    return ReportRow(source, source_id, _as_utc(b), int(n), mean, pos, neu, neg, topic, language)
+    b, n, pos, neu, neg, total, squares = rest
+    sums = Sums(int(n), int(pos), int(neu), int(neg), float(total), float(squares))
+    return ReportRow.of((source, source_id, topic, language), _as_utc(b), sums)
 
 
 def sentiment_report(
