@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -30,6 +31,7 @@ from sentiment_pipeline.sentiment import (
     score_events,
     sentiment_report,
 )
+from sentiment_pipeline.sentiment.figures import rounded
 from sentiment_pipeline.sentiment.report import BUCKETS
 from sentiment_pipeline.sentiment.scorers import get_scorer
 from sentiment_pipeline.sentiment.scorers.vader import (
@@ -465,9 +467,9 @@ def _expected_report(engine: sa.Engine, width: timedelta) -> list[tuple[Any, ...
                 sub,
                 start,
                 n,
-                round(sum(c for c, _ in items) / n, 4),
+                rounded(math.fsum(c for c, _ in items) / n),
                 *(
-                    round(sum(1 for _, lab in items if lab == k) / n, 4)
+                    rounded(sum(1 for _, lab in items if lab == k) / n)
                     for k in ("positive", "neutral", "negative")
                 ),
             )

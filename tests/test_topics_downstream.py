@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import subprocess
 from collections import defaultdict
@@ -24,10 +25,12 @@ from sentiment_pipeline.db.filters import EventFilter
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.export import export_csv, export_partitioned, parse_columns
 from sentiment_pipeline.sentiment import ScoreOptions, score_events, sentiment_report
+from sentiment_pipeline.sentiment.figures import rounded
 from sentiment_pipeline.sentiment.report import BUCKETS, SentimentReport, report_sql
 from sentiment_pipeline.sentiment.scorers import model_id_for
 from sentiment_pipeline.stats import collect_stats
 from tests.fixtures.cli import invoke
+from tests.fixtures.rollup import rebuild_rollup
 from tests.test_export import HOSTILE, load
 from tests.test_sentiment import SENTPIPE, START, _many, _setup
 
@@ -47,6 +50,7 @@ def link(engine: sa.Engine, links: list[tuple[str, str, str]]) -> None:
                 ),
                 {"id": ident, "topic": topic, "via": via},
             )
+        rebuild_rollup(connection)
 
 
 def _links_for(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -80,10 +84,10 @@ def _moment(value: Any) -> datetime:
 def _figures(items: list[tuple[float, str]]) -> tuple[Any, ...]:
     n = len(items)
     shares = (
-        round(sum(1 for _, label in items if label == k) / n, 4)
+        rounded(sum(1 for _, label in items if label == k) / n)
         for k in ("positive", "neutral", "negative")
     )
-    return (n, round(sum(c for c, _ in items) / n, 4), *shares)
+    return (n, rounded(math.fsum(c for c, _ in items) / n), *shares)
 
 
 def _sql_by_topic(engine: sa.Engine, width: timedelta, via: str) -> list[tuple[Any, ...]]:
@@ -209,6 +213,9 @@ def test_report_cli_json_and_unknown_topic(any_db_url: str, tmp_path: Path) -> N
         "positive",
         "neutral",
         "negative",
+        "net_sentiment",
+        "mean_compound_ci95",
+        "net_sentiment_ci95",
     }
     plain = json.loads(invoke("sentiment", "report", "--json", env=env).output)
     assert "topic" not in plain["rows"][0]  # the ungrouped shape is unchanged
@@ -274,6 +281,7 @@ def _many_links(engine: sa.Engine, db: DatabaseURL) -> None:
                 f"'text' FROM ({series}) AS s"
             )
         )
+        rebuild_rollup(connection)
         connection.execute(sa.text("ANALYZE"))
 
 

@@ -562,3 +562,49 @@ def sample(
         "fill its label column, then `sentpipe sentiment eval --labels` it.",
         stderr=to_stdout,
     )
+
+
+@app.command("rollup")
+def rollup(
+    ctx: typer.Context,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Recompute the daily rollup from the scores (after rows were written "
+            "around sentpipe; scorers wait meanwhile).",
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="With --rebuild: only the UTC days from this date/time's on (2024-01-31, 30d).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The state as JSON.")] = False,
+) -> None:
+    """What the daily rollup reports read holds; --rebuild recomputes it."""
+    import json
+
+    from sentiment_pipeline.cli.console import out_console
+    from sentiment_pipeline.errors import ConfigError
+    from sentiment_pipeline.sentiment.rollup import rebuild_rollup, rollup_state
+    from sentiment_pipeline.timeparse import parse_moment
+
+    settings = settings_from(ctx)
+    if since is not None and not rebuild:
+        raise ConfigError("--since only applies to --rebuild", "add --rebuild, or drop --since")
+    moment = parse_moment(since, "--since") if since else None
+    state = (
+        rebuild_rollup(settings.database, moment) if rebuild else rollup_state(settings.database)
+    )
+    if as_json:
+        out_console.print_json(json.dumps(state.to_dict()))
+        return
+    days = f"{state.first_day} to {state.last_day}" if state.first_day is not None else "no days"
+    line = f"sentiment_daily: {state.rows:,} rows, {days}, models: {', '.join(state.models) or '-'}"
+    if state.rebuilt:
+        start = f"from {state.since}" if state.since is not None else "every day"
+        line = f"Rebuilt {start} in {state.seconds:.1f} s. {line}"
+    out_console.print(line, markup=False)

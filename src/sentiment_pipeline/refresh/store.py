@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from sentiment_pipeline.db import rollup
 from sentiment_pipeline.db.queries import payload_text_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.dto import dump_json
@@ -251,6 +252,9 @@ class PostgresStore:
                         [c.payload_json for c in changed],
                     ],
                 )
+            scope = rollup.Scope.events(list(zip(ids, times, strict=True)))
+            rollup.lock(self.conn, "postgresql")
+            rollup.retract(self.conn, "postgresql", scope)  # the scores and links go
             cursor = self.conn.execute(
                 "DELETE FROM sentiment_scores AS s USING unnest(%s::text[], %s::timestamptz[]) "
                 "AS k(id, occurred_at) WHERE s.id = k.id AND s.occurred_at = k.occurred_at",
@@ -418,6 +422,7 @@ class SQLiteStore:
                         (item.payload_json, ident, occurred),
                     )
                 found.append(item)
+                rollup.retract(self.conn, "sqlite", rollup.Scope.events([(ident, occurred)]))
                 deleted += self.conn.execute(
                     "DELETE FROM sentiment_scores WHERE id = ? AND occurred_at = ?",
                     (ident, occurred),

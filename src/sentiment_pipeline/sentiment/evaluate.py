@@ -234,13 +234,13 @@ def _stored_predictions(
     url: DatabaseURL, rows: Sequence[LabelRow], models: Sequence[str]
 ) -> tuple[set[str], dict[str, dict[str, str]]]:
     """(the ids stored in raw_events, per model id: event id -> stored label)."""
-    from sentiment_pipeline.sentiment.report import _store
+    from sentiment_pipeline.sentiment.report import open_store
 
     ids = sorted({row.key for row in rows})
     mark = "%s" if url.backend == "postgresql" else "?"
     stored: set[str] = set()
     labels: dict[str, dict[str, str]] = {model: {} for model in models}
-    store = _store(url)
+    store = open_store(url)
     try:
         connection = store._conn
         with store._guard():

@@ -13,8 +13,8 @@ arithmetic on SQLite, so all three agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sentiment_pipeline.db.filters import Dialect, link_sql, source_id_sql, topic_sql
@@ -44,6 +44,7 @@ SUMS_SQL = (
     "sum(CASE WHEN s.label = 'negative' THEN 1 ELSE 0 END), "
     "sum(s.compound), sum(s.compound * s.compound)"
 )
+_ROLLUP_FIGURES = ("events", "positive", "neutral", "negative", "compound_sum", "compound_sumsq")
 _ORIGIN_EPOCH = 946857600  # 2000-01-03T00:00:00Z, TimescaleDB's default origin
 # what `by` may hold: the source's targets (source, source_id; Reddit: subreddits), topics
 GROUPINGS = ("source", "subreddit", "topic", "language")  # subreddit: the source id
@@ -324,18 +325,6 @@ def report_sql(report: SentimentReport, dialect: Dialect, timescale: bool) -> tu
     return sql, [*source_params, *params]
 
 
-def _row(report: SentimentReport, values: tuple[Any, ...]) -> ReportRow:
-    """A result row of `report_sql` (group columns, bucket, `SUMS_SQL`) as a `ReportRow`."""
-    width = 2 if "subreddit" in report.by else 1 if "source" in report.by else 0
-    source, source_id = (values[0], values[1] if width == 2 else None) if width else (None, None)
-    rest = list(values[width:])
-    topic = rest.pop(0) if "topic" in report.by else None
-    language = rest.pop(0) if "language" in report.by else None
-    b, n, pos, neu, neg, total, squares = rest
-    sums = Sums(int(n), int(pos), int(neu), int(neg), float(total), float(squares))
-    return ReportRow.of((source, source_id, topic, language), _as_utc(b), sums)
-
-
 def sentiment_report(
     url: DatabaseURL,
     model: str = "vader",
@@ -373,7 +362,7 @@ def sentiment_report(
     )
     codes = check_languages(languages, "--language", allow_any=True)
     report.languages = () if "any" in codes else codes
-    store = _store(url)
+    store = open_store(url)
     try:
         connection = store._conn
         if sources:
@@ -384,9 +373,9 @@ def sentiment_report(
                     lambda sql, p: connection.execute(sql, p).fetchall(),
                     source_names(),
                 )
-        sql, params = report_sql(report, url.backend, _timescale(url, connection))
-        with store._guard():  # a missing event_topics reads as "run sentpipe db init"
-            rows = connection.execute(sql, params).fetchall()
+        timescale = _timescale(url, connection)
+        with store._guard():  # a missing table reads as "run sentpipe db init"
+            rows = _read(report, url.backend, timescale, connection)
         if not rows and is_model_spec(model):
             report.older = _stored_older_ids(store, model, url.backend)
         elif not rows:  # a stored id: one that was never stored is a typo, not "no scores"
@@ -399,8 +388,138 @@ def sentiment_report(
                 )
     finally:
         store.close()
-    report.rows = [_row(report, tuple(values)) for values in rows]
+    report.rows = rows
     return report
+
+
+def _read(
+    report: SentimentReport, dialect: Dialect, timescale: bool, connection: Any
+) -> list[ReportRow]:
+    """The report's rows: whole days from the daily rollup where it serves the report
+    (`rollup_days`), the rest from the scores, added per group and bucket."""
+    sums: dict[tuple[tuple[Any, ...], datetime], Sums] = {}
+
+    def take(rows: list[Any], day_rows: bool) -> None:
+        for values in rows:
+            group, moment, figures = _split(report, tuple(values))
+            bucket = _day_bucket(report.bucket, moment) if day_rows else _as_utc(moment)
+            key = (group, bucket)
+            sums[key] = sums[key] + figures if key in sums else figures
+
+    days, windows = rollup_days(report)
+    if days is not None:
+        sql, params = rollup_sql(report, dialect, days)
+        take(connection.execute(sql, params).fetchall(), True)
+    for since, until in windows:
+        part = replace(report, since=since, until=until)
+        sql, params = report_sql(part, dialect, timescale)
+        take(connection.execute(sql, params).fetchall(), False)
+    ordered = sorted(sums.items(), key=lambda item: _order(item[0][0], item[0][1]))
+    return [ReportRow.of(group, bucket, figures) for (group, bucket), figures in ordered]
+
+
+def _order(group: tuple[Any, ...], bucket: datetime) -> tuple[Any, ...]:
+    """The rows' order: source id, source, topic, language (not detected last), bucket."""
+    source, source_id, topic, language = group
+    return (source_id or "", source or "", topic or "", language is None, language or "", bucket)
+
+
+def _split(report: SentimentReport, values: tuple[Any, ...]) -> tuple[Any, Any, Sums]:
+    """A result row (group columns, bucket or day, `SUMS_SQL`) as ((source, source_id,
+    topic, language), bucket or day, sums); a rollup's `''` language is None."""
+    width = 2 if "subreddit" in report.by else 1 if "source" in report.by else 0
+    source, source_id = (values[0], values[1] if width == 2 else None) if width else (None, None)
+    rest = list(values[width:])
+    topic = rest.pop(0) if "topic" in report.by else None
+    language = (rest.pop(0) or None) if "language" in report.by else None
+    moment, n, pos, neu, neg, total, squares = rest
+    sums = Sums(int(n), int(pos), int(neu), int(neg), float(total), float(squares))
+    return (source, source_id, topic, language), moment, sums
+
+
+def _day_bucket(bucket: str, day: Any) -> datetime:
+    """The start of the `bucket` ("1d", "7d") a rollup day (a date, or SQLite's text)
+    falls in, aligned as `_bucket_sql`."""
+    start = datetime.combine(
+        day if isinstance(day, date) else date.fromisoformat(str(day)), time(), UTC
+    )
+    seconds = int(BUCKETS[bucket].total_seconds())
+    offset = (int(start.timestamp()) - _ORIGIN_EPOCH) % seconds
+    return start - timedelta(seconds=offset)
+
+
+Window = tuple[datetime | None, datetime | None]
+
+
+def rollup_days(report: SentimentReport) -> tuple[Window | None, list[Window]]:
+    """Which part of the report the daily rollup gives: the whole UTC days within
+    [since, until) as a window of day starts (None: the rollup does not serve this
+    report), and the windows left to read from the scores (the parts of days the
+    bounds cut). The rollup serves daily and weekly buckets, unless several topics
+    filter a report not grouped by topic (an event in two of them counts once: only
+    the scores know)."""
+    whole = (report.since, report.until)
+    several = len(report.topics) > 1 and "topic" not in report.by
+    if report.bucket == "1h" or several:
+        return None, [whole]
+    first = None if report.since is None else _day_start(report.since, up=True)
+    end = None if report.until is None else _day_start(report.until, up=False)
+    if first is not None and end is not None and first >= end:
+        return None, [whole]
+    windows: list[Window] = []
+    if first is not None and report.since is not None and first > report.since:
+        windows.append((report.since, first))
+    if end is not None and report.until is not None and end < report.until:
+        windows.append((end, report.until))
+    return (first, end), windows
+
+
+def _day_start(moment: datetime, up: bool) -> datetime:
+    """The UTC midnight at or after (`up`) or at or before `moment`."""
+    start = datetime.combine(moment.astimezone(UTC).date(), time(), UTC)
+    return start + timedelta(days=1) if up and start < moment else start
+
+
+def rollup_sql(report: SentimentReport, dialect: Dialect, days: Window) -> tuple[str, list[Any]]:
+    """(group columns…, day, `SUMS_SQL` over the rollup) per group and day within
+    `days` (day starts; None: unbounded), from `sentiment_daily`."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    groups = {"subreddit": ["source", "source_id"], "source": ["source"]}
+    columns = next((groups[name] for name in ("subreddit", "source") if name in report.by), [])
+    columns += ["topic"] * ("topic" in report.by) + ["language"] * ("language" in report.by)
+    clauses: list[str] = [f"model = {mark}"]
+    params: list[Any] = [report.model]
+    if "topic" in report.by:
+        clauses += ["topic <> ''", f"via = {mark}"]
+        params.append(report.via)
+    elif report.topics:  # one topic (several: `rollup_days` leaves it to the scores)
+        clauses += [f"topic = {mark}", f"via = {mark}"]
+        params += [report.topics[0], report.via]
+    else:
+        clauses += ["topic = ''", "via = ''"]
+    if report.topics and "topic" in report.by:
+        clauses.append(f"topic IN ({', '.join(mark for _ in report.topics)})")
+        params.extend(report.topics)
+    if report.sources:
+        clauses.append(f"source IN ({', '.join(mark for _ in report.sources)})")
+        params.extend(report.sources)
+    if report.source_ids:
+        clause, values = source_id_sql(mark, report.source_ids)
+        clauses.append(clause)
+        params.extend(values)
+    if report.languages:
+        clauses.append(f"language IN ({', '.join(mark for _ in report.languages)})")
+        params.extend(report.languages)
+    for bound, op in zip(days, (">=", "<"), strict=True):
+        if bound is not None:
+            clauses.append(f"day {op} {mark}")
+            params.append(bound.date() if dialect == "postgresql" else bound.date().isoformat())
+    sums = ", ".join(f"sum({name})" for name in _ROLLUP_FIGURES)
+    keys = ", ".join([*columns, "day"])
+    sql = (
+        f"SELECT {keys}, {sums} FROM sentiment_daily WHERE {' AND '.join(clauses)} GROUP BY {keys}"
+    )
+    return sql, params
 
 
 def _stored_older_ids(store: Any, model: str, backend: str) -> tuple[str, ...]:
@@ -416,7 +535,7 @@ def _stored_older_ids(store: Any, model: str, backend: str) -> tuple[str, ...]:
         )
 
 
-def _store(url: DatabaseURL) -> Any:
+def open_store(url: DatabaseURL) -> Any:
     """The backend's sentiment store; it checks the tables exist (ConfigError otherwise)."""
     if url.backend == "postgresql":
         from sentiment_pipeline.sentiment.store import PostgresStore

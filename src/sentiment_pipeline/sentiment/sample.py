@@ -136,11 +136,11 @@ class _Reader:
     """Reads of one snapshot through the backend's sentiment store connection."""
 
     def __init__(self, url: DatabaseURL) -> None:
-        from sentiment_pipeline.sentiment.report import _store
+        from sentiment_pipeline.sentiment.report import open_store
 
         self.backend = url.backend
         self.mark = "%s" if url.backend == "postgresql" else "?"
-        self._store = _store(url)
+        self._store = open_store(url)
         self._conn: Any = self._store._conn
         with self._store._guard():
             if self.backend == "postgresql":

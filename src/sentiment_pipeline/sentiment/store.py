@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from sentiment_pipeline.db import rollup
 from sentiment_pipeline.db.errors import map_db_error, missing_table
 from sentiment_pipeline.db.filters import source_id_sql
 from sentiment_pipeline.db.queries import payload_text_sql
@@ -207,6 +208,9 @@ class PostgresStore:
         conn = self._lane(lane)
         with self._guard():
             if scores:
+                scope = _rollup_scope(scores)
+                rollup.lock(conn, "postgresql")
+                rollup.retract(conn, "postgresql", scope)  # a rescore replaces a score
                 columns = list(zip(*scores, strict=True))
                 conn.execute(
                     f"INSERT INTO sentiment_scores ({_COLUMNS}, scored_at) "
@@ -219,6 +223,7 @@ class PostgresStore:
                     f"{_UPDATES.format(new='EXCLUDED')}",
                     [list(column) for column in columns],
                 )
+                rollup.add(conn, "postgresql", scope)
             if claimed:
                 conn.execute(
                     "UPDATE raw_events AS r SET processed = true, processed_at = now() "
@@ -358,6 +363,8 @@ class SQLiteStore:
         return stale
 
     def _write(self, now: str, scores: Sequence[ScoreRow], claimed: Sequence[Claimed]) -> None:
+        scope = _rollup_scope(scores)
+        rollup.retract(self._conn, "sqlite", scope)  # a rescore replaces a score
         self._conn.executemany(
             f"INSERT INTO sentiment_scores ({_COLUMNS}, scored_at) "
             f"VALUES ({', '.join('?' * (len(ScoreRow._fields) + 1))}) "
@@ -365,6 +372,7 @@ class SQLiteStore:
             f"{_UPDATES.format(new='excluded')}",
             [(*row, now) for row in scores],
         )
+        rollup.add(self._conn, "sqlite", scope)
         self._conn.executemany(
             "UPDATE raw_events SET processed = 1, processed_at = ? "
             "WHERE id = ? AND occurred_at = ?",
@@ -387,6 +395,12 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _rollup_scope(scores: Sequence[ScoreRow]) -> rollup.Scope:
+    """The rollup contributions a batch of scores (of one model) replaces and adds."""
+    keys = [(score.id, score.occurred_at) for score in scores]
+    return rollup.Scope.events(keys, scores[0].model if scores else None)
 
 
 def _fields(scope: EventScope, dialect: str) -> str:

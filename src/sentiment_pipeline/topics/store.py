@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sentiment_pipeline.db import rollup
 from sentiment_pipeline.timeparse import storage_text as sqlite_time
 from sentiment_pipeline.timeparse import to_utc
 from sentiment_pipeline.topics.tagger import Link
@@ -88,18 +89,24 @@ class PostgresLinks:
         """Store `links` (a link already stored for the event and topic stays)."""
         if not links:
             return
+        scope = _links_scope(links)
+        rollup.lock(self.cursor, "postgresql")
+        rollup.retract(self.cursor, "postgresql", scope)
         self.cursor.execute(
             "INSERT INTO event_topics (id, occurred_at, topic, via) "
             "SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::text[], %s::text[]) "
             "ON CONFLICT DO NOTHING",
             tuple(list(column) for column in zip(*links, strict=True)),
         )
+        rollup.add(self.cursor, "postgresql", scope)
 
     def forget(self, topics: Sequence[str], keys: Sequence[tuple[str, datetime]]) -> None:
         """Remove the links of `topics` of the events `keys` (before re-matching them)."""
         if not topics or not keys:
             return
         times = [moment for _, moment in keys]
+        rollup.lock(self.cursor, "postgresql")
+        rollup.retract(self.cursor, "postgresql", rollup.Scope.links(keys, topics))
         self.cursor.execute(
             "DELETE FROM event_topics t USING unnest(%s::text[], %s::timestamptz[]) AS k(id, at) "
             "WHERE t.id = k.id AND t.occurred_at = k.at AND t.topic = ANY(%s) "
@@ -131,18 +138,30 @@ class SqliteLinks:
 
     def insert(self, links: Sequence[Link]) -> None:
         """Store `links` (a link already stored for the event and topic stays)."""
+        if not links:
+            return
+        scope = _links_scope(links)
+        rollup.retract(self.connection, "sqlite", scope)
         self.connection.executemany(
             "INSERT OR IGNORE INTO event_topics (id, occurred_at, topic, via) VALUES (?, ?, ?, ?)",
             [(link.id, sqlite_time(link.occurred_at), link.topic, link.via) for link in links],
         )
+        rollup.add(self.connection, "sqlite", scope)
 
     def forget(self, topics: Sequence[str], keys: Sequence[tuple[str, datetime]]) -> None:
         """Remove the links of `topics` of the events `keys` (before re-matching them)."""
+        rollup.retract(self.connection, "sqlite", rollup.Scope.links(keys, topics))
         for topic in topics:
             self.connection.executemany(
                 "DELETE FROM event_topics WHERE id = ? AND occurred_at = ? AND topic = ?",
                 [(ident, sqlite_time(moment), topic) for ident, moment in keys],
             )
+
+
+def _links_scope(links: Sequence[Link]) -> rollup.Scope:
+    """The rollup contributions of `links`: their events' links to their topics."""
+    keys = list(dict.fromkeys((link.id, link.occurred_at) for link in links))
+    return rollup.Scope.links(keys, sorted({link.topic for link in links}))
 
 
 # --- re-matching and listing ------------------------------------------------------------
@@ -252,11 +271,15 @@ class _MatchSql:
         marks = ", ".join([self.mark] * len(topics))
         lower, low = self._from(after, since)
         upper, high = self._keyset("<=", last)
-        self.connection.execute(
-            f"DELETE FROM event_topics WHERE topic IN ({marks}) "
-            f"{f'AND {lower} ' if lower else ''}AND {upper}",
-            [*topics, *low, *high],
+        where = f"topic IN ({marks}) {f'AND {lower} ' if lower else ''}AND {upper}"
+        params = [*topics, *low, *high]
+        dialect = "postgresql" if self.mark == "%s" else "sqlite"
+        keys = self._rows(
+            f"SELECT DISTINCT id, occurred_at FROM event_topics WHERE {where}", params
         )
+        rollup.lock(self.connection, dialect)
+        rollup.retract(self.connection, dialect, rollup.Scope.links(keys, topics))
+        self.connection.execute(f"DELETE FROM event_topics WHERE {where}", params)
 
     def text_links_before(
         self, topics: Sequence[str], after: Position | None, since: datetime | None

@@ -1,0 +1,204 @@
+"""`sentiment_daily`, the daily rollup of sentiment scores (migration 0008): the one place
+that writes it.
+
+Every transaction that changes `sentiment_scores` or `event_topics` keeps the rollup
+equal to what its rows would give, on every backend, without continuous aggregates:
+
+1. `lock` (PostgreSQL: one transaction-scoped advisory lock; SQLite's write
+   transaction is exclusive already), so rollup writers take turns and each one's
+   statements see every earlier one's committed rows;
+2. `retract` the contributions of the rows it is about to change;
+3. change its rows;
+4. `add` the contributions of the changed rows.
+
+The contributions of a score: the row `('', '')` of its (model, day, source, source_id,
+language), and per topic link of its event `(topic, 'any')`, plus `(topic, 'text')` when
+the link is by the event's own text. A `Scope` says which contributions: those of the
+scores of some events (`events`, optionally of one model), or those of some topic links
+(`links`). Rows whose count falls to 0 are removed.
+
+`rebuild` recomputes the rollup from the scores, for every day or from a day on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sentiment_pipeline.timeparse import storage_text
+
+__all__ = ["KEY", "LOCK_KEY", "Scope", "add", "lock", "rebuild", "retract"]
+
+KEY = ("model", "topic", "via", "day", "source", "source_id", "language")
+LOCK_KEY = 0x73656E7470697065  # "sentpipe": the advisory lock rollup writers take
+_FIGURES = ("events", "positive", "neutral", "negative", "compound_sum", "compound_sumsq")
+_SUM_PARTS = (  # the figures' expressions over contributions (label, compound)
+    "count(*)",
+    "sum(CASE WHEN label = 'positive' THEN 1 ELSE 0 END)",
+    "sum(CASE WHEN label = 'neutral' THEN 1 ELSE 0 END)",
+    "sum(CASE WHEN label = 'negative' THEN 1 ELSE 0 END)",
+    "sum(compound)",
+    "sum(compound * compound)",
+)
+_SUMS = ", ".join(_SUM_PARTS)
+_SCORE = "s.model, s.source, s.source_id, coalesce(s.language, '') AS language, s.label, s.compound"
+_JOIN = "JOIN event_topics t ON t.id = s.id AND t.occurred_at = s.occurred_at"
+
+Key = tuple[str, datetime]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which contributions a `retract`/`add` covers.
+
+    - `keys` (id, occurred_at) with `links_only` False: every contribution of the scores
+      of these events (of `model` only, when set);
+    - `keys` with `topics` and `links_only`: the contributions of the links of these
+      events to these topics.
+    """
+
+    keys: Sequence[Key] = ()
+    model: str | None = None
+    topics: Sequence[str] = ()
+    links_only: bool = False
+
+    @classmethod
+    def events(cls, keys: Sequence[Key], model: str | None = None) -> Scope:
+        return cls(keys=keys, model=model)
+
+    @classmethod
+    def links(cls, keys: Sequence[Key], topics: Sequence[str]) -> Scope:
+        return cls(keys=keys, topics=topics, links_only=True)
+
+    def empty(self) -> bool:
+        return not self.keys or (self.links_only and not self.topics)
+
+
+def lock(connection: Any, dialect: str) -> None:
+    """Take the rollup writers' lock for the rest of the transaction (PostgreSQL)."""
+    if dialect == "postgresql":
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+
+
+def retract(connection: Any, dialect: str, scope: Scope) -> None:
+    """Subtract `scope`'s contributions, as the rows stand now (before they change)."""
+    _apply(connection, dialect, scope, -1)
+
+
+def add(connection: Any, dialect: str, scope: Scope) -> None:
+    """Add `scope`'s contributions, as the rows stand now (after they changed)."""
+    _apply(connection, dialect, scope, 1)
+
+
+def _day(dialect: str, column: str = "s.occurred_at") -> str:
+    if dialect == "postgresql":
+        return f"CAST({column} AT TIME ZONE 'UTC' AS date)"
+    return f"substr({column}, 1, 10)"
+
+
+def _keys_table(dialect: str, scope: Scope) -> tuple[str, list[Any]]:
+    """`k(id, occurred_at)`: the scope's event keys as a table, and its parameters."""
+    ids = [ident for ident, _ in scope.keys]
+    if dialect == "postgresql":
+        times = [moment for _, moment in scope.keys]
+        return "unnest(%s::text[], %s::timestamptz[]) AS k(id, occurred_at)", [ids, times]
+    pairs = json.dumps([[ident, _sqlite_time(moment)] for ident, moment in scope.keys])
+    return (
+        "(SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS "
+        "occurred_at FROM json_each(?)) AS k",
+        [pairs],
+    )
+
+
+def _sqlite_time(moment: datetime | str) -> str:
+    return moment if isinstance(moment, str) else storage_text(moment)
+
+
+def _contributions(dialect: str, scope: Scope) -> tuple[str, list[Any]]:
+    """SELECT of (KEY…, label, compound) per contribution of `scope`, and its parameters."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    day = _day(dialect)
+    score = f"{_SCORE}, {day} AS day"
+    keys, params = _keys_table(dialect, scope)
+    base = f"{keys} JOIN sentiment_scores s ON s.id = k.id AND s.occurred_at = k.occurred_at"
+    if scope.model is not None:
+        base += f" AND s.model = {mark}"
+        params.append(scope.model)
+    if scope.links_only:
+        base += f" {_JOIN} WHERE t.topic IN ({', '.join(mark for _ in scope.topics)})"
+        params.extend(scope.topics)
+    # one SELECT per kind of contribution, each over `base` (its parameters repeated)
+    if scope.links_only:
+        parts = [  # `base` ends in a WHERE clause
+            f"SELECT {score}, t.topic, 'any' AS via FROM {base}",
+            f"SELECT {score}, t.topic, 'text' AS via FROM {base} AND t.via = 'text'",
+        ]
+        return " UNION ALL ".join(parts), params * 2
+    parts = [
+        f"SELECT {score}, '' AS topic, '' AS via FROM {base}",
+        f"SELECT {score}, t.topic, 'any' AS via FROM {base} {_JOIN}",
+        f"SELECT {score}, t.topic, 'text' AS via FROM {base} {_JOIN} WHERE t.via = 'text'",
+    ]
+    return " UNION ALL ".join(parts), params * 3
+
+
+def _apply(connection: Any, dialect: str, scope: Scope, sign: int) -> None:
+    """Upsert sign × the sums of `scope`'s contributions, in key order (so concurrent
+    writers never wait on each other in a cycle); drop the rows that reach 0 events."""
+    if scope.empty():
+        return
+    rows, params = _contributions(dialect, scope)
+    columns = ", ".join(KEY)
+    sums = ", ".join(f"{sign} * {part}" for part in _SUM_PARTS)
+    updates = ", ".join(f"{name} = d.{name} + excluded.{name}" for name in _FIGURES)
+    where = "" if dialect == "postgresql" else "WHERE true "  # SQLite's upsert parse rule
+    sql = (
+        f"INSERT INTO sentiment_daily AS d ({columns}, {', '.join(_FIGURES)}) "
+        f"SELECT {columns}, {sums} FROM ({rows}) x {where}"
+        f"GROUP BY {columns} ORDER BY {columns} "
+        f"ON CONFLICT ({columns}) DO UPDATE SET {updates} "
+        f"RETURNING {columns}, events"
+    )
+    emptied = [row[:-1] for row in connection.execute(sql, params).fetchall() if row[-1] <= 0]
+    if emptied:
+        mark = "%s" if dialect == "postgresql" else "?"
+        match = " AND ".join(f"{name} = {mark}" for name in KEY)
+        for row in emptied:
+            connection.execute(f"DELETE FROM sentiment_daily WHERE {match}", list(row))
+
+
+def rebuild(connection: Any, dialect: str, since: date | None = None) -> int:
+    """Recompute the rollup from the scores, for every day (`since` None) or the days
+    from `since` on (UTC), in the caller's transaction after `lock`; returns the rows
+    written."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    params: list[Any] = []
+    where, cut, bound = "", "", None
+    if since is not None:
+        start = datetime.combine(since, time(), UTC)
+        params = [since if dialect == "postgresql" else since.isoformat()]
+        bound = start if dialect == "postgresql" else storage_text(start)
+        where, cut = f" WHERE day >= {mark}", f" WHERE s.occurred_at >= {mark}"
+    connection.execute(f"DELETE FROM sentiment_daily{where}", params)
+    day = _day(dialect)
+    score = f"{_SCORE}, {day} AS day"
+    base = f"sentiment_scores s{cut}"
+    text = " AND" if cut else " WHERE"
+    parts = [
+        f"SELECT {score}, '' AS topic, '' AS via FROM {base}",
+        f"SELECT {score}, t.topic, 'any' AS via FROM sentiment_scores s {_JOIN}{cut}",
+        f"SELECT {score}, t.topic, 'text' AS via FROM sentiment_scores s {_JOIN}{cut}"
+        f"{text} t.via = 'text'",
+    ]
+    fill_params = [bound] * 3 if since is not None else []
+    columns = ", ".join(KEY)
+    cursor = connection.execute(
+        f"INSERT INTO sentiment_daily ({columns}, {', '.join(_FIGURES)}) "
+        f"SELECT {columns}, {_SUMS} FROM ({' UNION ALL '.join(parts)}) x "
+        f"GROUP BY {columns}",
+        fill_params,
+    )
+    return max(0, int(cursor.rowcount))
