@@ -87,7 +87,8 @@ def _slug(heading: str) -> str:
 def doc_blocks() -> list[Block]:
     """The ```sql blocks of docs/queries.md in order, named after their `##` section."""
     blocks: list[Block] = []
-    section, count, inside, lines = "top", 0, False, []
+    section, count, inside = "top", 0, False
+    lines: list[str] = []
     for line in DOC.read_text(encoding="utf-8").splitlines():
         if inside:
             if line.startswith("```"):
@@ -240,8 +241,8 @@ def _event(n: int, source: str, container: str, at: datetime, first: bool) -> di
 
 def _link(row: dict[str, Any]) -> str:
     if row["source"] == "reddit":
-        return "https://www.reddit.com" + row["payload"]["permalink"]
-    return "https://news.ycombinator.com/item?id=" + row["id"].removeprefix("hn_")
+        return "https://www.reddit.com" + str(row["payload"]["permalink"])
+    return "https://news.ycombinator.com/item?id=" + str(row["id"]).removeprefix("hn_")
 
 
 def _plan(today: date) -> list[dict[str, Any]]:
@@ -284,7 +285,7 @@ def _rollup_fill_sql() -> str:
 def seeded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Seeded]:
-    for url in _fresh_database(request, SERVERS["timescale"]):  # type: ignore[arg-type]
+    for url in _fresh_database(request, SERVERS["timescale"]):
         yield _seed(url, tmp_path_factory.mktemp("queries"))
 
 
@@ -322,7 +323,7 @@ def run(seeded: Seeded, sql: str) -> list[dict[str, Any]] | None:
     with psycopg.connect(
         seeded.url, autocommit=True, options=f"-c TimeZone={SESSION_ZONE}", row_factory=dict_row
     ) as conn:
-        cur = conn.execute(sql)  # type: ignore[arg-type]  # the page's text, no parameters
+        cur = conn.execute(sql)  # the page's text, no parameters
         return cur.fetchall() if cur.description is not None else None
 
 
@@ -337,7 +338,7 @@ def _parse_only(seeded: Seeded, found: Block) -> None:
     with psycopg.connect(seeded.url) as conn:  # a transaction, rolled back on exit
         # parsed, then refused (25001): nothing ran
         with contextlib.suppress(psycopg.errors.ActiveSqlTransaction):
-            conn.execute(found.sql)  # type: ignore[arg-type]
+            conn.execute(found.sql)
         conn.rollback()
         for name in re.findall(r"ALTER\s+SYSTEM\s+SET\s+(\w+)", found.sql, re.IGNORECASE):
             known = conn.execute("SELECT 1 FROM pg_settings WHERE name = %s", (name,)).fetchone()
