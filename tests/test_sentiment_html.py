@@ -365,3 +365,68 @@ def test_page_in_chromium_timescale(
     check_page(page, figures, browser)
     engine = sa.create_engine(timescale_url)
     engine.dispose()
+
+
+@pytest.mark.parametrize("grouped_by_topic", [False, True])
+def test_top_items_follow_the_report_filters(
+    any_db_url: str, tmp_path: Path, grouped_by_topic: bool
+) -> None:
+    from sentiment_pipeline.db.models import EventTopicORM
+    from sentiment_pipeline.db.url import parse_database_url
+    from sentiment_pipeline.sentiment import sentiment_report
+    from sentiment_pipeline.sentiment.top import top_items
+
+    events = seeded_events(("python", "stocks"))
+    engine = seed(any_db_url, events, tmp_path)
+    links = [
+        {"id": e["id"], "occurred_at": e["occurred_at"], "topic": "markets",
+         "via": "text" if i % 2 else "post"}
+        for i, e in enumerate(events) if i % 3
+    ]  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(sa.insert(EventTopicORM.__table__), links)
+    url = parse_database_url(any_db_url)
+    since, until = START + timedelta(days=1), START + timedelta(days=3)
+    if grouped_by_topic:  # no topic filter: every event linked to a topic, any link
+        report = sentiment_report(url, since=since, until=until, by=("topic",))
+        linked = {link["id"] for link in links}
+    else:
+        report = sentiment_report(
+            url, since=since, until=until, source_ids=("python",), topics=("markets",),
+            via="text", languages=("en",),
+        )  # fmt: skip
+        linked = {link["id"] for link in links if link["via"] == "text"}
+    assert report.rows
+    positive, negative = top_items(url, report, 4)
+    kept = [
+        s for s in stored_scores(engine)
+        if s["model"] == report.model and since <= s["occurred_at"] < until
+        and s["id"] in linked
+        and (grouped_by_topic or (s["source_id"] == "python" and s["language"] == "en"))
+    ]  # fmt: skip
+    assert len(kept) > 8
+    want = sorted(kept, key=lambda s: (-s["compound"], s["id"]))[:4]
+    assert [(i.id, i.compound) for i in positive] == [
+        (s["id"], round(s["compound"], 4)) for s in want
+    ]
+    want = sorted(kept, key=lambda s: (s["compound"], s["id"]))[:4]
+    assert [i.id for i in negative] == [s["id"] for s in want]
+    assert all(i.occurred_at.tzinfo is not None and since <= i.occurred_at < until for i in positive)
+    assert all(i.link and i.link.startswith("https://www.reddit.com/r/") for i in negative)
+    assert all(i.excerpt.endswith("today") for i in positive + negative)
+    engine.dispose()
+
+
+def test_html_of_an_empty_report(sqlite_url: str, tmp_path: Path) -> None:
+    seed(sqlite_url, seeded_events(("python",), days=1), tmp_path).dispose()
+    page_path = tmp_path / "empty.html"
+    result = invoke(
+        "sentiment", "report", "--until", "2020-01-01", "--html", str(page_path), "--json",
+        env=_env(sqlite_url, tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = page_path.read_text()
+    assert _json_block(page, "sentpipe-report") == json.loads(result.output)
+    assert json.loads(result.output)["rows"] == []
+    assert "No rows" in page and "<svg" in page
+    assert _json_block(page, "sentpipe-top") == {"positive": [], "negative": []}
