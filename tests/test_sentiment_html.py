@@ -19,11 +19,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentiment_pipeline.sentiment.top import HN_ITEM, event_link, excerpt
 from tests.fixtures.cli import invoke
@@ -152,6 +155,78 @@ def test_html_unwritable_path_is_one_line(sqlite_url: str, tmp_path: Path) -> No
         assert result.exit_code == 2, result.output
         assert len(result.output.strip().splitlines()) <= 2  # the error and what to do
         assert str(target) in result.output
+
+
+class _Page(HTMLParser):
+    """The tags of a page, the text of its cells and its JSON data blocks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.cells: list[str] = []
+        self.blocks: dict[str, Any] = {}
+        self._cell: list[str] | None = None
+        self._block: str | None = None
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        values = dict(attrs)
+        if tag == "td":
+            self._cell = []
+        if tag == "script":
+            assert values.get("type") == "application/json"
+            self._block = values["id"]
+        if tag == "a":
+            self.hrefs.append(values["href"] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._cell is not None:
+            self.cells.append("".join(self._cell))
+            self._cell = None
+        if tag == "script":
+            self._block = None
+
+    def handle_data(self, data: str) -> None:
+        if self._block is not None:
+            self.blocks[self._block] = json.loads(data)
+        elif self._cell is not None:
+            self._cell.append(data)
+
+
+_ALLOWED_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "table", "thead",
+    "tbody", "tr", "th", "td", "a", "div", "svg", "script",
+}  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    source_id=st.text(min_size=1, max_size=30),
+    topic=st.text(min_size=1, max_size=30),
+    text=st.text(max_size=80),
+    link=st.text(max_size=40),
+)
+def test_page_escapes_any_text(source_id: str, topic: str, text: str, link: str) -> None:
+    from sentiment_pipeline.sentiment.figures import Sums
+    from sentiment_pipeline.sentiment.html import render_html
+    from sentiment_pipeline.sentiment.report import ReportRow, SentimentReport
+    from sentiment_pipeline.sentiment.top import TopItem
+
+    row = ReportRow.of(("reddit", source_id, topic, None), START, Sums(3, 2, 0, 1, 0.5, 0.9))
+    report = SentimentReport(
+        "vader", "1d", None, None, (source_id,), [row], (topic,), "any", ("subreddit", "topic")
+    )
+    item = TopItem("t1_" + text, "reddit", source_id, START, 0.5, text, "https://x.org/" + link)
+    page = render_html(report, "<svg></svg>", [item], [], START)
+    parsed = _Page()
+    parsed.feed(page)
+    parsed.close()
+    assert set(parsed.tags) <= _ALLOWED_TAGS and parsed.tags.count("script") == 2
+    assert parsed.blocks["sentpipe-report"] == report.to_dict()
+    assert parsed.blocks["sentpipe-top"]["positive"] == [item.to_dict()]
+    assert text in parsed.cells and f"reddit/{source_id}" in parsed.cells
+    assert parsed.hrefs == ["https://x.org/" + link]
 
 
 # --- in a real browser --------------------------------------------------------------------
@@ -286,6 +361,10 @@ def check_page(page: Path, figures: dict[str, Any], browser: DevTools) -> None:
     """The page in Chromium: no console error, no request but its own, not blank, and
     the figures it shows equal `figures` (`sentiment report --json`)."""
     read, png, events = load(browser, page)
+    requests = [
+        e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"
+    ]
+    assert requests == [page.as_uri()]
     errors = [
         e
         for e in events
@@ -295,11 +374,7 @@ def check_page(page: Path, figures: dict[str, Any], browser: DevTools) -> None:
         )
         or (e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
     ]
-    assert errors == []
-    requests = [
-        e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"
-    ]
-    assert requests == [page.as_uri()]
+    assert errors == [], "errors"
 
     from matplotlib.image import imread
 
@@ -363,8 +438,33 @@ def test_page_in_chromium_timescale(
     result = invoke("sentiment", "report", *filters, "--html", str(page), env=env)
     assert result.exit_code == 0, result.output
     check_page(page, figures, browser)
-    engine = sa.create_engine(timescale_url)
-    engine.dispose()
+
+
+def test_page_check_sees_requests_and_errors(
+    sqlite_url: str, tmp_path: Path, browser: DevTools
+) -> None:
+    """The browser check is not blind: a page that fetches something, or logs an error,
+    fails it."""
+    seed(sqlite_url, seeded_events(("python",), days=2), tmp_path).dispose()
+    page = tmp_path / "report.html"
+    env = _env(sqlite_url, tmp_path)
+    result = invoke("sentiment", "report", "--json", "--html", str(page), env=env)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    check_page(page, figures, browser)
+    text = page.read_text()
+    fetching = tmp_path / "fetching.html"  # no policy: the image is requested
+    fetching.write_text(
+        re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", text).replace(
+            "<h2>Chart</h2>", '<h2>Chart</h2><img src="http://127.0.0.1:59999/x.png" alt="">'
+        )
+    )
+    with pytest.raises(AssertionError, match=re.escape("127.0.0.1:59999")):
+        check_page(fetching, figures, browser)
+    blocked = tmp_path / "blocked.html"  # the policy refuses a script, and says so: an error
+    blocked.write_text(text.replace("<h2>Chart</h2>", "<h2>Chart</h2><script>1</script>"))
+    with pytest.raises(AssertionError, match="errors"):
+        check_page(blocked, figures, browser)
 
 
 @pytest.mark.parametrize("grouped_by_topic", [False, True])
@@ -411,7 +511,7 @@ def test_top_items_follow_the_report_filters(
     ]
     want = sorted(kept, key=lambda s: (s["compound"], s["id"]))[:4]
     assert [i.id for i in negative] == [s["id"] for s in want]
-    assert all(i.occurred_at.tzinfo is not None and since <= i.occurred_at < until for i in positive)
+    assert all(since <= i.occurred_at < until for i in positive)  # aware, in range
     assert all(i.link and i.link.startswith("https://www.reddit.com/r/") for i in negative)
     assert all(i.excerpt.endswith("today") for i in positive + negative)
     engine.dispose()
