@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sentiment_pipeline.db.filters import Dialect
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.sentiment.report import SentimentReport, _as_utc, _store
+from sentiment_pipeline.sentiment.report import SentimentReport, _store
 from sentiment_pipeline.timeparse import storage_text
 
 __all__ = ["EXCERPT_CHARS", "TopItem", "event_link", "excerpt", "top_items"]
@@ -77,7 +78,7 @@ def event_link(source: str, event_id: str, payload: Mapping[str, Any]) -> str | 
     return value if value.lower().startswith(("https://", "http://")) else None
 
 
-def _filters(report: SentimentReport, dialect: str) -> tuple[str, list[Any]]:
+def _filters(report: SentimentReport, dialect: Dialect) -> tuple[str, list[Any]]:
     """The WHERE conditions on `sentiment_scores s` for the report's filters."""
     from sentiment_pipeline.db.filters import source_id_sql, topic_sql
 
@@ -94,7 +95,7 @@ def _filters(report: SentimentReport, dialect: str) -> tuple[str, list[Any]]:
         clauses.append(f"s.language IN ({', '.join(mark for _ in report.languages)})")
         params.extend(report.languages)
     if report.topics or "topic" in report.by:
-        clause, values = topic_sql(dialect, report.topics, report.via, table="s")  # type: ignore[arg-type]
+        clause, values = topic_sql(dialect, report.topics, report.via, table="s")
         clauses.append(clause)
         params.extend(values)
     for bound, op in ((report.since, ">="), (report.until, "<")):
@@ -107,17 +108,16 @@ def _filters(report: SentimentReport, dialect: str) -> tuple[str, list[Any]]:
 def _keys() -> tuple[str, ...]:
     """The payload keys an excerpt or a link may read, over every known source."""
     from sentiment_pipeline.sentiment.clean import text_plan
-    from sentiment_pipeline.sources import known_specs
+    from sentiment_pipeline.sources import generic_spec, known_specs
 
     keys = dict.fromkeys(text_plan().keys)
-    for spec in known_specs().values():
+    for spec in (*known_specs().values(), generic_spec("")):
         keys.update(dict.fromkeys(spec.columns.url))
-    keys.update(dict.fromkeys(("url", "permalink")))
     return tuple(keys)
 
 
 def _select(
-    report: SentimentReport, dialect: str, n: int, descending: bool
+    report: SentimentReport, dialect: Dialect, n: int, descending: bool
 ) -> tuple[str, list[Any]]:
     from sentiment_pipeline.db.queries import payload_text_sql
 
@@ -151,13 +151,10 @@ def _item(values: tuple[Any, ...], keys: tuple[str, ...]) -> TopItem:
     )
 
 
-def _moment(value: Any) -> datetime:
+def _moment(value: datetime | str) -> datetime:
     """A stored time as an aware UTC datetime (SQLite: `YYYY-MM-DD HH:MM:SS[.ffffff]`)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-    return _as_utc(value)
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def top_items(
