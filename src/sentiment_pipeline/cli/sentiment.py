@@ -272,7 +272,17 @@ def report(
         typer.Option(
             metavar="FILE.png|FILE.svg",
             dir_okay=False,
-            help="Also draw mean compound per bucket per group (needs sentpipe[plot]).",
+            help="Also draw net sentiment and mean compound per bucket per group, with "
+            "95% intervals and the events per bucket (needs sentpipe[plot]).",
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE.html",
+            help="Also write the report as one self-contained HTML page: filters, chart, "
+            "figures with 95% intervals, most positive and negative events (needs "
+            "sentpipe[plot]).",
         ),
     ] = None,
 ) -> None:
@@ -284,10 +294,7 @@ def report(
     from sentiment_pipeline.timeparse import parse_moment
 
     settings = settings_from(ctx)
-    if plot is not None:
-        from sentiment_pipeline.sentiment.plot import check_plot_path
-
-        check_plot_path(plot)
+    _check_outputs(plot, html)
     result = sentiment_report(
         settings.database,
         model=model,
@@ -301,16 +308,41 @@ def report(
         sources=tuple(source or ()),
         languages=tuple(language or ()),
     )
-    if plot is not None:
-        from sentiment_pipeline.sentiment.plot import plot_report
-
-        plot_report(result, plot)
+    written = _write_outputs(settings.database, result, plot, html)
     if as_json:
         out_console.print_json(json.dumps(result.to_dict()))
         return
     render_report(result)
+    for path in written:
+        out_console.print(f"Wrote {path}", markup=False)
+
+
+def _check_outputs(plot: Path | None, html: Path | None) -> None:
+    """The --plot and --html checks (format, matplotlib) before the report's query."""
     if plot is not None:
-        out_console.print(f"Wrote {plot}", markup=False)
+        from sentiment_pipeline.sentiment.plot import check_plot_path
+
+        check_plot_path(plot)
+    if html is not None:
+        from sentiment_pipeline.sentiment.html import check_html_path
+
+        check_html_path(html)
+
+
+def _write_outputs(database: Any, result: Any, plot: Path | None, html: Path | None) -> list[Path]:
+    """Draw --plot and write --html; the paths written."""
+    written: list[Path] = []
+    if plot is not None:
+        from sentiment_pipeline.sentiment.plot import plot_report
+
+        plot_report(result, plot)
+        written.append(plot)
+    if html is not None:
+        from sentiment_pipeline.sentiment.html import write_html_report
+
+        write_html_report(database, result, html)
+        written.append(html)
+    return written
 
 
 def _spark(values: list[float]) -> str:
