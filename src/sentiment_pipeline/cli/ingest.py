@@ -66,6 +66,7 @@ def ndjson(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
+        database=settings.database,
     )
 
 
@@ -180,6 +181,7 @@ def reddit_dump(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
+        database=settings.database,
     )
 
 
