@@ -19,6 +19,7 @@ from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.fake_reddit import RunningFakeReddit
 from sentiment_pipeline.service import RunFigures, RunMetrics, record_run
 from tests.fixtures.cli import invoke
+from tests.fixtures.events import ndjson_line
 from tests.test_scrape import fake_env
 
 SECRET = "Zq9@ss%2F/w:d#?x-secret"
@@ -131,3 +132,23 @@ def test_a_table_that_is_missing_costs_one_warning_not_the_run(
     assert done.output.count("not recorded in run_metrics") == 1, done.output
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM raw_events").fetchone() == (5,)
+
+
+def test_a_dry_run_is_not_recorded_and_a_real_one_is(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sentpipe.db'}"
+    init_db(parse_database_url(url))
+    path = tmp_path / "events.ndjson"
+    path.write_text(ndjson_line(1) + "\n" + ndjson_line(2) + "\n", encoding="utf-8")
+    env = {
+        "SENTPIPE_DATABASE_URL": url,
+        "SENTPIPE_DATA_DIR": str(tmp_path),
+        "SENTPIPE_SINKS": "database",
+    }
+    done = invoke("ingest", "ndjson", str(path), "--dry-run", env=env)
+    assert done.exit_code == 0, done.output
+    assert _rows(url) == []
+    done = invoke("ingest", "ndjson", str(path), env=env)
+    assert done.exit_code == 0, done.output
+    (row,) = _rows(url)
+    assert row["command"] == "ingest_ndjson"
+    assert row["figures"]["counters"]["events_inserted"] == 2

@@ -66,7 +66,7 @@ def ndjson(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
-        database=settings.database,
+        database=None if dry_run else settings.database,  # a dry run records nothing
     )
 
 
@@ -181,7 +181,7 @@ def reddit_dump(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
-        database=settings.database,
+        database=None if dry_run else settings.database,  # a dry run records nothing
     )
 
 

@@ -225,7 +225,7 @@ def reddit(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
-        database=settings.database,
+        database=None if dry_run else settings.database,  # a dry run records nothing
     )
 
 
@@ -459,7 +459,7 @@ def hn(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
-        database=settings.database,
+        database=None if dry_run else settings.database,  # a dry run records nothing
     )
 
 
