@@ -348,16 +348,11 @@ def _seed(url: str, folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def seeded(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def seeded(timescale_module_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A TimescaleDB database that sentpipe migrated and filled (`_seed`), shared by
     this module's database tests."""
-    from tests.fixtures.databases import SERVERS, _fresh_database
-
-    for url in _fresh_database(request, SERVERS["timescale"]):
-        _seed(url, tmp_path_factory.mktemp("dashboards"))
-        yield url
+    _seed(timescale_module_url, tmp_path_factory.mktemp("dashboards"))
+    return timescale_module_url
 
 
 @pytest.fixture(scope="module")
