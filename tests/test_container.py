@@ -167,7 +167,7 @@ COMMANDS = {
 def test_compose_file_has_the_documented_services() -> None:
     compose = yaml.safe_load((ROOT / "compose.yml").read_text(encoding="utf-8"))
     services = compose["services"]
-    assert set(services) == {"timescaledb", *COMMANDS}
+    assert set(services) == {"timescaledb", "grafana", "grafana-reader", *COMMANDS}
     database = services["timescaledb"]
     standalone = yaml.safe_load((ROOT / "compose.timescale.yml").read_text(encoding="utf-8"))
     assert database == standalone["services"]["timescaledb"]

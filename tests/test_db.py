@@ -131,6 +131,11 @@ def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
         config.attributes["connection"] = connection
         assert _has_html_text(connection) is (connection.dialect.name == "postgresql")
         assert {"language", "probabilities"} <= _score_columns(connection)
+        assert _run_metrics_index(connection) == ["finished_at"]
+        command.downgrade(config, "0008")
+        connection.commit()
+        assert not sa.inspect(connection).has_table("run_metrics")
+        assert sa.inspect(connection).has_table("sentiment_daily")
         command.downgrade(config, "0006")
         connection.commit()
         assert not {"language", "probabilities"} & _score_columns(connection)
@@ -155,7 +160,18 @@ def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
         assert sa.inspect(connection).has_table("topic_matches")
         assert _has_html_text(connection) is (connection.dialect.name == "postgresql")
         assert {"language", "probabilities"} <= _score_columns(connection)
+        assert sa.inspect(connection).has_table("sentiment_daily")
+        assert _run_metrics_index(connection) == ["finished_at"]
     engine.dispose()
+
+
+def _run_metrics_index(connection: sa.Connection) -> list[str]:
+    """Migration 0009: run_metrics, keyed (command, finished_at), with its time index."""
+    inspector = sa.inspect(connection)
+    primary = inspector.get_pk_constraint("run_metrics")["constrained_columns"]
+    assert primary == ["command", "finished_at"]
+    indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("run_metrics")}
+    return list(indexes["ix_run_metrics_finished_at"])
 
 
 def _score_columns(connection: sa.Connection) -> set[str]:

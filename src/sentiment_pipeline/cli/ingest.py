@@ -66,6 +66,7 @@ def ndjson(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
+        database=None if dry_run else settings.database,  # a dry run records nothing
     )
 
 
@@ -180,6 +181,7 @@ def reddit_dump(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
+        database=None if dry_run else settings.database,  # a dry run records nothing
     )
 
 

@@ -208,6 +208,7 @@ def _serve(
         metrics_file=args["metrics_file"],
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
+        database=None if options.dry_run else settings.database,  # a dry run records nothing
     )
 
 

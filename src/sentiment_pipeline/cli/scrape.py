@@ -225,6 +225,7 @@ def reddit(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
+        database=None if dry_run else settings.database,  # a dry run records nothing
     )
 
 
@@ -458,6 +459,7 @@ def hn(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
+        database=None if dry_run else settings.database,  # a dry run records nothing
     )
 
 

@@ -167,6 +167,7 @@ def score(
         metrics_file=metrics_file,
         metrics_dir=settings.metrics_dir,
         quiet=quiet,
+        database=None if dry_run else settings.database,  # a dry run records nothing
     )
 
 

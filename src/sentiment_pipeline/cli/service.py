@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from sentiment_pipeline.db.url import DatabaseURL
     from sentiment_pipeline.service import RunFigures, Schedule, StopFlag
 
 __all__ = ["Every", "Jitter", "MetricsFile", "Outcome", "serve"]
@@ -77,9 +78,11 @@ def serve(
     metrics_file: Path | None,
     metrics_dir: Path | None,
     quiet: bool = False,
+    database: DatabaseURL | None = None,
 ) -> NoReturn:
     """Run `run_once` once or on the `--every` schedule, writing metrics after each run
-    to `metrics_file` or `<metrics_dir>/sentpipe_<command>.prom` (if either is set).
+    to `metrics_file` or `<metrics_dir>/sentpipe_<command>.prom` (if either is set), and
+    recording each finished run in `database`'s `run_metrics` (if given; best effort).
     Raises `typer.Exit` with the run's exit code (one run) or 0 (service stopped);
     `ConfigError` for a bad duration or an unusable metrics path, before any run."""
     from sentiment_pipeline.errors import ConfigError
@@ -97,9 +100,10 @@ def serve(
     path = metrics_path(command, metrics_file, metrics_dir)
     if path is not None:
         check_metrics_path(path)
+    sink = _Sink(path, database)
     if schedule is None:
-        raise typer.Exit(_one_run(ctx, command, run_once, path, None))
-    _service(ctx, command, run_once, path, schedule, StopFlag(), quiet)
+        raise typer.Exit(_one_run(ctx, command, run_once, sink, None))
+    _service(ctx, command, run_once, sink, schedule, StopFlag(), quiet)
     raise typer.Exit(0)
 
 
@@ -107,7 +111,7 @@ def _service(
     ctx: typer.Context,
     command: str,
     run_once: RunOnce,
-    path: Path | None,
+    sink: _Sink,
     schedule: Schedule,
     stop: StopFlag,
     quiet: bool,
@@ -130,7 +134,7 @@ def _service(
     restore = stop.install()
     try:
         run_every(
-            lambda: _one_run(ctx, command, once, path, stop),
+            lambda: _one_run(ctx, command, once, sink, stop),
             schedule,
             stop,
             on_wait=waiting,
@@ -142,8 +146,16 @@ def _service(
         log(f"{command}: stopped ({stop.signal_name or 'signal'})")
 
 
+@dataclass(frozen=True)
+class _Sink:
+    """Where a finished run's metrics go: the Prometheus file, the `run_metrics` table."""
+
+    path: Path | None
+    database: DatabaseURL | None
+
+
 def _one_run(
-    ctx: typer.Context, command: str, run_once: RunOnce, path: Path | None, stop: StopFlag | None
+    ctx: typer.Context, command: str, run_once: RunOnce, sink: _Sink, stop: StopFlag | None
 ) -> int:
     """One run with its metrics; in a service (`stop` given) errors become one line."""
     from sentiment_pipeline.cli.boundary import debug_enabled, print_error
@@ -168,13 +180,12 @@ def _one_run(
             raise
         print_error(error)
     finally:
-        if path is not None:
-            _write(path, command, started, time.monotonic() - clock, code, figures)
+        _write(sink, command, started, time.monotonic() - clock, code, figures)
     return code
 
 
 def _write(
-    path: Path,
+    sink: _Sink,
     command: str,
     started: float,
     duration: float,
@@ -182,13 +193,18 @@ def _write(
     figures: RunFigures | None,
 ) -> None:
     from sentiment_pipeline.cli.console import log
-    from sentiment_pipeline.service import RunFigures, RunMetrics, write_metrics
+    from sentiment_pipeline.service import RunFigures, RunMetrics, record_run, write_metrics
 
     metrics = RunMetrics(command, started, duration, code, figures or RunFigures())
-    try:
-        write_metrics(path, metrics)
-    except OSError as error:
-        log(f"Warning: cannot write the metrics file {path}: {error.strerror or error}")
+    if sink.path is not None:
+        try:
+            write_metrics(sink.path, metrics)
+        except OSError as error:
+            log(f"Warning: cannot write the metrics file {sink.path}: {error.strerror or error}")
+    if sink.database is not None:
+        warning = record_run(sink.database, metrics)
+        if warning is not None:
+            log(f"Warning: {warning}")
 
 
 def _seconds(seconds: float) -> str:

@@ -36,6 +36,7 @@ __all__ = [
     "EventTopicORM",
     "RawEventORM",
     "RawEventRevisionORM",
+    "RunMetricsORM",
     "SentimentDailyORM",
     "SentimentScoreORM",
     "TopicMatchORM",
@@ -255,4 +256,25 @@ class SentimentDailyORM(Base):
             "language",
             name="pk_sentiment_daily",
         ),
+    )
+
+
+class RunMetricsORM(Base):
+    """One finished run of a command (migration 0009; see `service.record`): when it
+    started and finished, its duration (seconds) and exit code, and `figures`, the run's
+    `RunFigures` as JSON (`counters`, `per_target`, …: counts and names only, never
+    settings or credentials). A plain table on every backend, read by the dashboards."""
+
+    __tablename__ = "run_metrics"
+
+    command: Mapped[str] = mapped_column(Text)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    duration_seconds: Mapped[float] = mapped_column(Float, nullable=False)
+    exit_code: Mapped[int] = mapped_column(Integer, nullable=False)
+    figures: Mapped[dict[str, Any]] = mapped_column(PayloadType, nullable=False)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("command", "finished_at", name="pk_run_metrics"),
+        Index("ix_run_metrics_finished_at", "finished_at"),
     )
