@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from sentiment_pipeline.sentiment.top import HN_ITEM, event_link, excerpt
 from tests.fixtures.cli import invoke
+from tests.fixtures.rollup import rebuild_rollup
 from tests.test_sentiment_charts import (
     START,
     reddit_event,
@@ -485,6 +486,7 @@ def test_top_items_follow_the_report_filters(
     ]  # fmt: skip
     with engine.begin() as connection:
         connection.execute(sa.insert(EventTopicORM.__table__), links)
+        rebuild_rollup(connection)  # links written around sentpipe
     url = parse_database_url(any_db_url)
     since, until = START + timedelta(days=1), START + timedelta(days=3)
     if grouped_by_topic:  # no topic filter: every event linked to a topic, any link

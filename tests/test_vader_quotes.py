@@ -29,6 +29,7 @@ from sentiment_pipeline.sentiment.scorers import (
     older_model_ids,
 )
 from sentiment_pipeline.sentiment.scorers.vader import VaderScorer
+from tests.fixtures.rollup import rebuild_rollup
 
 runner = CliRunner()
 VADER = SentimentIntensityAnalyzer().polarity_scores
@@ -274,6 +275,7 @@ def test_old_id_scores_stay_readable_until_rescore(any_db_url: str, tmp_path: Pa
                 sa.text(f"UPDATE sentiment_scores SET compound = {compound} WHERE id = :id"),
                 {"id": event["id"]},
             )
+        rebuild_rollup(connection)
 
     again = json.loads(_invoke(env, "sentiment", "score", "--json"))
     assert again["scored"] == 0  # processed: not scored again without --rescore

@@ -17,7 +17,7 @@ from typing import Any
 
 from sentiment_pipeline.db.filters import Dialect
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.sentiment.report import SentimentReport, _store
+from sentiment_pipeline.sentiment.report import SentimentReport, open_store
 from sentiment_pipeline.timeparse import storage_text
 
 __all__ = ["EXCERPT_CHARS", "TopItem", "event_link", "excerpt", "top_items"]
@@ -164,7 +164,7 @@ def top_items(
     compound first, within `report`'s filters (module docstring). Raises ConfigError for
     a database without the tables, DatabaseUnreachable when the server does not answer."""
     keys = _keys()
-    store = _store(url)
+    store = open_store(url)
     try:
         out: list[list[TopItem]] = []
         for descending in (True, False):
