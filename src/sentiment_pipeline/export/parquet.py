@@ -1,0 +1,334 @@
+"""`export parquet` core: the `export csv` rows, typed, in zstd Parquet files.
+
+Why this shape: the rows come from the very query `export csv` runs (export/columns.py:
+every value in its canonical text), so both formats hold the same values under the same
+filters, columns and order on every backend; only the last step differs. On PostgreSQL
+the server's `COPY … (FORMAT csv)` bytes go straight into Arrow's C++ CSV reader (no
+Python object per value); on SQLite the text rows are fetched in chunks. Each column is
+then parsed into its `columns.TYPED_KINDS` type and written in row groups of
+`ROW_GROUP_ROWS`, so memory is bounded by one row group whatever the row count.
+
+pyarrow is the optional extra `sentpipe[parquet]`, imported only here and only when a
+Parquet export runs (`require_pyarrow`).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from sentiment_pipeline.db.filters import EventFilter
+from sentiment_pipeline.db.url import DatabaseURL
+from sentiment_pipeline.errors import ConfigError
+from sentiment_pipeline.export import (
+    DEFAULT_COLUMNS,
+    ExportResult,
+    Progress,
+    atomic_output,
+    day_filter,
+    open_source,
+    progress_offset,
+    refuse_existing,
+)
+from sentiment_pipeline.export.columns import TYPED_KINDS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sentiment_pipeline.export import _Source
+
+__all__ = [
+    "LAYOUTS",
+    "ROW_GROUP_ROWS",
+    "arrow_schema",
+    "export_parquet",
+    "partition_dir",
+    "require_pyarrow",
+]
+
+LAYOUTS = ("single", "partitioned")
+ROW_GROUP_ROWS = 65_536  # rows buffered before a row group is written (~30 MB of text)
+CSV_BLOCK_BYTES = 4 * 2**20  # Arrow's CSV reader parses the COPY stream in blocks this size
+SQLITE_CHUNK_ROWS = 5_000
+COMPRESSION = "zstd"
+EXTRA_HINT = "pip install 'sentpipe[parquet]'"
+_WHOLE_NUMBER = r"^-?[0-9]{1,18}$"  # fits int64: longer digit runs are null, not an error
+
+
+def require_pyarrow() -> Any:
+    """The `pyarrow` module, with `pyarrow.parquet`, `.csv` and `.compute` loaded.
+    Raises `ConfigError` naming the extra when pyarrow is not installed."""
+    try:
+        import pyarrow
+        import pyarrow.compute
+        import pyarrow.csv
+        import pyarrow.parquet  # noqa: F401 (loads the submodule)
+    except ImportError as error:
+        raise ConfigError(
+            f"Parquet export needs pyarrow, which is not installed ({error.name})",
+            f"install it with: {EXTRA_HINT}",
+        ) from None
+    return pyarrow
+
+
+def arrow_type(kind: str) -> pa.DataType:
+    """The Arrow type of a `columns.TYPED_KINDS` kind."""
+    pa = require_pyarrow()
+    types: dict[str, pa.DataType] = {
+        "string": pa.string(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "bool": pa.bool_(),
+        "list": pa.list_(pa.string()),
+    }
+    return types[kind]
+
+
+def arrow_schema(columns: Sequence[str]) -> pa.Schema:
+    """The Parquet file's schema: `columns` in order, each of its documented type."""
+    pa = require_pyarrow()
+    return pa.schema([pa.field(name, arrow_type(TYPED_KINDS[name])) for name in columns])
+
+
+def _typed(array: Any, kind: str) -> Any:
+    """One column of canonical text (`pa.string()`) as its typed form."""
+    pa = require_pyarrow()
+    pc = pa.compute
+    if kind == "string":
+        return array
+    if kind == "int64":
+        whole = pc.match_substring_regex(array, _WHOLE_NUMBER)
+        return pc.if_else(whole, array, pa.scalar(None, pa.string())).cast(pa.int64())
+    if kind == "list":
+        names = pc.split_pattern(array, ";")
+        return pc.if_else(pc.is_null(array), pa.scalar([], pa.list_(pa.string())), names)
+    return array.cast(arrow_type(kind))
+
+
+def typed_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A batch of canonical text columns (`schema.names`, all strings) typed by `schema`."""
+    pa = require_pyarrow()
+    arrays = [
+        _typed(batch.column(i), TYPED_KINDS[field.name]) for i, field in enumerate(schema)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+class _CopyStream(io.RawIOBase):
+    """A readable file over `COPY … TO STDOUT` messages, for Arrow's CSV reader.
+    A driver error while reading is kept in `error` (Arrow re-raises its own)."""
+
+    def __init__(self, copy: Any) -> None:
+        super().__init__()
+        self._messages = iter(copy)
+        self._pending = bytearray()
+        self.error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        pending = self._pending
+        try:
+            while size < 0 or len(pending) < size:
+                message = next(self._messages, None)
+                if message is None:
+                    break
+                pending += message
+        except BaseException as error:
+            self.error = error
+            raise
+        if size < 0 or len(pending) <= size:
+            data = bytes(pending)
+            pending.clear()
+            return data
+        data = bytes(pending[:size])
+        del pending[:size]
+        return data
+
+
+def _pg_text_batches(
+    connection: Any, sql: str, params: Sequence[Any], columns: Sequence[str]
+) -> Iterator[pa.RecordBatch]:
+    """The query's rows as batches of canonical text columns, via COPY CSV and Arrow's
+    CSV reader (NULL is an unquoted empty field, an empty string a quoted one)."""
+    pa = require_pyarrow()
+    statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+    with connection.cursor() as cursor, cursor.copy(statement, params or None) as copy:
+        stream = _CopyStream(copy)
+        first = stream.read(1)
+        if not first:
+            return
+        stream._pending[:0] = first
+        try:
+            reader = pa.csv.open_csv(
+                pa.PythonFile(stream, mode="r"),
+                read_options=pa.csv.ReadOptions(
+                    column_names=list(columns), block_size=CSV_BLOCK_BYTES
+                ),
+                parse_options=pa.csv.ParseOptions(newlines_in_values=True),
+                convert_options=pa.csv.ConvertOptions(
+                    column_types={name: pa.string() for name in columns},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    null_values=[""],
+                ),
+            )
+            yield from reader
+        except Exception:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
+
+
+def _sqlite_text_batches(
+    connection: Any, sql: str, params: Sequence[Any], columns: Sequence[str]
+) -> Iterator[pa.RecordBatch]:
+    """The query's rows as batches of canonical text columns, `SQLITE_CHUNK_ROWS` each."""
+    pa = require_pyarrow()
+    names = list(columns)
+    cursor = connection.execute(sql, params)
+    try:
+        while rows := cursor.fetchmany(SQLITE_CHUNK_ROWS):
+            arrays = [pa.array(values, pa.string()) for values in zip(*rows, strict=True)]
+            yield pa.RecordBatch.from_arrays(arrays, names=names)
+    finally:
+        cursor.close()
+
+
+def _write_file(
+    source: _Source,
+    where: EventFilter,
+    columns: tuple[str, ...],
+    path: Path,
+    limit: int | None,
+    on_progress: Progress | None,
+) -> int:
+    """Write the rows of one query to `path` atomically; return the row count."""
+    pa = require_pyarrow()
+    schema = arrow_schema(columns)
+    sql, params = source.query(where, columns, limit=limit)
+    connection = source.connection
+    read = _pg_text_batches if source.dialect == "postgresql" else _sqlite_text_batches
+    rows = 0
+    with atomic_output(path) as out:
+        writer = pa.parquet.ParquetWriter(out, schema, compression=COMPRESSION)
+        try:
+            pending: list[pa.RecordBatch] = []
+            buffered = 0
+            with source.mapped_errors():
+                for text in read(connection, sql, params, columns):
+                    pending.append(typed_batch(text, schema))
+                    buffered += text.num_rows
+                    rows += text.num_rows
+                    if buffered >= ROW_GROUP_ROWS:
+                        writer.write_table(pa.Table.from_batches(pending, schema))
+                        pending, buffered = [], 0
+                    if on_progress is not None:
+                        on_progress(rows)
+            if pending:
+                writer.write_table(pa.Table.from_batches(pending, schema))
+        finally:
+            writer.close()
+    if on_progress is not None:
+        on_progress(rows)
+    return rows
+
+
+def partition_value(value: str) -> str:
+    """A hive partition value made safe as one path segment: every byte outside
+    `A-Z a-z 0-9 _ . - ~` percent-encoded (UTF-8), so `/`, `=`, `%`, NUL or `..` cannot
+    leave or split the directory (readers decode it: pyarrow's `hive` flavour, DuckDB)."""
+    return quote(value, safe="") or "%00"
+
+
+def partition_dir(directory: Path, source: str, source_id: str, day: str) -> Path:
+    """`directory/source=…/container=…/day=YYYY-MM-DD`, values `partition_value`-escaped."""
+    return (
+        directory
+        / f"source={partition_value(source)}"
+        / f"container={partition_value(source_id)}"
+        / f"day={day}"
+    )
+
+
+def check_target(target: Path, layout: str) -> None:
+    """What `-o` must be: `single`, a `.parquet` file path (not an existing folder);
+    `partitioned`, a folder (not an existing file, not a `.parquet` name). Raises
+    `ConfigError` otherwise."""
+    if layout not in LAYOUTS:
+        raise ConfigError(f"unknown layout {layout!r}", f"choose from {', '.join(LAYOUTS)}")
+    if layout == "single":
+        if target.is_dir():
+            raise ConfigError(
+                f"{target} is a folder, and --layout single writes one file",
+                "give -o FILE.parquet, or add --layout partitioned to write into the folder",
+            )
+        if target.suffix != ".parquet":
+            raise ConfigError(
+                f"{target} does not end in .parquet",
+                "give -o FILE.parquet (or --layout partitioned -o DIR for a folder)",
+            )
+    elif (target.exists() and not target.is_dir()) or target.suffix == ".parquet":
+        raise ConfigError(
+            f"{target} is a file name, and --layout partitioned writes a folder",
+            "give -o DIR (or --layout single -o FILE.parquet for one file)",
+        )
+
+
+def export_parquet(
+    url: DatabaseURL,
+    target: Path,
+    where: EventFilter | None = None,
+    columns: tuple[str, ...] = DEFAULT_COLUMNS,
+    *,
+    layout: str = "single",
+    limit: int | None = None,
+    force: bool = False,
+    on_progress: Progress | None = None,
+    sentiment_model: str | None = None,
+) -> ExportResult:
+    """Export the events matching `where` as zstd Parquet: the rows, columns and order of
+    `export_csv`, each column typed (`columns.TYPED_KINDS`, `arrow_schema`).
+
+    `layout="single"`: `target` is one `.parquet` file. `layout="partitioned"`: `target`
+    is a folder; one file per (source, source id, UTC day) at
+    `target/source=S/container=ID/day=YYYY-MM-DD/part-0.parquet` (`partition_dir`), each
+    in (occurred_at, id) order; `limit` counts rows across files in that order. Every file
+    is written to a temporary name and renamed when complete.
+
+    Returns the rows and the files written, in order. Raises `ConfigError` (pyarrow
+    missing; the wrong kind of `target`; a file exists and not `force`; what `export_csv`
+    raises) or `DatabaseUnreachable` (the partial file is removed)."""
+    require_pyarrow()
+    check_target(target, layout)
+    where = where or EventFilter()
+    result = ExportResult(0)
+    with open_source(url, columns, sentiment_model) as source:
+        if layout == "single":
+            refuse_existing([target], force)
+            result.rows = _write_file(source, where, columns, target, limit, on_progress)
+            result.files.append(target)
+            return result
+        with source.mapped_errors():
+            groups = source.groups(where)
+        paths = [partition_dir(target, s, sid, day) / "part-0.parquet" for s, sid, day, _ in groups]
+        refuse_existing(paths, force)
+        for (src, sid, day, _), path in zip(groups, paths, strict=True):
+            remaining = None if limit is None else limit - result.rows
+            if remaining is not None and remaining <= 0:
+                break
+            result.rows += _write_file(
+                source,
+                day_filter(where, src, sid, day),
+                columns,
+                path,
+                remaining,
+                progress_offset(on_progress, result.rows),
+            )
+            result.files.append(path)
+    return result
