@@ -69,7 +69,7 @@ def require_pyarrow() -> Any:
     except ImportError as error:
         raise ConfigError(
             f"Parquet export needs pyarrow, which is not installed ({error.name})",
-            f"install it with: {EXTRA_HINT}",
+            EXTRA_HINT,
         ) from None
     return pyarrow
 
