@@ -14,7 +14,6 @@ Parquet export runs (`require_pyarrow`).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,8 +49,9 @@ __all__ = [
 ]
 
 LAYOUTS = ("single", "partitioned")
-ROW_GROUP_ROWS = 65_536  # rows buffered before a row group is written (~30 MB of text)
-CSV_BLOCK_BYTES = 4 * 2**20  # Arrow's CSV reader parses the COPY stream in blocks this size
+ROW_GROUP_ROWS = 65_536  # a row group ends at this many rows or
+ROW_GROUP_BYTES = 24 * 2**20  # this much Arrow data (long texts), whichever comes first
+CSV_BLOCK_BYTES = 2**20  # Arrow's CSV reader parses the COPY stream in blocks this size
 SQLITE_CHUNK_ROWS = 5_000
 COMPRESSION = "zstd"
 EXTRA_HINT = "pip install 'sentpipe[parquet]'"
@@ -94,23 +94,32 @@ def arrow_schema(columns: Sequence[str]) -> pa.Schema:
     return pa.schema([pa.field(name, arrow_type(TYPED_KINDS[name])) for name in columns])
 
 
+# The CSV reader parses these kinds itself; `int64` and `list` are read as text and
+# finished by `typed_batch` (a payload score may be any JSON value; lists need a split).
+_READ_AS_TEXT = ("string", "int64", "list")
+
+
+def _read_type(kind: str) -> pa.DataType:
+    return arrow_type("string" if kind in _READ_AS_TEXT else kind)
+
+
 def _typed(array: Any, kind: str) -> Any:
-    """One column of canonical text (`pa.string()`) as its typed form."""
+    """One column as Arrow's CSV reader gave it, in its `TYPED_KINDS` form. (No
+    `pa.scalar`/`pa.array` of Python values here: those import pandas when it is
+    installed, 40 MB of RSS for nothing.)"""
     pa = require_pyarrow()
     pc = pa.compute
-    if kind == "string":
-        return array
     if kind == "int64":
         whole = pc.match_substring_regex(array, _WHOLE_NUMBER)
-        return pc.if_else(whole, array, pa.scalar(None, pa.string())).cast(pa.int64())
-    if kind == "list":
+        return pc.if_else(whole, array, pa.nulls(len(array), pa.string())).cast(pa.int64())
+    if kind == "list":  # a null (no topics) splits into an empty slot: an empty list
         names = pc.split_pattern(array, ";")
-        return pc.if_else(pc.is_null(array), pa.scalar([], pa.list_(pa.string())), names)
-    return array.cast(arrow_type(kind))
+        return pa.ListArray.from_arrays(names.offsets, names.values)
+    return array
 
 
 def typed_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """A batch of canonical text columns (`schema.names`, all strings) typed by `schema`."""
+    """A batch as `_csv_batches` reads it, typed by `schema` (`arrow_schema`)."""
     pa = require_pyarrow()
     arrays = [
         _typed(batch.column(i), TYPED_KINDS[field.name]) for i, field in enumerate(schema)
@@ -118,84 +127,64 @@ def typed_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-class _CopyStream(io.RawIOBase):
-    """A readable file over `COPY … TO STDOUT` messages, for Arrow's CSV reader.
-    A driver error while reading is kept in `error` (Arrow re-raises its own)."""
-
-    def __init__(self, copy: Any) -> None:
-        super().__init__()
-        self._messages = iter(copy)
-        self._pending = bytearray()
-        self.error: BaseException | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        pending = self._pending
-        try:
-            while size < 0 or len(pending) < size:
-                message = next(self._messages, None)
-                if message is None:
-                    break
-                pending += message
-        except BaseException as error:
-            self.error = error
-            raise
-        if size < 0 or len(pending) <= size:
-            data = bytes(pending)
+def _blocks(chunks: Iterator[Any]) -> Iterator[bytes]:
+    """Whole-row chunks joined into blocks of at least `CSV_BLOCK_BYTES` (the last may be
+    smaller); a block never splits a row."""
+    pending: list[Any] = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= CSV_BLOCK_BYTES:
+            yield b"".join(pending)
             pending.clear()
-            return data
-        data = bytes(pending[:size])
-        del pending[:size]
-        return data
+            size = 0
+    if pending:
+        yield b"".join(pending)
 
 
-def _pg_text_batches(
-    connection: Any, sql: str, params: Sequence[Any], columns: Sequence[str]
-) -> Iterator[pa.RecordBatch]:
-    """The query's rows as batches of canonical text columns, via COPY CSV and Arrow's
-    CSV reader (NULL is an unquoted empty field, an empty string a quoted one)."""
-    pa = require_pyarrow()
-    statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
-    with connection.cursor() as cursor, cursor.copy(statement, params or None) as copy:
-        stream = _CopyStream(copy)
-        first = stream.read(1)
-        if not first:
-            return
-        stream._pending[:0] = first
-        try:
-            reader = pa.csv.open_csv(
-                pa.PythonFile(stream, mode="r"),
-                read_options=pa.csv.ReadOptions(
-                    column_names=list(columns), block_size=CSV_BLOCK_BYTES
-                ),
-                parse_options=pa.csv.ParseOptions(newlines_in_values=True),
-                convert_options=pa.csv.ConvertOptions(
-                    column_types={name: pa.string() for name in columns},
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=False,
-                    null_values=[""],
-                ),
-            )
-            yield from reader
-        except Exception:
-            if stream.error is not None:
-                raise stream.error from None
-            raise
-
-
-def _sqlite_text_batches(
-    connection: Any, sql: str, params: Sequence[Any], columns: Sequence[str]
-) -> Iterator[pa.RecordBatch]:
-    """The query's rows as batches of canonical text columns, `SQLITE_CHUNK_ROWS` each."""
+def _csv_batches(chunks: Iterator[Any], columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    """Batches of the CSV rows in `chunks` (whole rows in PostgreSQL's COPY CSV form, no
+    header): NULL is an unquoted empty field, an empty string a quoted one; timestamps,
+    booleans and floats parsed by Arrow's C++ reader, the rest text. Each block is parsed
+    on this thread (the database cursor is read here too)."""
     pa = require_pyarrow()
     names = list(columns)
+    read_options = pa.csv.ReadOptions(column_names=names, use_threads=False)
+    parse_options = pa.csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
+    convert_options = pa.csv.ConvertOptions(
+        column_types={name: _read_type(TYPED_KINDS[name]) for name in names},
+        true_values=["true"],
+        false_values=["false"],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        null_values=[""],
+    )
+    for block in _blocks(chunks):
+        table = pa.csv.read_csv(
+            pa.py_buffer(block),
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+        yield from table.to_batches()
+
+
+def _pg_chunks(connection: Any, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+    """The query's rows as `COPY … TO STDOUT (FORMAT csv)` messages (one row each)."""
+    statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+    with connection.cursor() as cursor, cursor.copy(statement, params or None) as copy:
+        yield from copy
+
+
+def _sqlite_chunks(connection: Any, sql: str, params: Sequence[Any], width: int) -> Iterator[bytes]:
+    """The query's rows as COPY-style CSV, `SQLITE_CHUNK_ROWS` rows a chunk."""
+    from sentiment_pipeline.export.sqlite import pg_csv_rows
+
     cursor = connection.execute(sql, params)
     try:
         while rows := cursor.fetchmany(SQLITE_CHUNK_ROWS):
-            arrays = [pa.array(values, pa.string()) for values in zip(*rows, strict=True)]
-            yield pa.RecordBatch.from_arrays(arrays, names=names)
+            yield pg_csv_rows(rows, single=width == 1)
     finally:
         cursor.close()
 
@@ -213,21 +202,26 @@ def _write_file(
     schema = arrow_schema(columns)
     sql, params = source.query(where, columns, limit=limit)
     connection = source.connection
-    read = _pg_text_batches if source.dialect == "postgresql" else _sqlite_text_batches
+    chunks = (
+        _pg_chunks(connection, sql, params)
+        if source.dialect == "postgresql"
+        else _sqlite_chunks(connection, sql, params, len(columns))
+    )
     rows = 0
     with atomic_output(path) as out:
         writer = pa.parquet.ParquetWriter(out, schema, compression=COMPRESSION)
         try:
             pending: list[pa.RecordBatch] = []
-            buffered = 0
+            buffered = size = 0
             with source.mapped_errors():
-                for text in read(connection, sql, params, columns):
+                for text in _csv_batches(chunks, columns):
                     pending.append(typed_batch(text, schema))
                     buffered += text.num_rows
+                    size += pending[-1].nbytes
                     rows += text.num_rows
-                    if buffered >= ROW_GROUP_ROWS:
+                    if buffered >= ROW_GROUP_ROWS or size >= ROW_GROUP_BYTES:
                         writer.write_table(pa.Table.from_batches(pending, schema))
-                        pending, buffered = [], 0
+                        pending, buffered, size = [], 0, 0
                     if on_progress is not None:
                         on_progress(rows)
             if pending:
