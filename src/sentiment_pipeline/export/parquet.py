@@ -209,28 +209,85 @@ def _write_file(
     )
     rows = 0
     with atomic_output(path) as out:
-        writer = pa.parquet.ParquetWriter(out, schema, compression=COMPRESSION)
+        groups = _RowGroups(out, schema)
         try:
-            pending: list[pa.RecordBatch] = []
-            buffered = size = 0
             with source.mapped_errors():
                 for text in _csv_batches(chunks, columns):
-                    pending.append(typed_batch(text, schema))
-                    buffered += text.num_rows
-                    size += pending[-1].nbytes
+                    groups.add(typed_batch(text, schema))
                     rows += text.num_rows
-                    if buffered >= ROW_GROUP_ROWS or size >= ROW_GROUP_BYTES:
-                        writer.write_table(pa.Table.from_batches(pending, schema))
-                        pending, buffered, size = [], 0, 0
                     if on_progress is not None:
                         on_progress(rows)
-            if pending:
-                writer.write_table(pa.Table.from_batches(pending, schema))
+            groups.finish()
         finally:
-            writer.close()
+            groups.close()
     if on_progress is not None:
         on_progress(rows)
     return rows
+
+
+class _RowGroups:
+    """Batches buffered into row groups of `ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES`,
+    each encoded and compressed on a writer thread while the next is read (Arrow releases
+    the GIL), at most one in flight: memory stays at about two row groups.
+
+    Dictionary encoding is asked only for the columns that repeat (`_DICTIONARY`; trying
+    it on every text chunk costs time for nothing); min/max statistics are kept for all
+    but the free-text columns."""
+
+    def __init__(self, out: Any, schema: pa.Schema) -> None:
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        pa = require_pyarrow()
+        self._pa = pa
+        self._schema = schema
+        self._writer = pa.parquet.ParquetWriter(
+            out,
+            schema,
+            compression=COMPRESSION,
+            use_dictionary=[name for name in schema.names if name in _DICTIONARY],
+            write_statistics=[name for name in schema.names if name not in _FREE_TEXT],
+        )
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
+        self._in_flight: Future[None] | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._rows = self._bytes = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self._pending.append(batch)
+        self._rows += batch.num_rows
+        self._bytes += batch.nbytes
+        if self._rows >= ROW_GROUP_ROWS or self._bytes >= ROW_GROUP_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        table = self._pa.Table.from_batches(self._pending, self._schema)
+        self._pending, self._rows, self._bytes = [], 0, 0
+        self._wait()
+        self._in_flight = self._thread.submit(self._writer.write_table, table)
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+
+    def finish(self) -> None:
+        """Write what is buffered and wait until it is written (writer errors raise)."""
+        if self._pending:
+            self._flush()
+        self._wait()
+
+    def close(self) -> None:
+        """Stop the writer thread and close the file (after `finish`, or on an error)."""
+        self._thread.shutdown(wait=True)
+        self._writer.close()
+
+
+# Columns whose values repeat (dictionary-encoded) and free text (no min/max statistics).
+_DICTIONARY = frozenset(
+    {"source", "source_id", "event_type", "author", "subreddit", "container", "topics"}
+    | {"sentiment_label", "language"}
+)
+_FREE_TEXT = frozenset({"title", "text", "permalink", "url", "payload", "parent_id", "topics"})
 
 
 def partition_value(value: str) -> str:
