@@ -155,9 +155,7 @@ def duckdb_records(path: Path) -> list[dict[str, Any]]:
         con.execute("SET TimeZone = 'UTC'")
         cursor = con.execute("SELECT * FROM read_parquet(?)", [str(path)])
         names = [d[0] for d in cursor.description]
-        return [
-            {k: plain(v) for k, v in zip(names, row, strict=True)} for row in cursor.fetchall()
-        ]
+        return [{k: plain(v) for k, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
 
 
 def seeded(url: str) -> DatabaseURL:
@@ -275,9 +273,8 @@ def test_partitioned_layout_is_a_hive_dataset(
 
     dataset = ds.dataset(folder, format="parquet", partitioning="hive")
     table = dataset.to_table()
-    assert sorted(zip(table["source_id"].to_pylist(), table["container"].to_pylist())) == sorted(
-        (row["source_id"], row["source_id"]) for row in expected
-    )
+    pairs = zip(table["source_id"].to_pylist(), table["container"].to_pylist(), strict=True)
+    assert sorted(pairs) == sorted((row["source_id"], row["source_id"]) for row in expected)
     rows = sorted(table.drop_columns(["container", "day"]).to_pylist(), key=lambda r: r["id"])
     assert rows == expected
     with duckdb.connect() as con:
@@ -306,7 +303,9 @@ def test_partition_values_are_escaped() -> None:
 @given(
     text=st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=60)
 )
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_odd_text_survives(text: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/odd-{abs(hash(text))}.db"
     db = load(url, [record("t1_x", "2024-01-01T00:00:00Z", body=text, author=text)])
@@ -350,9 +349,7 @@ def test_missing_pyarrow_is_one_line_naming_the_extra(
     with pytest.raises(ConfigError) as caught:
         export_parquet(load(sqlite_url, []), tmp_path / "x.parquet")
     assert "pip install 'sentpipe[parquet]'" in caught.value.one_line()
-    result = invoke(
-        "export", "parquet", "-o", str(tmp_path / "x.parquet"), env=_env(sqlite_url)
-    )
+    result = invoke("export", "parquet", "-o", str(tmp_path / "x.parquet"), env=_env(sqlite_url))
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "sentpipe[parquet]" in result.stderr
     assert not (tmp_path / "x.parquet").exists()

@@ -50,7 +50,7 @@ __all__ = [
 
 LAYOUTS = ("single", "partitioned")
 ROW_GROUP_ROWS = 65_536  # a row group ends at this many rows or
-ROW_GROUP_BYTES = 24 * 2**20  # this much Arrow data (long texts), whichever comes first
+ROW_GROUP_BYTES = 16 * 2**20  # this much Arrow data (long texts), whichever comes first
 CSV_BLOCK_BYTES = 2**20  # Arrow's CSV reader parses the COPY stream in blocks this size
 SQLITE_CHUNK_ROWS = 5_000
 COMPRESSION = "zstd"
@@ -65,7 +65,7 @@ def require_pyarrow() -> Any:
         import pyarrow
         import pyarrow.compute
         import pyarrow.csv
-        import pyarrow.parquet  # noqa: F401 (loads the submodule)
+        import pyarrow.parquet
     except ImportError as error:
         raise ConfigError(
             f"Parquet export needs pyarrow, which is not installed ({error.name})",
@@ -77,7 +77,7 @@ def require_pyarrow() -> Any:
 def arrow_type(kind: str) -> pa.DataType:
     """The Arrow type of a `columns.TYPED_KINDS` kind."""
     pa = require_pyarrow()
-    types: dict[str, pa.DataType] = {
+    types: dict[str, Any] = {
         "string": pa.string(),
         "timestamp": pa.timestamp("us", tz="UTC"),
         "int64": pa.int64(),
@@ -121,9 +121,7 @@ def _typed(array: Any, kind: str) -> Any:
 def typed_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """A batch as `_csv_batches` reads it, typed by `schema` (`arrow_schema`)."""
     pa = require_pyarrow()
-    arrays = [
-        _typed(batch.column(i), TYPED_KINDS[field.name]) for i, field in enumerate(schema)
-    ]
+    arrays = [_typed(batch.column(i), TYPED_KINDS[field.name]) for i, field in enumerate(schema)]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -198,7 +196,6 @@ def _write_file(
     on_progress: Progress | None,
 ) -> int:
     """Write the rows of one query to `path` atomically; return the row count."""
-    pa = require_pyarrow()
     schema = arrow_schema(columns)
     sql, params = source.query(where, columns, limit=limit)
     connection = source.connection
@@ -249,7 +246,7 @@ class _RowGroups:
         )
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
         self._in_flight: Future[None] | None = None
-        self._pending: list[pa.RecordBatch] = []
+        self._pending: list[Any] = []
         self._rows = self._bytes = 0
 
     def add(self, batch: pa.RecordBatch) -> None:
