@@ -194,6 +194,8 @@ def test_same_values_across_backends_and_filters(
             "limit": 2,
         },
         {"where": EventFilter(source_ids=("wsb",), event_types=("comment",))},
+        {"columns": parse_columns("title")},  # one column: a NULL row is an empty line
+        {"columns": parse_columns("text")},  # one column: `\.` (COPY's end marker) is text
     ]
     for n, variant in enumerate(variants):
         tables = []
@@ -436,3 +438,34 @@ def test_unreachable_database_exits_3(tmp_path: Path) -> None:
     result = invoke("export", "parquet", "-o", str(tmp_path / "x.parquet"), env=_env(url))
     assert result.exit_code == 3, result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_connection_lost_mid_export_exits_3_and_leaves_no_file(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tcp_proxy: Any
+) -> None:
+    from sentiment_pipeline.db.url import parse_database_url
+    from sentiment_pipeline.export import parquet as module
+
+    text = "words " * 500  # 12 MB in all: more than the sockets and the proxy buffer
+    many = [raw_event(n, payload={"title": f"t{n}", "selftext": text}) for n in range(4000)]
+    load(postgres_url, many)
+    parts = parse_database_url(postgres_url)
+    host, port = parts.host_port.rsplit(":", 1)
+    proxy = tcp_proxy(host, int(port))
+    via_proxy = parts.sqlalchemy.replace(parts.host_port, f"127.0.0.1:{proxy.port}")
+    typed = module.typed_batch
+    seen: list[int] = []
+
+    def cut_after_first(batch: Any, schema: Any) -> Any:
+        seen.append(batch.num_rows)
+        if len(seen) == 1:
+            proxy.down()
+        return typed(batch, schema)
+
+    monkeypatch.setattr(module, "CSV_BLOCK_BYTES", 4096)  # many blocks from a small table
+    monkeypatch.setattr(module, "typed_batch", cut_after_first)
+    target = tmp_path / "events.parquet"
+    result = invoke("export", "parquet", "-o", str(target), env=_env(via_proxy))
+    assert result.exit_code == 3, result.output
+    assert len(seen) >= 1 and sum(seen) < 4000
+    assert not list(tmp_path.iterdir())  # neither the file nor a partial one

@@ -238,9 +238,10 @@ def parquet(
     ] = False,
     quiet: Quiet = False,
 ) -> None:
-    """Export events as typed, zstd-compressed Parquet (needs sentpipe[parquet]), oldest first.
+    """Export events as typed, zstd-compressed Parquet, oldest first.
 
-    The columns, filters and order of export csv; types in docs/export.md.
+    The columns, filters and order of export csv; types in docs/export.md. Needs
+    pip install 'sentpipe[parquet]'.
     """
     import json
 
