@@ -2,11 +2,13 @@
 
 Why this shape: the rows come from the very query `export csv` runs (export/columns.py:
 every value in its canonical text), so both formats hold the same values under the same
-filters, columns and order on every backend; only the last step differs. On PostgreSQL
-the server's `COPY … (FORMAT csv)` bytes go straight into Arrow's C++ CSV reader (no
-Python object per value); on SQLite the text rows are fetched in chunks. Each column is
-then parsed into its `columns.TYPED_KINDS` type and written in row groups of
-`ROW_GROUP_ROWS`, so memory is bounded by one row group whatever the row count.
+filters, columns and order on every backend; only the last step differs. The rows
+arrive as COPY-style CSV (PostgreSQL's own `COPY … (FORMAT csv)` messages; SQLite's text
+rows quoted the same way, 5,000 at a time), and Arrow's C++ CSV reader parses each 1 MB
+block into typed columns (`columns.TYPED_KINDS`): no Python object per value. Batches
+are buffered into row groups (`ROW_GROUP_ROWS` rows or `ROW_GROUP_BYTES`), each written
+on a writer thread while the next is read, so memory is about two row groups whatever
+the row count (docs/export.md, "Memory and speed").
 
 pyarrow is the optional extra `sentpipe[parquet]`, imported only here and only when a
 Parquet export runs (`require_pyarrow`).
@@ -41,17 +43,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LAYOUTS",
+    "ROW_GROUP_BYTES",
     "ROW_GROUP_ROWS",
     "arrow_schema",
+    "check_target",
     "export_parquet",
     "partition_dir",
+    "partition_value",
     "require_pyarrow",
+    "typed_batch",
 ]
 
 LAYOUTS = ("single", "partitioned")
 ROW_GROUP_ROWS = 65_536  # a row group ends at this many rows or
 ROW_GROUP_BYTES = 16 * 2**20  # this much Arrow data (long texts), whichever comes first
-CSV_BLOCK_BYTES = 2**20  # Arrow's CSV reader parses the COPY stream in blocks this size
+CSV_BLOCK_BYTES = 2**20  # Arrow's CSV reader parses the rows in blocks of about this size
 SQLITE_CHUNK_ROWS = 5_000
 COMPRESSION = "zstd"
 EXTRA_HINT = "pip install 'sentpipe[parquet]'"
