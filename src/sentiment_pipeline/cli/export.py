@@ -52,6 +52,59 @@ def _filters(
     )
 
 
+SourceIds = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--source-id",
+        "--subreddit",
+        metavar="NAME",
+        help="Only this subreddit, in any case, r/ or not (repeatable).",
+    ),
+]
+EventTypes = Annotated[
+    list[str] | None, typer.Option(metavar="TYPE", help="Only this event type (repeatable).")
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        metavar="WHEN",
+        help="From this UTC date/time, inclusive (2024-01-31, 2024-01-31T12:00Z, or 7d ago).",
+    ),
+]
+Until = Annotated[
+    str | None,
+    typer.Option(
+        metavar="WHEN",
+        help="Before this UTC date/time, exclusive (a bare date means its midnight).",
+    ),
+]
+Processed = Annotated[
+    bool | None,
+    typer.Option("--processed/--unprocessed", help="Only processed, or only unprocessed, events."),
+]
+Limit = Annotated[int | None, typer.Option(min=1, metavar="N", help="At most this many rows.")]
+Columns = Annotated[
+    str | None,
+    typer.Option(
+        metavar="COLS",
+        help="Comma-separated columns, e.g. id,occurred_at,text (default: the 14 "
+        "columns in docs/export.md, topics last; also subreddit, url, processed_at, payload, "
+        "sentiment_compound, sentiment_label, language).",
+    ),
+]
+SentimentModel = Annotated[
+    str | None,
+    typer.Option(
+        metavar="MODEL",
+        help="Whose scores fill the sentiment columns: vader, onnx:DIR or a "
+        "stored model id such as vader-3.3.2 (default: vader's current id).",
+    ),
+]
+Payload = Annotated[bool, typer.Option("--payload", help="Add the raw JSON payload column.")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")]
+
+
 @app.command("csv", cls=PlainValuesCommand)
 def csv(
     ctx: typer.Context,
@@ -73,63 +126,17 @@ def csv(
         ),
     ] = Layout.single,
     source: Sources = None,
-    source_id: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--source-id",
-            "--subreddit",
-            metavar="NAME",
-            help="Only this subreddit, in any case, r/ or not (repeatable).",
-        ),
-    ] = None,
-    event_type: Annotated[
-        list[str] | None, typer.Option(metavar="TYPE", help="Only this event type (repeatable).")
-    ] = None,
-    since: Annotated[
-        str | None,
-        typer.Option(
-            metavar="WHEN",
-            help="From this UTC date/time, inclusive (2024-01-31, 2024-01-31T12:00Z, or 7d ago).",
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option(
-            metavar="WHEN",
-            help="Before this UTC date/time, exclusive (a bare date means its midnight).",
-        ),
-    ] = None,
-    processed: Annotated[
-        bool | None,
-        typer.Option(
-            "--processed/--unprocessed", help="Only processed, or only unprocessed, events."
-        ),
-    ] = None,
+    source_id: SourceIds = None,
+    event_type: EventTypes = None,
+    since: Since = None,
+    until: Until = None,
+    processed: Processed = None,
     topic: TopicNames = None,
     via: ViaOption = Via.any,
-    limit: Annotated[
-        int | None, typer.Option(min=1, metavar="N", help="At most this many rows.")
-    ] = None,
-    columns: Annotated[
-        str | None,
-        typer.Option(
-            metavar="COLS",
-            help="Comma-separated columns, e.g. id,occurred_at,text (default: the 14 "
-            "columns in docs/export.md, topics last; also subreddit, url, processed_at, payload, "
-            "sentiment_compound, sentiment_label, language).",
-        ),
-    ] = None,
-    sentiment_model: Annotated[
-        str | None,
-        typer.Option(
-            metavar="MODEL",
-            help="Whose scores fill the sentiment columns: vader, onnx:DIR or a "
-            "stored model id such as vader-3.3.2 (default: vader's current id).",
-        ),
-    ] = None,
-    payload: Annotated[
-        bool, typer.Option("--payload", help="Add the raw JSON payload column.")
-    ] = False,
+    limit: Limit = None,
+    columns: Columns = None,
+    sentiment_model: SentimentModel = None,
+    payload: Payload = False,
     excel_safe: Annotated[
         bool,
         typer.Option(
@@ -138,10 +145,8 @@ def csv(
             "them instead of running them as formulas (changes the data; off by default).",
         ),
     ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite existing output files.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+    force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Export events as RFC 4180 CSV (UTF-8, header row, CRLF), oldest first."""
     import sys
@@ -149,14 +154,10 @@ def csv(
     from sentiment_pipeline.cli.console import is_terminal, print_line
     from sentiment_pipeline.errors import ConfigError
     from sentiment_pipeline.export import count_events, export_csv, export_partitioned
-    from sentiment_pipeline.export.columns import SENTIMENT_COLUMNS, parse_columns
+    from sentiment_pipeline.export.columns import parse_columns
 
     names = parse_columns(columns, payload)
-    if sentiment_model is not None and not set(names) & set(SENTIMENT_COLUMNS):
-        raise ConfigError(
-            "--sentiment-model has no effect without a sentiment column",
-            "add sentiment_compound, sentiment_label or language to --columns",
-        )
+    _check_sentiment_model(names, sentiment_model)
     where = _filters(source, source_id, event_type, since, until, processed, topic, via.value)
     if out is None or (layout is Layout.partitioned and out == "-"):
         raise ConfigError(
@@ -187,13 +188,7 @@ def csv(
                 raise typer.Exit(0) from None
         else:
             result = export_csv(url, Path(out), where, names, **common)
-    named = (*where.source_ids, *where.topics)
-    if result.rows == 0 and named:
-        print_line(
-            f"Warning: no events for {', '.join(map(repr, named))} with these "
-            "filters: check the names (`sentpipe stats` lists the stored ones).",
-            stderr=True,
-        )
+    _warn_if_empty(result.rows, where)
     if quiet:
         return
     where_to = (
@@ -204,6 +199,130 @@ def csv(
         else out
     )
     print_line(f"Exported {result.rows:,} rows to {where_to}.", stderr=to_stdout)
+
+
+@app.command("parquet", cls=PlainValuesCommand)
+def parquet(
+    ctx: typer.Context,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE|DIR",
+            help="FILE.parquet, or a folder with --layout partitioned.",
+        ),
+    ] = None,
+    layout: Annotated[
+        Layout,
+        typer.Option(
+            help="single: one file; partitioned: "
+            "DIR/source=S/container=ID/day=YYYY-MM-DD/part-0.parquet (hive-style)."
+        ),
+    ] = Layout.single,
+    source: Sources = None,
+    source_id: SourceIds = None,
+    event_type: EventTypes = None,
+    since: Since = None,
+    until: Until = None,
+    processed: Processed = None,
+    topic: TopicNames = None,
+    via: ViaOption = Via.any,
+    limit: Limit = None,
+    columns: Columns = None,
+    sentiment_model: SentimentModel = None,
+    payload: Payload = False,
+    force: Force = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The summary as JSON: rows, files, bytes.")
+    ] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Export events as typed, zstd-compressed Parquet, oldest first.
+
+    The columns, filters and order of export csv; types in docs/export.md. Needs
+    pip install 'sentpipe[parquet]'.
+    """
+    import json
+
+    from sentiment_pipeline.cli.console import is_terminal, out_console, print_line
+    from sentiment_pipeline.errors import ConfigError
+    from sentiment_pipeline.export import count_events
+    from sentiment_pipeline.export.columns import parse_columns
+    from sentiment_pipeline.export.parquet import check_target, export_parquet, require_pyarrow
+
+    require_pyarrow()
+    names = parse_columns(columns, payload)
+    _check_sentiment_model(names, sentiment_model)
+    if layout is Layout.partitioned and "container" in names:
+        raise ConfigError(
+            "the container column clashes with the partition key container= (the source id)",
+            "select subreddit instead: the same column under its other name",
+        )
+    where = _filters(source, source_id, event_type, since, until, processed, topic, via.value)
+    if out is None or out == "-":
+        raise ConfigError(
+            "no output file given (Parquet is not written to standard output)",
+            "use -o FILE.parquet, or --layout partitioned -o DIR",
+        )
+    target = Path(out)
+    if layout is Layout.single and out.endswith(("/", "\\")):
+        raise ConfigError(
+            f"{out} names a folder, and --layout single writes one file",
+            "give -o FILE.parquet, or add --layout partitioned to write into the folder",
+        )
+    check_target(target, layout.value)
+    url = settings_from(ctx).database
+    show_progress = not quiet and not as_json and is_terminal()
+    with _progress(show_progress) as progress:
+        if show_progress:
+            progress.total(count_events(url, where, limit))
+        result = export_parquet(
+            url,
+            target,
+            where,
+            names,
+            layout=layout.value,
+            limit=limit,
+            force=force,
+            on_progress=progress.update if show_progress else None,
+            sentiment_model=sentiment_model,
+        )
+    _warn_if_empty(result.rows, where)
+    if as_json:
+        summary = {
+            "rows": result.rows,
+            "layout": layout.value,
+            "files": [str(path) for path in result.files],
+            "bytes": sum(path.stat().st_size for path in result.files),
+        }
+        out_console.print_json(json.dumps(summary))
+    elif not quiet:
+        where_to = f"{len(result.files)} files under {out}" if layout is Layout.partitioned else out
+        print_line(f"Exported {result.rows:,} rows to {where_to}.")
+
+
+def _check_sentiment_model(names: tuple[str, ...], sentiment_model: str | None) -> None:
+    from sentiment_pipeline.errors import ConfigError
+    from sentiment_pipeline.export.columns import SENTIMENT_COLUMNS
+
+    if sentiment_model is not None and not set(names) & set(SENTIMENT_COLUMNS):
+        raise ConfigError(
+            "--sentiment-model has no effect without a sentiment column",
+            "add sentiment_compound, sentiment_label or language to --columns",
+        )
+
+
+def _warn_if_empty(rows: int, where: Any) -> None:
+    from sentiment_pipeline.cli.console import print_line
+
+    named = (*where.source_ids, *where.topics)
+    if rows == 0 and named:
+        print_line(
+            f"Warning: no events for {', '.join(map(repr, named))} with these "
+            "filters: check the names (`sentpipe stats` lists the stored ones).",
+            stderr=True,
+        )
 
 
 class _Progress:

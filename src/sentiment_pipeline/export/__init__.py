@@ -159,16 +159,15 @@ class _Source:
             self._reader.close()
             raise
 
-    def stream(
+    def query(
         self,
         where: EventFilter,
         columns: tuple[str, ...],
-        out: BinaryIO,
         excel_safe: bool = False,
         limit: int | None = None,
-        on_progress: Progress | None = None,
-    ) -> int:
-        sql, params = select_sql(
+    ) -> tuple[str, list[Any]]:
+        """The export SELECT (canonical text columns, `select_sql`) for these filters."""
+        return select_sql(
             self.dialect,
             columns,
             self._checked(where),
@@ -178,24 +177,52 @@ class _Source:
             self.topic_links,
             self.html_text,
         )
-        out.write(header(columns))
+
+    @property
+    def connection(self) -> Any:
+        """The open DB-API connection (psycopg or sqlite3); on PostgreSQL the export
+        session settings are applied on first use."""
         connection = self._reader.connection
+        if self.dialect == "postgresql" and not self._prepared:
+            from sentiment_pipeline.export.postgres import prepare_session
+
+            with self.mapped_errors():
+                prepare_session(connection)
+            self._prepared = True
+        return connection
+
+    @contextmanager
+    def mapped_errors(self) -> Iterator[None]:
+        """Driver errors raised inside become `ConfigError`/`DatabaseUnreachable`
+        (`db.errors.map_db_error`); others propagate as they are."""
         try:
-            if self.dialect == "postgresql":
-                from sentiment_pipeline.export.postgres import prepare_session, stream_pg_csv
-
-                if not self._prepared:
-                    prepare_session(connection)
-                    self._prepared = True
-                return stream_pg_csv(connection, sql, params, out, on_progress)
-            from sentiment_pipeline.export.sqlite import stream_sqlite_csv
-
-            return stream_sqlite_csv(connection, sql, params, len(columns), out, on_progress)
+            yield
         except Exception as error:
             mapped = map_db_error(self._reader.url, error)
             if mapped is error:
                 raise
             raise mapped from error
+
+    def stream(
+        self,
+        where: EventFilter,
+        columns: tuple[str, ...],
+        out: BinaryIO,
+        excel_safe: bool = False,
+        limit: int | None = None,
+        on_progress: Progress | None = None,
+    ) -> int:
+        sql, params = self.query(where, columns, excel_safe, limit)
+        out.write(header(columns))
+        connection = self.connection
+        with self.mapped_errors():
+            if self.dialect == "postgresql":
+                from sentiment_pipeline.export.postgres import stream_pg_csv
+
+                return stream_pg_csv(connection, sql, params, out, on_progress)
+            from sentiment_pipeline.export.sqlite import stream_sqlite_csv
+
+            return stream_sqlite_csv(connection, sql, params, len(columns), out, on_progress)
 
     def _checked(self, where: EventFilter) -> EventFilter:
         """`where` with its sources as stored (`check_sources`: a source that is neither
@@ -232,7 +259,7 @@ class _Source:
 
 
 @contextmanager
-def _open_source(
+def open_source(
     url: DatabaseURL, columns: tuple[str, ...] = (), sentiment_model: str | None = None
 ) -> Iterator[_Source]:
     source = _Source(url, columns, sentiment_model)
@@ -242,7 +269,7 @@ def _open_source(
         source.close()
 
 
-def _refuse_existing(paths: list[Path], force: bool) -> None:
+def refuse_existing(paths: list[Path], force: bool) -> None:
     existing = [path for path in paths if path.exists()]
     if existing and not force:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
@@ -250,6 +277,9 @@ def _refuse_existing(paths: list[Path], force: bool) -> None:
             f"{existing[0]} already exists{more}",
             "pass --force to overwrite it, or another path with -o",
         )
+
+
+_refuse_existing = refuse_existing  # the name sentiment sample and report import
 
 
 class _WritebackFile(io.FileIO):
@@ -319,7 +349,7 @@ def count_events(url: DatabaseURL, where: EventFilter, limit: int | None = None)
 
     Raises `ConfigError` (no database file, no `raw_events`, login refused) or
     `DatabaseUnreachable`, like `export_csv`."""
-    with _open_source(url) as source:
+    with open_source(url) as source:
         total = source.count(where)
     return min(total, limit) if limit is not None else total
 
@@ -351,8 +381,8 @@ def export_csv(
     file is removed)."""
     where = where or EventFilter()
     if isinstance(target, Path):
-        _refuse_existing([target], force)
-    with _open_source(url, columns, sentiment_model) as source:
+        refuse_existing([target], force)
+    with open_source(url, columns, sentiment_model) as source:
         if not isinstance(target, Path):
             rows = source.stream(where, columns, target, excel_safe, limit, on_progress)
             target.flush()
@@ -362,7 +392,7 @@ def export_csv(
     return ExportResult(rows, [target])
 
 
-def _day_filter(where: EventFilter, source: str, source_id: str, day: str) -> EventFilter:
+def day_filter(where: EventFilter, source: str, source_id: str, day: str) -> EventFilter:
     start = datetime.fromisoformat(day).replace(tzinfo=UTC)
     end = start + timedelta(days=1)
     return dataclasses.replace(
@@ -374,7 +404,7 @@ def _day_filter(where: EventFilter, source: str, source_id: str, day: str) -> Ev
     )
 
 
-def _offset(on_progress: Progress | None, done: int) -> Progress | None:
+def progress_offset(on_progress: Progress | None, done: int) -> Progress | None:
     """Report rows across files: this file's count plus those already written."""
     if on_progress is None:
         return None
@@ -404,18 +434,18 @@ def export_partitioned(
     `sentiment_model` as for `export_csv`."""
     where = where or EventFilter()
     result = ExportResult(0)
-    with _open_source(url, columns, sentiment_model) as source:
+    with open_source(url, columns, sentiment_model) as source:
         groups = source.groups(where)
         paths = [directory / s / sid / f"{day}.csv" for s, sid, day, _ in groups]
-        _refuse_existing(paths, force)
+        refuse_existing(paths, force)
         for (src, sid, day, _), path in zip(groups, paths, strict=True):
             remaining = None if limit is None else limit - result.rows
             if remaining is not None and remaining <= 0:
                 break
-            progress = _offset(on_progress, result.rows)
+            progress = progress_offset(on_progress, result.rows)
             with atomic_output(path) as out:
                 result.rows += source.stream(
-                    _day_filter(where, src, sid, day),
+                    day_filter(where, src, sid, day),
                     columns,
                     out,
                     excel_safe,

@@ -43,6 +43,7 @@ __all__ = [
     "ALL_COLUMNS",
     "DEFAULT_COLUMNS",
     "SENTIMENT_COLUMNS",
+    "TYPED_KINDS",
     "column_sql",
     "parse_columns",
     "select_sql",
@@ -88,6 +89,35 @@ ALL_COLUMNS = (
     "payload",
     *SENTIMENT_COLUMNS,
 )
+# Each column's typed form in a Parquet export (export/parquet.py builds the Arrow types):
+# the canonical text above, parsed. `timestamp` is `timestamp[us, tz=UTC]`; `int64` a
+# whole number (any other text, e.g. a score of `1.5` or `true`, is null); `float64`
+# from the 4-decimal text; `bool` from `true`/`false`; `list` the `;`-joined names as a
+# list of strings (none: an empty list); `string` the text as the CSV has it.
+TYPED_KINDS: dict[str, str] = {
+    "id": "string",
+    "occurred_at": "timestamp",
+    "source": "string",
+    "source_id": "string",
+    "event_type": "string",
+    "author": "string",
+    "title": "string",
+    "text": "string",
+    "score": "int64",
+    "permalink": "string",
+    "parent_id": "string",
+    "ingested_at": "timestamp",
+    "processed": "bool",
+    "topics": "list",
+    "subreddit": "string",
+    "container": "string",
+    "url": "string",
+    "processed_at": "timestamp",
+    "payload": "string",
+    "sentiment_compound": "float64",
+    "sentiment_label": "string",
+    "language": "string",
+}
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # "A plain number" (left unguarded by --excel-safe although it starts with "-"): a minus,
 # ASCII digits, and optionally one "." followed by more digits. `-5`, `-0.25`; not `-.5`,
