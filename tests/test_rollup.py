@@ -472,3 +472,27 @@ def test_report_of_a_day_equals_its_scores_on_every_backend(
     assert row.bucket.date() == date(2024, 3, 1)
     assert BUCKETS["1d"] == timedelta(days=1)
     world.engine.dispose()
+
+
+@given(
+    counts=st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(0, 40)),
+    values=st.lists(st.floats(-1, 1), min_size=80, max_size=120),
+)
+def test_row_figures_are_the_sums_figures(
+    counts: tuple[int, int, int], values: list[float]
+) -> None:
+    """The one-call figures of a report row equal `Sums`' own, interval included."""
+    from sentiment_pipeline.sentiment.figures import row_figures
+
+    positive, neutral, negative = counts
+    n = positive + neutral + negative
+    xs = values[:n]
+    sums = Sums(n, positive, neutral, negative, math.fsum(xs), math.fsum(x * x for x in xs))
+    mean, pos, neu, neg, net, mean_ci, net_ci = row_figures(
+        n, positive, neutral, negative, sums.compound_sum, sums.compound_sumsq
+    )
+    assert (mean_ci, net_ci) == (sums.mean_compound_ci95(), sums.net_sentiment_ci95())
+    if n:
+        assert (mean, net) == (rounded(sums.mean_compound), rounded(sums.net_sentiment))
+        assert (pos, neu, neg) == tuple(rounded(c / n) for c in counts)
+        assert net_ci is None or net_ci[0] <= net <= net_ci[1]

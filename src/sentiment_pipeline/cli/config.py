@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.console import print_json
 from sentiment_pipeline.cli.state import get_state
 from sentiment_pipeline.errors import ConfigError
 
@@ -60,7 +61,7 @@ def show(
     rows["database (effective)"] = {"value": effective, "source": "derived"}
     rows["csv_dir (effective)"] = {"value": str(settings.csv_path), "source": "derived"}
     if as_json:
-        out_console.print_json(json.dumps(rows))
+        print_json(rows)
     else:
         notes = {"database (effective)": "[red]refused (see below)[/]"} if refused else {}
         out_console.print(_table(rows, notes))

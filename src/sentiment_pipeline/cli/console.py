@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 # `out_console` and `err_console` are made on first use by `__getattr__` below.
-__all__ = ["is_terminal", "log", "print_line", "setup_logging"]
+__all__ = ["is_terminal", "log", "print_json", "print_line", "setup_logging"]
 
 
 @functools.cache
@@ -58,6 +58,30 @@ def print_line(message: str, stderr: bool = False) -> None:
         stream.flush()
         return
     _console(stderr).print(message, markup=False)
+
+
+_HIGHLIGHTED_JSON = 100_000  # characters; rich takes seconds to colour megabytes
+
+
+def print_json(data: object, stderr: bool = False) -> None:
+    """`data` as JSON (2-space indent, UTF-8 as is) on standard output or error: the
+    `--json` of every command. Coloured by rich on a terminal when short; written as
+    text otherwise (a year of report rows is megabytes, which rich takes seconds on)."""
+    import orjson
+
+    try:
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    except TypeError:  # an integer beyond 64 bits: the standard library's encoder
+        import json
+
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = _forced_terminal() or _isatty(stream)
+    if terminal and len(text) <= _HIGHLIGHTED_JSON:
+        _console(stderr).print_json(text)
+        return
+    stream.write(text + "\n")
+    stream.flush()
 
 
 def _forced_terminal() -> bool:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
+from sentiment_pipeline.cli.console import print_json
 from sentiment_pipeline.cli.state import settings_from
 
 app = typer.Typer(help="Create, migrate and inspect the database.", no_args_is_help=True)
@@ -76,7 +76,7 @@ def status(
         "size_bytes": server.size_bytes,
     }
     if as_json:
-        out_console.print_json(json.dumps(data))
+        print_json(data)
         return
     table = Table(show_header=False, title="sentpipe database")
     table.add_row("URL", result.url)

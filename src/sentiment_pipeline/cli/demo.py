@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from sentiment_pipeline.cli.console import print_json
 from sentiment_pipeline.cli.state import settings_from
 
 
@@ -20,7 +21,6 @@ def demo(
     SQLite unless SENTPIPE_DATABASE_URL is set) and CSV files, scores what was stored
     (VADER) and ends with the daily sentiment report per subreddit and HN story kind.
     """
-    import json
 
     from sentiment_pipeline.cli.console import is_terminal, log, out_console
     from sentiment_pipeline.cli.scrape import ScrapeProgress, render_hn, render_scrape
@@ -49,7 +49,7 @@ def demo(
             if outcome.scores is None or outcome.report is None
             else {"score": outcome.scores.to_dict(), "report": outcome.report.to_dict()}
         )
-        out_console.print_json(json.dumps(data))
+        print_json(data)
         raise typer.Exit(code)
     render_scrape(outcome.run)
     if outcome.hn is not None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from sentiment_pipeline.cli.boundary import silence_stdout
+from sentiment_pipeline.cli.console import print_json
 from sentiment_pipeline.cli.options import Sources
 from sentiment_pipeline.cli.params import PlainValuesCommand, PlainValuesGroup
 from sentiment_pipeline.cli.state import settings_from
@@ -243,9 +244,8 @@ def parquet(
     The columns, filters and order of export csv; types in docs/export.md. Needs
     pip install 'sentpipe[parquet]'.
     """
-    import json
 
-    from sentiment_pipeline.cli.console import is_terminal, out_console, print_line
+    from sentiment_pipeline.cli.console import is_terminal, print_line
     from sentiment_pipeline.errors import ConfigError
     from sentiment_pipeline.export import count_events
     from sentiment_pipeline.export.columns import parse_columns
@@ -296,7 +296,7 @@ def parquet(
             "files": [str(path) for path in result.files],
             "bytes": sum(path.stat().st_size for path in result.files),
         }
-        out_console.print_json(json.dumps(summary))
+        print_json(summary)
     elif not quiet:
         where_to = f"{len(result.files)} files under {out}" if layout is Layout.partitioned else out
         print_line(f"Exported {result.rows:,} rows to {where_to}.")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.console import print_json
 from sentiment_pipeline.cli.options import AsJson, Quiet
 from sentiment_pipeline.cli.service import MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
@@ -188,13 +189,12 @@ def reddit_dump(
 def render_backfill(outcome: BackfillResult, as_json: bool, quiet: bool) -> None:
     """`--json`: `{"files": […], "total": {…}, "exit_code"}`; else a line per file and
     the total run summary."""
-    import json
 
-    from sentiment_pipeline.cli.console import log, out_console
+    from sentiment_pipeline.cli.console import log
     from sentiment_pipeline.cli.render import render_result
 
     if as_json:
-        out_console.print_json(json.dumps(outcome.to_dict()))
+        print_json(outcome.to_dict())
         return
     if not quiet:
         for result in outcome.files:
@@ -311,7 +311,6 @@ def replay(
 def spool_status(ctx: typer.Context, as_json: AsJson = False) -> None:
     """How many batches and records wait in the spool, and how many rows of interrupted
     runs the CSV sink may still lack (the next run writes them, or `spool replay`)."""
-    import json
 
     from sentiment_pipeline.cli.console import out_console
     from sentiment_pipeline.pipeline.journal import owed_rows
@@ -327,7 +326,7 @@ def spool_status(ctx: typer.Context, as_json: AsJson = False) -> None:
         "journal_rows": owed_rows(settings.journal_dir),
     }
     if as_json:
-        out_console.print_json(json.dumps(data))
+        print_json(data)
         return
     out_console.print(
         f"{data['records']:,} records in {data['files']} spool files under {data['directory']}"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from types import TracebackType
 from typing import Any
 
-from sentiment_pipeline.cli.console import err_console, is_terminal, log, out_console
+from sentiment_pipeline.cli.console import err_console, is_terminal, log, out_console, print_json
 
 __all__ = ["ProgressReporter", "catch_up_first", "render_result"]
 
@@ -16,7 +15,7 @@ def render_result(result: Any, as_json: bool = False, quiet: bool = False) -> No
     from rich.table import Table
 
     if as_json:
-        out_console.print_json(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
         return
     for warning in result.warnings:
         log(f"Warning: {warning}")

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.console import print_json
 from sentiment_pipeline.cli.options import Sources
 from sentiment_pipeline.cli.service import Every, Jitter, MetricsFile, Outcome, serve
 from sentiment_pipeline.cli.state import settings_from
@@ -100,9 +101,7 @@ def score(
 
     With --every: score what arrived, again and again, until SIGTERM/SIGINT (then 0).
     """
-    import json
 
-    from sentiment_pipeline.cli.console import out_console
     from sentiment_pipeline.sentiment import ScoreOptions, score_events
     from sentiment_pipeline.sentiment.language import check_languages
     from sentiment_pipeline.timeparse import parse_duration, parse_moment
@@ -146,7 +145,7 @@ def score(
             note = other_model_note(settings.database, model, result.model)
             result.notes.extend([note] if note else [])
         if as_json:
-            out_console.print_json(json.dumps(result.to_dict()))
+            print_json(result.to_dict())
         elif not quiet:
             render_score(result)
         figures = RunFigures(
@@ -288,9 +287,7 @@ def report(
     ] = None,
 ) -> None:
     """Per subreddit (or topic) per bucket: events scored, mean compound, label shares."""
-    import json
-
-    from sentiment_pipeline.cli.console import out_console
+    from sentiment_pipeline.cli.console import print_line
     from sentiment_pipeline.sentiment import sentiment_report
     from sentiment_pipeline.timeparse import parse_moment
 
@@ -311,11 +308,11 @@ def report(
     )
     written = _write_outputs(settings.database, result, plot, html)
     if as_json:
-        out_console.print_json(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
         return
     render_report(result)
     for path in written:
-        out_console.print(f"Wrote {path}", markup=False)
+        print_line(f"Wrote {path}")
 
 
 def _check_outputs(plot: Path | None, html: Path | None) -> None:
@@ -353,15 +350,15 @@ def _spark(values: list[float]) -> str:
 def render_report(result: Any) -> None:
     """A `SentimentReport`: a rich table with a sparkline per group (a subreddit, a topic)
     on a terminal, tab-separated rows otherwise."""
-    from sentiment_pipeline.cli.console import is_terminal, out_console
+    from sentiment_pipeline.cli import console
 
     if not result.rows:
-        out_console.print(_empty_note(result), markup=False)
+        console.print_line(_empty_note(result))
         return
-    if not is_terminal():
+    if not console.is_terminal():
         _render_rows(result)
         return
-    out_console.print(_table(result))
+    console.out_console.print(_table(result))
 
 
 def _empty_note(result: Any) -> str:
@@ -407,15 +404,17 @@ def _render_rows(result: Any) -> None:
     if ("source" in result.by and "subreddit" not in result.by) or result.mixed():
         keys.insert(0, "source")  # a source id alone would be ambiguous
     figures = ["bucket_start", "events", "mean_compound", "positive", "neutral", "negative"]
-    print_line("\t".join([*keys, *figures]))
+    lines = ["\t".join([*keys, *figures, "net_sentiment"])]
     for row in result.rows:
-        print_line(
+        lines.append(
             "\t".join(
                 row.language_label() if key == "language" else getattr(row, key) for key in keys
             )
             + f"\t{row.bucket.isoformat()}\t{row.events}\t{row.mean_compound:.4f}"
             f"\t{row.positive:.4f}\t{row.neutral:.4f}\t{row.negative:.4f}"
+            f"\t{row.net_sentiment:.4f}"
         )
+    print_line("\n".join(lines))  # one write: a year of rows is tens of thousands of lines
 
 
 def _table(result: Any) -> Any:
@@ -477,9 +476,7 @@ def evaluate(
 ) -> None:
     """Compare models with a person's labels: accuracy, macro-F1, per-class precision and
     recall, confusion matrix, Cohen's kappa (each model with the labels, and each pair)."""
-    import json
 
-    from sentiment_pipeline.cli.console import out_console
     from sentiment_pipeline.sentiment.evaluate import evaluate_labels
 
     settings = settings_from(ctx)
@@ -487,7 +484,7 @@ def evaluate(
         settings.database, labels, tuple(model or ("vader",)), threads=settings.scorer_threads
     )
     if as_json:
-        out_console.print_json(json.dumps(result.to_dict()))
+        print_json(result.to_dict())
         return
     render_eval(result)
 
@@ -564,10 +561,9 @@ def sample(
 ) -> None:
     """Draw a stratified sample of scored events (per source, source id and predicted
     label) into a CSV file with an empty label column, to label and give to `eval`."""
-    import json
     import sys
 
-    from sentiment_pipeline.cli.console import err_console, out_console, print_line
+    from sentiment_pipeline.cli.console import print_line
     from sentiment_pipeline.export import _refuse_existing
     from sentiment_pipeline.sentiment.sample import sample_events, write_sample
     from sentiment_pipeline.timeparse import parse_moment
@@ -586,7 +582,7 @@ def sample(
     write_sample(sys.stdout.buffer if to_stdout else out, result.rows, force=True)
     result.path = str(out)
     if as_json:  # with -o -, the CSV is standard output: the JSON goes to standard error
-        (err_console if to_stdout else out_console).print_json(json.dumps(result.to_dict()))
+        print_json(result.to_dict(), stderr=to_stdout)
         return
     print_line(
         f"Wrote {len(result.rows):,} of {result.population:,} events scored by "
@@ -618,7 +614,6 @@ def rollup(
     as_json: Annotated[bool, typer.Option("--json", help="The state as JSON.")] = False,
 ) -> None:
     """What the daily rollup reports read holds; --rebuild recomputes it."""
-    import json
 
     from sentiment_pipeline.cli.console import out_console
     from sentiment_pipeline.errors import ConfigError
@@ -633,7 +628,7 @@ def rollup(
         rebuild_rollup(settings.database, moment) if rebuild else rollup_state(settings.database)
     )
     if as_json:
-        out_console.print_json(json.dumps(state.to_dict()))
+        print_json(state.to_dict())
         return
     days = f"{state.first_day} to {state.last_day}" if state.first_day is not None else "no days"
     line = f"sentiment_daily: {state.rows:,} rows, {days}, models: {', '.join(state.models) or '-'}"

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.console import print_json
 from sentiment_pipeline.cli.state import settings_from
 from sentiment_pipeline.cli.topic_options import TopicNames, Via, ViaOption
 
@@ -49,9 +50,8 @@ def stats(
     ] = None,
 ) -> None:
     """Show what has been collected: counts, freshness, events per day and the backend."""
-    import json
 
-    from sentiment_pipeline.cli.console import err_console, out_console
+    from sentiment_pipeline.cli.console import err_console
     from sentiment_pipeline.stats import collect_stats
     from sentiment_pipeline.timeparse import format_duration, parse_duration, parse_moment
 
@@ -68,7 +68,7 @@ def stats(
     )
     result.spooled, result.journal_rows = _pending(settings)
     if as_json:
-        out_console.print_json(json.dumps(result.to_dict(max_age)))
+        print_json(result.to_dict(max_age))
     else:
         _render(result)
     _warn_unmatched(result.unmatched_source_ids)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sentiment_pipeline.cli.console import print_json
 from sentiment_pipeline.cli.sentiment import Since
 from sentiment_pipeline.cli.state import settings_from
 
@@ -41,9 +42,8 @@ def _ready(settings: Settings) -> None:
 @app.command("list")
 def list_command(ctx: typer.Context, as_json: AsJson = False) -> None:
     """Each topic: its query, events matched (by text, by post), the newest, its state."""
-    import json
 
-    from sentiment_pipeline.cli.console import out_console, print_line
+    from sentiment_pipeline.cli.console import print_line
     from sentiment_pipeline.topics.match import list_topics
 
     settings = settings_from(ctx)
@@ -51,7 +51,7 @@ def list_command(ctx: typer.Context, as_json: AsJson = False) -> None:
     _ready(settings)
     listing = list_topics(settings.database, topics)
     if as_json:
-        out_console.print_json(json.dumps([_listed(item) for item in listing]))
+        print_json([_listed(item) for item in listing])
         return
     if not listing:
         print_line("No topics: add them under `topics:` in the YAML file (docs/topics.md).")
@@ -109,9 +109,7 @@ def match_command(
 
     Without --topic: the topics added, changed or interrupted since their last match.
     """
-    import json
 
-    from sentiment_pipeline.cli.console import out_console
     from sentiment_pipeline.service import StopFlag
     from sentiment_pipeline.timeparse import parse_moment
     from sentiment_pipeline.topics.match import match_topics
@@ -136,7 +134,7 @@ def match_command(
         restore()
     _mirror(settings, report, start)
     if as_json:
-        out_console.print_json(json.dumps(report.to_dict()))
+        print_json(report.to_dict())
     elif not quiet:
         _render(report)
     raise typer.Exit(130 if report.stopped else 0)

@@ -19,7 +19,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Z95", "Interval", "Sums", "rounded"]
+__all__ = [
+    "Z95",
+    "Interval",
+    "Sums",
+    "mean_interval",
+    "net_interval",
+    "rounded",
+    "row_figures",
+]
 
 Z95 = 1.959963984540054
 Interval = tuple[float, float]
@@ -31,7 +39,7 @@ def rounded(value: float) -> float:
     return round(round(value, 10), 4)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sums:
     """Counts and sums over a set of scores: `events` scores, of which `positive`,
     `neutral`, `negative` have that label; `compound_sum` and `compound_sumsq` the sum
@@ -69,24 +77,62 @@ class Sums:
 
     def mean_compound_ci95(self) -> Interval | None:
         """The 95 % interval of the mean compound (None below 2 events)."""
-        n = self.events
-        if n < 2:
-            return None
-        mean = self.mean_compound
-        variance = max(0.0, (self.compound_sumsq - n * mean * mean) / (n - 1))
-        return _interval(mean, math.sqrt(variance / n))
+        return mean_interval(self.events, self.compound_sum, self.compound_sumsq)
 
     def net_sentiment_ci95(self) -> Interval | None:
         """The 95 % interval of the net sentiment (None below 2 events)."""
-        n = self.events
-        if n < 2:
-            return None
-        net = self.net_sentiment
-        second = self.share(self.positive) + self.share(self.negative)  # mean of x²
-        variance = max(0.0, (second - net * net) * n / (n - 1))
-        return _interval(net, math.sqrt(variance / n))
+        return net_interval(self.events, self.positive, self.negative)
+
+
+def mean_interval(n: int, total: float, squares: float) -> Interval | None:
+    """The 95 % interval of the mean of n values with this sum and sum of squares."""
+    if n < 2:
+        return None
+    mean = total / n
+    error = math.sqrt(max(0.0, (squares - n * mean * mean) / (n - 1)) / n)
+    return _interval(mean, error)
+
+
+def net_interval(n: int, positive: int, negative: int) -> Interval | None:
+    """The 95 % interval of (positive − negative) / n (x = +1, 0, −1 per event)."""
+    if n < 2:
+        return None
+    net = (positive - negative) / n
+    second = (positive + negative) / n  # the mean of x²
+    error = math.sqrt(max(0.0, (second - net * net) * n / (n - 1)) / n)
+    return _interval(net, error)
+
+
+def row_figures(
+    n: int, positive: int, neutral: int, negative: int, total: float, squares: float
+) -> tuple[float, float, float, float, float, Interval | None, Interval | None]:
+    """(mean compound, share positive, neutral, negative, net sentiment, mean interval,
+    net interval) of a report row, rounded: what `Sums` gives, in one call with the
+    formulas inline (a year's report makes tens of thousands of rows)."""
+    if not n:
+        return 0.0, 0.0, 0.0, 0.0, 0.0, None, None
+    mean, net = total / n, (positive - negative) / n
+    figures = (
+        round(round(mean, 10), 4),
+        round(round(positive / n, 10), 4),
+        round(round(neutral / n, 10), 4),
+        round(round(negative / n, 10), 4),
+        round(round(net, 10), 4),
+    )
+    if n < 2:
+        return (*figures, None, None)
+    spread = Z95 * math.sqrt(max(0.0, (squares - n * mean * mean) / (n - 1)) / n)
+    second = (positive + negative) / n
+    net_spread = Z95 * math.sqrt(max(0.0, (second - net * net) * n / (n - 1)) / n)
+    low, high = max(-1.0, mean - spread), min(1.0, mean + spread)
+    net_low, net_high = max(-1.0, net - net_spread), min(1.0, net + net_spread)
+    return (
+        *figures,
+        (round(round(low, 10), 4), round(round(high, 10), 4)),
+        (round(round(net_low, 10), 4), round(round(net_high, 10), 4)),
+    )
 
 
 def _interval(centre: float, error: float) -> Interval:
     low, high = centre - Z95 * error, centre + Z95 * error
-    return rounded(max(-1.0, low)), rounded(min(1.0, high))
+    return round(round(max(-1.0, low), 10), 4), round(round(min(1.0, high), 10), 4)

@@ -13,13 +13,14 @@ arithmetic on SQLite, so all three agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sentiment_pipeline.db.filters import Dialect, link_sql, source_id_sql, topic_sql
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.sentiment.figures import Interval, Sums, rounded
+from sentiment_pipeline.sentiment.figures import Interval, Sums, row_figures
 from sentiment_pipeline.timeparse import storage_text
 
 __all__ = [
@@ -76,22 +77,26 @@ class ReportRow:
     ) -> ReportRow:
         """The row of `group` (source, source_id, topic, language) in the bucket starting
         at `bucket` from its counts and sums; figures rounded (`figures.rounded`)."""
+        return cls.from_sums(group, bucket, astuple(sums))
+
+    @classmethod
+    def from_sums(
+        cls,
+        group: tuple[str | None, str | None, str | None, str | None],
+        bucket: datetime,
+        sums: Sequence[Any],
+    ) -> ReportRow:
+        """As `of`, from `Sums`' fields as a sequence (events, positive, neutral,
+        negative, compound sum, sum of squares)."""
+        n, positive, neutral, negative, total, squares = sums
+        mean, pos, neu, neg, net, mean_ci, net_ci = row_figures(
+            n, positive, neutral, negative, total, squares
+        )
         source, source_id, topic, language = group
         return cls(
-            source,
-            source_id,
-            bucket,
-            sums.events,
-            rounded(sums.mean_compound),
-            rounded(sums.share(sums.positive)),
-            rounded(sums.share(sums.neutral)),
-            rounded(sums.share(sums.negative)),
-            topic,
-            language,
-            rounded(sums.net_sentiment),
-            sums.mean_compound_ci95(),
-            sums.net_sentiment_ci95(),
-        )
+            source, source_id, bucket, n, mean, pos, neu, neg, topic, language, net, mean_ci,
+            net_ci,
+        )  # fmt: skip
 
     def group_label(self, qualified: bool = False) -> str:
         """The row's group as a heading or legend shows it: `stocks`, `tesla`, or
@@ -397,14 +402,24 @@ def _read(
 ) -> list[ReportRow]:
     """The report's rows: whole days from the daily rollup where it serves the report
     (`rollup_days`), the rest from the scores, added per group and bucket."""
-    sums: dict[tuple[tuple[Any, ...], datetime], Sums] = {}
+    sums: dict[tuple[tuple[Any, ...], datetime], list[Any]] = {}
+    starts: dict[Any, datetime] = {}  # day or bucket value -> bucket start
+    width = 2 if "subreddit" in report.by else 1 if "source" in report.by else 0
 
     def take(rows: list[Any], day_rows: bool) -> None:
         for values in rows:
-            group, moment, figures = _split(report, tuple(values))
-            bucket = _day_bucket(report.bucket, moment) if day_rows else _as_utc(moment)
-            key = (group, bucket)
-            sums[key] = sums[key] + figures if key in sums else figures
+            group, moment, figures = _split(report, width, values)
+            bucket = starts.get(moment)
+            if bucket is None:
+                bucket = _day_bucket(report.bucket, moment) if day_rows else _as_utc(moment)
+                starts[moment] = bucket
+            total = sums.get((group, bucket))
+            if total is None:
+                sums[(group, bucket)] = figures
+            else:
+                for i, value in enumerate(figures):
+                    total[i] += value
+        starts.clear()  # a rollup day and a bucket start may be the same value
 
     days, windows = rollup_days(report)
     if days is not None:
@@ -415,7 +430,7 @@ def _read(
         sql, params = report_sql(part, dialect, timescale)
         take(connection.execute(sql, params).fetchall(), False)
     ordered = sorted(sums.items(), key=lambda item: _order(item[0][0], item[0][1]))
-    return [ReportRow.of(group, bucket, figures) for (group, bucket), figures in ordered]
+    return [ReportRow.from_sums(group, bucket, figures) for (group, bucket), figures in ordered]
 
 
 def _order(group: tuple[Any, ...], bucket: datetime) -> tuple[Any, ...]:
@@ -424,17 +439,23 @@ def _order(group: tuple[Any, ...], bucket: datetime) -> tuple[Any, ...]:
     return (source_id or "", source or "", topic or "", language is None, language or "", bucket)
 
 
-def _split(report: SentimentReport, values: tuple[Any, ...]) -> tuple[Any, Any, Sums]:
-    """A result row (group columns, bucket or day, `SUMS_SQL`) as ((source, source_id,
-    topic, language), bucket or day, sums); a rollup's `''` language is None."""
-    width = 2 if "subreddit" in report.by else 1 if "source" in report.by else 0
+def _split(
+    report: SentimentReport, width: int, values: Sequence[Any]
+) -> tuple[tuple[Any, ...], Any, list[Any]]:
+    """A result row (`width` source columns, topic, language, bucket or day,
+    `SUMS_SQL`) as ((source, source_id, topic, language), bucket or day, [events,
+    positive, neutral, negative, compound sum, sum of squares]); a rollup's `''`
+    language is None."""
     source, source_id = (values[0], values[1] if width == 2 else None) if width else (None, None)
-    rest = list(values[width:])
-    topic = rest.pop(0) if "topic" in report.by else None
-    language = (rest.pop(0) or None) if "language" in report.by else None
-    moment, n, pos, neu, neg, total, squares = rest
-    sums = Sums(int(n), int(pos), int(neu), int(neg), float(total), float(squares))
-    return (source, source_id, topic, language), moment, sums
+    at = width
+    topic = language = None
+    if "topic" in report.by:
+        topic, at = values[at], at + 1
+    if "language" in report.by:
+        language, at = values[at] or None, at + 1
+    moment, n, pos, neu, neg, total, squares = values[at:]
+    figures = [int(n), int(pos), int(neu), int(neg), float(total), float(squares)]
+    return (source, source_id, topic, language), moment, figures
 
 
 def _day_bucket(bucket: str, day: Any) -> datetime:
