@@ -257,24 +257,29 @@ def _where(report: SentimentReport, dialect: Dialect) -> tuple[list[str], list[A
     filter as `db.filters.topic_sql` when not grouped by topic) and their parameters (the
     model id first)."""
     mark = "%s" if dialect == "postgresql" else "?"
-    clauses = [f"s.model = {mark}"]
-    params: list[Any] = [report.model]
-    if report.sources:
-        clauses.append(f"s.source IN ({', '.join(mark for _ in report.sources)})")
-        params.extend(report.sources)
-    if report.source_ids:
-        clause, values = source_id_sql(mark, report.source_ids)
-        clauses.append(clause)
-        params.extend(values)
-    if report.languages:
-        clauses.append(f"s.language IN ({', '.join(mark for _ in report.languages)})")
-        params.extend(report.languages)
+    clauses, params = scope_sql(report, mark, "s.")
     if report.topics and "topic" not in report.by:
         clause, values = topic_sql(dialect, report.topics, report.via, table="s")
         clauses.append(clause)
         params.extend(values)
     clauses_b, params_b = _bounds(report, dialect, "s")
     return clauses + clauses_b, params + params_b
+
+
+def scope_sql(report: SentimentReport, mark: str, prefix: str = "") -> tuple[list[str], list[Any]]:
+    """The conditions every reading of a report shares, on columns named `prefix` +
+    name (`s.` for the scores, none for the rollup): the model, `--source`, `--subreddit`
+    and `--language`; and their parameters, the model id first."""
+    clauses, params = [f"{prefix}model = {mark}"], list[Any]([report.model])
+    for column, values in (("source", report.sources), ("language", report.languages)):
+        if values:
+            clauses.append(f"{prefix}{column} IN ({', '.join(mark for _ in values)})")
+            params.extend(values)
+    if report.source_ids:
+        clause, names = source_id_sql(mark, report.source_ids)
+        clauses.append(clause)  # source and source_id: no other table read has them
+        params.extend(names)
+    return clauses, params
 
 
 def _bounds(report: SentimentReport, dialect: Dialect, alias: str) -> tuple[list[str], list[Any]]:
@@ -508,8 +513,7 @@ def rollup_sql(report: SentimentReport, dialect: Dialect, days: Window) -> tuple
     groups = {"subreddit": ["source", "source_id"], "source": ["source"]}
     columns = next((groups[name] for name in ("subreddit", "source") if name in report.by), [])
     columns += ["topic"] * ("topic" in report.by) + ["language"] * ("language" in report.by)
-    clauses: list[str] = [f"model = {mark}"]
-    params: list[Any] = [report.model]
+    clauses, params = scope_sql(report, mark)
     if "topic" in report.by:
         clauses += ["topic <> ''", f"via = {mark}"]
         params.append(report.via)
@@ -521,16 +525,6 @@ def rollup_sql(report: SentimentReport, dialect: Dialect, days: Window) -> tuple
     if report.topics and "topic" in report.by:
         clauses.append(f"topic IN ({', '.join(mark for _ in report.topics)})")
         params.extend(report.topics)
-    if report.sources:
-        clauses.append(f"source IN ({', '.join(mark for _ in report.sources)})")
-        params.extend(report.sources)
-    if report.source_ids:
-        clause, values = source_id_sql(mark, report.source_ids)
-        clauses.append(clause)
-        params.extend(values)
-    if report.languages:
-        clauses.append(f"language IN ({', '.join(mark for _ in report.languages)})")
-        params.extend(report.languages)
     for bound, op in zip(days, (">=", "<"), strict=True):
         if bound is not None:
             clauses.append(f"day {op} {mark}")

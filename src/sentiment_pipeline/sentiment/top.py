@@ -17,7 +17,7 @@ from typing import Any
 
 from sentiment_pipeline.db.filters import Dialect
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.sentiment.report import SentimentReport, open_store
+from sentiment_pipeline.sentiment.report import SentimentReport, open_store, scope_sql
 from sentiment_pipeline.timeparse import storage_text
 
 __all__ = ["EXCERPT_CHARS", "TopItem", "event_link", "excerpt", "top_items"]
@@ -80,20 +80,10 @@ def event_link(source: str, event_id: str, payload: Mapping[str, Any]) -> str | 
 
 def _filters(report: SentimentReport, dialect: Dialect) -> tuple[str, list[Any]]:
     """The WHERE conditions on `sentiment_scores s` for the report's filters."""
-    from sentiment_pipeline.db.filters import source_id_sql, topic_sql
+    from sentiment_pipeline.db.filters import topic_sql
 
     mark = "%s" if dialect == "postgresql" else "?"
-    clauses, params = ["s.model = " + mark], list[Any]([report.model])
-    if report.sources:
-        clauses.append(f"s.source IN ({', '.join(mark for _ in report.sources)})")
-        params.extend(report.sources)
-    if report.source_ids:
-        clause, values = source_id_sql(mark, report.source_ids)
-        clauses.append(clause)
-        params.extend(values)
-    if report.languages:
-        clauses.append(f"s.language IN ({', '.join(mark for _ in report.languages)})")
-        params.extend(report.languages)
+    clauses, params = scope_sql(report, mark, "s.")
     if report.topics or "topic" in report.by:
         clause, values = topic_sql(dialect, report.topics, report.via, table="s")
         clauses.append(clause)
