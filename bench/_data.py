@@ -138,3 +138,37 @@ def fresh_database(admin_url: str, name: str) -> DatabaseURL:
     url = scratch_url(admin_url, name)
     init_db(url)
     return url
+
+
+def vm_hwm_kb(pid: int) -> int:
+    """The process's peak resident set (VmHWM, kB), 0 once it has gone. Unlike the
+    child's ru_maxrss it starts afresh at exec, so it never counts the parent's memory
+    that a vfork child shares until then."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def measured(
+    argv: list[str], env: dict[str, str] | None = None, stdout: Any = None
+) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB, `vm_hwm_kb` polled every 2 ms) of one process run
+    to its end; SystemExit when it fails."""
+    import subprocess
+    import time
+
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=stdout)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, vm_hwm_kb(process.pid))
+        time.sleep(0.002)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])} exited {process.returncode}")
+    return seconds, peak / 1024

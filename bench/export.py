@@ -43,7 +43,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import make_records, scratch_url
+from _data import make_records, measured, scratch_url
 from startup import export_startup
 
 from sentiment_pipeline.db.filters import EventFilter
@@ -171,25 +171,9 @@ def run_psql(url: DatabaseURL, case: Case, target: Path) -> float:
 
 
 def run_cli(url: DatabaseURL, args: list[str], stdout: Any = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one `sentpipe` process. The peak is the child's
-    own VmHWM, polled: wait4's ru_maxrss would include this (large) parent's pages that
-    the child held between fork and exec."""
+    """Wall seconds and peak RSS (MB) of one `sentpipe` process (`_data.measured`)."""
     env = {**os.environ, "SENTPIPE_DATABASE_URL": url.libpq}
-    start = time.perf_counter()
-    proc = subprocess.Popen([str(BIN), *args], stdout=stdout, env=env)
-    status = Path(f"/proc/{proc.pid}/status")
-    peak_kb = 0
-    while proc.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak_kb = max(peak_kb, int(line.split()[1]))
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.01)
-    elapsed = time.perf_counter() - start
-    assert proc.returncode == 0, f"sentpipe {args} exited {proc.returncode}"
-    return elapsed, peak_kb / 1024
+    return measured([str(BIN), *args], env, stdout)
 
 
 def temp_usage(url: DatabaseURL) -> tuple[int, int]:

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import time
 from contextlib import closing
 from pathlib import Path
 
@@ -36,6 +34,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _data import measured
 from export import SPAN_DAYS, database_name, prepare
 
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
@@ -76,22 +75,8 @@ with adbc.connect(uri) as conn, conn.cursor() as cur:
 
 
 def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB, the child's VmHWM polled) of one process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env or dict(os.environ))
-    status = Path(f"/proc/{proc.pid}/status")
-    peak_kb = 0
-    while proc.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak_kb = max(peak_kb, int(line.split()[1]))
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.01)
-    elapsed = time.perf_counter() - start
-    assert proc.returncode == 0, f"{argv[:3]} exited {proc.returncode}"
-    return elapsed, peak_kb / 1024
+    """Wall seconds and peak RSS (MB) of one process (`_data.measured`)."""
+    return measured(argv, env or dict(os.environ))
 
 
 def bench_server(admin_url: str, rows: int, args: argparse.Namespace) -> None:

@@ -45,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import fresh_database
+from _data import fresh_database, measured
 
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
@@ -153,31 +153,8 @@ def load_sqlite(url: DatabaseURL, n: int, start: datetime) -> None:
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB: VmHWM, polled every 2 ms; the child's ru_maxrss
-    would count this process's memory, which a vfork child shares until it execs) of
-    `command` run to its end."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, _vm_hwm_kb(process.pid))
-        time.sleep(0.002)
-    seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command[1:])} exited {process.returncode}")
-    return seconds, peak / 1024
-
-
-def _vm_hwm_kb(pid: int) -> int:
-    """The process's peak resident set (VmHWM, kB), 0 once it has gone."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    """Wall seconds and peak RSS (MB) of `command` run to its end (`_data.measured`)."""
+    return measured(command, env, subprocess.DEVNULL)
 
 
 def repeated(command: list[str], env: dict[str, str], repeat: int) -> dict[str, float]:

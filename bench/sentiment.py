@@ -60,7 +60,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import comment_chars, fresh_database, make_records, mood_text
+from _data import comment_chars, fresh_database, make_records, mood_text, vm_hwm_kb
 
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
@@ -199,7 +199,7 @@ def timed(command: list[str], env: dict[str, str] | None = None, cwd: str | None
             process.wait(timeout=0.02)
             break
         except subprocess.TimeoutExpired:
-            peak = max(peak, _vm_hwm_kb(process.pid))
+            peak = max(peak, vm_hwm_kb(process.pid))
     seconds = time.perf_counter() - started
     out = process.stdout.read() if process.stdout else ""
     if process.returncode != 0:
@@ -207,18 +207,6 @@ def timed(command: list[str], env: dict[str, str] | None = None, cwd: str | None
     parsed = json.loads(out)
     done = parsed if isinstance(parsed, int) else parsed["scored"] + parsed["skipped"]
     return Run(seconds, done, peak)
-
-
-def _vm_hwm_kb(pid: int) -> int:
-    """The process's peak resident set (VmHWM, kB), 0 once it has gone."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def best(runs: Sequence[Run]) -> Run:
