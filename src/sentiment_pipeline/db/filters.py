@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sentiment_pipeline.dto import stored_source_id
 from sentiment_pipeline.errors import ConfigError
 from sentiment_pipeline.timeparse import storage_text
 
@@ -136,6 +135,8 @@ def subreddit_key(name: str) -> str | None:
         cleaned = SubredditTarget(name=name).name
     except ValidationError:
         return None
+    from sentiment_pipeline.dto import stored_source_id  # the pydantic model: on use
+
     return stored_source_id("reddit", cleaned)
 
 
@@ -166,6 +167,8 @@ class SourceIdMatch:
 
     @classmethod
     def of(cls, values: Sequence[str]) -> SourceIdMatch:
+        from sentiment_pipeline.dto import stored_source_id
+
         keys = (subreddit_key(v) or stored_source_id("reddit", v) for v in values)
         return cls(tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(values)))
 

@@ -25,11 +25,41 @@ Nothing here imports typer or rich; vaderSentiment is imported when a scorer is 
 
 from __future__ import annotations
 
-from sentiment_pipeline.sentiment.clean import clean_text, event_text
-from sentiment_pipeline.sentiment.counts import ModelCounts, sentiment_counts
-from sentiment_pipeline.sentiment.report import SentimentReport, sentiment_report
-from sentiment_pipeline.sentiment.run import ScoreOptions, ScoreResult, score_events
-from sentiment_pipeline.sentiment.scorers import Score, Scorer, get_scorer, label_for
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sentiment_pipeline.sentiment.clean import clean_text, event_text
+    from sentiment_pipeline.sentiment.counts import ModelCounts, sentiment_counts
+    from sentiment_pipeline.sentiment.report import SentimentReport, sentiment_report
+    from sentiment_pipeline.sentiment.run import ScoreOptions, ScoreResult, score_events
+    from sentiment_pipeline.sentiment.scorers import Score, Scorer, get_scorer, label_for
+
+# name -> its module: imported on first use, so `sentiment report` does not load the
+# scorer's run loop (nor `sentiment score` the report)
+_LAZY = {
+    "clean_text": "clean",
+    "event_text": "clean",
+    "ModelCounts": "counts",
+    "sentiment_counts": "counts",
+    "SentimentReport": "report",
+    "sentiment_report": "report",
+    "ScoreOptions": "run",
+    "ScoreResult": "run",
+    "score_events": "run",
+    "Score": "scorers",
+    "Scorer": "scorers",
+    "get_scorer": "scorers",
+    "label_for": "scorers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+
 
 __all__ = [
     "ModelCounts",

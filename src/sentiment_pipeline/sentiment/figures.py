@@ -128,8 +128,8 @@ def row_figures(
     net_low, net_high = max(-1.0, net - net_spread), min(1.0, net + net_spread)
     return (
         *figures,
-        (round(round(low, 10), 4), round(round(high, 10), 4)),
-        (round(round(net_low, 10), 4), round(round(net_high, 10), 4)),
+        (round(low, 4), round(high, 4)),
+        (round(net_low, 4), round(net_high, 4)),
     )
 
 

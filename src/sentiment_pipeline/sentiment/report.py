@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sentiment_pipeline.db.filters import Dialect, link_sql, source_id_sql, topic_sql
 from sentiment_pipeline.db.url import DatabaseURL
@@ -52,8 +52,10 @@ GROUPINGS = ("source", "subreddit", "topic", "language")  # subreddit: the sourc
 NOT_DETECTED = "n/a"  # how a table shows the language of a score stored before detection
 
 
-@dataclass(frozen=True)
-class ReportRow:
+class ReportRow(NamedTuple):
+    """One group's figures in one bucket (a tuple: a year's report makes tens of
+    thousands)."""
+
     source: str | None  # None when the report is grouped by neither source nor subreddit
     source_id: str | None
     bucket: datetime  # start of the bucket, UTC
@@ -202,22 +204,17 @@ class SentimentReport:
             out["topic"] = row.topic
         if "language" in self.by:
             out["language"] = row.language
-        out.update(
-            bucket_start=bucket_start,
-            events=row.events,
-            mean_compound=row.mean_compound,
-            positive=row.positive,
-            neutral=row.neutral,
-            negative=row.negative,
-            net_sentiment=row.net_sentiment,
-            mean_compound_ci95=_pair(row.mean_compound_ci95),
-            net_sentiment_ci95=_pair(row.net_sentiment_ci95),
-        )
+        out["bucket_start"] = bucket_start
+        out["events"] = row.events
+        out["mean_compound"] = row.mean_compound
+        out["positive"] = row.positive
+        out["neutral"] = row.neutral
+        out["negative"] = row.negative
+        out["net_sentiment"] = row.net_sentiment
+        mean_ci, net_ci = row.mean_compound_ci95, row.net_sentiment_ci95
+        out["mean_compound_ci95"] = None if mean_ci is None else [*mean_ci]
+        out["net_sentiment_ci95"] = None if net_ci is None else [*net_ci]
         return out
-
-
-def _pair(interval: Interval | None) -> list[float] | None:
-    return None if interval is None else list(interval)
 
 
 def _bucket_sql(backend: str, timescale: bool, width: timedelta, column: str) -> str:
@@ -407,7 +404,7 @@ def _read(
 ) -> list[ReportRow]:
     """The report's rows: whole days from the daily rollup where it serves the report
     (`rollup_days`), the rest from the scores, added per group and bucket."""
-    sums: dict[tuple[tuple[Any, ...], datetime], list[Any]] = {}
+    sums: dict[tuple[Any, ...], list[Any]] = {}  # sort key (`_order`) -> sums
     starts: dict[Any, datetime] = {}  # day or bucket value -> bucket start
     width = 2 if "subreddit" in report.by else 1 if "source" in report.by else 0
 
@@ -418,9 +415,10 @@ def _read(
             if bucket is None:
                 bucket = _day_bucket(report.bucket, moment) if day_rows else _as_utc(moment)
                 starts[moment] = bucket
-            total = sums.get((group, bucket))
+            key = _order(group, bucket)
+            total = sums.get(key)
             if total is None:
-                sums[(group, bucket)] = figures
+                sums[key] = figures
             else:
                 for i, value in enumerate(figures):
                     total[i] += value
@@ -429,19 +427,34 @@ def _read(
     days, windows = rollup_days(report)
     if days is not None:
         sql, params = rollup_sql(report, dialect, days)
-        take(connection.execute(sql, params).fetchall(), True)
+        take(_fetch(connection, dialect, sql, params), True)
     for since, until in windows:
         part = replace(report, since=since, until=until)
         sql, params = report_sql(part, dialect, timescale)
-        take(connection.execute(sql, params).fetchall(), False)
-    ordered = sorted(sums.items(), key=lambda item: _order(item[0][0], item[0][1]))
-    return [ReportRow.from_sums(group, bucket, figures) for (group, bucket), figures in ordered]
+        take(_fetch(connection, dialect, sql, params), False)
+    return [
+        ReportRow.from_sums((key[6], key[7], key[2] or None, key[8]), key[5], figures)
+        for key, figures in sorted(sums.items())
+    ]
+
+
+def _fetch(connection: Any, dialect: Dialect, sql: str, params: list[Any]) -> list[Any]:
+    """The rows of `sql`; on PostgreSQL in binary (no text to parse per value)."""
+    if dialect == "postgresql":
+        with connection.cursor(binary=True) as cursor:
+            return list(cursor.execute(sql, params).fetchall())
+    return list(connection.execute(sql, params).fetchall())
 
 
 def _order(group: tuple[Any, ...], bucket: datetime) -> tuple[Any, ...]:
-    """The rows' order: source id, source, topic, language (not detected last), bucket."""
+    """The rows' order as a plain tuple (compared in C): source id, source, topic,
+    language (not detected last), bucket; then the group itself (source, source_id,
+    language as given) for the row."""
     source, source_id, topic, language = group
-    return (source_id or "", source or "", topic or "", language is None, language or "", bucket)
+    return (
+        source_id or "", source or "", topic or "", language is None, language or "",
+        bucket, source, source_id, language,
+    )  # fmt: skip
 
 
 def _split(
@@ -529,7 +542,13 @@ def rollup_sql(report: SentimentReport, dialect: Dialect, days: Window) -> tuple
         if bound is not None:
             clauses.append(f"day {op} {mark}")
             params.append(bound.date() if dialect == "postgresql" else bound.date().isoformat())
-    sums = ", ".join(f"sum({name})" for name in _ROLLUP_FIGURES)
+    # PostgreSQL sums bigints as numeric (Decimal in Python, slow to read): cast back
+    sums = ", ".join(
+        f"CAST(sum({name}) AS {'float8' if name.startswith('compound') else 'bigint'})"
+        if dialect == "postgresql"
+        else f"sum({name})"
+        for name in _ROLLUP_FIGURES
+    )
     keys = ", ".join([*columns, "day"])
     sql = (
         f"SELECT {keys}, {sums} FROM sentiment_daily WHERE {' AND '.join(clauses)} GROUP BY {keys}"
