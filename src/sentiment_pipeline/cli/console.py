@@ -70,18 +70,24 @@ def print_json(data: object, stderr: bool = False) -> None:
     import orjson
 
     try:
-        text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+        data_bytes = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     except TypeError:  # an integer beyond 64 bits: the standard library's encoder
         import json
 
-        text = json.dumps(data, indent=2, ensure_ascii=False)
+        data_bytes = (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
     stream = sys.stderr if stderr else sys.stdout
     terminal = _forced_terminal() or _isatty(stream)
-    if terminal and len(text) <= _HIGHLIGHTED_JSON:
-        _console(stderr).print_json(text)
+    if terminal and len(data_bytes) <= _HIGHLIGHTED_JSON:
+        _console(stderr).print_json(data_bytes.decode())
         return
-    stream.write(text + "\n")
     stream.flush()
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:  # the bytes as they are: no second copy as text
+        buffer.write(data_bytes)
+        buffer.flush()
+    else:
+        stream.write(data_bytes.decode())
+        stream.flush()
 
 
 def _forced_terminal() -> bool:

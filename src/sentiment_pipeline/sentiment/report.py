@@ -1,14 +1,17 @@
 """`sentiment report`: per subreddit (source_id), topic and/or language per time bucket,
-from sentiment_scores.
+from the daily rollup `sentiment_daily` and the scores.
 
 For each group (`by`: (source, source_id), topic, the text's language, or several) and
-bucket: events scored,
-mean compound, and the shares of positive / neutral / negative labels. Grouped by topic,
-the scores are joined to `event_topics` (an event in two topics counts in both); a topic
-filter without that grouping keeps each event once (`db.filters.topic_sql`). Buckets
-are aligned like TimescaleDB's default `time_bucket` (UTC, origin Monday 2000-01-03):
-`time_bucket` on TimescaleDB, `date_bin` with the same origin on PostgreSQL, epoch
-arithmetic on SQLite, so all three agree.
+bucket: events scored, mean compound, the shares of positive / neutral / negative
+labels, net sentiment and the 95 % intervals (`figures`). Whole UTC days of daily and
+weekly buckets come from the rollup (`rollup_days`, `rollup_sql`); hourly buckets, the
+parts of days `since`/`until` cut, and a filter of several topics come from the scores
+(`report_sql`); both give the same counts and sums, added per group and bucket.
+Grouped by topic, the scores are joined to `event_topics` (an event in two topics counts
+in both); a topic filter without that grouping keeps each event once
+(`db.filters.topic_sql`). Buckets are aligned like TimescaleDB's default `time_bucket`
+(UTC, origin Monday 2000-01-03): `time_bucket` on TimescaleDB, `date_bin` with the same
+origin on PostgreSQL, epoch arithmetic on SQLite, so all three agree.
 """
 
 from __future__ import annotations
