@@ -496,3 +496,27 @@ def test_row_figures_are_the_sums_figures(
         assert (mean, net) == (rounded(sums.mean_compound), rounded(sums.net_sentiment))
         assert (pos, neu, neg) == tuple(rounded(c / n) for c in counts)
         assert net_ci is None or net_ci[0] <= net <= net_ci[1]
+
+
+def test_a_database_before_the_rollup_says_to_migrate(any_db_url: str, tmp_path: Path) -> None:
+    """A command reading a table a later migration adds, on a database not yet migrated
+    to it, says so in one line (exit 2) instead of failing on the missing table."""
+    from alembic import command
+
+    from sentiment_pipeline.db.migrate import HEAD_REVISION, alembic_config
+
+    world = World(any_db_url, tmp_path)
+    world.ingest([(0, 60, 0)])
+    world.score()
+    with world.engine.connect() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007")
+        connection.commit()
+    env = {"SENTPIPE_DATABASE_URL": any_db_url, "SENTPIPE_DATA_DIR": str(tmp_path)}
+    for args in (("sentiment", "report"), ("sentiment", "rollup")):
+        result = invoke(*args, env=env)
+        assert result.exit_code == 2, result.output
+        assert f"not migrated (at revision 0007, head {HEAD_REVISION})" in result.output
+        assert "sentpipe db init" in result.output and "Traceback" not in result.output
+    world.engine.dispose()

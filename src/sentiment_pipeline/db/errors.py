@@ -19,6 +19,8 @@ writer): unreachable, lost and busy then become `TransientError` instead of
 
 from __future__ import annotations
 
+import re
+
 from sentiment_pipeline.db.url import DatabaseURL, scrub_configured
 from sentiment_pipeline.errors import ConfigError, DatabaseUnreachable, TransientError
 
@@ -53,6 +55,22 @@ def missing_table(url: DatabaseURL, table: str = "raw_events") -> ConfigError:
     """`table` (default `raw_events`) is not there: the one message for every command
     and backend."""
     return ConfigError(f"{table} does not exist in {_where(url)}", _INIT_HINT)
+
+
+def missing_relation(url: DatabaseURL, table: str) -> ConfigError:
+    """A query met a table that is not there: a database older than this sentpipe
+    (`not_migrated`, naming its revision) when the schema is behind, else
+    `missing_table(url, table)`. Reads the revision (error path only)."""
+    if table != "raw_events":
+        from sentiment_pipeline.db.migrate import HEAD_REVISION, schema_revision
+
+        try:
+            current, has_table = schema_revision(url)
+        except Exception:  # the check itself failed: say what the query said
+            return missing_table(url, table)
+        if has_table and current != HEAD_REVISION:
+            return not_migrated(url, current, HEAD_REVISION)
+    return missing_table(url, table)
 
 
 def not_migrated(url: DatabaseURL, current: str | None, head: str) -> ConfigError:
@@ -116,7 +134,8 @@ def map_postgres_error(
     where = f"PostgreSQL at {url.host_port}"
     first = driver_message(url, error)
     if isinstance(cause, pg_errors.UndefinedTable):
-        return missing_table(url)
+        named = re.search(r'relation "([^"]+)" does not exist', first)
+        return missing_relation(url, named.group(1) if named else "raw_events")
     if connecting and isinstance(cause, psycopg.ProgrammingError):
         return ConfigError(
             f"libpq cannot use SENTPIPE_DATABASE_URL: {first}",
@@ -164,8 +183,9 @@ def map_sqlite_error(
                 f"SQLite database {path} is busy: {first}",
                 "another process holds its write lock: run the command again shortly",
             )
-        if "no such table: raw_events" in first:
-            return missing_table(url)
+        named = re.search(r"no such table: (?:\w+\.)?(\w+)", first)
+        if named:
+            return missing_relation(url, named.group(1))
     if connecting and isinstance(cause, sqlite3.Error):
         return ConfigError(
             f"cannot open SQLite database {path}: {first}",
