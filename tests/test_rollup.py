@@ -520,3 +520,29 @@ def test_a_database_before_the_rollup_says_to_migrate(any_db_url: str, tmp_path:
         assert f"not migrated (at revision 0007, head {HEAD_REVISION})" in result.output
         assert "sentpipe db init" in result.output and "Traceback" not in result.output
     world.engine.dispose()
+
+
+def test_report_filters_are_checked_and_named_when_nothing_matches(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    world = World(sqlite_url, tmp_path)
+    world.ingest([(1, 60, 0), (1, 120, 1)])  # r/stocks
+    world.score()
+    env = {"SENTPIPE_DATABASE_URL": sqlite_url, "SENTPIPE_DATA_DIR": str(tmp_path)}
+    for spelling in ("R/Stocks", "/R/STOCKS", "r/stocks", " Stocks "):
+        data = json.loads(
+            invoke("sentiment", "report", "--subreddit", spelling, "--json", env=env).output
+        )
+        assert sum(row["events"] for row in data["rows"]) == 2, spelling
+    backwards = invoke(
+        "sentiment", "report", "--since", "2024-03-05", "--until", "2024-03-01", env=env
+    )
+    assert backwards.exit_code == 2 and "is not before --until" in backwards.output
+    exported = invoke(
+        "export", "csv", "-o", "-", "--since", "2024-03-05", "--until", "2024-03-05", env=env
+    )
+    assert exported.exit_code == 2 and "is not before --until" in exported.output
+    none = invoke("sentiment", "report", "--subreddit", "nosuch", env=env)
+    assert none.exit_code == 0 and "match --subreddit" in none.output
+    assert "run `sentpipe sentiment score`" not in none.output
+    world.engine.dispose()

@@ -25,6 +25,7 @@ from sentiment_pipeline.errors import ConfigError
 
 __all__ = [
     "canonical_text",
+    "check_window",
     "day_name",
     "format_duration",
     "parse_duration",
@@ -152,3 +153,15 @@ def format_duration(delta: timedelta) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+def check_window(since: datetime | None, until: datetime | None) -> None:
+    """ConfigError when `since` is not before `until` (an empty window: nothing could
+    match, which a report or export would otherwise show as "no data")."""
+    if since is not None and until is not None and since >= until:
+        from sentiment_pipeline.errors import ConfigError
+
+        raise ConfigError(
+            f"--since {since.isoformat()} is not before --until {until.isoformat()}",
+            "give a --since earlier than --until",
+        )

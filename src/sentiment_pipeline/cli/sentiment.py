@@ -388,7 +388,23 @@ def _empty_reason(result: Any) -> str:
             "`sentpipe topics list` shows the topics and their links, `sentpipe topics "
             "match` links stored events to them."
         )
-    return f"No scores for {result.model} in this range: run `sentpipe sentiment score`."
+    given = [
+        name
+        for name, value in (
+            ("--since", result.since),
+            ("--until", result.until),
+            ("--source", result.sources),
+            ("--subreddit", result.source_ids),
+            ("--language", result.languages),
+        )
+        if value
+    ]
+    if given:  # the filters, not a missing score run, may be why
+        return (
+            f"No scores for {result.model} match {', '.join(given)}: `sentpipe stats` "
+            "shows what is stored and scored (sources, subreddits, first and last event)."
+        )
+    return f"No scores for {result.model}: run `sentpipe sentiment score`."
 
 
 def _render_rows(result: Any) -> None:

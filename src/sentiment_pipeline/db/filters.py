@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sentiment_pipeline.errors import ConfigError
-from sentiment_pipeline.timeparse import storage_text
+from sentiment_pipeline.timeparse import check_window, storage_text
 
 __all__ = [
     "SOURCE_ALIASES",
@@ -83,6 +83,7 @@ class EventFilter:
 
     def __post_init__(self) -> None:
         check_via(self.via)
+        check_window(self.since, self.until)
 
 
 def where_sql(dialect: Dialect, where: EventFilter) -> tuple[str, list[Any]]:

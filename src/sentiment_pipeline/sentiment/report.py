@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from sentiment_pipeline.db.filters import Dialect, link_sql, source_id_sql, topic_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.sentiment.figures import Interval, Sums, row_figures
-from sentiment_pipeline.timeparse import storage_text
+from sentiment_pipeline.timeparse import check_window, storage_text
 
 __all__ = [
     "BUCKETS",
@@ -365,6 +365,7 @@ def sentiment_report(
     from sentiment_pipeline.sources import source_names
 
     _check(bucket, by)
+    check_window(since, until)
     by = tuple(name for name in GROUPINGS if name in by)
     model_id = stored_model_id(model)
     report = SentimentReport(

@@ -43,7 +43,11 @@ class SubredditTarget(BaseModel):
     @field_validator("name")
     @classmethod
     def _clean_name(cls, value: str) -> str:
-        name = value.strip().removeprefix("r/").removeprefix("/r/")
+        name = value.strip()
+        for prefix in ("/r/", "r/"):  # in any case: Reddit's own links say r/ or R/
+            if name[: len(prefix)].lower() == prefix:
+                name = name[len(prefix) :]
+                break
         if not name or not all(c.isalnum() or c == "_" for c in name):
             raise ValueError(f"{value!r} is not a subreddit name (letters, digits, _)")
         return name
