@@ -25,6 +25,7 @@ __all__ = ["check_plot_path", "draw", "need_matplotlib", "plot_report", "svg_mar
 
 _FORMATS = (".png", ".svg")
 _NET, _MEAN = "C0", "C1"  # the two figures' colours in a panel per group
+_WIDE_TICKS, _PANEL_TICKS = 10, 4  # date ticks at most: a 10-inch axis, a small panel
 _STYLE = {"svg.fonttype": "path", "svg.hashsalt": "sentpipe"}  # text as paths, stable ids
 
 
@@ -94,21 +95,24 @@ def _sentiment_axis(ax: Any, chart: ChartData, ylabel: str) -> None:
     ax.grid(True, axis="y", alpha=0.3)
 
 
-def _date_axis(ax: Any, chart: ChartData) -> None:
-    """Dates along x over whole buckets (`ChartData.xlim`), ticks chosen for the span
-    and labelled concisely (no overlap from one hour to years)."""
+def _date_axis(ax: Any, chart: ChartData, ticks: int) -> None:
+    """Dates along x over whole buckets (`ChartData.xlim`), at most `ticks` ticks (for
+    the axis' width) chosen for the span and labelled concisely: no overlap from one
+    hour to years."""
     mdates = _dates()
     ax.xaxis_date()
     if chart.xlim is not None:
         ax.set_xlim(mdates.date2num(chart.xlim[0]), mdates.date2num(chart.xlim[1]))
-    locator = mdates.AutoDateLocator()
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=ticks)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def _bars(ax: Any, chart: ChartData, series: list[Series], colours: list[str]) -> None:
+def _bars(
+    ax: Any, chart: ChartData, series: list[Series], colours: list[str], ticks: int
+) -> None:
     """Events per bucket: each bucket's bars side by side within [start, start +
-    bucket), one per group."""
+    bucket), one per group; dates along x (`_date_axis`)."""
     mdates = _dates()
     width = _days(chart) / len(series)
     for i, (one, colour) in enumerate(zip(series, colours, strict=True)):
@@ -116,7 +120,7 @@ def _bars(ax: Any, chart: ChartData, series: list[Series], colours: list[str]) -
         ax.bar(x, one.events, width=width, align="edge", color=colour, alpha=0.7)
     ax.set_ylim(0, max(1, chart.max_events) * 1.1)
     ax.set_ylabel("events")
-    _date_axis(ax, chart)
+    _date_axis(ax, chart, ticks)
 
 
 def _overlaid(plt: Any, chart: ChartData) -> Figure:
@@ -131,7 +135,7 @@ def _overlaid(plt: Any, chart: ChartData) -> Figure:
     _sentiment_axis(net, chart, "net sentiment")
     _sentiment_axis(mean, chart, "mean compound")
     if chart.series:
-        _bars(volume, chart, chart.series, colours)
+        _bars(volume, chart, chart.series, colours, ticks=_WIDE_TICKS)
         net.legend(loc="upper left", fontsize="small")
     else:
         volume.set_ylabel("events")
@@ -160,7 +164,7 @@ def _small_multiples(plt: Any, chart: ChartData) -> Figure:
         _sentiment_axis(top, chart, "")
         top.set_title(one.label, fontsize="medium")
         top.tick_params(labelbottom=False)
-        _bars(bottom, chart, [one], ["grey"])
+        _bars(bottom, chart, [one], ["grey"], ticks=_PANEL_TICKS)
     first.legend(loc="upper left", fontsize="x-small")
     figure.suptitle(f"{chart.title}: net sentiment and mean compound, 95 % intervals shaded")
     return figure
