@@ -6,6 +6,7 @@ itself), and the missing extra."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import sys
@@ -312,7 +313,7 @@ def test_runs_split_exactly_at_gaps(indices: set[int], bucket: str) -> None:
     assert [i for run in found for i in run] == list(range(len(times)))
     for run in found:
         assert all(times[i + 1] - times[i] == width for i in run[:-1])
-    for before, after in zip(found, found[1:], strict=False):
+    for before, after in itertools.pairwise(found):
         assert times[after[0]] - times[before[-1]] > width
 
 
@@ -329,7 +330,10 @@ def _panels(chart: ChartData, figure: Any) -> list[tuple[Any, list[tuple[Any, st
     axes = figure.get_axes()
     if chart.small_multiples:
         return [(axes[2 * i], [(s, "net"), (s, "mean")]) for i, s in enumerate(chart.series)]
-    return [(axes[0], [(s, "net") for s in chart.series]), (axes[1], [(s, "mean") for s in chart.series])]
+    return [
+        (axes[0], [(s, "net") for s in chart.series]),
+        (axes[1], [(s, "mean") for s in chart.series]),
+    ]
 
 
 def _shows(ax: Any, x: float, low: float, high: float) -> bool:
@@ -342,14 +346,18 @@ def _shows(ax: Any, x: float, low: float, high: float) -> bool:
         if isinstance(artist, LineCollection):
             for seg in artist.get_segments():
                 xs, ys = seg[:, 0], seg[:, 1]
-                if np.allclose(xs, x) and np.isclose(ys.min(), low) and np.isclose(ys.max(), high):
+                if (
+                    np.allclose(xs, x, rtol=0, atol=1e-6)
+                    and np.isclose(ys.min(), low)
+                    and np.isclose(ys.max(), high)
+                ):
                     return True
         elif isinstance(artist, PolyCollection):
             for path in artist.get_paths():
                 v = path.vertices
                 if np.ptp(v[:, 0]) <= 0:
                     continue  # a band of no width: invisible
-                at = v[np.isclose(v[:, 0], x)]
+                at = v[np.isclose(v[:, 0], x, rtol=0, atol=1e-6)]  # dates: days since 1970
                 if len(at) and np.isclose(at[:, 1], low).any() and np.isclose(at[:, 1], high).any():
                     return True
     return False
@@ -388,7 +396,7 @@ def test_lines_break_at_gaps_and_bars_span_their_bucket(shape: str) -> None:
             assert points == pytest.approx(want)  # every bucket once, at its middle
             for line in lines:
                 xs = [float(x) for x in line.get_xdata(orig=False)]
-                steps = [b - a for a, b in zip(xs, xs[1:], strict=False)]
+                steps = [b - a for a, b in itertools.pairwise(xs)]
                 assert steps == pytest.approx([width] * len(steps))  # never across a gap
         volumes = figure.get_axes()[1::2] if chart.small_multiples else figure.get_axes()[2:]
         starts = sorted({_days(t) for one in chart.series for t in one.times})
@@ -434,7 +442,7 @@ def test_date_tick_labels_do_not_overlap(span: str) -> None:
             labels = [t for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
             assert len(labels) >= 3, [t.get_text() for t in labels]
             boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
-            for before, after in zip(boxes, boxes[1:], strict=False):
+            for before, after in itertools.pairwise(boxes):
                 assert before.x1 < after.x0, [t.get_text() for t in labels]
             assert all(len(t.get_text()) <= 8 for t in labels)  # concise: "Dec-07", "14:00"
     finally:

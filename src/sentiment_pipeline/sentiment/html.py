@@ -210,13 +210,9 @@ def render_html(
             "<h2>Figures per group per bucket</h2>",
             _figures_table(report),
             f"<h2>Most positive ({len(positive)})</h2>",
-            _items_table(
-                "most-positive", positive, "No event with a positive compound (above 0)."
-            ),
+            _items_table("most-positive", positive, "No event with a positive compound (above 0)."),
             f"<h2>Most negative ({len(negative)})</h2>",
-            _items_table(
-                "most-negative", negative, "No event with a negative compound (below 0)."
-            ),
+            _items_table("most-negative", negative, "No event with a negative compound (below 0)."),
             _json_block("sentpipe-report", report.to_dict()),
             _json_block("sentpipe-top", top),
             "</body></html>",

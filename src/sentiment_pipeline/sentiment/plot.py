@@ -108,9 +108,7 @@ def _date_axis(ax: Any, chart: ChartData, ticks: int) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def _bars(
-    ax: Any, chart: ChartData, series: list[Series], colours: list[str], ticks: int
-) -> None:
+def _bars(ax: Any, chart: ChartData, series: list[Series], colours: list[str], ticks: int) -> None:
     """Events per bucket: each bucket's bars side by side within [start, start +
     bucket), one per group; dates along x (`_date_axis`)."""
     mdates = _dates()

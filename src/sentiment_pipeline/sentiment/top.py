@@ -4,10 +4,11 @@
 Same events as the report counts (`SentimentReport`'s model, [since, until), sources,
 source ids, topics and via, languages; grouped by topic: events linked to a topic):
 the `n` with the highest compound above 0 (ties: the smaller id first) and the `n`
-with the lowest below 0. So the two lists never share an event and never list an event
-on the wrong side: a neutral event (compound 0) is in neither, and a range of one
-positive event has no most negative one. Each with an excerpt of the source's text (`sources.source_spec(source).text`,
-plain text for Hacker News, whitespace collapsed) and a link (`event_link`).
+with the lowest below 0. So the two lists never share an event and never list one on
+the wrong side: a neutral event (compound 0) is in neither, and a range of one
+positive event has no most negative one. Each with an excerpt of the source's text
+(`sources.source_spec(source).text`, plain text for Hacker News, whitespace
+collapsed) and a link (`event_link`).
 """
 
 from __future__ import annotations
@@ -154,8 +155,9 @@ def top_items(
     url: DatabaseURL, report: SentimentReport, n: int = 5
 ) -> tuple[list[TopItem], list[TopItem]]:
     """(most positive, most negative): up to `n` events each, the highest compound above
-    0 and the lowest below 0 first, within `report`'s filters (module docstring). Raises ConfigError for
-    a database without the tables, DatabaseUnreachable when the server does not answer."""
+    0 and the lowest below 0 first, within `report`'s filters (module docstring). Raises
+    ConfigError for a database without the tables, DatabaseUnreachable when the server
+    does not answer."""
     keys = _keys()
     store = open_store(url)
     try:
