@@ -318,12 +318,12 @@ def report(
 def _same_file(one: Path, other: Path) -> bool:
     """Whether two paths name one file: the same resolved path (`./a`, `b/../a`,
     symlinks followed), or, both existing, the same inode (a hard link)."""
-    if one.resolve() == other.resolve():
-        return True
     try:
+        if one.resolve() == other.resolve():
+            return True
         return one.exists() and other.exists() and one.samefile(other)
-    except OSError:
-        return False
+    except (OSError, RuntimeError):  # a symlink loop: compared as written
+        return one.absolute() == other.absolute()
 
 
 def _check_outputs(plot: Path | None, html: Path | None) -> None:
