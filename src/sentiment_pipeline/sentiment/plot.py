@@ -1,6 +1,8 @@
 """`sentiment report --plot` and the chart of `--html`: net sentiment and mean compound
-per bucket, each with its 95 % interval shaded, on a y-axis fitted to the data and the
-intervals with zero marked, and the events per bucket as bars below. Up to
+per bucket, each with its 95 % interval shaded (a bucket alone: an error bar), lines
+and bands broken at gaps, on a y-axis fitted to the data and the intervals with zero
+marked, and the events per bucket as bars below, each over its bucket; concise date
+ticks over whole buckets (`chart` module docstring). Up to
 `chart.SMALL_MULTIPLES_ABOVE` groups are overlaid (one colour each); more get one panel
 each, all on the same axes. What is drawn comes from `chart.chart_data`; matplotlib is
 the optional extra `sentpipe[plot]`, imported lazily.
