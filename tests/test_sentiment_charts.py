@@ -1,9 +1,12 @@
 """`sentiment report --plot`: the chart's data (`sentiment.chart`) against figures computed
 here from the stored scores, its fitted y-limits, its layout (overlaid or one panel per
-group), its SVG (text as paths, nothing outside itself), and the missing extra."""
+group), what is drawn where (every interval visible, lines broken at gaps, bars over
+their bucket, date ticks that do not overlap), its SVG (text as paths, nothing outside
+itself), and the missing extra."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import sys
@@ -21,7 +24,15 @@ from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.models import RawEventORM
 from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.sentiment import ScoreOptions, score_events, sentiment_report
-from sentiment_pipeline.sentiment.chart import SMALL_MULTIPLES_ABOVE, chart_data, fitted_limits
+from sentiment_pipeline.sentiment.chart import (
+    SMALL_MULTIPLES_ABOVE,
+    ChartData,
+    chart_data,
+    fitted_limits,
+    runs,
+)
+from sentiment_pipeline.sentiment.figures import Sums
+from sentiment_pipeline.sentiment.report import BUCKETS, ReportRow, SentimentReport
 from tests.fixtures.cli import invoke
 
 START = datetime(2024, 3, 4, tzinfo=UTC)
@@ -197,11 +208,9 @@ def test_layout_overlaid_or_one_panel_per_group(
             assert chart.small_multiples and len(axes) == 2 * groups  # sentiment + volume
             panels = axes[0::2]
             assert [ax.get_title() for ax in panels] == list(subs)
-            assert all(len(ax.collections) == 2 for ax in panels)  # two shaded bands
         else:
             assert not chart.small_multiples and len(axes) == 3  # net, mean, volume
             panels = axes[:2]
-            assert all(len(ax.collections) == groups for ax in panels)  # a band per group
             assert len(axes[2].patches) == sum(len(s.events) for s in chart.series)
         assert all(ax.get_ylim() == pytest.approx(chart.ylim) for ax in panels)
     finally:
@@ -242,3 +251,199 @@ def test_without_matplotlib_one_line_naming_the_extra(
     assert f"{name} needs matplotlib" in result.output
     assert "pip install 'sentpipe[plot]'" in result.output
     assert not (tmp_path / file).exists()
+
+
+# --- what is drawn where ------------------------------------------------------------------
+
+DAY0 = datetime(2026, 12, 7, tzinfo=UTC)
+
+
+def synthetic_report(bucket: str, starts: dict[str, list[datetime]]) -> SentimentReport:
+    """A report of the given bucket starts per subreddit, 20 to 219 events each (so
+    every bucket has an interval), figures varying from bucket to bucket."""
+    rows = []
+    for g, (sub, times) in enumerate(starts.items()):
+        for i, moment in enumerate(times):
+            n = 20 + (i * 37 + g * 11) % 200
+            positive, negative = n * 2 // 5 + i % 3, n * 3 // 10
+            mean = 0.1 * math.sin(i / 3 + g)
+            sums = Sums(n, positive, n - positive - negative, negative, mean * n, 0.3 * n)
+            rows.append(ReportRow.of(("reddit", sub, None, None), moment, sums))
+    rows.sort(key=lambda r: (r.source_id or "", r.bucket))
+    return SentimentReport("vader", bucket, rows=rows)
+
+
+def _days(moment: datetime) -> float:
+    import matplotlib.dates as mdates
+
+    return float(mdates.date2num(moment))
+
+
+def _hours(*hours: int) -> list[datetime]:
+    return [DAY0 + timedelta(hours=h) for h in hours]
+
+
+def _daily(*days: int) -> list[datetime]:
+    return [DAY0 + timedelta(days=d) for d in days]
+
+
+# (bucket, starts per group): one bucket, one bucket per group, gaps, isolated buckets,
+# a week's buckets, hours over two days, small multiples
+SHAPES = {
+    "one-day": ("1d", {"wallstreet": _daily(0)}),
+    "one-day-two-groups": ("1d", {"python": _daily(0), "stocks": _daily(0)}),
+    "one-hour": ("1h", {"python": _hours(14)}),
+    "gaps-and-lone-days": ("1d", {"a": _daily(0, 1, 2, 4, 6, 7), "b": _daily(1, 3, 5)}),
+    "weeks": ("7d", {"a": _daily(0, 7, 14, 28)}),
+    "hours-two-days": ("1h", {"a": _hours(*[h for h in range(48) if h % 7 not in (2, 3)])}),
+    "multiples-one-day": ("1d", {f"s{k}": _daily(0) for k in range(6)}),
+    "multiples-gaps": ("1d", {f"s{k}": _daily(*range(k % 3, 12, 1 + k % 2)) for k in range(6)}),
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sets(st.integers(min_value=0, max_value=60), max_size=40),
+    st.sampled_from(sorted(BUCKETS)),
+)
+def test_runs_split_exactly_at_gaps(indices: set[int], bucket: str) -> None:
+    width = BUCKETS[bucket]
+    times = [DAY0 + k * width for k in sorted(indices)]
+    found = runs(times, width)
+    assert [i for run in found for i in run] == list(range(len(times)))
+    for run in found:
+        assert all(times[i + 1] - times[i] == width for i in run[:-1])
+    for before, after in itertools.pairwise(found):
+        assert times[after[0]] - times[before[-1]] > width
+
+
+def _drawn(chart: ChartData) -> Any:
+    from sentiment_pipeline.sentiment.plot import draw
+
+    figure = draw(chart)
+    figure.canvas.draw()
+    return figure
+
+
+def _panels(chart: ChartData, figure: Any) -> list[tuple[Any, list[tuple[Any, str]]]]:
+    """(sentiment axes, [(series, which) drawn on it]) for each sentiment panel."""
+    axes = figure.get_axes()
+    if chart.small_multiples:
+        return [(axes[2 * i], [(s, "net"), (s, "mean")]) for i, s in enumerate(chart.series)]
+    return [
+        (axes[0], [(s, "net") for s in chart.series]),
+        (axes[1], [(s, "mean") for s in chart.series]),
+    ]
+
+
+def _shows(ax: Any, x: float, low: float, high: float) -> bool:
+    """Whether `ax` shows [low, high] at `x` visibly: an error bar from low to high at
+    x, or a shaded band of some width whose edge passes through both."""
+    import numpy as np
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    for artist in ax.collections:
+        if isinstance(artist, LineCollection):
+            for seg in artist.get_segments():
+                xs, ys = seg[:, 0], seg[:, 1]
+                if (
+                    np.allclose(xs, x, rtol=0, atol=1e-6)
+                    and np.isclose(ys.min(), low)
+                    and np.isclose(ys.max(), high)
+                ):
+                    return True
+        elif isinstance(artist, PolyCollection):
+            for path in artist.get_paths():
+                v = path.vertices
+                if np.ptp(v[:, 0]) <= 0:
+                    continue  # a band of no width: invisible
+                at = v[np.isclose(v[:, 0], x, rtol=0, atol=1e-6)]  # dates: days since 1970
+                if len(at) and np.isclose(at[:, 1], low).any() and np.isclose(at[:, 1], high).any():
+                    return True
+    return False
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_interval_is_visible(shape: str) -> None:
+    import matplotlib.pyplot as plt
+
+    chart = chart_data(synthetic_report(*SHAPES[shape]))
+    figure = _drawn(chart)
+    try:
+        for ax, drawn in _panels(chart, figure):
+            for one, which in drawn:
+                lows, highs = one.band(which)
+                for moment, low, high in zip(one.times, lows, highs, strict=True):
+                    assert low < high
+                    x = _days(chart.middle(moment))
+                    assert _shows(ax, x, low, high), (shape, one.label, which, moment)
+    finally:
+        plt.close(figure)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_lines_break_at_gaps_and_bars_span_their_bucket(shape: str) -> None:
+    import matplotlib.pyplot as plt
+
+    chart = chart_data(synthetic_report(*SHAPES[shape]))
+    width = chart.bucket.total_seconds() / 86400
+    figure = _drawn(chart)
+    try:
+        for ax, drawn in _panels(chart, figure):
+            lines = [line for line in ax.get_lines() if line.get_marker() == "o"]
+            points = sorted(float(x) for line in lines for x in line.get_xdata(orig=False))
+            want = sorted(_days(chart.middle(t)) for one, _ in drawn for t in one.times)
+            assert points == pytest.approx(want)  # every bucket once, at its middle
+            for line in lines:
+                xs = [float(x) for x in line.get_xdata(orig=False)]
+                steps = [b - a for a, b in itertools.pairwise(xs)]
+                assert steps == pytest.approx([width] * len(steps))  # never across a gap
+        volumes = figure.get_axes()[1::2] if chart.small_multiples else figure.get_axes()[2:]
+        starts = sorted({_days(t) for one in chart.series for t in one.times})
+        groups = 1 if chart.small_multiples else len(chart.series)
+        for ax in volumes:
+            left, right = ax.get_xlim()
+            assert left <= starts[0] and right >= starts[-1] + width - 1e-9  # whole buckets
+            assert right - left >= 1 - 1e-9  # at least a day
+            for bar in ax.patches:
+                start = max(s for s in starts if s <= bar.get_x() + 1e-9)
+                assert bar.get_x() + bar.get_width() <= start + width + 1e-9
+            for start in starts:
+                here = [b for b in ax.patches if start - 1e-9 <= b.get_x() < start + width - 1e-9]
+                assert sum(b.get_width() for b in here) <= width + 1e-9  # side by side
+                if len(here) == groups:  # every group of this panel has the bucket
+                    assert min(b.get_x() for b in here) == pytest.approx(start)
+                    assert sum(b.get_width() for b in here) == pytest.approx(width)
+    finally:
+        plt.close(figure)
+
+
+TICK_SPANS = {
+    "one-bucket": ("1d", {"a": _daily(0)}),
+    "7-daily": ("1d", {"a": _daily(*range(7)), "b": _daily(*range(7))}),
+    "365-daily": ("1d", {"a": _daily(*range(365))}),
+    "1h-over-2-days": ("1h", {"a": _hours(*range(48))}),
+    "one-hour": ("1h", {"a": _hours(9)}),
+    "small-multiples-365": ("1d", {f"s{k}": _daily(*range(365)) for k in range(6)}),
+    "small-multiples-one": ("1d", {f"s{k}": _daily(0) for k in range(6)}),
+}
+
+
+@pytest.mark.parametrize("span", sorted(TICK_SPANS))
+def test_date_tick_labels_do_not_overlap(span: str) -> None:
+    import matplotlib.pyplot as plt
+
+    chart = chart_data(synthetic_report(*TICK_SPANS[span]))
+    figure = _drawn(chart)
+    try:
+        renderer = figure.canvas.get_renderer()
+        volumes = figure.get_axes()[1::2] if chart.small_multiples else figure.get_axes()[2:]
+        for ax in volumes:
+            labels = [t for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+            assert len(labels) >= 3, [t.get_text() for t in labels]
+            boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
+            for before, after in itertools.pairwise(boxes):
+                assert before.x1 < after.x0, [t.get_text() for t in labels]
+            assert all(len(t.get_text()) <= 8 for t in labels)  # concise: "Dec-07", "14:00"
+    finally:
+        plt.close(figure)

@@ -123,9 +123,13 @@ def test_html_figures_top_events_and_escaping(sqlite_url: str, tmp_path: Path) -
         s for s in stored_scores(engine) if s["source"] == "reddit" and s["model"] == data["model"]
     ]
     top = _json_block(page, "sentpipe-top")
-    ranked = sorted(scores, key=lambda s: (-s["compound"], s["id"]))
+    ranked = sorted(
+        (s for s in scores if s["compound"] > 0), key=lambda s: (-s["compound"], s["id"])
+    )
     assert [i["id"] for i in top["positive"]] == [s["id"] for s in ranked[:5]]
-    ranked = sorted(scores, key=lambda s: (s["compound"], s["id"]))
+    ranked = sorted(
+        (s for s in scores if s["compound"] < 0), key=lambda s: (s["compound"], s["id"])
+    )
     assert [i["id"] for i in top["negative"]] == [s["id"] for s in ranked[:5]]
     for item in top["positive"] + top["negative"]:
         assert item["link"].startswith("https://www.reddit.com/r/")
@@ -507,11 +511,12 @@ def test_top_items_follow_the_report_filters(
         and (grouped_by_topic or (s["source_id"] == "python" and s["language"] == "en"))
     ]  # fmt: skip
     assert len(kept) > 8
-    want = sorted(kept, key=lambda s: (-s["compound"], s["id"]))[:4]
+    want = sorted((s for s in kept if s["compound"] > 0), key=lambda s: (-s["compound"], s["id"]))
     assert [(i.id, i.compound) for i in positive] == [
-        (s["id"], round(s["compound"], 4)) for s in want
+        (s["id"], round(s["compound"], 4)) for s in want[:4]
     ]
-    want = sorted(kept, key=lambda s: (s["compound"], s["id"]))[:4]
+    want = sorted((s for s in kept if s["compound"] < 0), key=lambda s: (s["compound"], s["id"]))
+    want = want[:4]
     assert [i.id for i in negative] == [s["id"] for s in want]
     assert all(since <= i.occurred_at < until for i in positive)  # aware, in range
     assert all(i.link and i.link.startswith("https://www.reddit.com/r/") for i in negative)
@@ -532,3 +537,96 @@ def test_html_of_an_empty_report(sqlite_url: str, tmp_path: Path) -> None:
     assert json.loads(result.output)["rows"] == []
     assert "No rows" in page and "<svg" in page
     assert _json_block(page, "sentpipe-top") == {"positive": [], "negative": []}
+
+
+def _scored(compounds: list[float]) -> list[dict[str, Any]]:
+    """Reddit comments whose VADER compound has the sign of each of `compounds`."""
+    text = {1: "I love this, wonderful and great :)", 0: "the market", -1: "awful, I hate it"}
+    return [
+        reddit_event(i, "python", START + timedelta(minutes=i), text[int(c > 0) - int(c < 0)])
+        for i, c in enumerate(compounds)
+    ]
+
+
+@pytest.mark.parametrize(
+    "signs", [[1], [-1], [0], [1, 0, -1], [1, 1, -1, 0, 0], [-1] * 7 + [1], [1] * 12 + [-1] * 3]
+)
+def test_top_lists_are_disjoint_and_on_their_side(
+    any_db_url: str, tmp_path: Path, signs: list[int]
+) -> None:
+    """Fewer events than the lists hold: each event in at most one list, a positive one
+    only among the most positive, a negative one only among the most negative; a
+    neutral one in neither."""
+    from sentiment_pipeline.db.url import parse_database_url
+    from sentiment_pipeline.sentiment import sentiment_report
+    from sentiment_pipeline.sentiment.top import top_items
+
+    engine = seed(any_db_url, _scored([float(s) for s in signs]), tmp_path)
+    scores = {s["id"]: s["compound"] for s in stored_scores(engine)}
+    engine.dispose()
+    assert sorted((c > 0) - (c < 0) for c in scores.values()) == sorted(signs)
+    url = parse_database_url(any_db_url)
+    positive, negative = top_items(url, sentiment_report(url), 10)
+    assert all(i.compound > 0 for i in positive) and all(i.compound < 0 for i in negative)
+    ranked = sorted(scores.items(), key=lambda kc: (-kc[1], kc[0]))
+    assert [i.id for i in positive] == [k for k, c in ranked if c > 0][:10]
+    ranked = sorted(scores.items(), key=lambda kc: (kc[1], kc[0]))
+    assert [i.id for i in negative] == [k for k, c in ranked if c < 0][:10]
+
+
+def test_html_says_when_a_list_is_empty(sqlite_url: str, tmp_path: Path) -> None:
+    seed(sqlite_url, _scored([1.0]), tmp_path).dispose()
+    page_path = tmp_path / "one.html"
+    result = invoke("sentiment", "report", "--html", str(page_path), env=_env(sqlite_url, tmp_path))
+    assert result.exit_code == 0, result.output
+    page = page_path.read_text()
+    top = _json_block(page, "sentpipe-top")
+    assert len(top["positive"]) == 1 and top["negative"] == []
+    assert "Most negative (0)" in page and "No event with a negative compound" in page
+
+
+@pytest.mark.parametrize("spelling", ["same", "dot", "dotdot", "symlink", "hardlink"])
+def test_one_file_for_plot_and_html_is_refused_before_any_query(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    import sentiment_pipeline.sentiment as sentiment
+
+    seed(sqlite_url, seeded_events(("python",), days=1), tmp_path).dispose()
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.chdir(tmp_path)
+    plot = "out/j.png"
+    other = {
+        "same": "out/j.png",
+        "dot": "./out/j.png",
+        "dotdot": f"{out}/../out/j.png",
+        "symlink": "link.html",
+        "hardlink": "hard.png",
+    }[spelling]
+    if spelling == "symlink":
+        (tmp_path / "link.html").symlink_to(out / "j.png")  # dangling: j.png not yet made
+    if spelling == "hardlink":
+        (out / "j.png").write_bytes(b"old")
+        (tmp_path / "hard.png").hardlink_to(out / "j.png")
+
+    def no_query(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("queried")
+
+    monkeypatch.setattr(sentiment, "sentiment_report", no_query)
+    result = invoke(
+        "sentiment", "report", "--plot", plot, "--html", other, env=_env(sqlite_url, tmp_path)
+    )
+    assert result.exit_code == 2, result.output
+    assert "same file" in result.output and len(result.output.strip().splitlines()) <= 2
+    assert not (out / "j.png").exists() or (out / "j.png").read_bytes() == b"old"
+
+
+def test_plot_and_html_to_different_files_both_written(sqlite_url: str, tmp_path: Path) -> None:
+    seed(sqlite_url, seeded_events(("python",), days=2), tmp_path).dispose()
+    plot, page = tmp_path / "j.png", tmp_path / "j.html"
+    result = invoke(
+        "sentiment", "report", "--plot", str(plot), "--html", str(page),
+        env=_env(sqlite_url, tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert plot.read_bytes().startswith(b"\x89PNG") and "<svg" in page.read_text()

@@ -315,8 +315,26 @@ def report(
         print_line(f"Wrote {path}")
 
 
+def _same_file(one: Path, other: Path) -> bool:
+    """Whether two paths name one file: the same resolved path (`./a`, `b/../a`,
+    symlinks followed), or, both existing, the same inode (a hard link)."""
+    try:
+        if one.resolve() == other.resolve():
+            return True
+        return one.exists() and other.exists() and one.samefile(other)
+    except (OSError, RuntimeError):  # a symlink loop: compared as written
+        return one.absolute() == other.absolute()
+
+
 def _check_outputs(plot: Path | None, html: Path | None) -> None:
-    """The --plot and --html checks (format, matplotlib) before the report's query."""
+    """The --plot and --html checks (format, matplotlib, one file each) before the
+    report's query. Raises ConfigError."""
+    from sentiment_pipeline.errors import ConfigError
+
+    if plot is not None and html is not None and _same_file(plot, html):
+        raise ConfigError(
+            f"--plot {plot} and --html {html} are the same file", "give each its own file"
+        )
     if plot is not None:
         from sentiment_pipeline.sentiment.plot import check_plot_path
 

@@ -7,6 +7,12 @@ are shared by every panel: they hold every value, every interval and zero, with 
 margin, within [−1, 1] plus that margin (`fitted_limits`). More than
 `SMALL_MULTIPLES_ABOVE` groups are drawn one panel each (small multiples) instead of
 overlaid in one panel.
+
+Along x, bucket i spans [times[i], times[i] + bucket): its bar covers that span and its
+point sits at the middle (`ChartData.middle`). A bucket missing between two present
+ones is a gap: lines and bands are drawn per run of adjacent buckets (`Series.runs`),
+never across a gap, and a run of one bucket shows its interval as an error bar. The
+x-limits hold every bucket whole, at least a day wide (`ChartData.xlim`).
 """
 
 from __future__ import annotations
@@ -18,11 +24,32 @@ from datetime import datetime, timedelta
 from sentiment_pipeline.sentiment.figures import Interval
 from sentiment_pipeline.sentiment.report import BUCKETS, SentimentReport
 
-__all__ = ["SMALL_MULTIPLES_ABOVE", "ChartData", "Series", "chart_data", "fitted_limits"]
+__all__ = [
+    "MIN_XSPAN",
+    "SMALL_MULTIPLES_ABOVE",
+    "ChartData",
+    "Series",
+    "chart_data",
+    "fitted_limits",
+    "runs",
+]
 
 SMALL_MULTIPLES_ABOVE = 4  # groups: more than this, one panel per group
 MARGIN = 0.08  # of the span, above and below the data
 MIN_SPAN = 0.1  # a flat series still gets a readable axis
+MIN_XSPAN = timedelta(days=1)  # one bucket alone still gets readable date ticks
+
+
+def runs(times: list[datetime], bucket: timedelta) -> list[range]:
+    """The index ranges of `times` (sorted bucket starts) whose buckets are adjacent
+    (each starts one `bucket` after the one before): a new run after each gap."""
+    out: list[range] = []
+    start = 0
+    for i in range(1, len(times) + 1):
+        if i == len(times) or times[i] - times[i - 1] > bucket:
+            out.append(range(start, i))
+            start = i
+    return [r for r in out if len(r)]
 
 
 @dataclass(frozen=True)
@@ -45,6 +72,10 @@ class Series:
         high = [ci[1] if ci else v for v, ci in zip(values, intervals, strict=True)]
         return low, high
 
+    def runs(self, bucket: timedelta) -> list[range]:
+        """This series' runs of adjacent buckets (`runs`)."""
+        return runs(self.times, bucket)
+
 
 @dataclass(frozen=True)
 class ChartData:
@@ -60,6 +91,24 @@ class ChartData:
     @property
     def small_multiples(self) -> bool:
         return len(self.series) > SMALL_MULTIPLES_ABOVE
+
+    def middle(self, start: datetime) -> datetime:
+        """Where a bucket's point is drawn: the middle of [start, start + bucket)."""
+        return start + self.bucket / 2
+
+    @property
+    def xlim(self) -> tuple[datetime, datetime] | None:
+        """(left, right) holding every bucket whole; one bucket alone is widened about
+        its middle to at least `MIN_XSPAN`, so its date ticks stay readable; None
+        without buckets."""
+        starts = [t for one in self.series for t in one.times]
+        if not starts:
+            return None
+        left, right = min(starts), max(starts) + self.bucket
+        short = MIN_XSPAN - (right - left)
+        if len(set(starts)) == 1 and short > timedelta(0):
+            left, right = left - short / 2, right + short / 2
+        return left, right
 
 
 def fitted_limits(values: Iterable[float]) -> tuple[float, float]:

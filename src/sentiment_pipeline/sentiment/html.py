@@ -5,7 +5,8 @@ drawn as paths, so no font), the style is inline, there is no script that runs a
 image, font or style sheet to fetch; a Content-Security-Policy of `default-src 'none'`
 says so to the browser too. It holds the filters it was made with, the chart, a table
 of the figures per group per bucket with their 95 % intervals, and the most positive
-and most negative events (`top.top_items`) with their links. Every text from the
+and most negative events (`top.top_items`: compound above 0, below 0; a list without
+any says so) with their links. Every text from the
 database or the command line is escaped (`html.escape`).
 
 For machines: `<script type="application/json" id="sentpipe-report">` holds exactly
@@ -154,7 +155,7 @@ def _filters(report: SentimentReport) -> list[tuple[str, str]]:
     ]
 
 
-def _items_table(ident: str, items: Iterable[TopItem]) -> str:
+def _items_table(ident: str, items: Iterable[TopItem], empty: str) -> str:
     rows = []
     for item in items:
         link = (
@@ -169,7 +170,7 @@ def _items_table(ident: str, items: Iterable[TopItem]) -> str:
             f"<td>{escape(item.excerpt)}</td><td>{link}</td></tr>"
         )
     if not rows:
-        return f'<p class="note" id="{ident}">No events.</p>'
+        return f'<p class="note" id="{ident}">{escape(empty)}</p>'
     head = "".join(f"<th>{h}</th>" for h in ("compound", "time (UTC)", "where", "text", "link"))
     return (
         f'<table id="{ident}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -209,9 +210,9 @@ def render_html(
             "<h2>Figures per group per bucket</h2>",
             _figures_table(report),
             f"<h2>Most positive ({len(positive)})</h2>",
-            _items_table("most-positive", positive),
+            _items_table("most-positive", positive, "No event with a positive compound (above 0)."),
             f"<h2>Most negative ({len(negative)})</h2>",
-            _items_table("most-negative", negative),
+            _items_table("most-negative", negative, "No event with a negative compound (below 0)."),
             _json_block("sentpipe-report", report.to_dict()),
             _json_block("sentpipe-top", top),
             "</body></html>",

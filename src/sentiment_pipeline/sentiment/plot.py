@@ -1,6 +1,8 @@
 """`sentiment report --plot` and the chart of `--html`: net sentiment and mean compound
-per bucket, each with its 95 % interval shaded, on a y-axis fitted to the data and the
-intervals with zero marked, and the events per bucket as bars below. Up to
+per bucket, each with its 95 % interval shaded (a bucket alone: an error bar), lines
+and bands broken at gaps, on a y-axis fitted to the data and the intervals with zero
+marked, and the events per bucket as bars below, each over its bucket; concise date
+ticks over whole buckets (`chart` module docstring). Up to
 `chart.SMALL_MULTIPLES_ABOVE` groups are overlaid (one colour each); more get one panel
 each, all on the same axes. What is drawn comes from `chart.chart_data`; matplotlib is
 the optional extra `sentpipe[plot]`, imported lazily.
@@ -25,6 +27,7 @@ __all__ = ["check_plot_path", "draw", "need_matplotlib", "plot_report", "svg_mar
 
 _FORMATS = (".png", ".svg")
 _NET, _MEAN = "C0", "C1"  # the two figures' colours in a panel per group
+_WIDE_TICKS, _PANEL_TICKS = 10, 4  # date ticks at most: a 10-inch axis, a small panel
 _STYLE = {"svg.fonttype": "path", "svg.hashsalt": "sentpipe"}  # text as paths, stable ids
 
 
@@ -65,12 +68,26 @@ def _days(chart: ChartData) -> float:
     return chart.bucket.total_seconds() / 86400
 
 
-def _line(ax: Any, one: Series, which: str, colour: str, label: str) -> None:
-    """`which` (`net`, `mean`) of `one` as a line with its band shaded."""
+def _line(ax: Any, chart: ChartData, one: Series, which: str, colour: str, label: str) -> None:
+    """`which` (`net`, `mean`) of `one`: per run of adjacent buckets a line through the
+    buckets' middles with its band shaded; a run of one bucket (alone, or between gaps)
+    shows its interval as an error bar, since a band over one point has no width."""
     values = one.net if which == "net" else one.mean
     low, high = one.band(which)
-    ax.fill_between(one.times, low, high, color=colour, alpha=0.2, linewidth=0)
-    ax.plot(one.times, values, color=colour, marker="o", markersize=3, label=label)
+    for k, run in enumerate(one.runs(chart.bucket)):
+        x = [chart.middle(one.times[i]) for i in run]
+        y = [values[i] for i in run]
+        if len(run) > 1:
+            ax.fill_between(
+                x, [low[i] for i in run], [high[i] for i in run],
+                color=colour, alpha=0.2, linewidth=0,
+            )  # fmt: skip
+        elif high[run[0]] > low[run[0]]:
+            ax.errorbar(
+                x, y, yerr=[[y[0] - low[run[0]]], [high[run[0]] - y[0]]],
+                fmt="none", ecolor=colour, elinewidth=6, alpha=0.35, capsize=0,
+            )  # fmt: skip
+        ax.plot(x, y, color=colour, marker="o", markersize=3, label=label if k == 0 else None)
 
 
 def _sentiment_axis(ax: Any, chart: ChartData, ylabel: str) -> None:
@@ -80,17 +97,30 @@ def _sentiment_axis(ax: Any, chart: ChartData, ylabel: str) -> None:
     ax.grid(True, axis="y", alpha=0.3)
 
 
-def _bars(ax: Any, chart: ChartData, series: list[Series], colours: list[str]) -> None:
-    """Events per bucket: one bar per group side by side within each bucket."""
+def _date_axis(ax: Any, chart: ChartData, ticks: int) -> None:
+    """Dates along x over whole buckets (`ChartData.xlim`), at most `ticks` ticks (for
+    the axis' width) chosen for the span and labelled concisely: no overlap from one
+    hour to years."""
     mdates = _dates()
-    width = 0.8 * _days(chart) / len(series)
+    ax.xaxis_date()
+    if chart.xlim is not None:
+        ax.set_xlim(mdates.date2num(chart.xlim[0]), mdates.date2num(chart.xlim[1]))
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=ticks)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _bars(ax: Any, chart: ChartData, series: list[Series], colours: list[str], ticks: int) -> None:
+    """Events per bucket: each bucket's bars side by side within [start, start +
+    bucket), one per group; dates along x (`_date_axis`)."""
+    mdates = _dates()
+    width = _days(chart) / len(series)
     for i, (one, colour) in enumerate(zip(series, colours, strict=True)):
-        offset = (i - (len(series) - 1) / 2) * width
-        x = [mdates.date2num(t) + offset for t in one.times]
-        ax.bar(x, one.events, width=width, color=colour, alpha=0.7)
+        x = [mdates.date2num(t) + i * width for t in one.times]
+        ax.bar(x, one.events, width=width, align="edge", color=colour, alpha=0.7)
     ax.set_ylim(0, max(1, chart.max_events) * 1.1)
     ax.set_ylabel("events")
-    ax.xaxis_date()
+    _date_axis(ax, chart, ticks)
 
 
 def _overlaid(plt: Any, chart: ChartData) -> Figure:
@@ -100,24 +130,23 @@ def _overlaid(plt: Any, chart: ChartData) -> Figure:
     )
     colours = [f"C{i}" for i in range(len(chart.series))]
     for one, colour in zip(chart.series, colours, strict=True):
-        _line(net, one, "net", colour, one.label)
-        _line(mean, one, "mean", colour, one.label)
+        _line(net, chart, one, "net", colour, one.label)
+        _line(mean, chart, one, "mean", colour, one.label)
     _sentiment_axis(net, chart, "net sentiment")
     _sentiment_axis(mean, chart, "mean compound")
     if chart.series:
-        _bars(volume, chart, chart.series, colours)
+        _bars(volume, chart, chart.series, colours, ticks=_WIDE_TICKS)
         net.legend(loc="upper left", fontsize="small")
     else:
         volume.set_ylabel("events")
     net.set_title("net sentiment (share positive − share negative), 95 % interval shaded")
     mean.set_title("mean compound, 95 % interval shaded")
     figure.suptitle(chart.title)
-    figure.autofmt_xdate()
+    figure.align_ylabels()
     return figure
 
 
 def _small_multiples(plt: Any, chart: ChartData) -> Figure:
-    mdates = _dates()
     count = len(chart.series)
     cols = min(4, math.ceil(math.sqrt(count)))
     rows = math.ceil(count / cols)
@@ -130,15 +159,12 @@ def _small_multiples(plt: Any, chart: ChartData) -> Figure:
         top = figure.add_subplot(cell[0], sharex=first, sharey=first)
         bottom = figure.add_subplot(cell[1], sharex=top, sharey=first_volume)
         first, first_volume = first or top, first_volume or bottom
-        _line(top, one, "net", _NET, "net sentiment")
-        _line(top, one, "mean", _MEAN, "mean compound")
+        _line(top, chart, one, "net", _NET, "net sentiment")
+        _line(top, chart, one, "mean", _MEAN, "mean compound")
         _sentiment_axis(top, chart, "")
         top.set_title(one.label, fontsize="medium")
         top.tick_params(labelbottom=False)
-        _bars(bottom, chart, [one], ["grey"])
-        bottom.xaxis.set_major_formatter(
-            mdates.ConciseDateFormatter(bottom.xaxis.get_major_locator())
-        )
+        _bars(bottom, chart, [one], ["grey"], ticks=_PANEL_TICKS)
     first.legend(loc="upper left", fontsize="x-small")
     figure.suptitle(f"{chart.title}: net sentiment and mean compound, 95 % intervals shaded")
     return figure

@@ -3,9 +3,12 @@
 
 Same events as the report counts (`SentimentReport`'s model, [since, until), sources,
 source ids, topics and via, languages; grouped by topic: events linked to a topic):
-the `n` with the highest compound (ties: the smaller id first) and the `n` with the
-lowest, each with an excerpt of the source's text (`sources.source_spec(source).text`,
-plain text for Hacker News, whitespace collapsed) and a link (`event_link`).
+the `n` with the highest compound above 0 (ties: the smaller id first) and the `n`
+with the lowest below 0. So the two lists never share an event and never list one on
+the wrong side: a neutral event (compound 0) is in neither, and a range of one
+positive event has no most negative one. Each with an excerpt of the source's text
+(`sources.source_spec(source).text`, plain text for Hacker News, whitespace
+collapsed) and a link (`event_link`).
 """
 
 from __future__ import annotations
@@ -113,11 +116,12 @@ def _select(
 
     where, params = _filters(report, dialect)
     order = "DESC" if descending else "ASC"
+    sign = "s.compound > 0" if descending else "s.compound < 0"  # disjoint, on its side
     fields = "".join(f", {payload_text_sql(dialect, key, 'r.payload')}" for key in _keys())
     sql = (
         "SELECT t.id, t.source, t.source_id, t.occurred_at, t.compound, r.event_type"
         f"{fields} FROM (SELECT s.id, s.source, s.source_id, s.occurred_at, s.compound "
-        f"FROM sentiment_scores s WHERE {where} "
+        f"FROM sentiment_scores s WHERE {where} AND {sign} "
         f"ORDER BY s.compound {order}, s.id LIMIT {int(n)}) t "
         "JOIN raw_events r ON r.id = t.id AND r.occurred_at = t.occurred_at "
         f"ORDER BY t.compound {order}, t.id"
@@ -150,9 +154,10 @@ def _moment(value: datetime | str) -> datetime:
 def top_items(
     url: DatabaseURL, report: SentimentReport, n: int = 5
 ) -> tuple[list[TopItem], list[TopItem]]:
-    """(most positive, most negative): up to `n` events each, the highest and the lowest
-    compound first, within `report`'s filters (module docstring). Raises ConfigError for
-    a database without the tables, DatabaseUnreachable when the server does not answer."""
+    """(most positive, most negative): up to `n` events each, the highest compound above
+    0 and the lowest below 0 first, within `report`'s filters (module docstring). Raises
+    ConfigError for a database without the tables, DatabaseUnreachable when the server
+    does not answer."""
     keys = _keys()
     store = open_store(url)
     try:
