@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import io
+import re
 import subprocess
 import sys
 import tempfile
@@ -114,7 +115,9 @@ def test_partitioned_creates_its_folder_but_not_a_missing_parent(
     )  # fmt: skip
     assert not parent.exists()
     parent.mkdir()
-    result = invoke(*_args(fmt, "partitioned", parent / "lake"), env={"SENTPIPE_DATABASE_URL": sqlite_url})
+    result = invoke(
+        *_args(fmt, "partitioned", parent / "lake"), env={"SENTPIPE_DATABASE_URL": sqlite_url}
+    )
     assert result.exit_code == 0, result.output
     assert (parent / "lake").is_dir() and list((parent / "lake").rglob(f"*.{fmt}"))
 
@@ -173,9 +176,8 @@ def test_a_full_disk_mid_export_is_one_line_and_leaves_no_file(
     )  # fmt: skip
     assert full_disk.raised >= 1
     assert ("quota" in stderr) == (code == errno.EDQUOT)
-    written = [name for name in _files(out) if Path(name).suffix in {".csv", ".parquet"}]
-    assert written == []  # no file under a final name (the first one failed)
-    assert not [name for name in _files(out) if name.endswith((".partial", ".probe"))]
+    # the first file failed: no file under a final name, no partial, no empty folders
+    assert _files(out) == []
 
 
 def test_a_full_disk_after_some_partitions_keeps_the_finished_ones(
@@ -194,14 +196,16 @@ def test_a_full_disk_after_some_partitions_keeps_the_finished_ones(
         calls["files"] += 1
         if calls["files"] == 2:
             full_disk.written[id(file)] = full_disk.budget  # this one has no room
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(export_module._WritebackFile, "__init__", second_is_full)
         with pytest.raises(ConfigError, match="no space left") as caught:
             export_partitioned(load(sqlite_url, []), tmp_path / "lake")
     first = whole.files[0].relative_to(tmp_path / "whole")
     assert str(whole.files[1].relative_to(tmp_path / "whole")) in caught.value.reason
-    files = [name for name in _files(tmp_path / "lake") if name.endswith(".csv")]
-    assert files == [str(first)]  # finished, whole; the failed one left nothing
+    kept = [str(first), *(str(folder) for folder in first.parents if str(folder) != ".")]
+    assert _files(tmp_path / "lake") == sorted(kept)  # the failed one left no folder
+    assert (tmp_path / "lake" / first).read_bytes() == whole.files[0].read_bytes()
     assert not [name for name in _files(tmp_path) if name.endswith(".partial")]
 
 
@@ -213,27 +217,30 @@ def test_a_failure_when_finishing_the_file_is_one_line(
 
     monkeypatch.setattr(export_module.os, "fsync", broken)
     target = tmp_path / "x.csv"
-    with pytest.raises(ConfigError, match=r"cannot write .*x\.csv: Input/output error"):
-        with atomic_output(target) as out:
-            out.write(b"a,b\r\n")
+    failed = pytest.raises(ConfigError, match=r"cannot write .*x\.csv: Input/output error")
+    with failed, atomic_output(target) as out:
+        out.write(b"a,b\r\n")
     assert _files(tmp_path) == []
+
+
+def _open(path: Path, make_parents: bool) -> None:
+    with atomic_output(path, make_parents=make_parents) as out:
+        out.write(b"never")
 
 
 @LINUX
 def test_atomic_output_that_cannot_create_its_file_is_one_line(tmp_path: Path) -> None:
     """The checks run before the query; a folder that changes in between (removed, made
     read-only) still ends in one line, not an internal error."""
-    with pytest.raises(ConfigError, match="cannot write /proc/x.parquet"):
-        with atomic_output(Path("/proc/x.parquet"), make_parents=False):
-            pass  # pragma: no cover
+    proc = Path("/proc/x.parquet")
+    with pytest.raises(ConfigError, match=r"cannot write /proc/x\.parquet"):
+        _open(proc, make_parents=False)
     blocker = tmp_path / "file"
     blocker.write_bytes(b"")
-    with pytest.raises(ConfigError, match=f"{blocker} is a file, not a folder"):
-        with atomic_output(blocker / "a" / "x.csv"):
-            pass  # pragma: no cover
+    with pytest.raises(ConfigError, match=re.escape(f"{blocker} is a file, not a folder")):
+        _open(blocker / "a" / "x.csv", make_parents=True)
     with pytest.raises(ConfigError, match="No such file or directory"):
-        with atomic_output(tmp_path / "gone" / "x.csv", make_parents=False):
-            pass  # pragma: no cover
+        _open(tmp_path / "gone" / "x.csv", make_parents=False)
     assert _files(tmp_path) == ["file"]
 
 

@@ -314,7 +314,6 @@ class _WritebackFile(io.FileIO):
             self._started = self._written
         return count
 
-
     def _write(self, data: Any) -> int:
         """The plain write (a seam: tests make it fail like a full disk)."""
         return super().write(data) or 0
@@ -323,7 +322,7 @@ class _WritebackFile(io.FileIO):
 _FADVISE = hasattr(os, "posix_fadvise")  # Linux and most Unixes; not macOS or Windows
 
 
-def _discard(raw: io.BufferedWriter, partial: Path) -> None:
+def _discard(raw: io.BufferedWriter[_WritebackFile], partial: Path) -> None:
     """Close `raw` (its flush may fail again: a full disk) and remove the partial file."""
     try:
         raw.close()
@@ -333,23 +332,37 @@ def _discard(raw: io.BufferedWriter, partial: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove `folders` (deepest first) while they are empty: a failed file leaves no
+    empty tree behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 @contextmanager
 def atomic_output(path: Path, *, make_parents: bool = True) -> Iterator[BinaryIO]:
     """Write to `.<name>.<pid>.partial`, rename over `path` on success, remove it on
     failure. A `.gz` name gets gzip with no name or time in its header (reproducible
     bytes). The bytes go to disk while the export runs (`_WritebackFile`) and are fsynced
     before the rename. `make_parents` creates the missing folders first (a partitioned
-    export's; a single file's folder must exist: `paths.check_output_file`).
+    export's; a single file's folder must exist: `paths.check_output_file`), and
+    removes those still empty when the file fails.
 
     Raises `ConfigError` (`paths.output_error`: one line naming `path`) when the file
     cannot be created, written (a full disk, whatever the writer wrapping the stream
     raised), flushed or renamed; the partial file is removed first."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    # the folders this call creates, deepest first: removed again if the file fails
+    created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     try:
         if make_parents:
             path.parent.mkdir(parents=True, exist_ok=True)
         file = _WritebackFile(partial)
     except OSError as error:
+        _remove_empty(created if make_parents else [])
         raise output_error(path, error) from error
     raw = io.BufferedWriter(file)
     stream: BinaryIO = raw
@@ -371,6 +384,7 @@ def atomic_output(path: Path, *, make_parents: bool = True) -> Iterator[BinaryIO
         os.replace(partial, path)
     except BaseException as error:
         _discard(raw, partial)
+        _remove_empty(created if make_parents else [])
         failed = file.failed or (error if finishing and isinstance(error, OSError) else None)
         if failed is not None and isinstance(error, Exception):
             raise output_error(path, failed) from error

@@ -48,9 +48,7 @@ def _require_folder(folder: Path, target: Path, created: bool = False) -> None:
             "choose a writable path with -o",
         )
     what = f"folder {folder} (the parent of -o {target})" if created else f"folder {folder}"
-    raise ConfigError(
-        f"{what} does not exist", f"create it first (mkdir -p {folder}), or fix -o"
-    )
+    raise ConfigError(f"{what} does not exist", f"create it first (mkdir -p {folder}), or fix -o")
 
 
 def _probe(folder: Path, target: Path) -> None:
