@@ -304,3 +304,27 @@ def test_installed_command_refuses_unwritable_paths(tmp_path: Path) -> None:
         assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
         assert "Internal error" not in done.stderr
     assert _files(tmp_path) == ["all.csv"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_name_too_long_is_one_line(fmt: str, layout: str, tmp_path: Path) -> None:
+    name = "a" * 300 + ("" if layout == "partitioned" else f".{fmt}")
+    _refused(_args(fmt, layout, tmp_path / name), UNREACHABLE, "file name too long")
+    assert _files(tmp_path) == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_partition_name_too_long_is_one_line(fmt: str, sqlite_url: str, tmp_path: Path) -> None:
+    """A source id whose escaped folder name passes the file system's limit (255 bytes):
+    `é` is 2 bytes in UTF-8 (the CSV layout), 6 escaped (%C3%A9, the Parquet layout)."""
+    import sqlalchemy as sa
+
+    db = load(sqlite_url, HOSTILE)
+    engine = sa.create_engine(db.sqlalchemy)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE raw_events SET source_id = :id"), {"id": "é" * 130})
+    engine.dispose()
+    out = tmp_path / "lake"
+    _refused(_args(fmt, "partitioned", out), sqlite_url, "file name too long", str(out))
+    assert _files(tmp_path) == ["test.db"]

@@ -10,6 +10,7 @@ export never leaves a truncated file that looks finished.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import logging
 import os
@@ -31,7 +32,12 @@ from sentiment_pipeline.export.columns import (
     parse_columns,
     select_sql,
 )
-from sentiment_pipeline.export.paths import check_output_dir, check_output_file, output_error
+from sentiment_pipeline.export.paths import (
+    check_output_dir,
+    check_output_file,
+    output_error,
+    stat_errors,
+)
 from sentiment_pipeline.sources import source_names
 
 __all__ = [
@@ -271,7 +277,11 @@ def open_source(
 
 
 def refuse_existing(paths: list[Path], force: bool) -> None:
-    existing = [path for path in paths if path.exists()]
+    existing = []
+    for path in paths:
+        with stat_errors(path):  # a name too long (a long, escaped source id)
+            if path.exists():
+                existing.append(path)
     if existing and not force:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise ConfigError(
@@ -338,8 +348,10 @@ def _remove_empty(folders: list[Path]) -> None:
     for folder in folders:
         try:
             folder.rmdir()
-        except OSError:
-            return
+        except OSError as error:
+            if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return  # holds a finished file: so do the folders above it
+            # never made (mkdir failed first, a name too long): try the next one up
 
 
 @contextmanager
@@ -355,14 +367,14 @@ def atomic_output(path: Path, *, make_parents: bool = True) -> Iterator[BinaryIO
     cannot be created, written (a full disk, whatever the writer wrapping the stream
     raised), flushed or renamed; the partial file is removed first."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    # the folders this call creates, deepest first: removed again if the file fails
-    created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    created: list[Path] = []  # the folders made here, deepest first: removed on failure
     try:
         if make_parents:
+            created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
             path.parent.mkdir(parents=True, exist_ok=True)
         file = _WritebackFile(partial)
     except OSError as error:
-        _remove_empty(created if make_parents else [])
+        _remove_empty(created)
         raise output_error(path, error) from error
     raw = io.BufferedWriter(file)
     stream: BinaryIO = raw
@@ -384,7 +396,7 @@ def atomic_output(path: Path, *, make_parents: bool = True) -> Iterator[BinaryIO
         os.replace(partial, path)
     except BaseException as error:
         _discard(raw, partial)
-        _remove_empty(created if make_parents else [])
+        _remove_empty(created)
         failed = file.failed or (error if finishing and isinstance(error, OSError) else None)
         if failed is not None and isinstance(error, Exception):
             raise output_error(path, failed) from error

@@ -35,7 +35,7 @@ from sentiment_pipeline.export import (
     refuse_existing,
 )
 from sentiment_pipeline.export.columns import TYPED_KINDS
-from sentiment_pipeline.export.paths import check_output_dir, check_output_file
+from sentiment_pipeline.export.paths import check_output_dir, check_output_file, stat_errors
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -320,6 +320,11 @@ def check_target(target: Path, layout: str) -> None:
     (`paths.check_output_file`, `paths.check_output_dir`). Raises `ConfigError` otherwise."""
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown layout {layout!r}", f"choose from {', '.join(LAYOUTS)}")
+    with stat_errors(target):
+        _check_kind(target, layout)
+
+
+def _check_kind(target: Path, layout: str) -> None:
     if layout == "single":
         if target.is_dir():
             raise ConfigError(

@@ -12,11 +12,13 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sentiment_pipeline.errors import ConfigError
 
-__all__ = ["check_output_dir", "check_output_file", "output_error"]
+__all__ = ["check_output_dir", "check_output_file", "output_error", "stat_errors"]
 
 # errno values meaning "no room": the data is intact, only this file could not be written
 _FULL = {
@@ -30,8 +32,11 @@ def _blocking_file(folder: Path) -> Path | None:
     """The nearest existing ancestor of `folder` (itself included) when it is not a
     folder (a regular file in the way), else None."""
     for candidate in (folder, *folder.parents):
-        if candidate.exists():
-            return None if candidate.is_dir() else candidate
+        try:
+            if candidate.exists():
+                return None if candidate.is_dir() else candidate
+        except OSError:  # a name too long, a loop of links: not a file in the way
+            continue
     return None
 
 
@@ -68,9 +73,31 @@ def _probe(folder: Path, target: Path) -> None:
     os.unlink(name)
 
 
+@contextmanager
+def stat_errors(target: Path) -> Iterator[None]:
+    """An OSError looking at `target` (a name too long, a link loop) is `output_error`."""
+    try:
+        yield
+    except OSError as error:
+        raise output_error(target, error) from error
+
+
 def check_output_file(path: Path) -> None:
     """ConfigError (one line, exit 2) unless `path` can be written as one file: not an
     existing folder, in a folder that exists (never created) and accepts a new file."""
+    with stat_errors(path):
+        _check_file(path)
+
+
+def check_output_dir(directory: Path) -> None:
+    """ConfigError (one line, exit 2) unless `directory` can hold a partitioned export:
+    an existing folder, or a new one whose parent exists (the export creates `directory`
+    itself, not its parents), in either case accepting new files."""
+    with stat_errors(directory):
+        _check_dir(directory)
+
+
+def _check_file(path: Path) -> None:
     if path.is_dir():
         raise ConfigError(
             f"{path} is a folder, and a single-file export writes one file",
@@ -80,10 +107,7 @@ def check_output_file(path: Path) -> None:
     _probe(path.parent, path)
 
 
-def check_output_dir(directory: Path) -> None:
-    """ConfigError (one line, exit 2) unless `directory` can hold a partitioned export:
-    an existing folder, or a new one whose parent exists (the export creates `directory`
-    itself, not its parents), in either case accepting new files."""
+def _check_dir(directory: Path) -> None:
     if directory.exists() and not directory.is_dir():
         raise ConfigError(
             f"{directory} is a file, and --layout partitioned writes a folder",
