@@ -123,10 +123,15 @@ def output_error(path: Path, error: OSError) -> ConfigError:
     disk or quota says the database lost nothing; a file in the way names it; anything
     else gives the system's reason. Callers have removed the partial file."""
     if error.errno in _FULL:
+        hint = (
+            "choose another path with -o (a file system for large files) or export fewer rows"
+            if error.errno == errno.EFBIG
+            else "free some space or choose another path with -o, then run the same command again"
+        )
         return ConfigError(
             f"cannot write {path}: {_FULL[error.errno]} (nothing in the database is lost, "
             "and no partial file is left)",
-            "free some space or choose another path with -o, then run the same command again",
+            hint,
         )
     blocker = _blocking_file(path.parent)
     if error.errno in (errno.EEXIST, errno.ENOTDIR) and blocker is not None:
