@@ -236,6 +236,7 @@ def test_empty_database_gives_the_header(any_db_url: str) -> None:
 def test_gzip_file_is_reproducible_and_refuses_overwrite(sqlite_url: str, tmp_path: Path) -> None:
     db = load(sqlite_url, HOSTILE, processed=["t1_b"])
     target = tmp_path / "out" / "events.csv.gz"
+    target.parent.mkdir()  # a single file's folder must exist (tests/test_export_paths.py)
     result = export_csv(db, target)
     assert result.rows == 4 and result.files == [target]
     first = target.read_bytes()
@@ -394,6 +395,7 @@ def test_sentiment_columns_are_byte_identical_across_backends(
     trees = []
     for db in dbs:
         target = tmp_path / db.backend / str(len(trees))
+        target.parent.mkdir(exist_ok=True)  # partitioned creates its folder, not the parent
         export_partitioned(db, target, columns=columns)
         trees.append({str(p.relative_to(target)): p.read_bytes() for p in target.rglob("*.csv")})
     assert trees[0] == trees[1] == trees[2]

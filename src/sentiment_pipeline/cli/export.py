@@ -166,8 +166,10 @@ def csv(
             "use -o FILE.csv, -o FILE.csv.gz, -o - for standard output, "
             "or --layout partitioned --out DIR",
         )
-    url = settings_from(ctx).database
     to_stdout = out == "-"
+    if not to_stdout:
+        _check_csv_target(out, layout)  # before any query
+    url = settings_from(ctx).database
     show_progress = not quiet and is_terminal()
     with _progress(show_progress) as progress:
         if show_progress:
@@ -300,6 +302,22 @@ def parquet(
     elif not quiet:
         where_to = f"{len(result.files)} files under {out}" if layout is Layout.partitioned else out
         print_line(f"Exported {result.rows:,} rows to {where_to}.")
+
+
+def _check_csv_target(out: str, layout: Layout) -> None:
+    """ConfigError unless `-o` can be written with this layout (`export.paths`)."""
+    from sentiment_pipeline.errors import ConfigError
+    from sentiment_pipeline.export.paths import check_output_dir, check_output_file
+
+    if layout is Layout.partitioned:
+        check_output_dir(Path(out))
+        return
+    if out.endswith(("/", "\\")):
+        raise ConfigError(
+            f"{out} names a folder, and --layout single writes one file",
+            "give -o FILE.csv, or add --layout partitioned to write into the folder",
+        )
+    check_output_file(Path(out))
 
 
 def _check_sentiment_model(names: tuple[str, ...], sentiment_model: str | None) -> None:

@@ -10,6 +10,7 @@ export never leaves a truncated file that looks finished.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import logging
 import os
@@ -30,6 +31,12 @@ from sentiment_pipeline.export.columns import (
     SENTIMENT_COLUMNS,
     parse_columns,
     select_sql,
+)
+from sentiment_pipeline.export.paths import (
+    check_output_dir,
+    check_output_file,
+    output_error,
+    stat_errors,
 )
 from sentiment_pipeline.sources import source_names
 
@@ -270,7 +277,11 @@ def open_source(
 
 
 def refuse_existing(paths: list[Path], force: bool) -> None:
-    existing = [path for path in paths if path.exists()]
+    existing = []
+    for path in paths:
+        with stat_errors(path):  # a name too long (a long, escaped source id)
+            if path.exists():
+                existing.append(path)
     if existing and not force:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise ConfigError(
@@ -285,7 +296,8 @@ _refuse_existing = refuse_existing  # the name sentiment sample and report impor
 class _WritebackFile(io.FileIO):
     """A file opened for writing that asks the kernel to start writing every
     `WRITEBACK_BYTES` to disk as soon as they are written (`posix_fadvise` DONTNEED on
-    that range: an asynchronous writeback; pages not yet clean stay cached).
+    that range: an asynchronous writeback; pages not yet clean stay cached), and keeps
+    the `OSError` a write raised (`failed`: a full disk), whoever wrapped the file.
 
     Without it the whole export sits dirty in the page cache until the final `fsync`,
     which then waits for all of it (0.4-0.6 s at 1.4 GB), and writers get throttled
@@ -296,33 +308,75 @@ class _WritebackFile(io.FileIO):
         super().__init__(path, "wb")
         self._written = 0  # bytes written so far (a new file: also the offset)
         self._started = 0  # bytes whose writeback was already asked for
+        self.failed: OSError | None = None  # the first error a write raised
 
     def write(self, data: Any, /) -> int:
-        count = super().write(data) or 0
+        try:
+            count = self._write(data)
+        except OSError as error:
+            self.failed = self.failed or error
+            raise
         self._written += count
-        if self._written - self._started >= WRITEBACK_BYTES:
+        if self._written - self._started >= WRITEBACK_BYTES and _FADVISE:
             os.posix_fadvise(
                 self.fileno(), self._started, self._written - self._started, os.POSIX_FADV_DONTNEED
             )
             self._started = self._written
         return count
 
+    def _write(self, data: Any) -> int:
+        """The plain write (a seam: tests make it fail like a full disk)."""
+        return super().write(data) or 0
 
-def _open_for_writing(path: Path) -> io.BufferedWriter:
-    if hasattr(os, "posix_fadvise"):  # Linux and most Unixes; not macOS or Windows
-        return io.BufferedWriter(_WritebackFile(path))
-    return path.open("wb")
+
+_FADVISE = hasattr(os, "posix_fadvise")  # Linux and most Unixes; not macOS or Windows
+
+
+def _discard(raw: io.BufferedWriter[_WritebackFile], partial: Path) -> None:
+    """Close `raw` (its flush may fail again: a full disk) and remove the partial file."""
+    try:
+        raw.close()
+    except OSError:
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove `folders` (deepest first) while they are empty: a failed file leaves no
+    empty tree behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError as error:
+            if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return  # holds a finished file: so do the folders above it
+            # never made (mkdir failed first, a name too long): try the next one up
 
 
 @contextmanager
-def atomic_output(path: Path) -> Iterator[BinaryIO]:
-    """Write to `.<name>.partial`, rename over `path` on success, remove it on failure.
-    A `.gz` name gets gzip with no name or time in its header (reproducible bytes). The
-    bytes go to disk while the export runs (`_WritebackFile`) and are fsynced before the
-    rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def atomic_output(path: Path, *, make_parents: bool = True) -> Iterator[BinaryIO]:
+    """Write to `.<name>.<pid>.partial`, rename over `path` on success, remove it on
+    failure. A `.gz` name gets gzip with no name or time in its header (reproducible
+    bytes). The bytes go to disk while the export runs (`_WritebackFile`) and are fsynced
+    before the rename. `make_parents` creates the missing folders first (a partitioned
+    export's; a single file's folder must exist: `paths.check_output_file`), and
+    removes those still empty when the file fails.
+
+    Raises `ConfigError` (`paths.output_error`: one line naming `path`) when the file
+    cannot be created, written (a full disk, whatever the writer wrapping the stream
+    raised), flushed or renamed; the partial file is removed first."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    raw = _open_for_writing(partial)
+    created: list[Path] = []  # the folders made here, deepest first: removed on failure
+    try:
+        if make_parents:
+            created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+            path.parent.mkdir(parents=True, exist_ok=True)
+        file = _WritebackFile(partial)
+    except OSError as error:
+        _remove_empty(created)
+        raise output_error(path, error) from error
+    raw = io.BufferedWriter(file)
     stream: BinaryIO = raw
     if path.name.endswith(".gz"):
         import gzip
@@ -330,17 +384,22 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
         stream = gzip.GzipFile(  # type: ignore[assignment]
             filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL
         )
+    finishing = False  # past the caller's writes: any OSError is this file's
     try:
         yield stream
+        finishing = True
         if stream is not raw:
             stream.close()
         raw.flush()
         os.fsync(raw.fileno())
         raw.close()
         os.replace(partial, path)
-    except BaseException:
-        raw.close()
-        partial.unlink(missing_ok=True)
+    except BaseException as error:
+        _discard(raw, partial)
+        _remove_empty(created)
+        failed = file.failed or (error if finishing and isinstance(error, OSError) else None)
+        if failed is not None and isinstance(error, Exception):
+            raise output_error(path, failed) from error
         raise
 
 
@@ -376,18 +435,21 @@ def export_csv(
     rows; `on_progress(rows written so far)` is called as rows go out.
 
     Returns an `ExportResult` (rows, and `[target]` for a path). Raises `ConfigError`
-    (the path exists and not `force`; no SQLite file; no `raw_events`; login refused) or
+    (the path exists and not `force`; it cannot be written, or its folder does not
+    exist, both before any query: `paths.check_output_file`; a write fails, a full disk:
+    `atomic_output`; no SQLite file; no `raw_events`; login refused) or
     `DatabaseUnreachable` (server down, or the connection lost mid-export: the partial
     file is removed)."""
     where = where or EventFilter()
     if isinstance(target, Path):
+        check_output_file(target)
         refuse_existing([target], force)
     with open_source(url, columns, sentiment_model) as source:
         if not isinstance(target, Path):
             rows = source.stream(where, columns, target, excel_safe, limit, on_progress)
             target.flush()
             return ExportResult(rows)
-        with atomic_output(target) as out:
+        with atomic_output(target, make_parents=False) as out:
             rows = source.stream(where, columns, out, excel_safe, limit, on_progress)
     return ExportResult(rows, [target])
 
@@ -430,9 +492,12 @@ def export_partitioned(
     `on_progress` gets the running total over all files.
 
     Returns the rows and the files written, in order. Raises what `export_csv` raises;
-    `ConfigError` names the first existing file when not `force` (nothing is written).
+    `ConfigError` names the first existing file when not `force` (nothing is written),
+    or `directory` when it cannot be created or written (`paths.check_output_dir`: it is
+    created if missing, its parent must exist).
     `sentiment_model` as for `export_csv`."""
     where = where or EventFilter()
+    check_output_dir(directory)
     result = ExportResult(0)
     with open_source(url, columns, sentiment_model) as source:
         groups = source.groups(where)

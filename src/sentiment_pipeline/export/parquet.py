@@ -35,6 +35,7 @@ from sentiment_pipeline.export import (
     refuse_existing,
 )
 from sentiment_pipeline.export.columns import TYPED_KINDS
+from sentiment_pipeline.export.paths import check_output_dir, check_output_file, stat_errors
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -200,8 +201,10 @@ def _write_file(
     path: Path,
     limit: int | None,
     on_progress: Progress | None,
+    make_parents: bool,
 ) -> int:
-    """Write the rows of one query to `path` atomically; return the row count."""
+    """Write the rows of one query to `path` atomically (creating its missing folders
+    with `make_parents`); return the row count."""
     schema = arrow_schema(columns)
     sql, params = source.query(where, columns, limit=limit)
     connection = source.connection
@@ -211,7 +214,7 @@ def _write_file(
         else _sqlite_chunks(connection, sql, params, len(columns))
     )
     rows = 0
-    with atomic_output(path) as out:
+    with atomic_output(path, make_parents=make_parents) as out:
         groups = _RowGroups(out, schema)
         try:
             with source.mapped_errors():
@@ -312,10 +315,16 @@ def partition_dir(directory: Path, source: str, source_id: str, day: str) -> Pat
 
 def check_target(target: Path, layout: str) -> None:
     """What `-o` must be: `single`, a `.parquet` file path (not an existing folder);
-    `partitioned`, a folder (not an existing file, not a `.parquet` name). Raises
-    `ConfigError` otherwise."""
+    `partitioned`, a folder (not an existing file, not a `.parquet` name). Either must be
+    writable, a single file's folder must exist and a folder's parent too
+    (`paths.check_output_file`, `paths.check_output_dir`). Raises `ConfigError` otherwise."""
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown layout {layout!r}", f"choose from {', '.join(LAYOUTS)}")
+    with stat_errors(target):
+        _check_kind(target, layout)
+
+
+def _check_kind(target: Path, layout: str) -> None:
     if layout == "single":
         if target.is_dir():
             raise ConfigError(
@@ -327,11 +336,14 @@ def check_target(target: Path, layout: str) -> None:
                 f"{target} does not end in .parquet",
                 "give -o FILE.parquet (or --layout partitioned -o DIR for a folder)",
             )
-    elif (target.exists() and not target.is_dir()) or target.suffix == ".parquet":
+        check_output_file(target)
+        return
+    if (target.exists() and not target.is_dir()) or target.suffix == ".parquet":
         raise ConfigError(
             f"{target} is a file name, and --layout partitioned writes a folder",
             "give -o DIR (or --layout single -o FILE.parquet for one file)",
         )
+    check_output_dir(target)
 
 
 def export_parquet(
@@ -356,8 +368,9 @@ def export_parquet(
     is written to a temporary name and renamed when complete.
 
     Returns the rows and the files written, in order. Raises `ConfigError` (pyarrow
-    missing; the wrong kind of `target`; a file exists and not `force`; what `export_csv`
-    raises) or `DatabaseUnreachable` (the partial file is removed)."""
+    missing; the wrong kind of `target`, or one that cannot be written, before any query:
+    `check_target`; a file exists and not `force`; a write fails, a full disk; what
+    `export_csv` raises) or `DatabaseUnreachable` (the partial file is removed)."""
     require_pyarrow()
     check_target(target, layout)
     where = where or EventFilter()
@@ -365,7 +378,7 @@ def export_parquet(
     with open_source(url, columns, sentiment_model) as source:
         if layout == "single":
             refuse_existing([target], force)
-            result.rows = _write_file(source, where, columns, target, limit, on_progress)
+            result.rows = _write_file(source, where, columns, target, limit, on_progress, False)
             result.files.append(target)
             return result
         with source.mapped_errors():
@@ -383,6 +396,7 @@ def export_parquet(
                 path,
                 remaining,
                 progress_offset(on_progress, result.rows),
+                True,
             )
             result.files.append(path)
     return result
