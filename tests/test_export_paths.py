@@ -326,5 +326,29 @@ def test_a_partition_name_too_long_is_one_line(fmt: str, sqlite_url: str, tmp_pa
         connection.execute(sa.text("UPDATE raw_events SET source_id = :id"), {"id": "é" * 130})
     engine.dispose()
     out = tmp_path / "lake"
-    _refused(_args(fmt, "partitioned", out), sqlite_url, "file name too long", str(out))
+    # longer than validation stores: the CSV layout (unescaped names) refuses it as such
+    said = "file name too long" if fmt == "parquet" else "not a safe folder name"
+    _refused(_args(fmt, "partitioned", out), sqlite_url, said, str(out) if fmt == "parquet" else "")
     assert _files(tmp_path) == ["test.db"]
+
+
+def test_partitioned_csv_refuses_a_stored_id_that_would_leave_the_folder(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A source id written around sentpipe (validation never stores one) with `..` in
+    it: refused before any file is written, nothing lands outside -o."""
+    import sqlalchemy as sa
+
+    from sentiment_pipeline.db.url import parse_database_url
+
+    load(sqlite_url, HOSTILE[:1])
+    engine = sa.create_engine(parse_database_url(sqlite_url).sqlalchemy)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE raw_events SET source_id = '../../escaped'"))
+    engine.dispose()
+    out = tmp_path / "deep" / "lake"
+    out.parent.mkdir()
+    env = {"SENTPIPE_DATABASE_URL": sqlite_url, "SENTPIPE_DATA_DIR": str(tmp_path)}
+    result = invoke("export", "csv", "--layout", "partitioned", "-o", str(out), env=env)
+    assert result.exit_code == 2 and "not a safe folder name" in result.output
+    assert not (tmp_path / "escaped").exists() and not list(tmp_path.rglob("*.csv"))

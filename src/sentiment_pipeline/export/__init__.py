@@ -14,7 +14,7 @@ import errno
 import io
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -501,6 +501,7 @@ def export_partitioned(
     result = ExportResult(0)
     with open_source(url, columns, sentiment_model) as source:
         groups = source.groups(where)
+        _check_folder_names(groups)
         paths = [directory / s / sid / f"{day}.csv" for s, sid, day, _ in groups]
         refuse_existing(paths, force)
         for (src, sid, day, _), path in zip(groups, paths, strict=True):
@@ -519,3 +520,20 @@ def export_partitioned(
                 )
             result.files.append(path)
     return result
+
+
+def _check_folder_names(groups: Sequence[tuple[Any, ...]]) -> None:
+    """ConfigError, before any file is written, for a stored source or source id that
+    is no safe folder name (`dto.rules.path_safe`): validation never stores one, so it
+    was written around sentpipe, and `..` or `/` in it would put files outside `-o`."""
+    from sentiment_pipeline.dto.rules import path_safe
+
+    for source, source_id, *_ in groups:
+        for name in (source, source_id):
+            if not path_safe(str(name)):
+                raise ConfigError(
+                    f"stored source or source id {name!r} is not a safe folder name "
+                    "(written into the database around sentpipe)",
+                    "export it with --layout single or as Parquet (its folder names are "
+                    "escaped), or fix the row",
+                )
