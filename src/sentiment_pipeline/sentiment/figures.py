@@ -17,14 +17,12 @@ the standard normal distribution (`statistics.NormalDist().inv_cdf(0.975)`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 __all__ = [
     "Z95",
     "Interval",
     "Sums",
-    "mean_interval",
-    "net_interval",
     "rounded",
     "row_figures",
 ]
@@ -77,38 +75,20 @@ class Sums:
 
     def mean_compound_ci95(self) -> Interval | None:
         """The 95 % interval of the mean compound (None below 2 events)."""
-        return mean_interval(self.events, self.compound_sum, self.compound_sumsq)
+        return row_figures(*astuple(self))[5]
 
     def net_sentiment_ci95(self) -> Interval | None:
         """The 95 % interval of the net sentiment (None below 2 events)."""
-        return net_interval(self.events, self.positive, self.negative)
-
-
-def mean_interval(n: int, total: float, squares: float) -> Interval | None:
-    """The 95 % interval of the mean of n values with this sum and sum of squares."""
-    if n < 2:
-        return None
-    mean = total / n
-    error = math.sqrt(max(0.0, (squares - n * mean * mean) / (n - 1)) / n)
-    return _interval(mean, error)
-
-
-def net_interval(n: int, positive: int, negative: int) -> Interval | None:
-    """The 95 % interval of (positive − negative) / n (x = +1, 0, −1 per event)."""
-    if n < 2:
-        return None
-    net = (positive - negative) / n
-    second = (positive + negative) / n  # the mean of x²
-    error = math.sqrt(max(0.0, (second - net * net) * n / (n - 1)) / n)
-    return _interval(net, error)
+        return row_figures(*astuple(self))[6]
 
 
 def row_figures(
     n: int, positive: int, neutral: int, negative: int, total: float, squares: float
 ) -> tuple[float, float, float, float, float, Interval | None, Interval | None]:
     """(mean compound, share positive, neutral, negative, net sentiment, mean interval,
-    net interval) of a report row, rounded: what `Sums` gives, in one call with the
-    formulas inline (a year's report makes tens of thousands of rows)."""
+    net interval) of a report row, rounded; `Sums` reads its intervals here too. The
+    formulas are inline: a year's report makes tens of thousands of rows. The bounds
+    are rounded once (a square root never lands on a half)."""
     if not n:
         return 0.0, 0.0, 0.0, 0.0, 0.0, None, None
     mean, net = total / n, (positive - negative) / n
@@ -131,8 +111,3 @@ def row_figures(
         (round(low, 4), round(high, 4)),
         (round(net_low, 4), round(net_high, 4)),
     )
-
-
-def _interval(centre: float, error: float) -> Interval:
-    low, high = centre - Z95 * error, centre + Z95 * error
-    return round(round(max(-1.0, low), 10), 4), round(round(min(1.0, high), 10), 4)
