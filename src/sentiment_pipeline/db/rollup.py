@@ -45,7 +45,6 @@ _SUM_PARTS = (  # the figures' expressions over contributions (label, compound)
 )
 _SUMS = ", ".join(_SUM_PARTS)
 _SCORE = "s.model, s.source, s.source_id, coalesce(s.language, '') AS language, s.label, s.compound"
-_JOIN = "JOIN event_topics t ON t.id = s.id AND t.occurred_at = s.occurred_at"
 
 Key = tuple[str, datetime]
 
@@ -144,15 +143,23 @@ def _contributions(dialect: str, scope: Scope) -> tuple[str, list[Any]]:
     if scope.links_only:
         link += f" AND t.topic IN ({', '.join(mark for _ in scope.topics)})"
         link_params.extend(scope.topics)
+    sql = _kinds(dialect, scores, link, "MATERIALIZED", every=not scope.links_only)
+    return sql, [*params, *link_params, *link_params]
+
+
+def _kinds(dialect: str, scores: str, link: str, materialized: str, every: bool) -> str:
+    """The contributions of the scores `scores` selects (FROM clause over `s`): read as
+    `x` (`materialized`: `MATERIALIZED`, read once, or `NOT MATERIALIZED`, inlined in
+    each part), then one SELECT per kind: every score once (with `every`), per topic
+    link (`link`: the JOIN of `event_topics t` to `x`), per link by the event's text."""
     fields = f"{_SCORE}, {_day(dialect)} AS day, s.id, s.occurred_at"
     columns = "x.model, x.source, x.source_id, x.language, x.label, x.compound, x.day"
-    parts = [] if scope.links_only else [f"SELECT {columns}, '' AS topic, '' AS via FROM x"]
+    parts = [f"SELECT {columns}, '' AS topic, '' AS via FROM x"] if every else []
     parts += [
         f"SELECT {columns}, t.topic, 'any' AS via FROM x {link}",
         f"SELECT {columns}, t.topic, 'text' AS via FROM x {link} AND t.via = 'text'",
     ]
-    sql = f"WITH x AS MATERIALIZED (SELECT {fields} FROM {scores}) {' UNION ALL '.join(parts)}"
-    return sql, [*params, *link_params, *link_params]
+    return f"WITH x AS {materialized} (SELECT {fields} FROM {scores}) {' UNION ALL '.join(parts)}"
 
 
 def _apply(connection: Any, dialect: str, scope: Scope, sign: int) -> None:
@@ -193,22 +200,13 @@ def rebuild(connection: Any, dialect: str, since: date | None = None) -> int:
         bound = start if dialect == "postgresql" else storage_text(start)
         where, cut = f" WHERE day >= {mark}", f" WHERE s.occurred_at >= {mark}"
     connection.execute(f"DELETE FROM sentiment_daily{where}", params)
-    day = _day(dialect)
-    score = f"{_SCORE}, {day} AS day"
-    base = f"sentiment_scores s{cut}"
-    text = " AND" if cut else " WHERE"
-    parts = [
-        f"SELECT {score}, '' AS topic, '' AS via FROM {base}",
-        f"SELECT {score}, t.topic, 'any' AS via FROM sentiment_scores s {_JOIN}{cut}",
-        f"SELECT {score}, t.topic, 'text' AS via FROM sentiment_scores s {_JOIN}{cut}"
-        f"{text} t.via = 'text'",
-    ]
-    fill_params = [bound] * 3 if since is not None else []
+    link = "JOIN event_topics t ON t.id = x.id AND t.occurred_at = x.occurred_at"
+    # inlined: 10M scores are scanned per kind rather than held in a temporary table
+    rows = _kinds(dialect, f"sentiment_scores s{cut}", link, "NOT MATERIALIZED", every=True)
     columns = ", ".join(KEY)
     cursor = connection.execute(
         f"INSERT INTO sentiment_daily ({columns}, {', '.join(_FIGURES)}) "
-        f"SELECT {columns}, {_SUMS} FROM ({' UNION ALL '.join(parts)}) x "
-        f"GROUP BY {columns}",
-        fill_params,
+        f"SELECT {columns}, {_SUMS} FROM ({rows}) x GROUP BY {columns}",
+        [bound] if since is not None else [],
     )
     return max(0, int(cursor.rowcount))
