@@ -30,20 +30,27 @@ from typing import Any
 
 from sentiment_pipeline.timeparse import storage_text
 
-__all__ = ["KEY", "LOCK_KEY", "Scope", "add", "lock", "rebuild", "retract"]
+__all__ = ["FIGURES", "KEY", "LOCK_KEY", "Scope", "add", "lock", "rebuild", "retract", "sums_sql"]
 
 KEY = ("model", "topic", "via", "day", "source", "source_id", "language")
 LOCK_KEY = 0x73656E7470697065  # "sentpipe": the advisory lock rollup writers take
-_FIGURES = ("events", "positive", "neutral", "negative", "compound_sum", "compound_sumsq")
-_SUM_PARTS = (  # the figures' expressions over contributions (label, compound)
-    "count(*)",
-    "sum(CASE WHEN label = 'positive' THEN 1 ELSE 0 END)",
-    "sum(CASE WHEN label = 'neutral' THEN 1 ELSE 0 END)",
-    "sum(CASE WHEN label = 'negative' THEN 1 ELSE 0 END)",
-    "sum(compound)",
-    "sum(compound * compound)",
-)
-_SUMS = ", ".join(_SUM_PARTS)
+FIGURES = ("events", "positive", "neutral", "negative", "compound_sum", "compound_sumsq")
+
+
+def sums_sql(prefix: str = "", sign: int = 1) -> str:
+    """The six figures (`FIGURES`) as SQL aggregates over scores' `label` and
+    `compound` columns named `prefix` + name, each times `sign` when it is not 1: how
+    the rollup and a report read from the scores count a set of scores."""
+    label, compound = f"{prefix}label", f"{prefix}compound"
+    parts = [
+        "count(*)",
+        *(f"sum(CASE WHEN {label} = '{name}' THEN 1 ELSE 0 END)" for name in FIGURES[1:4]),
+        f"sum({compound})",
+        f"sum({compound} * {compound})",
+    ]
+    return ", ".join(parts if sign == 1 else [f"{sign} * {part}" for part in parts])
+
+
 _SCORE = "s.model, s.source, s.source_id, coalesce(s.language, '') AS language, s.label, s.compound"
 
 Key = tuple[str, datetime]
@@ -169,11 +176,11 @@ def _apply(connection: Any, dialect: str, scope: Scope, sign: int) -> None:
         return
     rows, params = _contributions(dialect, scope)
     columns = ", ".join(KEY)
-    sums = ", ".join(f"{sign} * {part}" for part in _SUM_PARTS)
-    updates = ", ".join(f"{name} = d.{name} + excluded.{name}" for name in _FIGURES)
+    sums = sums_sql(sign=sign)
+    updates = ", ".join(f"{name} = d.{name} + excluded.{name}" for name in FIGURES)
     where = "" if dialect == "postgresql" else "WHERE true "  # SQLite's upsert parse rule
     sql = (
-        f"INSERT INTO sentiment_daily AS d ({columns}, {', '.join(_FIGURES)}) "
+        f"INSERT INTO sentiment_daily AS d ({columns}, {', '.join(FIGURES)}) "
         f"SELECT {columns}, {sums} FROM ({rows}) x {where}"
         f"GROUP BY {columns} ORDER BY {columns} "
         f"ON CONFLICT ({columns}) DO UPDATE SET {updates} "
@@ -205,8 +212,8 @@ def rebuild(connection: Any, dialect: str, since: date | None = None) -> int:
     rows = _kinds(dialect, f"sentiment_scores s{cut}", link, "NOT MATERIALIZED", every=True)
     columns = ", ".join(KEY)
     cursor = connection.execute(
-        f"INSERT INTO sentiment_daily ({columns}, {', '.join(_FIGURES)}) "
-        f"SELECT {columns}, {_SUMS} FROM ({rows}) x GROUP BY {columns}",
+        f"INSERT INTO sentiment_daily ({columns}, {', '.join(FIGURES)}) "
+        f"SELECT {columns}, {sums_sql()} FROM ({rows}) x GROUP BY {columns}",
         [bound] if since is not None else [],
     )
     return max(0, int(cursor.rowcount))

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from sentiment_pipeline.db.filters import Dialect, link_sql, source_id_sql, topic_sql
+from sentiment_pipeline.db.rollup import FIGURES, sums_sql
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.sentiment.figures import Interval, Sums, row_figures
 from sentiment_pipeline.timeparse import check_window, storage_text
@@ -42,13 +43,7 @@ BUCKETS: dict[str, timedelta] = {
     "7d": timedelta(days=7),
 }
 # what every report query selects after its group columns: `figures.Sums`'s fields
-SUMS_SQL = (
-    "count(*), sum(CASE WHEN s.label = 'positive' THEN 1 ELSE 0 END), "
-    "sum(CASE WHEN s.label = 'neutral' THEN 1 ELSE 0 END), "
-    "sum(CASE WHEN s.label = 'negative' THEN 1 ELSE 0 END), "
-    "sum(s.compound), sum(s.compound * s.compound)"
-)
-_ROLLUP_FIGURES = ("events", "positive", "neutral", "negative", "compound_sum", "compound_sumsq")
+SUMS_SQL = sums_sql("s.")
 _ORIGIN_EPOCH = 946857600  # 2000-01-03T00:00:00Z, TimescaleDB's default origin
 # what `by` may hold: the source's targets (source, source_id; Reddit: subreddits), topics
 GROUPINGS = ("source", "subreddit", "topic", "language")  # subreddit: the source id
@@ -551,7 +546,7 @@ def rollup_sql(report: SentimentReport, dialect: Dialect, days: Window) -> tuple
         f"CAST(sum({name}) AS {'float8' if name.startswith('compound') else 'bigint'})"
         if dialect == "postgresql"
         else f"sum({name})"
-        for name in _ROLLUP_FIGURES
+        for name in FIGURES
     )
     keys = ", ".join([*columns, "day"])
     sql = (
