@@ -10,7 +10,6 @@ stored scores."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -32,6 +31,7 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from sentiment_pipeline.db import rollup
 from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.sentiment.figures import Sums
 from sentiment_pipeline.service import RunFigures, RunMetrics, record_run
@@ -304,17 +304,6 @@ def _ingest(env: dict[str, str], folder: Path, events: list[dict[str, Any]], nam
     assert done.exit_code == 0, done.output
 
 
-def _rollup_fill() -> str:
-    """The rollup of every stored score: migration 0008's own fill."""
-    path = ROOT / "migrations" / "versions" / "0008_sentiment_daily.py"
-    spec = importlib.util.spec_from_file_location("sentpipe_migration_0008", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    fill: str = module._fill("postgresql")
-    return fill
-
-
 def _seed(url: str, folder: Path) -> None:
     env = {
         "SENTPIPE_DATABASE_URL": url,
@@ -338,8 +327,7 @@ def _seed(url: str, folder: Path) -> None:
             "SELECT id, occurred_at, 'o''brien', 'text' FROM raw_events "
             "WHERE source_id IN ('python', 'top')"
         )
-        connection.execute("DELETE FROM sentiment_daily")
-        connection.execute(_rollup_fill())
+        rollup.rebuild(connection, "postgresql")  # links written around sentpipe
     failed = RunFigures(
         counters={"events_inserted": 4, "events_spooled": 3, "events_dead_lettered": 2},
         target_label="subreddit",

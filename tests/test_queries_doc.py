@@ -4,8 +4,7 @@ One database for the module: migrated by sentpipe's own migrations (1-day chunks
 chunk queries see several), filled with Reddit and Hacker News events over the four UTC
 days before today, scored by the real VADER scorer, linked to two topics by `topics
 match`, then a few events stored after the scoring run (the backlog). `sentiment_daily`
-is rebuilt from the stored scores and links with migration 0008's own fill (so it is
-right whether or not the writers keep it current yet).
+is as the scorer and `topics match` kept it.
 
 The blocks run in the page's order, each in its own autocommit session whose time zone
 is America/Anchorage (so a query that mixed UTC days with the session's would show in
@@ -31,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import importlib.util
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -270,17 +268,6 @@ def _insert(conn: psycopg.Connection[Any], rows: list[dict[str, Any]]) -> None:
         )
 
 
-def _rollup_fill_sql() -> str:
-    """Migration 0008's fill: the rollup of every stored score and link."""
-    path = ROOT / "migrations" / "versions" / "0008_sentiment_daily.py"
-    spec = importlib.util.spec_from_file_location("sentpipe_migration_0008", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    fill: str = module._fill("postgresql")
-    return fill
-
-
 @pytest.fixture(scope="module")
 def seeded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -306,9 +293,7 @@ def _seed(url: str, tmp: Path) -> Seeded:
     ]
     match_topics(database, topics_from(TOPICS))
     with psycopg.connect(libpq, autocommit=True) as conn:
-        _insert(conn, backlog)
-        conn.execute("DELETE FROM sentiment_daily")
-        conn.execute(_rollup_fill_sql())
+        _insert(conn, backlog)  # unscored: the rollup the scorer and match kept stands
         conn.execute("ANALYZE")
     volume: Counter[tuple[date, str, str]] = Counter(
         (row["occurred_at"].date(), row["source"], row["source_id"]) for row in rows + backlog
