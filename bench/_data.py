@@ -125,6 +125,16 @@ def scratch_url(admin_url: str, name: str) -> DatabaseURL:
     return dataclasses.replace(parse_database_url(admin_url), database=name)
 
 
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop database `name` on the server of `admin_url`, its sessions ended (if any)."""
+    from contextlib import closing
+
+    import psycopg
+
+    with closing(psycopg.connect(parse_database_url(admin_url).libpq, autocommit=True)) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def fresh_database(admin_url: str, name: str) -> DatabaseURL:
     """Database `name` on the server of `admin_url`, dropped if it was there, created and
     migrated (what `sentpipe db init` does); its URL."""
@@ -132,8 +142,8 @@ def fresh_database(admin_url: str, name: str) -> DatabaseURL:
 
     import psycopg
 
+    drop_database(admin_url, name)
     with closing(psycopg.connect(parse_database_url(admin_url).libpq, autocommit=True)) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         c.execute(f'CREATE DATABASE "{name}"')
     url = scratch_url(admin_url, name)
     init_db(url)

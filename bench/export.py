@@ -43,7 +43,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import make_records, measured, scratch_url
+from _data import drop_database, make_records, measured, scratch_url
 from startup import export_startup
 
 from sentiment_pipeline.db.filters import EventFilter
@@ -324,10 +324,7 @@ def bench_server(admin_url: str, rows: int, args: argparse.Namespace) -> None:
             leftover.unlink()
         scratch.rmdir()
         if not args.keep:
-            with closing(
-                psycopg.connect(parse_database_url(admin_url).libpq, autocommit=True)
-            ) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{database_name(rows)}" WITH (FORCE)')
+            drop_database(admin_url, database_name(rows))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -27,17 +27,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from contextlib import closing
 from pathlib import Path
-
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import measured
+from _data import drop_database, measured
 from export import SPAN_DAYS, database_name, prepare
 
-from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
+from sentiment_pipeline.db.url import DatabaseURL
 
 GOAL_RATIO = 0.8
 GOAL_RSS_MB = 250
@@ -138,10 +135,7 @@ def bench_server(admin_url: str, rows: int, args: argparse.Namespace) -> None:
             leftover.unlink()
         scratch.rmdir()
         if not args.keep:
-            with closing(
-                psycopg.connect(parse_database_url(admin_url).libpq, autocommit=True)
-            ) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{database_name(rows)}" WITH (FORCE)')
+            drop_database(admin_url, database_name(rows))
 
 
 def main() -> None:

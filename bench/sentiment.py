@@ -60,7 +60,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import comment_chars, fresh_database, make_records, mood_text, vm_hwm_kb
+from _data import comment_chars, drop_database, fresh_database, make_records, mood_text, vm_hwm_kb
 
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
@@ -337,16 +337,8 @@ def run_backend(args: argparse.Namespace, sets: Sequence[TextSet]) -> dict[str, 
                 runs[text_set.name] = measure(url, args.batch_size, args.repeat, data_dir)
             finally:
                 if not args.sqlite:
-                    _drop(args.url, url)
+                    drop_database(args.url, url.database)
     return runs
-
-
-def _drop(admin_url: str, url: DatabaseURL) -> None:
-    import psycopg
-
-    admin = parse_database_url(admin_url).libpq
-    with closing(psycopg.connect(admin, autocommit=True)) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
 
 
 def main(argv: Sequence[str] | None = None) -> None:
