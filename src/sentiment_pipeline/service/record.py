@@ -21,6 +21,7 @@ from typing import Any
 from sentiment_pipeline.db.url import DatabaseURL
 from sentiment_pipeline.errors import SentpipeError, first_line
 from sentiment_pipeline.service.metrics import RunMetrics
+from sentiment_pipeline.timeparse import storage_text
 
 __all__ = ["TIMEOUT_SECONDS", "record_row", "record_run"]
 
@@ -29,7 +30,6 @@ LOGGER = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 5  # the longest a statement (or SQLite's busy wait) may hold a run up
 
 _COLUMNS = "command, finished_at, started_at, duration_seconds, exit_code, figures"
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite
 
 
 def record_row(metrics: RunMetrics) -> dict[str, Any]:
@@ -113,8 +113,8 @@ def _insert_sqlite(url: DatabaseURL, row: dict[str, Any]) -> None:
                 f"INSERT INTO run_metrics ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     row["command"],
-                    row["finished_at"].strftime(_SQLITE_TIME),
-                    row["started_at"].strftime(_SQLITE_TIME),
+                    storage_text(row["finished_at"]),
+                    storage_text(row["started_at"]),
                     row["duration_seconds"],
                     row["exit_code"],
                     json.dumps(row["figures"], sort_keys=True),
