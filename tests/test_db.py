@@ -138,6 +138,7 @@ def test_upgrade_downgrade_upgrade(any_db_url: str) -> None:
         assert sa.inspect(connection).has_table("sentiment_daily")
         command.downgrade(config, "0006")
         connection.commit()
+        assert not sa.inspect(connection).has_table("sentiment_daily")
         assert not {"language", "probabilities"} & _score_columns(connection)
         command.downgrade(config, "0005")
         connection.commit()
