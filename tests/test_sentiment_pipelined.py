@@ -20,6 +20,7 @@ from sentiment_pipeline.db.url import parse_database_url
 from sentiment_pipeline.sentiment import ScoreOptions, score_events
 from sentiment_pipeline.sentiment import run as run_module
 from sentiment_pipeline.sentiment.store import SQLiteStore
+from tests.test_rollup import assert_rollup_is_direct
 from tests.test_sentiment import _counts, _event, _many, _run, _setup
 
 
@@ -86,6 +87,7 @@ def test_sigkill_mid_run_loses_nothing_and_scores_nothing_twice(
     assert run.returncode == -signal.SIGKILL
     processed, scores = _consistent(engine)
     assert 0 < processed < 5000
+    assert_rollup_is_direct(engine)  # each batch's rollup part committed with it, or not
     again = _run(db_url, tmp_path, "--json")
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
@@ -93,6 +95,7 @@ def test_sigkill_mid_run_loses_nothing_and_scores_nothing_twice(
     assert data["scored"] + data["skipped"] == 5000 - processed
     assert data["scored"] == _texts(events) - scores
     assert _consistent(engine) == (5000, _texts(events))
+    assert_rollup_is_direct(engine)
     engine.dispose()
 
 
