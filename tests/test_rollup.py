@@ -23,7 +23,13 @@ from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
 from sentiment_pipeline.refresh.store import open_store as open_refresh_store
 from sentiment_pipeline.sentiment import ScoreOptions, score_events, sentiment_report
 from sentiment_pipeline.sentiment.figures import Sums, rounded
-from sentiment_pipeline.sentiment.report import BUCKETS, SentimentReport, report_sql, rollup_days
+from sentiment_pipeline.sentiment.report import (
+    BUCKETS,
+    ReportRow,
+    SentimentReport,
+    report_sql,
+    rollup_days,
+)
 from sentiment_pipeline.sentiment.rollup import rebuild_rollup
 from sentiment_pipeline.sentiment.scorers import model_id_for
 from sentiment_pipeline.topics.store import PostgresLinks, SqliteLinks
@@ -481,21 +487,52 @@ def test_report_of_a_day_equals_its_scores_on_every_backend(
 def test_row_figures_are_the_sums_figures(
     counts: tuple[int, int, int], values: list[float]
 ) -> None:
-    """The one-call figures of a report row equal `Sums`' own, interval included."""
-    from sentiment_pipeline.sentiment.figures import row_figures
+    """The one-call figures of a report row equal `Sums`' own, and a row's intervals
+    are the normal approximation over its scores."""
+    from sentiment_pipeline.sentiment.figures import Z95, intervals, row_figures
 
     positive, neutral, negative = counts
     n = positive + neutral + negative
     xs = values[:n]
     sums = Sums(n, positive, neutral, negative, math.fsum(xs), math.fsum(x * x for x in xs))
-    mean, pos, neu, neg, net, mean_ci, net_ci = row_figures(
-        n, positive, neutral, negative, sums.compound_sum, sums.compound_sumsq
-    )
+    figures = (n, positive, neutral, negative, sums.compound_sum, sums.compound_sumsq)
+    mean, pos, neu, neg, net = row_figures(*figures)
+    mean_ci, net_ci = intervals(*figures)
     assert (mean_ci, net_ci) == (sums.mean_compound_ci95(), sums.net_sentiment_ci95())
+    row = ReportRow.of(("reddit", "x", None, None), datetime(2024, 3, 1, tzinfo=UTC), sums)
+    assert (row.mean_compound_ci95, row.net_sentiment_ci95) == (mean_ci, net_ci)
     if n:
         assert (mean, net) == (rounded(sums.mean_compound), rounded(sums.net_sentiment))
         assert (pos, neu, neg) == tuple(rounded(c / n) for c in counts)
         assert net_ci is None or net_ci[0] <= net <= net_ci[1]
+    if n >= 2:  # the interval from its definition: mean ± z·s/√n over the scores
+        centre = math.fsum(xs) / n
+        sd = math.sqrt(math.fsum((x - centre) ** 2 for x in xs) / (n - 1))
+        assert mean_ci is not None
+        assert math.isclose(mean_ci[0], max(-1, centre - Z95 * sd / math.sqrt(n)), abs_tol=2e-4)
+        assert math.isclose(mean_ci[1], min(1, centre + Z95 * sd / math.sqrt(n)), abs_tol=2e-4)
+    else:
+        assert (mean_ci, net_ci, row.mean_compound_ci95) == (None, None, None)
+
+
+@given(
+    value=st.one_of(
+        st.floats(-2, 2, allow_nan=False),
+        # within a hair of a 4-place half, where the two roundings could part
+        st.builds(
+            lambda k, nudge: (k + 0.5) / 10000 + nudge,
+            st.integers(-20000, 20000),
+            st.floats(-2e-9, 2e-9),
+        ),
+        st.sampled_from([0.0, -0.0, -0.00004, 0.00005, -0.00005, 1e300, -1e-300]),
+    )
+)
+def test_rounded_is_round_through_ten_places(value: float) -> None:
+    """The fast `rounded` gives `round(round(value, 10), 4)` exactly, sign of zero
+    included."""
+    expected = round(round(value, 10), 4)
+    got = rounded(value)
+    assert got == expected and math.copysign(1, got) == math.copysign(1, expected)
 
 
 def test_a_database_before_the_rollup_says_to_migrate(any_db_url: str, tmp_path: Path) -> None:

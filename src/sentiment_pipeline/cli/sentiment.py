@@ -429,6 +429,7 @@ def _render_rows(result: Any) -> None:
     """Tab-separated rows: the group columns (source_id, topic), then the figures; written
     as is (rich would expand the tabs to spaces)."""
     from sentiment_pipeline.cli.console import print_line
+    from sentiment_pipeline.sentiment.report import NOT_DETECTED, ReportRow
 
     keys = [
         k
@@ -439,14 +440,19 @@ def _render_rows(result: Any) -> None:
         keys.insert(0, "source")  # a source id alone would be ambiguous
     figures = ["bucket_start", "events", "mean_compound", "positive", "neutral", "negative"]
     lines = ["\t".join([*keys, *figures, "net_sentiment"])]
+    fields = [ReportRow._fields.index(key) for key in keys]
+    language = ReportRow._fields.index("language")
+    starts: dict[Any, str] = {}  # a year of daily rows has 365 bucket starts
     for row in result.rows:
+        start = starts.get(row.bucket)
+        if start is None:
+            start = starts[row.bucket] = row.bucket.isoformat()
+        head = "".join(
+            f"{row[i] or NOT_DETECTED}\t" if i == language else f"{row[i]}\t" for i in fields
+        )
         lines.append(
-            "\t".join(
-                row.language_label() if key == "language" else getattr(row, key) for key in keys
-            )
-            + f"\t{row.bucket.isoformat()}\t{row.events}\t{row.mean_compound:.4f}"
-            f"\t{row.positive:.4f}\t{row.neutral:.4f}\t{row.negative:.4f}"
-            f"\t{row.net_sentiment:.4f}"
+            f"{head}{start}\t{row.events}\t{row.mean_compound:.4f}\t{row.positive:.4f}"
+            f"\t{row.neutral:.4f}\t{row.negative:.4f}\t{row.net_sentiment:.4f}"
         )
     print_line("\n".join(lines))  # one write: a year of rows is tens of thousands of lines
 

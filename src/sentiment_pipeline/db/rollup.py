@@ -37,10 +37,11 @@ LOCK_KEY = 0x73656E7470697065  # "sentpipe": the advisory lock rollup writers ta
 FIGURES = ("events", "positive", "neutral", "negative", "compound_sum", "compound_sumsq")
 
 
-def sums_sql(prefix: str = "", sign: int = 1) -> str:
+def sums_sql(prefix: str = "", sign: int = 1, named: bool = False) -> str:
     """The six figures (`FIGURES`) as SQL aggregates over scores' `label` and
-    `compound` columns named `prefix` + name, each times `sign` when it is not 1: how
-    the rollup and a report read from the scores count a set of scores."""
+    `compound` columns named `prefix` + name, each times `sign` when it is not 1 and
+    named as its figure when `named`: how the rollup and a report read from the scores
+    count a set of scores."""
     label, compound = f"{prefix}label", f"{prefix}compound"
     parts = [
         "count(*)",
@@ -48,7 +49,11 @@ def sums_sql(prefix: str = "", sign: int = 1) -> str:
         f"sum({compound})",
         f"sum({compound} * {compound})",
     ]
-    return ", ".join(parts if sign == 1 else [f"{sign} * {part}" for part in parts])
+    if sign != 1:
+        parts = [f"{sign} * {part}" for part in parts]
+    if named:
+        parts = [f"{part} AS {name}" for part, name in zip(parts, FIGURES, strict=True)]
+    return ", ".join(parts)
 
 
 _SCORE = "s.model, s.source, s.source_id, coalesce(s.language, '') AS language, s.label, s.compound"

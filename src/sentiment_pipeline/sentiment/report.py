@@ -3,10 +3,12 @@ from the daily rollup `sentiment_daily` and the scores.
 
 For each group (`by`: (source, source_id), topic, the text's language, or several) and
 bucket: events scored, mean compound, the shares of positive / neutral / negative
-labels, net sentiment and the 95 % intervals (`figures`). Whole UTC days of daily and
-weekly buckets come from the rollup (`rollup_days`, `rollup_sql`); hourly buckets, the
-parts of days `since`/`until` cut, and a filter of several topics come from the scores
-(`report_sql`); both give the same counts and sums, added per group and bucket.
+labels, net sentiment and the 95 % intervals (`figures`). One query (`read_sql`) adds
+up, per group and bucket, whole UTC days of daily and weekly buckets from the rollup
+(`rollup_days`, `rollup_sql`) and, from the scores, hourly buckets, the parts of days
+`since`/`until` cut, and a filter of several topics; both give the same counts and
+sums, and the database returns the rows summed and in order, so Python only computes
+each row's figures (a year of daily rows is tens of thousands).
 Grouped by topic, the scores are joined to `event_topics` (an event in two topics counts
 in both); a topic filter without that grouping keeps each event once
 (`db.filters.topic_sql`). Buckets are aligned like TimescaleDB's default `time_bucket`
@@ -16,15 +18,14 @@ origin on PostgreSQL, epoch arithmetic on SQLite, so all three agree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import astuple, dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from sentiment_pipeline.db.filters import Dialect, link_sql, source_id_sql, topic_sql
 from sentiment_pipeline.db.rollup import FIGURES, sums_sql
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.sentiment.figures import Interval, Sums, row_figures
+from sentiment_pipeline.sentiment.figures import Interval, Sums, intervals, row_figures
 from sentiment_pipeline.timeparse import check_window, storage_text
 
 __all__ = [
@@ -42,11 +43,11 @@ BUCKETS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
     "7d": timedelta(days=7),
 }
-# what every report query selects after its group columns: `figures.Sums`'s fields
-SUMS_SQL = sums_sql("s.")
 _ORIGIN_EPOCH = 946857600  # 2000-01-03T00:00:00Z, TimescaleDB's default origin
 # what `by` may hold: the source's targets (source, source_id; Reddit: subreddits), topics
 GROUPINGS = ("source", "subreddit", "topic", "language")  # subreddit: the source id
+# the group columns a report's rows carry (`read_sql`)
+GROUP_COLUMNS = ("source", "source_id", "topic", "language")
 NOT_DETECTED = "n/a"  # how a table shows the language of a score stored before detection
 
 
@@ -65,8 +66,20 @@ class ReportRow(NamedTuple):
     topic: str | None = None  # set when the report is grouped by topic
     language: str | None = None  # grouped by language: the code (None: not detected)
     net_sentiment: float = 0.0  # positive − negative share, in [−1, 1]
-    mean_compound_ci95: Interval | None = None  # 95 % interval (None below 2 events)
-    net_sentiment_ci95: Interval | None = None  # sentiment.figures gives the formulas
+    # (events, positive, neutral, negative, compound sum, sum of squares) the figures
+    # come from; the intervals are computed from them when read (a table needs none)
+    sums: tuple[Any, ...] = ()
+
+    @property
+    def mean_compound_ci95(self) -> Interval | None:
+        """The 95 % interval of the mean compound (None below 2 events; the formulas
+        are `figures.intervals`)."""
+        return intervals(*self.sums)[0] if self.sums else None
+
+    @property
+    def net_sentiment_ci95(self) -> Interval | None:
+        """The 95 % interval of the net sentiment (None below 2 events)."""
+        return intervals(*self.sums)[1] if self.sums else None
 
     @classmethod
     def of(
@@ -77,25 +90,12 @@ class ReportRow(NamedTuple):
     ) -> ReportRow:
         """The row of `group` (source, source_id, topic, language) in the bucket starting
         at `bucket` from its counts and sums; figures rounded (`figures.rounded`)."""
-        return cls.from_sums(group, bucket, astuple(sums))
-
-    @classmethod
-    def from_sums(
-        cls,
-        group: tuple[str | None, str | None, str | None, str | None],
-        bucket: datetime,
-        sums: Sequence[Any],
-    ) -> ReportRow:
-        """As `of`, from `Sums`' fields as a sequence (events, positive, neutral,
-        negative, compound sum, sum of squares)."""
-        n, positive, neutral, negative, total, squares = sums
-        mean, pos, neu, neg, net, mean_ci, net_ci = row_figures(
-            n, positive, neutral, negative, total, squares
-        )
+        values = astuple(sums)
+        mean, pos, neu, neg, net = row_figures(*values)
         source, source_id, topic, language = group
         return cls(
-            source, source_id, bucket, n, mean, pos, neu, neg, topic, language, net, mean_ci,
-            net_ci,
+            source, source_id, bucket, sums.events, mean, pos, neu, neg, topic, language, net,
+            values,
         )  # fmt: skip
 
     def group_label(self, qualified: bool = False) -> str:
@@ -192,26 +192,37 @@ class SentimentReport:
                 "via": self.via,
                 "languages": list(self.languages),
             },
-            "rows": [self._row_dict(r, iso(r.bucket)) for r in self.rows],
+            "rows": self._row_dicts(),
         }
 
-    def _row_dict(self, row: ReportRow, bucket_start: str | None) -> dict[str, Any]:
-        """One row of `--json`: `topic` only when grouped by topic."""
-        out: dict[str, Any] = {"source": row.source, "source_id": row.source_id}
-        if "topic" in self.by:
-            out["topic"] = row.topic
-        if "language" in self.by:
-            out["language"] = row.language
-        out["bucket_start"] = bucket_start
-        out["events"] = row.events
-        out["mean_compound"] = row.mean_compound
-        out["positive"] = row.positive
-        out["neutral"] = row.neutral
-        out["negative"] = row.negative
-        out["net_sentiment"] = row.net_sentiment
-        mean_ci, net_ci = row.mean_compound_ci95, row.net_sentiment_ci95
-        out["mean_compound_ci95"] = None if mean_ci is None else [*mean_ci]
-        out["net_sentiment_ci95"] = None if net_ci is None else [*net_ci]
+    def _row_dicts(self) -> list[dict[str, Any]]:
+        """The rows of `--json`: `topic` and `language` only when grouped by them; each
+        bucket start formatted once (a year of daily rows has 365)."""
+        by_topic, by_language = "topic" in self.by, "language" in self.by
+        starts: dict[datetime, str] = {}
+        out = []
+        for row in self.rows:
+            start = starts.get(row.bucket)
+            if start is None:
+                start = starts[row.bucket] = row.bucket.astimezone(UTC).isoformat()
+            item: dict[str, Any] = {"source": row.source, "source_id": row.source_id}
+            if by_topic:
+                item["topic"] = row.topic
+            if by_language:
+                item["language"] = row.language
+            mean_ci, net_ci = intervals(*row.sums) if row.sums else (None, None)
+            item.update(
+                bucket_start=start,
+                events=row.events,
+                mean_compound=row.mean_compound,
+                positive=row.positive,
+                neutral=row.neutral,
+                negative=row.negative,
+                net_sentiment=row.net_sentiment,
+                mean_compound_ci95=None if mean_ci is None else [*mean_ci],
+                net_sentiment_ci95=None if net_ci is None else [*net_ci],
+            )
+            out.append(item)
         return out
 
 
@@ -302,32 +313,95 @@ def _topic_join(report: SentimentReport, dialect: Dialect) -> tuple[str, list[An
     return f"event_topics t JOIN sentiment_scores s ON {on}", [*params, *bound_params]
 
 
-def report_sql(report: SentimentReport, dialect: Dialect, timescale: bool) -> tuple[str, list[Any]]:
-    """The report's one query: (group columns…, bucket start, events, mean compound,
-    positive, neutral, negative share) per group and bucket, in the rows' order."""
-    by_subreddit, by_topic = "subreddit" in report.by, "topic" in report.by
-    groups = ["s.source", "s.source_id"] if by_subreddit else []
-    order = ["s.source_id", "s.source"] if by_subreddit else []
-    if "source" in report.by and not by_subreddit:
-        groups, order = ["s.source"], ["s.source"]
-    groups, order = groups + ["t.topic"] * by_topic, order + ["t.topic"] * by_topic
-    if "language" in report.by:
-        # NULL (stored before detection) last on every backend
-        groups, order = [*groups, "s.language"], [*order, "s.language IS NULL", "s.language"]
+def _group_columns(report: SentimentReport) -> list[str]:
+    """Which of `GROUP_COLUMNS` the report groups by, in that order."""
+    names = {
+        "source": "source" in report.by or "subreddit" in report.by,
+        "source_id": "subreddit" in report.by,
+        "topic": "topic" in report.by,
+        "language": "language" in report.by,
+    }
+    return [name for name in GROUP_COLUMNS if names[name]]
+
+
+def _order_sql(report: SentimentReport, dialect: Dialect) -> str:
+    """ORDER BY of a query over the group columns and bucket `b`: source id, source,
+    topic, language (not detected last), bucket; text compared by code point (`"C"` on
+    PostgreSQL, SQLite's default), as Python compares strings."""
+    collate = ' COLLATE "C"' if dialect == "postgresql" else ""
+    columns = _group_columns(report)
+    order = [f"{name}{collate}" for name in ("source_id", "source", "topic") if name in columns]
+    if "language" in columns:  # NULL (stored before detection) last on every backend
+        order += ["language IS NULL", f"language{collate}"]
+    return ", ".join([*order, "b"])
+
+
+def _scores_part(
+    report: SentimentReport, dialect: Dialect, timescale: bool
+) -> tuple[str, list[Any]]:
+    """(group columns…, bucket start `b`, `FIGURES`) per group and bucket from the
+    scores, unordered, and its parameters."""
+    expressions = {
+        "source": "s.source",
+        "source_id": "s.source_id",
+        "topic": "t.topic",
+        "language": "NULLIF(s.language, '')",
+    }
+    groups = [expressions[name] for name in _group_columns(report)]
     # TimescaleDB 2.19 fails to plan time_bucket over the topic join or semi-join with a
     # time bound ("could not find pathkey item to sort"): date_bin gives the same buckets.
-    topical = by_topic or bool(report.topics)
+    topical = "topic" in report.by or bool(report.topics)
     bucket = _bucket_sql(
         dialect, timescale and not topical, BUCKETS[report.bucket], "s.occurred_at"
     )
     source, source_params = _topic_join(report, dialect)
     clauses, params = _where(report, dialect)
+    named = [f"{sql} AS {name}" for sql, name in zip(groups, _group_columns(report), strict=True)]
     sql = (
-        f"SELECT {', '.join([*groups, f'{bucket} AS b'])}, {SUMS_SQL} "
-        f"FROM {source} WHERE {' AND '.join(clauses)} "
-        f"GROUP BY {', '.join([*groups, 'b'])} ORDER BY {', '.join([*order, 'b'])}"
+        f"SELECT {', '.join([*named, f'{bucket} AS b'])}, {sums_sql('s.', named=True)} "
+        f"FROM {source} WHERE {' AND '.join(clauses)} GROUP BY {', '.join([*groups, 'b'])}"
     )
     return sql, [*source_params, *params]
+
+
+def report_sql(report: SentimentReport, dialect: Dialect, timescale: bool) -> tuple[str, list[Any]]:
+    """The report from the scores alone, one query: (group columns…, bucket start,
+    `FIGURES`) per group and bucket, in the rows' order."""
+    sql, params = _scores_part(report, dialect, timescale)
+    columns = ", ".join([*_group_columns(report), "b", *FIGURES])
+    return f"SELECT {columns} FROM ({sql}) AS u ORDER BY {_order_sql(report, dialect)}", params
+
+
+def read_sql(report: SentimentReport, dialect: Dialect, timescale: bool) -> tuple[str, list[Any]]:
+    """The report's one query: (source, source_id, topic, language, bucket start,
+    `FIGURES`) per group and bucket, in the rows' order, NULL for a column the report
+    does not group by; whole days from the rollup (`rollup_days`), the rest from the
+    scores, added up by the database."""
+    days, windows = rollup_days(report)
+    parts: list[str] = []
+    params: list[Any] = []
+    if days is not None:
+        sql, values = rollup_sql(report, dialect, timescale, days)
+        parts.append(sql)
+        params.extend(values)
+    for since, until in windows:
+        sql, values = _scores_part(replace(report, since=since, until=until), dialect, timescale)
+        parts.append(sql)
+        params.extend(values)
+    columns = _group_columns(report)
+    select = [name if name in columns else f"NULL AS {name}" for name in GROUP_COLUMNS]
+    # PostgreSQL sums bigints as numeric (Decimal in Python, slow to read): cast back
+    sums = ", ".join(
+        f"CAST(sum({name}) AS {'float8' if name.startswith('compound') else 'bigint'})"
+        if dialect == "postgresql"
+        else f"sum({name})"
+        for name in FIGURES
+    )
+    sql = (
+        f"SELECT {', '.join(select)}, b, {sums} FROM ({' UNION ALL '.join(parts)}) AS u "
+        f"GROUP BY {', '.join([*columns, 'b'])} ORDER BY {_order_sql(report, dialect)}"
+    )
+    return sql, params
 
 
 def sentiment_report(
@@ -354,8 +428,6 @@ def sentiment_report(
     bucket/model/grouping/via/source or an unmigrated database, DatabaseUnreachable when
     the server does not answer."""
     from sentiment_pipeline.db.filters import check_sources, check_via
-    from sentiment_pipeline.sentiment.counts import check_stored_model
-    from sentiment_pipeline.sentiment.language import check_languages
     from sentiment_pipeline.sentiment.scorers import is_model_spec, stored_model_id
     from sentiment_pipeline.sources import source_names
 
@@ -366,8 +438,11 @@ def sentiment_report(
     report = SentimentReport(
         model_id, bucket, since, until, source_ids, [], topics, check_via(via), by
     )
-    codes = check_languages(languages, "--language", allow_any=True)
-    report.languages = () if "any" in codes else codes
+    if languages:  # the detector's table of codes is read only when one is given
+        from sentiment_pipeline.sentiment.language import check_languages
+
+        codes = check_languages(languages, "--language", allow_any=True)
+        report.languages = () if "any" in codes else codes
     store = open_store(url)
     try:
         connection = store._conn
@@ -385,6 +460,8 @@ def sentiment_report(
         if not rows and is_model_spec(model):
             report.older = _stored_older_ids(store, model, url.backend)
         elif not rows:  # a stored id: one that was never stored is a typo, not "no scores"
+            from sentiment_pipeline.sentiment.counts import check_stored_model
+
             with store._guard():
                 check_stored_model(
                     lambda sql, p: connection.execute(sql, p).fetchall(),
@@ -401,40 +478,23 @@ def sentiment_report(
 def _read(
     report: SentimentReport, dialect: Dialect, timescale: bool, connection: Any
 ) -> list[ReportRow]:
-    """The report's rows: whole days from the daily rollup where it serves the report
-    (`rollup_days`), the rest from the scores, added per group and bucket."""
-    sums: dict[tuple[Any, ...], list[Any]] = {}  # sort key (`_order`) -> sums
-    starts: dict[Any, datetime] = {}  # day or bucket value -> bucket start
-    width = 2 if "subreddit" in report.by else 1 if "source" in report.by else 0
-
-    def take(rows: list[Any], day_rows: bool) -> None:
-        for values in rows:
-            group, moment, figures = _split(report, width, values)
-            bucket = starts.get(moment)
-            if bucket is None:
-                bucket = _day_bucket(report.bucket, moment) if day_rows else _as_utc(moment)
-                starts[moment] = bucket
-            key = _order(group, bucket)
-            total = sums.get(key)
-            if total is None:
-                sums[key] = figures
-            else:
-                for i, value in enumerate(figures):
-                    total[i] += value
-        starts.clear()  # a rollup day and a bucket start may be the same value
-
-    days, windows = rollup_days(report)
-    if days is not None:
-        sql, params = rollup_sql(report, dialect, days)
-        take(_fetch(connection, dialect, sql, params), True)
-    for since, until in windows:
-        part = replace(report, since=since, until=until)
-        sql, params = report_sql(part, dialect, timescale)
-        take(_fetch(connection, dialect, sql, params), False)
-    return [
-        ReportRow.from_sums((key[6], key[7], key[2] or None, key[8]), key[5], figures)
-        for key, figures in sorted(sums.items())
-    ]
+    """The report's rows (`read_sql`), figures computed (`figures.row_figures`)."""
+    sql, params = read_sql(report, dialect, timescale)
+    starts: dict[Any, datetime] = {}  # bucket value -> its start as a UTC datetime
+    rows: list[ReportRow] = []
+    make = ReportRow._make
+    for values in _fetch(connection, dialect, sql, params):
+        source, source_id, topic, language, moment = values[:5]
+        bucket = starts.get(moment)
+        if bucket is None:
+            bucket = starts[moment] = _as_utc(moment)
+        sums = values[5:]
+        mean, pos, neu, neg, net = row_figures(*sums)
+        rows.append(
+            make((source, source_id, bucket, sums[0], mean, pos, neu, neg, topic, language, net,
+                  sums))
+        )  # fmt: skip
+    return rows
 
 
 def _fetch(connection: Any, dialect: Dialect, sql: str, params: list[Any]) -> list[Any]:
@@ -443,47 +503,6 @@ def _fetch(connection: Any, dialect: Dialect, sql: str, params: list[Any]) -> li
         with connection.cursor(binary=True) as cursor:
             return list(cursor.execute(sql, params).fetchall())
     return list(connection.execute(sql, params).fetchall())
-
-
-def _order(group: tuple[Any, ...], bucket: datetime) -> tuple[Any, ...]:
-    """The rows' order as a plain tuple (compared in C): source id, source, topic,
-    language (not detected last), bucket; then the group itself (source, source_id,
-    language as given) for the row."""
-    source, source_id, topic, language = group
-    return (
-        source_id or "", source or "", topic or "", language is None, language or "",
-        bucket, source, source_id, language,
-    )  # fmt: skip
-
-
-def _split(
-    report: SentimentReport, width: int, values: Sequence[Any]
-) -> tuple[tuple[Any, ...], Any, list[Any]]:
-    """A result row (`width` source columns, topic, language, bucket or day,
-    `SUMS_SQL`) as ((source, source_id, topic, language), bucket or day, [events,
-    positive, neutral, negative, compound sum, sum of squares]); a rollup's `''`
-    language is None."""
-    source, source_id = (values[0], values[1] if width == 2 else None) if width else (None, None)
-    at = width
-    topic = language = None
-    if "topic" in report.by:
-        topic, at = values[at], at + 1
-    if "language" in report.by:
-        language, at = values[at] or None, at + 1
-    moment, n, pos, neu, neg, total, squares = values[at:]
-    figures = [int(n), int(pos), int(neu), int(neg), float(total), float(squares)]
-    return (source, source_id, topic, language), moment, figures
-
-
-def _day_bucket(bucket: str, day: Any) -> datetime:
-    """The start of the `bucket` ("1d", "7d") a rollup day (a date, or SQLite's text)
-    falls in, aligned as `_bucket_sql`."""
-    start = datetime.combine(
-        day if isinstance(day, date) else date.fromisoformat(str(day)), time(), UTC
-    )
-    seconds = int(BUCKETS[bucket].total_seconds())
-    offset = (int(start.timestamp()) - _ORIGIN_EPOCH) % seconds
-    return start - timedelta(seconds=offset)
 
 
 Window = tuple[datetime | None, datetime | None]
@@ -518,13 +537,17 @@ def _day_start(moment: datetime, up: bool) -> datetime:
     return start + timedelta(days=1) if up and start < moment else start
 
 
-def rollup_sql(report: SentimentReport, dialect: Dialect, days: Window) -> tuple[str, list[Any]]:
-    """(group columns…, day, `SUMS_SQL` over the rollup) per group and day within
-    `days` (day starts; None: unbounded), from `sentiment_daily`."""
+def rollup_sql(
+    report: SentimentReport, dialect: Dialect, timescale: bool, days: Window
+) -> tuple[str, list[Any]]:
+    """(group columns…, bucket start `b`, `FIGURES`) of each row of `sentiment_daily`
+    the report covers within `days` (day starts; None: unbounded), unsummed, and its
+    parameters; a day's bucket is aligned as `_bucket_sql` aligns the scores'."""
     mark = "%s" if dialect == "postgresql" else "?"
-    groups = {"subreddit": ["source", "source_id"], "source": ["source"]}
-    columns = next((groups[name] for name in ("subreddit", "source") if name in report.by), [])
-    columns += ["topic"] * ("topic" in report.by) + ["language"] * ("language" in report.by)
+    columns = [
+        "NULLIF(language, '') AS language" if name == "language" else name
+        for name in _group_columns(report)
+    ]
     clauses, params = scope_sql(report, mark)
     if "topic" in report.by:
         clauses += ["topic <> ''", f"via = {mark}"]
@@ -541,16 +564,17 @@ def rollup_sql(report: SentimentReport, dialect: Dialect, days: Window) -> tuple
         if bound is not None:
             clauses.append(f"day {op} {mark}")
             params.append(bound.date() if dialect == "postgresql" else bound.date().isoformat())
-    # PostgreSQL sums bigints as numeric (Decimal in Python, slow to read): cast back
-    sums = ", ".join(
-        f"CAST(sum({name}) AS {'float8' if name.startswith('compound') else 'bigint'})"
-        if dialect == "postgresql"
-        else f"sum({name})"
-        for name in FIGURES
-    )
-    keys = ", ".join([*columns, "day"])
+    # the day's start: a timestamptz on PostgreSQL; SQLite's text, which `_bucket_sql`
+    # turns into epoch seconds
+    start = "(CAST(day AS timestamp) AT TIME ZONE 'UTC')" if dialect == "postgresql" else "day"
+    width = BUCKETS[report.bucket]
+    if width == timedelta(days=1):  # a day is its own bucket
+        bucket = start if dialect == "postgresql" else "CAST(strftime('%s', day) AS INTEGER)"
+    else:
+        bucket = _bucket_sql(dialect, timescale, width, start)
     sql = (
-        f"SELECT {keys}, {sums} FROM sentiment_daily WHERE {' AND '.join(clauses)} GROUP BY {keys}"
+        f"SELECT {', '.join([*columns, f'{bucket} AS b', *FIGURES])} FROM sentiment_daily "
+        f"WHERE {' AND '.join(clauses)}"
     )
     return sql, params
 
