@@ -158,6 +158,9 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 def repeated(command: list[str], env: dict[str, str], repeat: int) -> dict[str, float]:
+    """min / median seconds and peak RSS of `repeat` runs, after one warm-up run (the
+    bytecode written, the files in the page cache: as an installed sentpipe runs)."""
+    timed(command, env)
     runs = [timed(command, env) for _ in range(repeat)]
     seconds = [s for s, _ in runs]
     return {
@@ -218,10 +221,16 @@ def run(url: DatabaseURL, scores: int, repeat: int, name: str) -> None:
 
 def measure(url: DatabaseURL, repeat: int, name: str) -> None:
     """Time the reports on the loaded `url`."""
-    env = {**os.environ, "SENTPIPE_DATABASE_URL": _url_text(url)}
-    report = [SENTPIPE, "sentiment", "report", "--since", "365d", "--json"]
+    # children write bytecode, as a pip-installed sentpipe has it
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["SENTPIPE_DATABASE_URL"] = _url_text(url)
+    report = [SENTPIPE, "sentiment", "report", "--since", "365d"]
     figures = repeated(report, env, repeat)
-    weekly = repeated([*report, "--bucket", "7d", "--by", "topic"], env, repeat)
+    as_json = repeated([*report, "--json"], env, repeat)
+    weekly = repeated([*report, "--json", "--bucket", "7d", "--by", "topic"], env, repeat)
+    small = repeated([SENTPIPE, "sentiment", "report", "--since", "2h"], env, repeat)
+    imports = "import typer, pydantic_settings, psycopg"  # what every database command loads
+    floor = repeated([sys.executable, "-c", imports], env, repeat)
     help_run = repeated([SENTPIPE, "--help"], env, repeat)
     hourly = repeated(
         [SENTPIPE, "sentiment", "report", "--since", "30d", "--bucket", "1h", "--json"],
@@ -229,21 +238,32 @@ def measure(url: DatabaseURL, repeat: int, name: str) -> None:
         max(1, repeat // 2),
     )
     raw_seconds, rows = raw_report_seconds(url)
-    print(f"   {'':46} {'min s':>7} {'median s':>9} {'peak MB':>8}")
+    print(f"   {'':52} {'min s':>7} {'median s':>9} {'peak MB':>8}")
     for label, value in (
-        ("report --since 365d (daily, rollup)", figures),
-        ("report --since 365d --bucket 7d --by topic", weekly),
-        ("report --since 30d --bucket 1h (scores)", hourly),
-        ("sentpipe --help (start-up alone)", help_run),
+        ("report --since 365d (daily, rollup; table rows)", figures),
+        ("report --since 365d --json", as_json),
+        ("report --since 365d --bucket 7d --by topic --json", weekly),
+        ("report --since 30d --bucket 1h --json (scores)", hourly),
+        ("report --since 2h (start-up, connect, one query)", small),
+        ("python -c 'import typer, pydantic_settings, psycopg'", floor),
+        ("sentpipe --help", help_run),
     ):
-        print(f"   {label:46} {value['min']:7.3f} {value['median']:9.3f} {value['rss']:8.0f}")
+        print(f"   {label:52} {value['min']:7.3f} {value['median']:9.3f} {value['rss']:8.0f}")
     print(f"   baseline: the same daily report from the scores: {raw_seconds:.2f} s query "
           f"alone ({rows:,} rows), {raw_seconds / figures['median']:.0f}x the whole "
           "rollup process")  # fmt: skip
-    ok = figures["median"] < GOAL_SECONDS and figures["rss"] < GOAL_MB
+    print(
+        f"   above the libraries' import floor: {figures['median'] - floor['median']:.3f} s "
+        f"(daily report), {small['median'] - floor['median']:.3f} s (2-hour report)"
+    )
+    ok = (
+        max(figures["median"], as_json["median"]) < GOAL_SECONDS
+        and max(figures["rss"], as_json["rss"]) < GOAL_MB
+    )
     print(
         f"   goal < {GOAL_SECONDS} s and < {GOAL_MB} MB: {'met' if ok else 'NOT met'} "
-        f"(median {figures['median']:.3f} s, {figures['rss']:.0f} MB)"
+        f"(median {figures['median']:.3f} s table, {as_json['median']:.3f} s JSON; "
+        f"{max(figures['rss'], as_json['rss']):.0f} MB)"
     )
 
 
