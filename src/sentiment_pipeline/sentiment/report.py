@@ -268,7 +268,7 @@ def _where(report: SentimentReport, dialect: Dialect) -> tuple[list[str], list[A
         clause, values = topic_sql(dialect, report.topics, report.via, table="s")
         clauses.append(clause)
         params.extend(values)
-    clauses_b, params_b = _bounds(report, dialect, "s")
+    clauses_b, params_b = bounds_sql(report, dialect, "s")
     return clauses + clauses_b, params + params_b
 
 
@@ -288,8 +288,11 @@ def scope_sql(report: SentimentReport, mark: str, prefix: str = "") -> tuple[lis
     return clauses, params
 
 
-def _bounds(report: SentimentReport, dialect: Dialect, alias: str) -> tuple[list[str], list[Any]]:
-    """`alias.occurred_at` within [since, until)."""
+def bounds_sql(
+    report: SentimentReport, dialect: Dialect, alias: str
+) -> tuple[list[str], list[Any]]:
+    """The conditions `alias.occurred_at` within [since, until) and their parameters
+    (SQLite's stored UTC text on SQLite)."""
     mark = "%s" if dialect == "postgresql" else "?"
     clauses: list[str] = []
     params: list[Any] = []
@@ -308,7 +311,7 @@ def _topic_join(report: SentimentReport, dialect: Dialect) -> tuple[str, list[An
     if "topic" not in report.by:
         return "sentiment_scores s", []
     links, params = link_sql(dialect, report.topics, report.via, "t")
-    bounds, bound_params = _bounds(report, dialect, "t")
+    bounds, bound_params = bounds_sql(report, dialect, "t")
     on = " AND ".join(["s.id = t.id", "s.occurred_at = t.occurred_at", links, *bounds])
     return f"event_topics t JOIN sentiment_scores s ON {on}", [*params, *bound_params]
 
@@ -347,7 +350,8 @@ def _scores_part(
         "topic": "t.topic",
         "language": "NULLIF(s.language, '')",
     }
-    groups = [expressions[name] for name in _group_columns(report)]
+    columns = _group_columns(report)
+    groups = [expressions[name] for name in columns]
     # TimescaleDB 2.19 fails to plan time_bucket over the topic join or semi-join with a
     # time bound ("could not find pathkey item to sort"): date_bin gives the same buckets.
     topical = "topic" in report.by or bool(report.topics)
@@ -356,7 +360,7 @@ def _scores_part(
     )
     source, source_params = _topic_join(report, dialect)
     clauses, params = _where(report, dialect)
-    named = [f"{sql} AS {name}" for sql, name in zip(groups, _group_columns(report), strict=True)]
+    named = [f"{sql} AS {name}" for sql, name in zip(groups, columns, strict=True)]
     sql = (
         f"SELECT {', '.join([*named, f'{bucket} AS b'])}, {sums_sql('s.', named=True)} "
         f"FROM {source} WHERE {' AND '.join(clauses)} GROUP BY {', '.join([*groups, 'b'])}"

@@ -20,8 +20,7 @@ from typing import Any
 
 from sentiment_pipeline.db.filters import Dialect
 from sentiment_pipeline.db.url import DatabaseURL
-from sentiment_pipeline.sentiment.report import SentimentReport, open_store, scope_sql
-from sentiment_pipeline.timeparse import storage_text
+from sentiment_pipeline.sentiment.report import SentimentReport, bounds_sql, open_store, scope_sql
 
 __all__ = ["EXCERPT_CHARS", "TopItem", "event_link", "excerpt", "top_items"]
 
@@ -91,11 +90,8 @@ def _filters(report: SentimentReport, dialect: Dialect) -> tuple[str, list[Any]]
         clause, values = topic_sql(dialect, report.topics, report.via, table="s")
         clauses.append(clause)
         params.extend(values)
-    for bound, op in ((report.since, ">="), (report.until, "<")):
-        if bound is not None:
-            clauses.append(f"s.occurred_at {op} {mark}")
-            params.append(bound if dialect == "postgresql" else storage_text(bound))
-    return " AND ".join(clauses), params
+    bounds, bound_params = bounds_sql(report, dialect, "s")
+    return " AND ".join([*clauses, *bounds]), [*params, *bound_params]
 
 
 def _keys() -> tuple[str, ...]:
