@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -148,6 +149,13 @@ def fresh_database(admin_url: str, name: str) -> DatabaseURL:
     url = scratch_url(admin_url, name)
     init_db(url)
     return url
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment for a timed child, without PYTHONDONTWRITEBYTECODE:
+    a pip-installed sentpipe has its bytecode, and this machine sets the variable, which
+    makes a child recompile every module edited since the last install on each start."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def vm_hwm_kb(pid: int) -> int:

@@ -16,14 +16,17 @@ rollup (its time is printed too).
 Baseline, in the same run: the same report computed from the scores themselves, the
 way `sentiment report` read them before the rollup (its `report_sql`, one query, in
 this process: no start-up), and the whole process of a report with hourly buckets over
-30 days (which still reads the scores).
+30 days (which still reads the scores). Yardsticks of start-up, also in the same run:
+`python -c 'import typer, pydantic_settings, psycopg'` (what every database command
+imports) and a report of 2 hours.
 
     python bench/report.py --url postgresql://sentpipe:sentpipe@127.0.0.1:54329/postgres
     python bench/report.py --url postgresql://sentpipe:sentpipe@127.0.0.1:5432/postgres
     python bench/report.py --sqlite
     python bench/report.py --sqlite --scores 200000        # does it run
 
-Each timed command runs `--repeat` times (default 5); the table gives min / median.
+Each timed command runs `--repeat` times (default 5) after one warm-up run, without
+PYTHONDONTWRITEBYTECODE (`_data.child_env`); the table gives min / median.
 Peak RSS is the child's VmHWM, polled every 2 ms.
 """
 
@@ -31,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -45,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import fresh_database, measured
+from _data import child_env, fresh_database, measured
 
 from sentiment_pipeline.db.migrate import init_db
 from sentiment_pipeline.db.url import DatabaseURL, parse_database_url
@@ -206,7 +208,7 @@ def _reused(admin_url: str, scores: int) -> DatabaseURL | None:
 
 
 def run(url: DatabaseURL, scores: int, repeat: int, name: str) -> None:
-    env = {**os.environ, "SENTPIPE_DATABASE_URL": _url_text(url)}
+    env = {**child_env(), "SENTPIPE_DATABASE_URL": _url_text(url)}
     start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
         days=364
     )
@@ -221,9 +223,7 @@ def run(url: DatabaseURL, scores: int, repeat: int, name: str) -> None:
 
 def measure(url: DatabaseURL, repeat: int, name: str) -> None:
     """Time the reports on the loaded `url`."""
-    # children write bytecode, as a pip-installed sentpipe has it
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["SENTPIPE_DATABASE_URL"] = _url_text(url)
+    env = {**child_env(), "SENTPIPE_DATABASE_URL": _url_text(url)}
     report = [SENTPIPE, "sentiment", "report", "--since", "365d"]
     figures = repeated(report, env, repeat)
     as_json = repeated([*report, "--json"], env, repeat)

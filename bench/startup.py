@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -22,13 +21,17 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _data import child_env
+
 GOAL = 2.0
 GOAL_EXPORT = 1.3
 SENTPIPE = str(Path(sys.executable).with_name("sentpipe"))
 EXPORT_BASELINE = "import typer, rich, psycopg, pydantic_settings"
 
 
-CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+CHILD_ENV = child_env()
 
 
 def median_seconds(command: list[str], runs: int, env: dict[str, str] | None = None) -> float:
